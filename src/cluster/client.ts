@@ -1,0 +1,391 @@
+import {
+  AuthorizationV1Api,
+  CoreV1Api,
+  KubernetesObjectApi,
+  PatchStrategy,
+  VersionApi,
+  Watch,
+  setHeaderOptions,
+  type KubeConfig,
+  type KubernetesObject,
+} from '@kubernetes/client-node';
+import { ClusterError, isClusterError, toClusterError, type RequestContext } from './errors.js';
+import { loadKubeConfig, type KubeconfigOptions } from './kubeconfig.js';
+
+export const FIELD_MANAGER = 'flannel2calico';
+
+/** Any Kubernetes object, as plain data. */
+export interface KubeObject extends KubernetesObject {
+  apiVersion?: string;
+  kind?: string;
+  spec?: any;
+  status?: any;
+  data?: Record<string, string>;
+  [key: string]: any;
+}
+
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  namespace?: string;
+}
+
+export interface ListOptions {
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+}
+
+/** Written to the audit log for every call that changes (or, in server dry run, would change) the cluster. */
+export interface Mutation {
+  verb: 'create' | 'apply' | 'patch' | 'delete' | 'evict';
+  apiVersion: string;
+  kind: string;
+  name: string;
+  namespace?: string;
+  dryRun: boolean;
+  outcome: 'ok' | 'not-found' | 'exists' | 'error';
+  detail?: string;
+}
+
+export interface ClusterClientOptions extends KubeconfigOptions {
+  /** Send every write with dryRun=All. */
+  serverDryRun?: boolean;
+  onMutation?: (m: Mutation) => void;
+}
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+
+/** Gives access to the discovery cache of KubernetesObjectApi, which knows every kind's REST path. */
+class ObjectApi extends KubernetesObjectApi {
+  async pathFor(apiVersion: string, kind: string, namespace?: string): Promise<string> {
+    const resource = await this.resource(apiVersion, kind);
+    if (!resource) throw new ClusterError('not-found', `the API server does not serve ${kind} (${apiVersion})`,
+      kind.match(/IPPool|IPAM|Block|Felix|ClusterInformation/) ? 'Install the Calico CRDs first (flannel2calico migrate installs them).' : undefined, 404);
+    const base = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+    return resource.namespaced && namespace ? `${base}/namespaces/${namespace}/${resource.name}` : `${base}/${resource.name}`;
+  }
+
+  async isNamespaced(apiVersion: string, kind: string): Promise<boolean> {
+    return (await this.resource(apiVersion, kind))?.namespaced ?? false;
+  }
+}
+
+function plainObject<T>(obj: T): T {
+  return JSON.parse(JSON.stringify(obj)) as T;
+}
+
+
+/**
+ * The only code that talks to the Kubernetes API. Every subcommand builds one from the global
+ * flags; every write goes through `onMutation` so nothing escapes the audit log.
+ */
+export class ClusterClient {
+  readonly server: string;
+  readonly contextName: string;
+  readonly serverDryRun: boolean;
+  private readonly objects: ObjectApi;
+  private readonly core: CoreV1Api;
+  private readonly onMutation: (m: Mutation) => void;
+
+  constructor(readonly kubeConfig: KubeConfig, opts: Omit<ClusterClientOptions, 'kubeconfig' | 'context'> = {}) {
+    this.server = kubeConfig.getCurrentCluster()?.server ?? '(unknown)';
+    this.contextName = kubeConfig.getCurrentContext();
+    this.serverDryRun = opts.serverDryRun ?? false;
+    this.onMutation = opts.onMutation ?? (() => undefined);
+    this.objects = kubeConfig.makeApiClient(ObjectApi);
+    this.core = kubeConfig.makeApiClient(CoreV1Api);
+  }
+
+  static fromOptions(opts: ClusterClientOptions): ClusterClient {
+    return new ClusterClient(loadKubeConfig(opts), opts);
+  }
+
+  private async call<T>(ctx: RequestContext, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw toClusterError(err, ctx, this.server);
+    }
+  }
+
+  private get dryRun(): string | undefined {
+    return this.serverDryRun ? 'All' : undefined;
+  }
+
+  private record(m: Omit<Mutation, 'dryRun'>): void {
+    this.onMutation({ ...m, dryRun: this.serverDryRun });
+  }
+
+  async version(): Promise<{ gitVersion: string; major: string; minor: string }> {
+    const api = this.kubeConfig.makeApiClient(VersionApi);
+    return this.call({ verb: 'get', resource: 'version' }, () => api.getCode());
+  }
+
+  async get<T extends KubeObject = KubeObject>(ref: ObjectRef): Promise<T> {
+    return this.call({ verb: 'get', resource: ref.kind, name: ref.name, namespace: ref.namespace }, async () =>
+      plainObject(await this.objects.read<T>({ apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace } } as any)));
+  }
+
+  /** Like get, but undefined when the object (or its kind) does not exist. */
+  async find<T extends KubeObject = KubeObject>(ref: ObjectRef): Promise<T | undefined> {
+    try {
+      return await this.get<T>(ref);
+    } catch (err) {
+      if (isClusterError(err, 'not-found')) return undefined;
+      throw err;
+    }
+  }
+
+  /** Lists every page. */
+  async list<T extends KubeObject = KubeObject>(apiVersion: string, kind: string, opts: ListOptions = {}): Promise<T[]> {
+    return (await this.listWithVersion<T>(apiVersion, kind, opts)).items;
+  }
+
+  async listWithVersion<T extends KubeObject = KubeObject>(apiVersion: string, kind: string, opts: ListOptions = {}): Promise<{ items: T[]; resourceVersion: string }> {
+    const ctx = { verb: 'list', resource: kind, namespace: opts.namespace };
+    const items: T[] = [];
+    let token: string | undefined;
+    let resourceVersion = '';
+    do {
+      const page = await this.call(ctx, () =>
+        this.objects.list<T>(apiVersion, kind, opts.namespace, undefined, undefined, undefined, opts.fieldSelector, opts.labelSelector, 500, token));
+      for (const item of page.items) items.push(plainObject({ apiVersion, kind, ...item }));
+      token = page.metadata?._continue || undefined;
+      resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
+    } while (token);
+    return { items, resourceVersion };
+  }
+
+  /** Lists a kind that may not be installed (e.g. Calico CRDs): [] when the API does not serve it. */
+  async listIfServed<T extends KubeObject = KubeObject>(apiVersion: string, kind: string, opts: ListOptions = {}): Promise<T[] | undefined> {
+    try {
+      return await this.list<T>(apiVersion, kind, opts);
+    } catch (err) {
+      if (isClusterError(err, 'not-found')) return undefined;
+      throw err;
+    }
+  }
+
+  async create<T extends KubeObject = KubeObject>(obj: T): Promise<T> {
+    const ref = refOf(obj);
+    try {
+      const created = await this.call({ verb: 'create', resource: ref.kind, name: ref.name, namespace: ref.namespace },
+        () => this.objects.create<T>(obj, undefined, this.dryRun, FIELD_MANAGER));
+      this.record({ verb: 'create', ...ref, outcome: 'ok' });
+      return plainObject(created);
+    } catch (err) {
+      this.record({ verb: 'create', ...ref, outcome: isClusterError(err, 'conflict') ? 'exists' : 'error', detail: (err as Error).message });
+      throw err;
+    }
+  }
+
+  /** Creates the object, or returns the existing one unchanged (idempotent create). */
+  async ensure<T extends KubeObject = KubeObject>(obj: T): Promise<{ object: T; created: boolean }> {
+    try {
+      return { object: await this.create(obj), created: true };
+    } catch (err) {
+      if (!isClusterError(err, 'conflict')) throw err;
+      return { object: await this.get<T>(refOf(obj)), created: false };
+    }
+  }
+
+  /** Server-side apply with our field manager. */
+  async apply<T extends KubeObject = KubeObject>(obj: T, force = true): Promise<T> {
+    const ref = refOf(obj);
+    const body = { ...obj, metadata: { ...obj.metadata } };
+    delete (body.metadata as any).resourceVersion;
+    delete (body.metadata as any).managedFields;
+    try {
+      const out = await this.call({ verb: 'apply', resource: ref.kind, name: ref.name, namespace: ref.namespace },
+        () => this.objects.patch<T>(body as T, undefined, this.dryRun, FIELD_MANAGER, force, PatchStrategy.ServerSideApply));
+      this.record({ verb: 'apply', ...ref, outcome: 'ok' });
+      return plainObject(out);
+    } catch (err) {
+      this.record({ verb: 'apply', ...ref, outcome: 'error', detail: (err as Error).message });
+      throw err;
+    }
+  }
+
+  /** JSON merge patch (works for every kind, custom resources included). */
+  async mergePatch<T extends KubeObject = KubeObject>(ref: ObjectRef, patch: object): Promise<T> {
+    return this.patch<T>(ref, patch, PatchStrategy.MergePatch);
+  }
+
+  /** Strategic merge patch (built-in kinds only). */
+  async strategicPatch<T extends KubeObject = KubeObject>(ref: ObjectRef, patch: object): Promise<T> {
+    return this.patch<T>(ref, patch, PatchStrategy.StrategicMergePatch);
+  }
+
+  /** JSON patch (RFC 6902), e.g. with a `test` op for optimistic concurrency. */
+  async jsonPatch<T extends KubeObject = KubeObject>(ref: ObjectRef, ops: object[]): Promise<T> {
+    const body = Object.assign(ops, { apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace } });
+    return this.patch<T>(ref, body, PatchStrategy.JsonPatch);
+  }
+
+  private async patch<T extends KubeObject>(ref: ObjectRef, patch: object, strategy: PatchStrategy): Promise<T> {
+    const body = Array.isArray(patch) ? patch : { apiVersion: ref.apiVersion, kind: ref.kind, ...patch, metadata: { ...(patch as any).metadata, name: ref.name, namespace: ref.namespace } };
+    try {
+      const out = await this.call({ verb: 'patch', resource: ref.kind, name: ref.name, namespace: ref.namespace },
+        () => this.objects.patch<T>(body as T, undefined, this.dryRun, FIELD_MANAGER, undefined, strategy));
+      this.record({ verb: 'patch', ...ref, outcome: 'ok', detail: JSON.stringify(Array.isArray(patch) ? [...patch] : patch) });
+      return plainObject(out);
+    } catch (err) {
+      this.record({ verb: 'patch', ...ref, outcome: 'error', detail: (err as Error).message });
+      throw err;
+    }
+  }
+
+  /** Deletes; true when something was deleted, false when it was already gone. */
+  async delete(ref: ObjectRef, opts: { propagationPolicy?: 'Foreground' | 'Background' | 'Orphan'; gracePeriodSeconds?: number } = {}): Promise<boolean> {
+    try {
+      await this.call({ verb: 'delete', resource: ref.kind, name: ref.name, namespace: ref.namespace },
+        () => this.objects.delete({ apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace } },
+          undefined, this.dryRun, opts.gracePeriodSeconds, undefined, opts.propagationPolicy ?? 'Background'));
+      this.record({ verb: 'delete', ...ref, outcome: 'ok' });
+      return true;
+    } catch (err) {
+      if (isClusterError(err, 'not-found')) {
+        this.record({ verb: 'delete', ...ref, outcome: 'not-found' });
+        return false;
+      }
+      this.record({ verb: 'delete', ...ref, outcome: 'error', detail: (err as Error).message });
+      throw err;
+    }
+  }
+
+  /**
+   * Evicts a pod through the Eviction API. Resolves 'evicted' or 'gone' (404); a refusal by a
+   * PodDisruptionBudget rejects with a ClusterError of kind 'too-many-requests'.
+   */
+  async evict(name: string, namespace: string, gracePeriodSeconds?: number): Promise<'evicted' | 'gone'> {
+    const ref = { apiVersion: 'v1', kind: 'Pod', name, namespace };
+    try {
+      await this.call({ verb: 'create', resource: 'pods/eviction', name, namespace }, () =>
+        this.core.createNamespacedPodEviction({
+          name,
+          namespace,
+          body: {
+            apiVersion: 'policy/v1',
+            kind: 'Eviction',
+            metadata: { name, namespace },
+            deleteOptions: { gracePeriodSeconds, dryRun: this.dryRun ? ['All'] : undefined },
+          },
+        }));
+      this.record({ verb: 'evict', ...ref, outcome: 'ok' });
+      return 'evicted';
+    } catch (err) {
+      if (isClusterError(err, 'not-found')) {
+        this.record({ verb: 'evict', ...ref, outcome: 'not-found' });
+        return 'gone';
+      }
+      this.record({ verb: 'evict', ...ref, outcome: 'error', detail: (err as Error).message });
+      throw err;
+    }
+  }
+
+  /** SelfSubjectAccessReview: may the current user do this? */
+  async canI(verb: string, resource: string, opts: { group?: string; namespace?: string; subresource?: string } = {}): Promise<boolean> {
+    const api = this.kubeConfig.makeApiClient(AuthorizationV1Api);
+    const review = await this.call({ verb: 'create', resource: 'selfsubjectaccessreviews' }, () =>
+      api.createSelfSubjectAccessReview({
+        body: {
+          apiVersion: 'authorization.k8s.io/v1',
+          kind: 'SelfSubjectAccessReview',
+          spec: { resourceAttributes: { verb, resource, group: opts.group ?? '', namespace: opts.namespace, subresource: opts.subresource } },
+        },
+      }));
+    return review.status?.allowed === true;
+  }
+
+  /** Reads one file from a container (used for /run/flannel/subnet.env). Undefined when exec is not possible. */
+  async readFileInPod(namespace: string, pod: string, container: string, file: string, timeoutMs = 5000): Promise<string | undefined> {
+    const { Exec } = await import('@kubernetes/client-node');
+    const { PassThrough } = await import('node:stream');
+    const out = new PassThrough();
+    const chunks: Buffer[] = [];
+    out.on('data', (c: Buffer) => chunks.push(c));
+    try {
+      const exec = new Exec(this.kubeConfig);
+      return await new Promise<string | undefined>((resolve) => {
+        const timer = setTimeout(() => resolve(undefined), timeoutMs);
+        exec.exec(namespace, pod, container, ['cat', file], out, null, null, false, (status) => {
+          clearTimeout(timer);
+          resolve(status.status === 'Success' ? Buffer.concat(chunks).toString('utf8') : undefined);
+        }).then((ws) => ws.on('error', () => { clearTimeout(timer); resolve(undefined); }), () => { clearTimeout(timer); resolve(undefined); });
+      });
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Watches a kind from `resourceVersion` and calls `onEvent` until it returns true (resolves true),
+   * the deadline passes (resolves false) or `signal` aborts. Reconnects on a dropped stream and
+   * relists on 410 Gone, so a long wait survives API server restarts.
+   */
+  async watchUntil<T extends KubeObject>(
+    apiVersion: string,
+    kind: string,
+    opts: ListOptions & { timeoutMs: number; signal?: AbortSignal },
+    onEvent: (type: WatchEventType, obj: T) => boolean,
+  ): Promise<boolean> {
+    const deadline = Date.now() + opts.timeoutMs;
+    const path = await this.call({ verb: 'watch', resource: kind }, () => this.objects.pathFor(apiVersion, kind, opts.namespace));
+    const watch = new Watch(this.kubeConfig);
+    let resourceVersion: string | undefined;
+    while (Date.now() < deadline && !opts.signal?.aborted) {
+      if (!resourceVersion) {
+        const listed = await this.listWithVersion<T>(apiVersion, kind, opts);
+        for (const item of listed.items) if (onEvent('ADDED', item)) return true;
+        resourceVersion = listed.resourceVersion;
+      }
+      const remaining = Math.max(1, Math.ceil((deadline - Date.now()) / 1000));
+      const outcome = await new Promise<'matched' | 'closed' | 'gone' | 'error'>((resolve) => {
+        let settled = false;
+        let controller: AbortController | undefined;
+        const finish = (r: 'matched' | 'closed' | 'gone' | 'error') => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          opts.signal?.removeEventListener('abort', onAbort);
+          controller?.abort();
+          resolve(r);
+        };
+        const onAbort = () => finish('closed');
+        const timer = setTimeout(() => finish('closed'), remaining * 1000 + 2000);
+        opts.signal?.addEventListener('abort', onAbort);
+        watch.watch(path, {
+          resourceVersion, allowWatchBookmarks: true, timeoutSeconds: Math.min(remaining, 300),
+          labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector,
+        }, (type, obj) => {
+          if (type === 'ERROR') return finish(obj?.code === 410 ? 'gone' : 'error');
+          if (obj?.metadata?.resourceVersion) resourceVersion = obj.metadata.resourceVersion;
+          if (type !== 'BOOKMARK' && onEvent(type as WatchEventType, obj as T)) finish('matched');
+        }, (err) => finish(err ? 'error' : 'closed'))
+          .then((c) => { controller = c; if (settled) c.abort(); }, () => finish('error'));
+      });
+      if (outcome === 'matched') return true;
+      if (outcome === 'gone') resourceVersion = undefined;
+      if (outcome === 'error') {
+        resourceVersion = undefined;
+        await sleep(Math.min(1000, Math.max(0, deadline - Date.now())));
+      }
+    }
+    return false;
+  }
+}
+
+export function refOf(obj: KubeObject): ObjectRef {
+  if (!obj.apiVersion || !obj.kind || !obj.metadata?.name) throw new Error(`object without apiVersion/kind/name: ${JSON.stringify(obj).slice(0, 200)}`);
+  return { apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata.name, namespace: obj.metadata.namespace };
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+  });
+}
+
