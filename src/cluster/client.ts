@@ -9,6 +9,8 @@ import {
   type KubeConfig,
   type KubernetesObject,
 } from '@kubernetes/client-node';
+import http from 'node:http';
+import https from 'node:https';
 import { ClusterError, isClusterError, toClusterError, type RequestContext } from './errors.js';
 import { loadKubeConfig, type KubeconfigOptions } from './kubeconfig.js';
 
@@ -191,6 +193,38 @@ export class ClusterClient {
     }
   }
 
+  /**
+   * Sends a request with the body as given. The generated clients re-serialise bodies through
+   * their typed models, which drops fields whose JSON names differ from the model's property
+   * names (e.g. x-kubernetes-int-or-string in CRD schemas).
+   */
+  private async rawRequest<T>(method: string, path: string, query: Record<string, string | undefined>, body: unknown, contentType: string): Promise<T> {
+    const url = new URL(path, this.server.endsWith('/') ? this.server : `${this.server}/`);
+    url.pathname = `${new URL(this.server).pathname.replace(/\/$/, '')}${path}`;
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, v);
+    const options: https.RequestOptions = { method, headers: { 'Content-Type': contentType, Accept: 'application/json' } };
+    await this.kubeConfig.applyToHTTPSOptions(options);
+    const payload = JSON.stringify(body);
+    const transport = url.protocol === 'http:' ? http : https;
+    return new Promise<T>((resolve, reject) => {
+      const req = transport.request(url, options, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          if ((res.statusCode ?? 500) >= 300) return reject({ code: res.statusCode, body: text });
+          try {
+            resolve(JSON.parse(text) as T);
+          } catch {
+            reject(new Error(`unexpected response from ${method} ${path}: ${text.slice(0, 200)}`));
+          }
+        });
+      });
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
   /** Server-side apply with our field manager. */
   async apply<T extends KubeObject = KubeObject>(obj: T, force = true): Promise<T> {
     const ref = refOf(obj);
@@ -198,8 +232,10 @@ export class ClusterClient {
     delete (body.metadata as any).resourceVersion;
     delete (body.metadata as any).managedFields;
     try {
-      const out = await this.call({ verb: 'apply', resource: ref.kind, name: ref.name, namespace: ref.namespace },
-        () => this.objects.patch<T>(body as T, undefined, this.dryRun, FIELD_MANAGER, force, PatchStrategy.ServerSideApply));
+      const out = await this.call({ verb: 'apply', resource: ref.kind, name: ref.name, namespace: ref.namespace }, async () => {
+        const path = `${await this.objects.pathFor(ref.apiVersion, ref.kind, ref.namespace)}/${encodeURIComponent(ref.name)}`;
+        return this.rawRequest<T>('PATCH', path, { fieldManager: FIELD_MANAGER, force: force ? 'true' : undefined, dryRun: this.dryRun }, body, PatchStrategy.ServerSideApply);
+      });
       this.record({ verb: 'apply', ...ref, outcome: 'ok' });
       return plainObject(out);
     } catch (err) {
@@ -328,7 +364,7 @@ export class ClusterClient {
   async watchUntil<T extends KubeObject>(
     apiVersion: string,
     kind: string,
-    opts: ListOptions & { timeoutMs: number; signal?: AbortSignal },
+    opts: ListOptions & { timeoutMs: number; signal?: AbortSignal; onList?: (items: T[]) => boolean },
     onEvent: (type: WatchEventType, obj: T) => boolean,
   ): Promise<boolean> {
     const deadline = Date.now() + opts.timeoutMs;
@@ -338,6 +374,7 @@ export class ClusterClient {
     while (Date.now() < deadline && !opts.signal?.aborted) {
       if (!resourceVersion) {
         const listed = await this.listWithVersion<T>(apiVersion, kind, opts);
+        if (opts.onList?.(listed.items)) return true;
         for (const item of listed.items) if (onEvent('ADDED', item)) return true;
         resourceVersion = listed.resourceVersion;
       }
@@ -378,6 +415,9 @@ export class ClusterClient {
 }
 
 export function refOf(obj: KubeObject): ObjectRef {
+  if (obj.apiVersion && obj.kind && !obj.metadata?.name && obj.metadata?.generateName) {
+    return { apiVersion: obj.apiVersion, kind: obj.kind, name: `${obj.metadata.generateName}*`, namespace: obj.metadata.namespace };
+  }
   if (!obj.apiVersion || !obj.kind || !obj.metadata?.name) throw new Error(`object without apiVersion/kind/name: ${JSON.stringify(obj).slice(0, 200)}`);
   return { apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata.name, namespace: obj.metadata.namespace };
 }

@@ -102,6 +102,9 @@ export function toClusterError(err: unknown, ctx: RequestContext, server: string
   }
   const code = (e as { code?: string })?.code ?? e?.errno;
   const message = e?.message ?? String(err);
+  if (/Unrecognized API version and kind/.test(message)) {
+    return new ClusterError('not-found', `the API server does not serve ${ctx.resource}`, undefined, 404, detail);
+  }
   if ((typeof code === 'string' && NETWORK_CODES.has(code)) || e?.type === 'system' || /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|socket hang up|connect ETIMEDOUT/.test(message)) {
     return new ClusterError('unreachable', `cannot reach the API server at ${server} (${code ?? message})`,
       'Check that the cluster is running and that --kubeconfig/--context point at it (kubectl cluster-info).', undefined, detail);

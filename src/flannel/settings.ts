@@ -13,6 +13,7 @@ export type SettingSource =
   | 'node-podcidr'
   | 'subnet.env'
   | 'calico-daemonset'
+  | 'cni-conf'
   | 'default'
   | 'unset';
 
@@ -44,7 +45,7 @@ export type SettingType = 'cidr' | 'cidr6' | 'string' | 'int' | 'bool' | 'path';
 
 export interface SettingDefinition {
   key: SettingKey;
-  /** The seed's environment variable name. */
+  /** The environment variable name of Calico's flannel-migration controller. */
   env: string;
   flag: string;
   type: SettingType;
@@ -113,7 +114,7 @@ function ipaddrValid(addr: string, family: 'ipv4' | 'ipv6'): boolean {
 }
 
 /**
- * Reads overrides from flags (commander option values, keyed by SettingKey) and from the seed's
+ * Reads overrides from flags (commander option values, keyed by SettingKey) and from Calico's flannel-migration controller's
  * environment variables. A flag wins over the environment. Throws SettingError on bad input.
  */
 export function parseOverrides(flags: Partial<Record<SettingKey, string | undefined>>, env: NodeJS.ProcessEnv): SettingOverrides {

@@ -1,12 +1,221 @@
-import type { Command } from 'commander';
-import { CliError, ExitCode } from '../exit.js';
+import fs from 'node:fs';
+import { Option, type Command } from 'commander';
+import { parseAllDocuments } from 'yaml';
+import type { ClusterClient, KubeObject } from '../../cluster/index.js';
+import { detect } from '../../flannel/detect.js';
+import { DrainBlockedError, DrainRefusedError } from '../../engine/drain.js';
+import { DeclinedError, MigrationEngine, type RunOutcome } from '../../engine/engine.js';
+import { LockHeldError } from '../../engine/lock.js';
+import { readMigrationRecord } from '../../engine/state.js';
+import { NODE_STEPS, STEP_TITLES } from '../../engine/events.js';
+import { collectSnapshot } from '../../plan/snapshot.js';
+import { diffSnapshots } from '../../plan/fingerprint.js';
+import { buildPlan } from '../../plan/planner.js';
+import type { Plan } from '../../plan/types.js';
+import type { CommandContext } from '../context.js';
+import { CliError, ExitCode, UsageError } from '../exit.js';
 import { action } from '../main.js';
+import { addPlanOptions, parseDurationSeconds, planOptionsFrom } from '../plan-options.js';
+import { makeProgress } from '../progress.js';
+import { makeConfirm, requireConfirmable } from '../prompt.js';
+import { addSettingsOptions, settingsOverrides } from '../settings-flags.js';
+
+const DEFAULT_HELPER_IMAGE = 'quay.io/calico/node:v3.32.1';
+const DEFAULT_PROBE_IMAGE = 'busybox:1.36';
+
+async function readManifest(source: string): Promise<KubeObject[]> {
+  let text: string;
+  if (/^https?:\/\//.test(source)) {
+    const response = await fetch(source).catch((err: Error) => {
+      throw new UsageError(`cannot download the Calico manifest ${source}: ${err.message}`, 'Download it yourself and pass the file with --calico-manifest FILE.');
+    });
+    if (!response.ok) throw new UsageError(`cannot download the Calico manifest ${source}: HTTP ${response.status}`);
+    text = await response.text();
+  } else {
+    try {
+      text = fs.readFileSync(source, 'utf8');
+    } catch (err) {
+      throw new UsageError(`cannot read the Calico manifest ${source}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    }
+  }
+  const objects: KubeObject[] = [];
+  for (const doc of parseAllDocuments(text)) {
+    if (doc.errors.length) throw new UsageError(`the Calico manifest ${source} is not valid YAML: ${doc.errors[0].message}`);
+    const obj = doc.toJS() as KubeObject | null;
+    if (!obj) continue;
+    if (!obj.apiVersion || !obj.kind || !obj.metadata?.name) throw new UsageError(`the Calico manifest ${source} has a document without apiVersion, kind or metadata.name`);
+    if (obj.kind.endsWith('List')) objects.push(...(obj.items ?? []));
+    else objects.push(obj);
+  }
+  if (!objects.some((o) => o.kind === 'DaemonSet')) throw new UsageError(`the Calico manifest ${source} has no DaemonSet; expected Calico's flannel-migration calico.yaml`);
+  return objects;
+}
+
+function loadPlanFile(file: string): Plan {
+  let plan: Plan;
+  try {
+    plan = JSON.parse(fs.readFileSync(file, 'utf8')) as Plan;
+  } catch (err) {
+    throw new UsageError(`cannot read the plan ${file}: ${(err as Error).message}`, 'Create one with `flannel2calico plan --out plan.json`.');
+  }
+  if (plan?.apiVersion !== 'flannel2calico/v1' || plan.kind !== 'Plan') throw new UsageError(`${file} is not a flannel2calico plan (apiVersion flannel2calico/v1, kind Plan)`);
+  return plan;
+}
+
+/** Either the saved plan, refused if the cluster drifted since it was made, or a fresh plan. */
+async function resolvePlan(ctx: CommandContext, client: ClusterClient, options: Record<string, any>): Promise<{ plan: Plan; resuming: boolean }> {
+  const overrides = settingsOverrides(options, process.env);
+  const detection = await detect(client, overrides, {
+    ...(options.flannelDaemonset !== undefined ? { daemonSet: String(options.flannelDaemonset) } : {}),
+    ...(options.flannelNamespace !== undefined ? { namespace: String(options.flannelNamespace) } : {}),
+  });
+  const record = await readMigrationRecord(client);
+  const resuming = record?.phase === 'migrating';
+  const failed = detection.checks.filter((c) => c.status === 'fail');
+  if (failed.length && !resuming) {
+    for (const c of failed) ctx.log(`${ctx.chalk.red('✘')} ${c.title}: ${c.message}${c.fix ? `\n    fix: ${c.fix}` : ''}`);
+    throw new CliError('detection found problems that block the migration; nothing was changed', ExitCode.preflightFailed, 'Fix them, then run `flannel2calico detect` again.');
+  }
+  const snapshot = await collectSnapshot(client, detection);
+  if (options.plan) {
+    const plan = loadPlanFile(options.plan);
+    if (resuming && record?.planHash === plan.cluster.stateHash) return { plan, resuming };
+    const changes = diffSnapshots(plan.cluster.fingerprint, snapshot);
+    if (changes.length) {
+      for (const change of changes.slice(0, 20)) ctx.log(`  ${change.message}`);
+      if (changes.length > 20) ctx.log(`  … and ${changes.length - 20} more`);
+      throw new CliError(`the cluster changed since the plan was made (${changes.length} difference${changes.length === 1 ? '' : 's'}); nothing was changed`, ExitCode.preflightFailed,
+        'Make a new plan (flannel2calico plan --out plan.json), review it, and apply that one.');
+    }
+    return { plan, resuming };
+  }
+  return { plan: buildPlan(snapshot, detection, planOptionsFrom(options)), resuming };
+}
+
+function printClientDryRun(ctx: CommandContext, plan: Plan): void {
+  ctx.out(`Dry run (client): nothing is changed. The migration would:`);
+  ctx.out(`  1. install or validate Calico (DaemonSet ${String(plan.settings.calicoDaemonSetName?.value ?? 'calico-node')}, nodeSelector network=calico)`);
+  ctx.out(`  2. create IPPool(s) ${plan.calico.pools.map((p) => `${p.metadata?.name} ${p.spec?.cidr} blockSize ${p.spec?.blockSize}`).join(', ')}`);
+  ctx.out(`  3. patch FelixConfiguration default: ${JSON.stringify(plan.calico.felixConfigurationPatch)}`);
+  ctx.out(`  4. write per-node IPAM (${plan.nodes.reduce((n, node) => n + node.ipam.blocks.length, 0)} blocks) and label every node network=flannel`);
+  ctx.out(`  5. restrict DaemonSet ${plan.flannelDaemonSet.namespace}/${plan.flannelDaemonSet.name} to network=flannel nodes`);
+  plan.batches.forEach((batch, i) => {
+    ctx.out(`  batch ${i + 1}/${plan.batches.length}: ${batch.join(', ')}`);
+    for (const name of batch) {
+      const node = plan.nodes.find((n) => n.name === name);
+      const evict = node?.pods.filter((p) => p.action === 'evict').length ?? 0;
+      ctx.out(`    ${name}: ${NODE_STEPS.filter((s) => s !== 'done').map((s) => (s === 'drain' ? `drain (evict ${evict} pods)` : STEP_TITLES[s])).join(' → ')}`);
+    }
+  });
+}
+
+function reportOutcome(ctx: CommandContext, outcome: RunOutcome): number {
+  const c = ctx.chalk;
+  if (outcome.status === 'completed') {
+    ctx.out(`${c.green('✔')} ${outcome.migrated.length} node(s) run Calico${outcome.finalized ? '; flannel removed (finalized)' : ''}.`);
+    return ExitCode.ok;
+  }
+  if (outcome.status === 'declined') {
+    ctx.out(`Stopped at your request after ${outcome.migrated.length} node(s). Rerun \`flannel2calico migrate\` to continue.`);
+    return ExitCode.ok;
+  }
+  const err = outcome.error;
+  if (err instanceof LockHeldError) throw new CliError(err.message, ExitCode.usage, `Wait for it to finish, or if its process is gone, retry after the Lease expires (${err.expiresInSeconds} s).`);
+  if (err instanceof DeclinedError) {
+    ctx.out('Nothing was changed.');
+    return ExitCode.ok;
+  }
+  const where = outcome.node ? `${outcome.node} (${STEP_TITLES[outcome.step!]})` : 'preparation';
+  ctx.log(`${c.red('error:')} migration stopped at ${where}: ${err.message}`);
+  const resume = 'Rerun `flannel2calico migrate` with the same options to resume';
+  if (err instanceof DrainBlockedError) {
+    ctx.log(`${c.yellow('hint:')} the node stays cordoned. Relax the PodDisruptionBudget(s) (e.g. scale the workload up) or raise --drain-timeout. ${resume}, or \`flannel2calico revert --node ${outcome.node}\` to undo.`);
+    return ExitCode.resumable;
+  }
+  if (err instanceof DrainRefusedError) {
+    ctx.log(`${c.yellow('hint:')} pass --force and/or --delete-emptydir-data if those pods may be deleted. ${resume}.`);
+    return ExitCode.resumable;
+  }
+  ctx.log(`${c.yellow('hint:')} ${resume}${outcome.node ? `, or \`flannel2calico revert --node ${outcome.node}\` to undo that node` : ''}. Other nodes were not touched.`);
+  return ExitCode.failure;
+}
 
 export function registerMigrate(program: Command): void {
-  program
+  const cmd = program
     .command('migrate')
-    .description('(not available yet)')
-    .action(action(program, 'migrate', async () => {
-      throw new CliError('"migrate" is not available in this version yet', ExitCode.failure);
-    }));
+    .description('migrate the cluster to Calico, node by node (resumable; one run at a time)')
+    .option('--plan <file>', 'apply a plan saved by `plan --out` (refused if the cluster changed since)')
+    .option('--calico-manifest <file|url>', "Calico's flannel-migration calico.yaml, applied when Calico is not installed yet")
+    .option('--finalize', 'after the last node, delete flannel and the migration labels without asking')
+    .option('--no-finalize', 'never finalize in this run')
+    .option('--helper-image <image>', 'image of the host cleanup Job (needs sh, ip, iptables)', DEFAULT_HELPER_IMAGE)
+    .option('--probe-image <image>', 'image of the connectivity probes (needs sh, httpd, wget, nslookup)', DEFAULT_PROBE_IMAGE)
+    .option('--skip-probe', 'do not prove pod connectivity before uncordoning a node')
+    .addOption(new Option('--step-timeout <duration>', 'bound on each wait other than the drain (calico-node Ready, Jobs)').default('5m'))
+    .addHelpText('after', `
+Examples:
+  flannel2calico migrate --calico-manifest calico.yaml                 interactive, asks before each batch
+  flannel2calico migrate --nodes worker-1 --calico-manifest calico.yaml   one canary node first
+  flannel2calico migrate --plan plan.json --yes --max-parallel 20%     CI, no questions
+  flannel2calico migrate --dry-run=client                              print every step, change nothing
+  flannel2calico migrate --finalize                                    remove flannel once every node runs Calico
+
+Rerun the same command after a failure, Ctrl-C or crash: it resumes from the state recorded in the cluster.
+Exit codes: 0 done, 1 failed, 2 refused (no terminal and no --yes; another run holds the lock),
+3 preflight failed (nothing changed), 4 stopped but resumable (drain blocked).`);
+  addSettingsOptions(cmd);
+  addPlanOptions(cmd);
+  cmd.action(action(program, 'migrate', async (ctx, options) => {
+    requireConfirmable(ctx);
+    const manifest = options.calicoManifest ? await readManifest(options.calicoManifest) : undefined;
+    const stepTimeoutMs = parseDurationSeconds(options.stepTimeout, '--step-timeout') * 1000;
+    const client = ctx.client;
+    const record = await readMigrationRecord(client);
+    if (record?.phase === 'finalized') {
+      ctx.out('The migration is already finalized: every node runs Calico and flannel is gone.');
+      return ExitCode.ok;
+    }
+    const { plan, resuming } = await resolvePlan(ctx, client, options);
+    const failed = plan.preflight.filter((f) => f.level === 'fail');
+    if (failed.length && !resuming) {
+      for (const f of failed) ctx.log(`${ctx.chalk.red('✘')} ${f.node ? `${f.node}: ` : ''}${f.message}${f.fix ? `\n    fix: ${f.fix}` : ''}`);
+      throw new CliError(`preflight failed (${failed.length} finding${failed.length === 1 ? '' : 's'}); nothing was changed`, ExitCode.preflightFailed, 'See `flannel2calico plan` for the whole plan.');
+    }
+    for (const f of plan.preflight.filter((x) => x.level === 'warn')) ctx.log(`${ctx.chalk.yellow('!')} ${f.node ? `${f.node}: ` : ''}${f.message}`);
+    if (ctx.opts.dryRun === 'client') {
+      printClientDryRun(ctx, plan);
+      return ExitCode.ok;
+    }
+    if (resuming) ctx.log(`Resuming the migration started ${record?.startedAt}.`);
+    const progress = makeProgress(ctx);
+    const abort = new AbortController();
+    const onSigint = () => {
+      ctx.log('\ninterrupted: stopping; rerun the same command to resume');
+      abort.abort();
+      process.exitCode = ExitCode.resumable;
+    };
+    process.once('SIGINT', onSigint);
+    try {
+      const engine = new MigrationEngine(client, {
+        plan,
+        calicoManifest: manifest,
+        confirm: makeConfirm(ctx),
+        onEvent: progress.onEvent,
+        audit: ctx.audit,
+        helperImage: options.helperImage,
+        probeImage: options.probeImage,
+        drainTimeoutMs: plan.drain.timeoutSeconds * 1000,
+        stepTimeoutMs,
+        finalize: options.finalize === true ? 'yes' : options.finalize === false ? 'no' : 'ask',
+        skipProbe: options.skipProbe === true,
+        signal: abort.signal,
+      });
+      const outcome = await engine.run();
+      progress.stop();
+      return reportOutcome(ctx, outcome);
+    } finally {
+      progress.stop();
+      process.removeListener('SIGINT', onSigint);
+    }
+  }));
 }

@@ -1,0 +1,36 @@
+import { Option, type Command } from 'commander';
+import type { PlanOptions } from '../plan/types.js';
+import { UsageError } from './exit.js';
+
+/** Parses 90s / 5m / 1h / 300 (seconds) into seconds. */
+export function parseDurationSeconds(raw: string, flag: string): number {
+  const m = /^(\d+)(s|m|h)?$/.exec(String(raw).trim());
+  if (!m) throw new UsageError(`${flag}: expected a duration such as 90s, 5m or 1h (got "${raw}")`);
+  return Number(m[1]) * { s: 1, m: 60, h: 3600 }[(m[2] ?? 's') as 's' | 'm' | 'h'];
+}
+
+/** The options shared by `plan` and `migrate`: which nodes, how many at once, how to drain. */
+export function addPlanOptions(cmd: Command): Command {
+  return cmd
+    .option('--max-parallel <N|N%>', 'worker nodes migrated at once: a count or a percentage of the workers, rounded up (control-plane nodes: always one at a time)', '1')
+    .option('--nodes <a,b,...>', 'only these nodes (e.g. one canary first)')
+    .option('--force', 'let the drain delete pods that no controller manages (kubectl drain --force)')
+    .option('--delete-emptydir-data', 'let the drain delete pods with emptyDir volumes (their data is lost)')
+    .addOption(new Option('--drain-timeout <duration>', 'give up a node\'s drain after this long (exit 4, resumable)').default('10m'))
+    .addOption(new Option('--grace-period <seconds>', 'termination grace period for evicted pods; -1 uses each pod\'s own').default('-1'));
+}
+
+export function planOptionsFrom(options: Record<string, any>): PlanOptions {
+  const grace = Number(options.gracePeriod);
+  if (!Number.isInteger(grace) || grace < -1) throw new UsageError(`--grace-period: expected -1 or a whole number of seconds (got "${options.gracePeriod}")`);
+  const nodes = options.nodes ? String(options.nodes).split(',').map((n) => n.trim()).filter(Boolean) : undefined;
+  if (options.nodes !== undefined && !nodes?.length) throw new UsageError('--nodes: expected a comma-separated list of node names');
+  return {
+    maxParallel: String(options.maxParallel ?? '1'),
+    nodes,
+    force: options.force === true,
+    deleteEmptyDirData: options.deleteEmptydirData === true,
+    drainTimeoutSeconds: parseDurationSeconds(options.drainTimeout ?? '10m', '--drain-timeout'),
+    gracePeriodSeconds: grace,
+  };
+}

@@ -1,0 +1,75 @@
+import ora, { type Ora } from 'ora';
+import { STEP_TITLES, type EngineEvent } from '../engine/events.js';
+import type { CommandContext } from './context.js';
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+/**
+ * Renders engine events on stderr: on a terminal, one spinner line per node step with the elapsed
+ * time and what it waits for; otherwise plain timestamped lines (CI logs).
+ */
+export function makeProgress(ctx: CommandContext): { onEvent: (e: EngineEvent) => void; stop: () => void } {
+  const c = ctx.chalk;
+  const spinners = new Map<string, { spinner: Ora; started: number; title: string }>();
+  const tty = Boolean(ctx.stderr.isTTY) && ctx.opts.output === 'text';
+  const plain = (line: string) => ctx.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
+  const timer = tty ? setInterval(() => {
+    for (const s of spinners.values()) s.spinner.suffixText = c.dim(seconds(Date.now() - s.started));
+  }, 500) : undefined;
+  timer?.unref();
+
+  const onEvent = (e: EngineEvent) => {
+    if ((e.type === 'step-start' || e.type === 'step-done') && e.step === 'done') return;
+    switch (e.type) {
+      case 'phase':
+        return tty ? ctx.log(c.bold(`» ${e.message}`)) : plain(`» ${e.message}`);
+      case 'batch-start':
+        return tty ? ctx.log(c.bold(`Batch ${e.index}/${e.total}: ${e.nodes.join(', ')}`)) : plain(`batch ${e.index}/${e.total}: ${e.nodes.join(', ')}`);
+      case 'step-start': {
+        const title = `${e.node}: ${STEP_TITLES[e.step]}`;
+        if (tty) spinners.set(e.node, { spinner: ora({ text: title, stream: ctx.stderr as NodeJS.WriteStream }).start(), started: Date.now(), title });
+        else plain(`${title} ...`);
+        return;
+      }
+      case 'step-wait': {
+        const s = spinners.get(e.node);
+        if (s) s.spinner.text = `${s.title} — ${c.dim(e.message)}`;
+        else plain(`${e.node}: ${e.message}`);
+        return;
+      }
+      case 'step-done': {
+        const s = spinners.get(e.node);
+        if (s) {
+          s.spinner.suffixText = '';
+          s.spinner.succeed(`${s.title} ${c.dim(seconds(e.elapsedMs))}`);
+          spinners.delete(e.node);
+        } else plain(`${e.node}: ${STEP_TITLES[e.step]} done (${seconds(e.elapsedMs)})`);
+        return;
+      }
+      case 'node-failed': {
+        const s = spinners.get(e.node);
+        if (s) {
+          s.spinner.fail(`${s.title}: ${c.red(e.message)}`);
+          spinners.delete(e.node);
+        } else plain(`${e.node}: ${STEP_TITLES[e.step]} FAILED: ${e.message}`);
+        return;
+      }
+      case 'node-done':
+        return tty ? ctx.log(c.green(`✔ ${e.node} runs Calico (${seconds(e.elapsedMs)})`)) : plain(`${e.node}: migrated in ${seconds(e.elapsedMs)}`);
+      case 'warning':
+        return tty ? ctx.log(c.yellow(`! ${e.message}`)) : plain(`warning: ${e.message}`);
+      case 'info':
+        return tty ? ctx.log(c.dim(e.message)) : plain(e.message);
+    }
+  };
+  return {
+    onEvent,
+    stop: () => {
+      if (timer) clearInterval(timer);
+      for (const s of spinners.values()) s.spinner.stop();
+      spinners.clear();
+    },
+  };
+}

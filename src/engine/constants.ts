@@ -1,0 +1,13 @@
+/** Names the migration writes into the cluster; status and revert read the same names. */
+export const MIGRATION_LABEL = 'projectcalico.org/node-network-during-migration';
+export type NetworkLabel = 'flannel' | 'none' | 'calico';
+export const NODE_STATE_ANNOTATION = 'flannel2calico.io/state';
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY = 'flannel2calico';
+export const ROLE_LABEL = 'flannel2calico.io/role';
+export const NODE_LABEL = 'flannel2calico.io/node';
+export const STATE_NAMESPACE = 'kube-system';
+export const STATE_CONFIGMAP = 'flannel2calico-state';
+export const LEASE_NAME = 'flannel2calico';
+export const EVENT_NAMESPACE = 'default';
+export const CONTROL_PLANE_LABELS = ['node-role.kubernetes.io/control-plane', 'node-role.kubernetes.io/master'];

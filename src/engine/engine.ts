@@ -1,0 +1,459 @@
+import { isClusterError, type ClusterClient, type KubeObject } from '../cluster/index.js';
+import type { Plan, PlannedNode } from '../plan/types.js';
+import { hostScriptJob, loadHostScript } from '../host/pods.js';
+import type { AuditLog } from './audit.js';
+import {
+  applyManifest,
+  calicoDaemonSetProblems,
+  ensureFelixConfiguration,
+  ensureNodeIpam,
+  ensurePools,
+  prepareCalicoManifest,
+} from './calico-setup.js';
+import { EVENT_NAMESPACE, MANAGED_BY, MANAGED_BY_LABEL, MIGRATION_LABEL, NODE_STATE_ANNOTATION, STATE_NAMESPACE, type NetworkLabel } from './constants.js';
+import { drainNode } from './drain.js';
+import { classifyPod, drainContext } from '../plan/drain-filters.js';
+import { NODE_STEPS, STEP_TITLES, type EngineEvent, type EventSink, type NodeStep } from './events.js';
+import { MigrationLock } from './lock.js';
+import { PROBE_NAMESPACE, probeClientJob, probeServerPod } from './probe.js';
+import { readMigrationRecord, readNodeState, writeMigrationRecord, writeNodeState, type NodeMigrationState } from './state.js';
+import { selectorString, waitForJob, waitForNoPodOnNode, waitForPodReadyOnNode } from './waits.js';
+
+export type Answer = 'yes' | 'no' | 'all';
+
+export interface Confirmation {
+  kind: 'install-calico' | 'first-node' | 'batch' | 'finalize';
+  message: string;
+  /** Offer "yes to all remaining". */
+  allowAll?: boolean;
+}
+
+export interface EngineOptions {
+  plan: Plan;
+  /** Upstream flannel-migration manifest, used when Calico is not installed yet. */
+  calicoManifest?: KubeObject[];
+  confirm: (c: Confirmation) => Promise<Answer>;
+  onEvent: EventSink;
+  audit: AuditLog;
+  helperImage: string;
+  probeImage: string;
+  drainTimeoutMs: number;
+  drainRetryDelayMs?: number;
+  /** Bound on every other wait (calico-node Ready, host and probe Jobs). */
+  stepTimeoutMs?: number;
+  finalize: 'yes' | 'no' | 'ask';
+  /** Skip the connectivity proof (e.g. where helper images cannot be pulled). */
+  skipProbe?: boolean;
+  signal?: AbortSignal;
+}
+
+export type RunOutcome =
+  | { status: 'completed'; migrated: string[]; finalized: boolean }
+  | { status: 'declined'; migrated: string[] }
+  | { status: 'failed'; migrated: string[]; node?: string; step?: NodeStep; error: Error };
+
+export class NodeStepError extends Error {
+  constructor(readonly node: string, readonly step: NodeStep, readonly cause: Error) {
+    super(`${node}: ${STEP_TITLES[step]} failed: ${cause.message}`);
+  }
+}
+
+const nodeRef = (name: string) => ({ apiVersion: 'v1', kind: 'Node', name });
+
+/**
+ * Executes a Plan. Every step checks the cluster before acting, records its progress in the
+ * cluster, and can be rerun: a crashed or interrupted run resumes where it stopped.
+ */
+export class MigrationEngine {
+  private readonly lock: MigrationLock;
+  private readonly stepTimeoutMs: number;
+  private confirmAll = false;
+
+  constructor(private readonly client: ClusterClient, private readonly opts: EngineOptions) {
+    this.lock = new MigrationLock(client);
+    this.stepTimeoutMs = opts.stepTimeoutMs ?? 5 * 60_000;
+  }
+
+  private emit(event: EngineEvent): void {
+    this.opts.audit.write({ ...event, type: 'event', event: event.type });
+    this.opts.onEvent(event);
+  }
+
+  private async ask(c: Confirmation): Promise<boolean> {
+    if (this.confirmAll && c.allowAll) return true;
+    const answer = await this.opts.confirm(c);
+    if (answer === 'all') this.confirmAll = true;
+    return answer !== 'no';
+  }
+
+  async run(): Promise<RunOutcome> {
+    const { tookOverFrom } = await this.lock.acquire();
+    if (tookOverFrom) this.emit({ type: 'warning', message: `took over the migration lock from ${tookOverFrom}, which stopped renewing it` });
+    const migrated: string[] = [];
+    try {
+      if (!(await this.prepare())) return { status: 'declined', migrated };
+      const plan = this.opts.plan;
+      let first = true;
+      for (const [index, batch] of plan.batches.entries()) {
+        const nodes = batch.map((name) => plan.nodes.find((n) => n.name === name)!).filter(Boolean);
+        const pending: PlannedNode[] = [];
+        for (const n of nodes) if (!(await this.isNodeDone(n.name))) pending.push(n);
+        migrated.push(...nodes.filter((n) => !pending.includes(n)).map((n) => n.name));
+        if (!pending.length) continue;
+        const names = pending.map((n) => n.name).join(', ');
+        const question: Confirmation = first
+          ? { kind: 'first-node', message: `Migrate the first batch (${names}) now? Its pods are evicted and its network switches to Calico.`, allowAll: true }
+          : { kind: 'batch', message: `Migrate batch ${index + 1}/${plan.batches.length} (${names})?`, allowAll: true };
+        first = false;
+        if (!(await this.ask(question))) return { status: 'declined', migrated };
+        this.emit({ type: 'batch-start', index: index + 1, total: plan.batches.length, nodes: pending.map((n) => n.name) });
+        const results = await Promise.allSettled(pending.map((n) => this.migrateNode(n)));
+        const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
+        pending.forEach((n, i) => { if (results[i].status === 'fulfilled') migrated.push(n.name); });
+        if (failures.length) {
+          const failure = failures[0];
+          const stepError = failure instanceof NodeStepError ? failure : undefined;
+          return { status: 'failed', migrated, node: stepError?.node, step: stepError?.step, error: stepError?.cause ?? failure };
+        }
+      }
+      const finalized = await this.maybeFinalize();
+      return { status: 'completed', migrated, finalized };
+    } catch (err) {
+      return { status: 'failed', migrated, error: err as Error };
+    } finally {
+      await this.lock.release().catch(() => undefined);
+    }
+  }
+
+  private async isNodeDone(name: string): Promise<boolean> {
+    const node = await this.client.find(nodeRef(name));
+    if (!node) return true;
+    return node.metadata?.labels?.[MIGRATION_LABEL] === 'calico' && (readNodeState(node)?.completed.includes('done') ?? false);
+  }
+
+  /** Everything that happens once, before the first node: Calico installed, datastore written, nodes labelled. */
+  private async prepare(): Promise<boolean> {
+    const { plan } = this.opts;
+    const record = await readMigrationRecord(this.client);
+    await this.ensureCalicoInstalled();
+    this.emit({ type: 'phase', phase: 'datastore', message: 'writing Calico IP pools, Felix VXLAN settings and per-node IPAM' });
+    await ensurePools(this.client, plan, this.opts.onEvent);
+    await ensureFelixConfiguration(this.client, plan.calico.felixConfigurationPatch);
+    const now = new Date().toISOString();
+    await writeMigrationRecord(this.client, {
+      phase: 'migrating',
+      planHash: plan.cluster.stateHash,
+      flavour: plan.flavour,
+      flannelDaemonSet: plan.flannelDaemonSet,
+      calicoDaemonSet: String(plan.settings.calicoDaemonSetName?.value ?? 'calico-node'),
+      settings: plan.settings,
+      nodeOrder: plan.nodes.map((n) => n.name),
+      startedAt: record?.startedAt ?? now,
+      updatedAt: now,
+    });
+    for (const node of plan.nodes) {
+      const current = await this.client.find(nodeRef(node.name));
+      if (!current) {
+        this.emit({ type: 'warning', node: node.name, message: `node ${node.name} no longer exists; skipping it` });
+        continue;
+      }
+      await ensureNodeIpam(this.client, [...node.ipam.blocks, ...node.ipam.affinities, ...node.ipam.handles]);
+      const annotations = current.metadata?.annotations ?? {};
+      const missing = Object.entries(node.annotations).filter(([k, v]) => annotations[k] !== v);
+      const labelled = current.metadata?.labels?.[MIGRATION_LABEL];
+      if (missing.length || !labelled) {
+        await this.client.mergePatch(nodeRef(node.name), {
+          metadata: {
+            annotations: Object.fromEntries(missing),
+            ...(labelled ? {} : { labels: { [MIGRATION_LABEL]: 'flannel' } }),
+          },
+        });
+      }
+    }
+    await this.restrictFlannelToUnmigratedNodes();
+    return true;
+  }
+
+  private async ensureCalicoInstalled(): Promise<void> {
+    const { plan } = this.opts;
+    const name = String(plan.settings.calicoDaemonSetName?.value ?? 'calico-node');
+    const existing = await this.client.find({ apiVersion: 'apps/v1', kind: 'DaemonSet', name, namespace: 'kube-system' });
+    if (existing) {
+      const problems = calicoDaemonSetProblems(existing);
+      if (problems.length) throw new Error(`${problems.join('; ')}. Patch it: kubectl -n kube-system patch ds ${name} -p '{"spec":{"template":{"spec":{"nodeSelector":{"${MIGRATION_LABEL}":"calico"}}}}}'`);
+      this.emit({ type: 'info', message: `Calico is installed (DaemonSet kube-system/${name}) in migration mode` });
+      return;
+    }
+    if (!this.opts.calicoManifest) {
+      throw new Error(`Calico is not installed (no DaemonSet kube-system/${name}); pass --calico-manifest with Calico's flannel-migration calico.yaml`);
+    }
+    const mtu = Number(plan.settings.flannelMtu?.value ?? 1450);
+    const prepared = prepareCalicoManifest(this.opts.calicoManifest, name, mtu);
+    const summary = `Install Calico in migration mode: ${prepared.objects.length} objects (${countKinds(prepared.objects)})` +
+      (prepared.changes.length ? `, adjusted:\n  - ${prepared.changes.join('\n  - ')}` : '');
+    if (!(await this.ask({ kind: 'install-calico', message: `${summary}\nApply it now?` }))) throw new DeclinedError();
+    this.emit({ type: 'phase', phase: 'install-calico', message: `applying ${prepared.objects.length} objects of the Calico manifest (server-side apply)` });
+    await applyManifest(this.client, prepared.objects, this.opts.onEvent);
+  }
+
+  private async restrictFlannelToUnmigratedNodes(): Promise<void> {
+    const { name, namespace } = this.opts.plan.flannelDaemonSet;
+    const ds = await this.client.find({ apiVersion: 'apps/v1', kind: 'DaemonSet', name, namespace });
+    if (!ds) return;
+    if (ds.spec?.template?.spec?.nodeSelector?.[MIGRATION_LABEL] === 'flannel') return;
+    await this.client.strategicPatch({ apiVersion: 'apps/v1', kind: 'DaemonSet', name, namespace }, {
+      spec: { template: { spec: { nodeSelector: { [MIGRATION_LABEL]: 'flannel' } } } },
+    });
+  }
+
+  private async migrateNode(planned: PlannedNode): Promise<void> {
+    const started = Date.now();
+    const node = await this.client.get(nodeRef(planned.name));
+    const now = new Date().toISOString();
+    let state: NodeMigrationState = readNodeState(node) ?? {
+      step: 'cordon', completed: [], wasUnschedulable: node.spec?.unschedulable === true, startedAt: now, updatedAt: now,
+    };
+    if (!readNodeState(node)) await writeNodeState(this.client, planned.name, state);
+    for (const step of NODE_STEPS) {
+      if (state.completed.includes(step)) continue;
+      const stepStarted = Date.now();
+      this.emit({ type: 'step-start', node: planned.name, step, message: STEP_TITLES[step] });
+      state = { ...state, step, updatedAt: new Date().toISOString(), error: undefined };
+      try {
+        await this.runStep(step, planned, state);
+      } catch (err) {
+        const error = err as Error;
+        await writeNodeState(this.client, planned.name, { ...state, error: error.message, updatedAt: new Date().toISOString() }).catch(() => undefined);
+        await this.nodeEvent(planned.name, 'Warning', 'MigrationStepFailed', `${STEP_TITLES[step]} failed: ${error.message}`);
+        this.emit({ type: 'node-failed', node: planned.name, step, message: error.message });
+        throw new NodeStepError(planned.name, step, error);
+      }
+      state = { ...state, completed: [...state.completed, step], updatedAt: new Date().toISOString() };
+      await writeNodeState(this.client, planned.name, state);
+      await this.nodeEvent(planned.name, 'Normal', 'MigrationStep', `${STEP_TITLES[step]}: done`);
+      this.emit({ type: 'step-done', node: planned.name, step, message: STEP_TITLES[step], elapsedMs: Date.now() - stepStarted });
+    }
+    this.emit({ type: 'node-done', node: planned.name, elapsedMs: Date.now() - started });
+  }
+
+  private async runStep(step: NodeStep, planned: PlannedNode, state: NodeMigrationState): Promise<void> {
+    const name = planned.name;
+    const wait = (message: string) => this.emit({ type: 'step-wait', node: name, step, message });
+    switch (step) {
+      case 'cordon':
+        return this.setUnschedulable(name, true);
+      case 'drain': {
+        const { plan } = this.opts;
+        const filters = drainContext({
+          force: plan.drain.force,
+          deleteEmptyDirData: plan.drain.deleteEmptyDirData,
+          daemonSets: await this.client.list('apps/v1', 'DaemonSet'),
+          pdbs: await this.client.list('policy/v1', 'PodDisruptionBudget'),
+        });
+        await drainNode(this.client, name, {
+          timeoutMs: this.opts.drainTimeoutMs,
+          gracePeriodSeconds: plan.drain.gracePeriodSeconds >= 0 ? plan.drain.gracePeriodSeconds : undefined,
+          retryDelayMs: this.opts.drainRetryDelayMs ?? 5000,
+          classify: (pod) => classifyPod(pod, filters),
+          onWaiting: wait,
+          onEvicted: (pod) => this.opts.audit.write({ type: 'evicted', node: name, pod }),
+          signal: this.opts.signal,
+        });
+        return;
+      }
+      case 'stop-flannel': {
+        await this.setNetworkLabel(name, 'none');
+        const flannel = await this.flannelPodSelector();
+        if (flannel && !this.client.serverDryRun) {
+          wait(`waiting for the ${flannel.namespace}/${this.opts.plan.flannelDaemonSet.name} pod to leave the node`);
+          await waitForNoPodOnNode(this.client, name, flannel.namespace, flannel.selector, this.stepTimeoutMs, `the flannel pod to leave ${name}`);
+        }
+        return;
+      }
+      case 'host-cleanup':
+        await this.runHostJob(planned, wait);
+        return this.deletePodsOnFlannelNetwork(name, wait);
+      case 'start-calico': {
+        await this.setNetworkLabel(name, 'calico');
+        if (this.client.serverDryRun) return;
+        const dsName = String(this.opts.plan.settings.calicoDaemonSetName?.value ?? 'calico-node');
+        const ds = await this.client.get({ apiVersion: 'apps/v1', kind: 'DaemonSet', name: dsName, namespace: 'kube-system' });
+        wait(`waiting for calico-node on ${name} to be Ready`);
+        await waitForPodReadyOnNode(this.client, name, 'kube-system', selectorString(ds.spec?.selector?.matchLabels), this.stepTimeoutMs, `calico-node on ${name} to be Ready`);
+        return;
+      }
+      case 'probe':
+        if (this.opts.skipProbe || this.client.serverDryRun) return;
+        return this.probe(planned, wait);
+      case 'uncordon':
+        if (!state.wasUnschedulable) await this.setUnschedulable(name, false);
+        return;
+      case 'done':
+        return;
+    }
+  }
+
+  private async setUnschedulable(node: string, value: boolean): Promise<void> {
+    const current = await this.client.get(nodeRef(node));
+    if ((current.spec?.unschedulable === true) === value) return;
+    await this.client.strategicPatch(nodeRef(node), { spec: { unschedulable: value } });
+  }
+
+  private async setNetworkLabel(node: string, value: NetworkLabel): Promise<void> {
+    const current = await this.client.get(nodeRef(node));
+    if (current.metadata?.labels?.[MIGRATION_LABEL] === value) return;
+    await this.client.mergePatch(nodeRef(node), { metadata: { labels: { [MIGRATION_LABEL]: value } } });
+  }
+
+  private async flannelPodSelector(): Promise<{ namespace: string; selector: string } | undefined> {
+    const { name, namespace } = this.opts.plan.flannelDaemonSet;
+    const ds = await this.client.find({ apiVersion: 'apps/v1', kind: 'DaemonSet', name, namespace });
+    const labels = ds?.spec?.selector?.matchLabels;
+    return labels ? { namespace, selector: selectorString(labels) } : undefined;
+  }
+
+  private async runHostJob(planned: PlannedNode, wait: (m: string) => void): Promise<void> {
+    const { plan } = this.opts;
+    const job = hostScriptJob({
+      script: 'cleanup',
+      scriptText: loadHostScript('cleanup'),
+      node: planned.name,
+      namespace: STATE_NAMESPACE,
+      vni: Number(plan.settings.flannelVni?.value ?? 1),
+      cniConfigDir: String(plan.settings.cniConfigDir?.value ?? '/etc/cni/net.d'),
+      flavour: plan.flavour,
+      image: this.opts.helperImage,
+      runId: 'migrate',
+    });
+    await this.client.ensure(job);
+    if (this.client.serverDryRun) return;
+    wait(`waiting for host cleanup Job ${job.metadata!.namespace}/${job.metadata!.name}`);
+    const outcome = await waitForJob(this.client, job.metadata!.namespace!, job.metadata!.name!, this.stepTimeoutMs);
+    if (!outcome.succeeded) {
+      throw new Error(`host cleanup Job ${job.metadata!.namespace}/${job.metadata!.name} failed (${outcome.reason}); see kubectl -n ${job.metadata!.namespace} logs job/${job.metadata!.name}`);
+    }
+  }
+
+  /**
+   * Pods the drain left (DaemonSet pods) still hold addresses on flannel's deleted bridge: delete
+   * them so their controllers recreate them on Calico's network, as Calico's own controller does.
+   */
+  private async deletePodsOnFlannelNetwork(node: string, wait: (m: string) => void): Promise<void> {
+    const pods = await this.client.list('v1', 'Pod', { fieldSelector: `spec.nodeName=${node}` });
+    const stale = pods.filter((p) => !p.spec?.hostNetwork && !p.metadata?.deletionTimestamp && !['Succeeded', 'Failed'].includes(p.status?.phase));
+    if (stale.length) wait(`restarting ${stale.length} pod(s) still on flannel's network: ${stale.map((p) => `${p.metadata!.namespace}/${p.metadata!.name}`).join(', ')}`);
+    for (const pod of stale) await this.client.delete({ apiVersion: 'v1', kind: 'Pod', name: pod.metadata!.name!, namespace: pod.metadata!.namespace });
+  }
+
+  /** Proves the node's pod network: a server here, reached from an unmigrated peer; DNS and the API Service from here. */
+  private async probe(planned: PlannedNode, wait: (m: string) => void): Promise<void> {
+    const image = this.opts.probeImage;
+    const server = probeServerPod(planned.name, image);
+    await this.client.ensure(server);
+    wait('waiting for the probe server pod to be Ready');
+    const ready = await waitForPodReadyOnNode(this.client, planned.name, PROBE_NAMESPACE, `flannel2calico.io/role=probe-server,flannel2calico.io/node=${planned.name}`, this.stepTimeoutMs, `the probe server on ${planned.name}`);
+    const serverIps: string[] = (ready.status?.podIPs ?? []).map((p: any) => p.ip).filter(Boolean);
+    const peer = await this.pickPeer(planned.name);
+    const jobs = [
+      probeClientJob({ runOn: peer ?? planned.name, migratedNode: planned.name, image, httpTargets: serverIps, dnsNames: [], suffix: 'peer' }),
+      probeClientJob({ runOn: planned.name, migratedNode: planned.name, image, httpTargets: [], dnsNames: ['kubernetes.default.svc.cluster.local'], suffix: 'dns' }),
+    ];
+    try {
+      for (const job of jobs) await this.client.ensure(job);
+      wait(`waiting for probes: ${peer ? `${peer} -> ${planned.name} (${serverIps.join(', ')})` : 'no unmigrated peer left; same-node check'}, DNS from ${planned.name}`);
+      for (const job of jobs) {
+        const outcome = await waitForJob(this.client, job.metadata!.namespace!, job.metadata!.name!, this.stepTimeoutMs);
+        if (!outcome.succeeded) throw new Error(`probe Job ${job.metadata!.namespace}/${job.metadata!.name} failed (${outcome.reason}); see kubectl -n ${job.metadata!.namespace} logs job/${job.metadata!.name}`);
+      }
+    } finally {
+      for (const obj of [server, ...jobs]) {
+        await this.client.delete({ apiVersion: obj.apiVersion!, kind: obj.kind!, name: obj.metadata!.name!, namespace: obj.metadata!.namespace }).catch(() => undefined);
+      }
+    }
+  }
+
+  /** An unmigrated, schedulable, Ready node (flannel side of the overlay), else any other Ready node. */
+  private async pickPeer(except: string): Promise<string | undefined> {
+    const nodes = await this.client.list('v1', 'Node');
+    const ready = nodes.filter((n) => n.metadata?.name !== except && (n.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True'));
+    const flannelSide = ready.filter((n) => n.metadata?.labels?.[MIGRATION_LABEL] === 'flannel');
+    return (flannelSide[0] ?? ready[0])?.metadata?.name;
+  }
+
+  private async nodeEvent(node: string, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+    const now = new Date().toISOString();
+    await this.client.create({
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { generateName: 'flannel2calico-', namespace: EVENT_NAMESPACE, labels: { [MANAGED_BY_LABEL]: MANAGED_BY } },
+      involvedObject: { apiVersion: 'v1', kind: 'Node', name: node },
+      reason,
+      message,
+      type,
+      source: { component: 'flannel2calico' },
+      reportingComponent: 'flannel2calico',
+      firstTimestamp: now,
+      lastTimestamp: now,
+      count: 1,
+    }).catch(() => undefined);
+  }
+
+  private async maybeFinalize(): Promise<boolean> {
+    const nodes = await this.client.list('v1', 'Node');
+    const notDone = nodes.filter((n) => n.metadata?.labels?.[MIGRATION_LABEL] !== 'calico');
+    if (notDone.length) {
+      this.emit({ type: 'info', message: `${notDone.length} node(s) still on flannel (${notDone.slice(0, 5).map((n) => n.metadata!.name).join(', ')}${notDone.length > 5 ? ', …' : ''}); finalize after migrating them` });
+      return false;
+    }
+    if (this.opts.finalize === 'no') {
+      this.emit({ type: 'info', message: 'every node runs Calico; run `flannel2calico migrate --finalize` to remove flannel (until then `revert` can still go back)' });
+      return false;
+    }
+    if (this.opts.finalize === 'ask' && !(await this.ask({ kind: 'finalize', message: 'Every node runs Calico. Finalize now: delete the flannel DaemonSet and the migration labels? (revert is no longer possible afterwards)' }))) {
+      return false;
+    }
+    await finalizeMigration(this.client, this.opts.plan.flannelDaemonSet, String(this.opts.plan.settings.calicoDaemonSetName?.value ?? 'calico-node'), (e) => this.emit(e));
+    return true;
+  }
+}
+
+export class DeclinedError extends Error {
+  constructor() {
+    super('declined by the operator; nothing was changed by this step');
+  }
+}
+
+function countKinds(objects: KubeObject[]): string {
+  const counts = new Map<string, number>();
+  for (const o of objects) counts.set(o.kind!, (counts.get(o.kind!) ?? 0) + 1);
+  return [...counts.entries()].map(([k, n]) => `${n} ${k}`).join(', ');
+}
+
+/** Removes flannel and every trace of the migration once all nodes run Calico. */
+export async function finalizeMigration(client: ClusterClient, flannel: { name: string; namespace: string }, calicoDaemonSet: string, emit: EventSink): Promise<void> {
+  emit({ type: 'phase', phase: 'finalize', message: `deleting flannel DaemonSet ${flannel.namespace}/${flannel.name}` });
+  await client.delete({ apiVersion: 'apps/v1', kind: 'DaemonSet', name: flannel.name, namespace: flannel.namespace });
+  const calicoRef = { apiVersion: 'apps/v1', kind: 'DaemonSet', name: calicoDaemonSet, namespace: 'kube-system' };
+  const calico = await client.find(calicoRef);
+  if (calico?.spec?.template?.spec?.nodeSelector?.[MIGRATION_LABEL] !== undefined) {
+    emit({ type: 'info', message: `removing the migration nodeSelector from DaemonSet kube-system/${calicoDaemonSet}` });
+    await client.strategicPatch(calicoRef, { spec: { template: { spec: { nodeSelector: { [MIGRATION_LABEL]: null } } } } });
+  }
+  for (const node of await client.list('v1', 'Node')) {
+    const labels = node.metadata?.labels ?? {};
+    const annotations = node.metadata?.annotations ?? {};
+    if (MIGRATION_LABEL in labels || NODE_STATE_ANNOTATION in annotations) {
+      await client.mergePatch(nodeRef(node.metadata!.name!), { metadata: { labels: { [MIGRATION_LABEL]: null }, annotations: { [NODE_STATE_ANNOTATION]: null } } });
+    }
+  }
+  emit({ type: 'info', message: 'deleting helper Jobs and pods' });
+  for (const kind of [{ apiVersion: 'batch/v1', kind: 'Job' }, { apiVersion: 'v1', kind: 'Pod' }]) {
+    for (const obj of await client.list(kind.apiVersion, kind.kind, { namespace: STATE_NAMESPACE, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}` })) {
+      await client.delete({ ...kind, name: obj.metadata!.name!, namespace: STATE_NAMESPACE }).catch((err) => {
+        if (!isClusterError(err, 'not-found')) throw err;
+      });
+    }
+  }
+  const record = await readMigrationRecord(client);
+  if (record) await writeMigrationRecord(client, { ...record, phase: 'finalized', updatedAt: new Date().toISOString() });
+}

@@ -1,0 +1,72 @@
+import crypto from 'node:crypto';
+import type { KubeObject } from '../cluster/index.js';
+import { MANAGED_BY, MANAGED_BY_LABEL, NODE_LABEL, ROLE_LABEL } from './constants.js';
+
+export const PROBE_NAMESPACE = 'kube-system';
+export const PROBE_PORT = 8080;
+
+function shortName(prefix: string, node: string): string {
+  const hash = crypto.createHash('sha256').update(node).digest('hex').slice(0, 8);
+  return `${prefix}-${node.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 40)}-${hash}`.replace(/-+/g, '-');
+}
+
+const tolerateAll = [{ operator: 'Exists' }];
+
+function labels(role: string, node: string): Record<string, string> {
+  return { [MANAGED_BY_LABEL]: MANAGED_BY, [ROLE_LABEL]: role, [NODE_LABEL]: node };
+}
+
+/** A tiny HTTP server on the migrated node, for peers to reach over the pod network. */
+export function probeServerPod(node: string, image: string): KubeObject {
+  const name = shortName('f2c-probe-server', node);
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: PROBE_NAMESPACE, labels: labels('probe-server', node) },
+    spec: {
+      nodeName: node,
+      tolerations: tolerateAll,
+      restartPolicy: 'Never',
+      terminationGracePeriodSeconds: 0,
+      containers: [{
+        name: 'server',
+        image,
+        command: ['sh', '-c', `echo ok > /tmp/index.html && exec httpd -f -p ${PROBE_PORT} -h /tmp`],
+        ports: [{ containerPort: PROBE_PORT }],
+        readinessProbe: { tcpSocket: { port: PROBE_PORT }, periodSeconds: 1 },
+      }],
+    },
+  };
+}
+
+/**
+ * A Job on `runOn` that must reach every target: pod IPs over HTTP, and names through cluster DNS.
+ * It fails (non-zero exit) on the first unreachable target.
+ */
+export function probeClientJob(opts: { runOn: string; migratedNode: string; image: string; httpTargets: string[]; dnsNames: string[]; suffix: string }): KubeObject {
+  const name = shortName(`f2c-probe-${opts.suffix}`, opts.migratedNode);
+  const checks = [
+    ...opts.httpTargets.map((t) => `wget -q -T 5 -O /dev/null http://${t.includes(':') && !t.startsWith('[') ? `[${t}]` : t}:${PROBE_PORT}/ || { echo "cannot reach ${t}:${PROBE_PORT}"; exit 1; }`),
+    ...opts.dnsNames.map((n) => `nslookup ${n} >/dev/null || { echo "cannot resolve ${n}"; exit 1; }`),
+    'echo all probes passed',
+  ];
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name, namespace: PROBE_NAMESPACE, labels: labels(`probe-${opts.suffix}`, opts.migratedNode) },
+    spec: {
+      backoffLimit: 2,
+      activeDeadlineSeconds: 120,
+      ttlSecondsAfterFinished: 600,
+      template: {
+        metadata: { labels: labels(`probe-${opts.suffix}`, opts.migratedNode) },
+        spec: {
+          nodeName: opts.runOn,
+          tolerations: tolerateAll,
+          restartPolicy: 'Never',
+          containers: [{ name: 'probe', image: opts.image, command: ['sh', '-c', checks.join('\n')] }],
+        },
+      },
+    },
+  };
+}

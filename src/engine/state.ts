@@ -1,0 +1,62 @@
+import type { ClusterClient, KubeObject, V1Node } from '../cluster/index.js';
+import { NODE_STATE_ANNOTATION, STATE_CONFIGMAP, STATE_NAMESPACE, MANAGED_BY, MANAGED_BY_LABEL } from './constants.js';
+import type { NodeStep } from './events.js';
+
+/** Per-node progress, kept as a JSON annotation on the Node so any rerun resumes where it stopped. */
+export interface NodeMigrationState {
+  step: NodeStep;
+  completed: NodeStep[];
+  /** The node was cordoned before the migration touched it: leave it cordoned afterwards. */
+  wasUnschedulable: boolean;
+  startedAt: string;
+  updatedAt: string;
+  error?: string;
+}
+
+export function readNodeState(node: V1Node | KubeObject): NodeMigrationState | undefined {
+  const raw = node.metadata?.annotations?.[NODE_STATE_ANNOTATION];
+  if (!raw) return undefined;
+  try {
+    const parsed = JSON.parse(raw) as NodeMigrationState;
+    return Array.isArray(parsed.completed) ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function writeNodeState(client: ClusterClient, node: string, state: NodeMigrationState | null): Promise<void> {
+  await client.mergePatch({ apiVersion: 'v1', kind: 'Node', name: node }, {
+    metadata: { annotations: { [NODE_STATE_ANNOTATION]: state ? JSON.stringify(state) : null } },
+  });
+}
+
+/** Cluster-wide record of the migration: what was detected and planned, and how far it got. */
+export interface MigrationRecord {
+  phase: 'prepared' | 'migrating' | 'finalized';
+  planHash: string;
+  flavour: string;
+  flannelDaemonSet: { name: string; namespace: string };
+  calicoDaemonSet: string;
+  settings: Record<string, unknown>;
+  nodeOrder: string[];
+  startedAt: string;
+  updatedAt: string;
+}
+
+const stateRef = { apiVersion: 'v1', kind: 'ConfigMap', name: STATE_CONFIGMAP, namespace: STATE_NAMESPACE };
+
+export async function readMigrationRecord(client: ClusterClient): Promise<MigrationRecord | undefined> {
+  const cm = await client.find(stateRef);
+  const raw = cm?.data?.record;
+  return raw ? (JSON.parse(raw) as MigrationRecord) : undefined;
+}
+
+export async function writeMigrationRecord(client: ClusterClient, record: MigrationRecord): Promise<void> {
+  const body = {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: STATE_CONFIGMAP, namespace: STATE_NAMESPACE, labels: { [MANAGED_BY_LABEL]: MANAGED_BY } },
+    data: { record: JSON.stringify(record, null, 2) },
+  };
+  await client.apply(body);
+}

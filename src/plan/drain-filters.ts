@@ -1,0 +1,178 @@
+/**
+ * kubectl drain's pod filters (k8s.io/kubectl/pkg/drain/filters.go), as pure functions: for each pod
+ * on a node, whether the drain evicts it, skips it, or refuses to drain the node because of it.
+ * --ignore-daemonsets is always on for a migration. The filter order and messages follow kubectl,
+ * so operators recognise them; the first filter that does not allow deletion decides.
+ */
+import type { V1DaemonSet, V1Pod, V1PodDisruptionBudget } from '../cluster/index.js';
+import { selectorMatches } from './selector.js';
+import type { PdbRef, PodAction, PodDisposition } from './types.js';
+
+export const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
+
+/** kubectl's own messages, so output reads like kubectl drain. */
+export const DRAIN_MESSAGES = {
+  daemonSetIgnored: 'ignoring DaemonSet-managed Pods',
+  localStorageError: 'Pods with local storage (use --delete-emptydir-data to override)',
+  localStorageWarning: 'deleting Pods with local storage',
+  unreplicatedError: 'Pods that declare no controller (use --force to override)',
+  unreplicatedWarning: 'deleting Pods that declare no controller',
+} as const;
+
+/** The filter that decided a pod's fate (for evictions: the last one that ran). */
+export type DrainFilter = 'deleted' | 'daemonset' | 'mirror' | 'local-storage' | 'unreplicated' | 'finished' | 'replicated';
+
+export interface ClassifiedPod extends PodDisposition {
+  filter: DrainFilter;
+  /** kubectl's warnings for a pod that is deleted anyway (e.g. "deleting Pods with local storage"). */
+  warnings: string[];
+}
+
+export interface DrainFilterContext {
+  force: boolean;
+  deleteEmptyDirData: boolean;
+  /** kubectl GETs the pod's DaemonSet: does it exist? */
+  daemonSetExists: (namespace: string, name: string) => boolean;
+  /** PodDisruptionBudgets of a namespace. */
+  pdbsIn: (namespace: string) => readonly V1PodDisruptionBudget[];
+  /** kubectl --skip-wait-for-delete-timeout (seconds); 0 never skips. */
+  skipWaitForDeleteTimeoutSeconds: number;
+  now: Date;
+}
+
+/** Builds a DrainFilterContext with indexes over DaemonSets and PDBs. */
+export function drainContext(input: {
+  force?: boolean;
+  deleteEmptyDirData?: boolean;
+  daemonSets: readonly V1DaemonSet[];
+  pdbs: readonly V1PodDisruptionBudget[];
+  skipWaitForDeleteTimeoutSeconds?: number;
+  now?: Date;
+}): DrainFilterContext {
+  const daemonSets = new Set(input.daemonSets.map((ds) => `${ds.metadata?.namespace}/${ds.metadata?.name}`));
+  const pdbs = new Map<string, V1PodDisruptionBudget[]>();
+  for (const pdb of input.pdbs) {
+    const ns = pdb.metadata?.namespace ?? 'default';
+    pdbs.set(ns, [...(pdbs.get(ns) ?? []), pdb]);
+  }
+  return {
+    force: input.force ?? false,
+    deleteEmptyDirData: input.deleteEmptyDirData ?? false,
+    daemonSetExists: (namespace, name) => daemonSets.has(`${namespace}/${name}`),
+    pdbsIn: (namespace) => pdbs.get(namespace) ?? [],
+    skipWaitForDeleteTimeoutSeconds: input.skipWaitForDeleteTimeoutSeconds ?? 0,
+    now: input.now ?? new Date(),
+  };
+}
+
+export function controllerRef(pod: V1Pod): { apiVersion: string; kind: string; name: string } | undefined {
+  return pod.metadata?.ownerReferences?.find((ref) => ref.controller === true);
+}
+
+export function isFinished(pod: V1Pod): boolean {
+  return pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
+}
+
+function timestampOf(value: unknown): number | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  const t = new Date(value as string | Date).getTime();
+  return Number.isNaN(t) ? undefined : t;
+}
+
+/**
+ * The Eviction API ignores PodDisruptionBudgets for pods that are finished, Pending or already
+ * terminating (registry/core/pod/storage/eviction.go canIgnorePDB).
+ */
+export function evictionIgnoresPdbs(pod: V1Pod): boolean {
+  const phase = pod.status?.phase;
+  return phase === 'Succeeded' || phase === 'Failed' || phase === 'Pending' || timestampOf(pod.metadata?.deletionTimestamp) !== undefined;
+}
+
+/** The policy/v1 PDBs whose selector selects the pod (same namespace; a null selector selects nothing). */
+export function pdbsCovering(pod: V1Pod, ctx: Pick<DrainFilterContext, 'pdbsIn'>): PdbRef[] {
+  const namespace = pod.metadata?.namespace ?? 'default';
+  return ctx.pdbsIn(namespace)
+    .filter((pdb) => selectorMatches(pdb.spec?.selector as any, pod.metadata?.labels))
+    .map((pdb) => ({ namespace, name: pdb.metadata?.name ?? '', disruptionsAllowed: pdb.status?.disruptionsAllowed ?? 0 }))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** Classifies one pod as kubectl drain (with --ignore-daemonsets) would. */
+export function classifyPod(pod: V1Pod, ctx: DrainFilterContext): ClassifiedPod {
+  const namespace = pod.metadata?.namespace ?? 'default';
+  const name = pod.metadata?.name ?? '';
+  const finished = isFinished(pod);
+  const controller = controllerRef(pod);
+  const done = (action: PodAction, filter: DrainFilter, reason: string, warnings: string[] = []): ClassifiedPod => ({
+    namespace, name, action, reason, filter, warnings,
+    blockingPdbs: action === 'evict' && !evictionIgnoresPdbs(pod) ? pdbsCovering(pod, ctx) : [],
+  });
+  const warnings: string[] = [];
+
+  // 1. skipDeleted
+  const deletedAt = timestampOf(pod.metadata?.deletionTimestamp);
+  if (ctx.skipWaitForDeleteTimeoutSeconds > 0 && deletedAt !== undefined) {
+    const ageSeconds = (ctx.now.getTime() - deletedAt) / 1000;
+    if (ageSeconds > ctx.skipWaitForDeleteTimeoutSeconds) {
+      return done('skip', 'deleted', `pod "${name}" has DeletionTimestamp older than ${ctx.skipWaitForDeleteTimeoutSeconds} seconds, skipping`);
+    }
+  }
+
+  // 2. daemonSet
+  if (controller && controller.kind === 'DaemonSet' && controller.apiVersion === 'apps/v1' && !finished) {
+    if (!ctx.daemonSetExists(namespace, controller.name)) {
+      const notFound = `daemonsets.apps "${controller.name}" not found`;
+      if (!ctx.force) return done('refuse', 'daemonset', `${notFound} (its DaemonSet is gone; use --force to delete the orphaned pod)`);
+      warnings.push(notFound);
+    } else {
+      return done('skip', 'daemonset', `${DRAIN_MESSAGES.daemonSetIgnored} (DaemonSet ${namespace}/${controller.name})`);
+    }
+  }
+
+  // 3. mirror
+  if (pod.metadata?.annotations?.[MIRROR_POD_ANNOTATION] !== undefined) {
+    return done('skip', 'mirror', 'mirror pod of a static pod: the kubelet owns it, the API cannot evict it');
+  }
+
+  // 4. localStorage
+  const hasEmptyDir = (pod.spec?.volumes ?? []).some((v) => v.emptyDir !== undefined && v.emptyDir !== null);
+  if (hasEmptyDir && !finished) {
+    if (!ctx.deleteEmptyDirData) return done('refuse', 'local-storage', DRAIN_MESSAGES.localStorageError);
+    warnings.push(DRAIN_MESSAGES.localStorageWarning);
+  }
+
+  // 5. unreplicated
+  if (finished) {
+    return done('evict', 'finished', `finished (${pod.status?.phase}): deleted freely`, warnings);
+  }
+  if (!controller) {
+    if (!ctx.force) return done('refuse', 'unreplicated', DRAIN_MESSAGES.unreplicatedError);
+    warnings.push(DRAIN_MESSAGES.unreplicatedWarning);
+    return done('evict', 'unreplicated', `${warnings.join('; ')}: it will not be recreated`, warnings);
+  }
+  const terminating = deletedAt !== undefined ? '; already terminating, the drain waits for it to go' : '';
+  const base = `managed by ${controller.kind} ${controller.name}`;
+  const filter: DrainFilter = hasEmptyDir ? 'local-storage' : controller.kind === 'DaemonSet' ? 'daemonset' : 'replicated';
+  return done('evict', filter, warnings.length ? `${base}; ${warnings.join('; ')}${terminating}` : `${base}${terminating}`, warnings);
+}
+
+/** Classifies every pod of a node, in a stable order (namespace, name). */
+export function classifyNodePods(pods: readonly V1Pod[], ctx: DrainFilterContext): ClassifiedPod[] {
+  return pods
+    .map((pod) => classifyPod(pod, ctx))
+    .sort((a, b) => (a.namespace === b.namespace ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : a.namespace < b.namespace ? -1 : 1));
+}
+
+/**
+ * kubectl's per-node error: "cannot delete <message>: ns/p1, ns/p2" for each distinct refusal
+ * message; undefined when nothing is refused.
+ */
+export function drainRefusal(pods: readonly PodDisposition[]): string | undefined {
+  const byMessage = new Map<string, string[]>();
+  for (const p of pods) {
+    if (p.action !== 'refuse') continue;
+    byMessage.set(p.reason, [...(byMessage.get(p.reason) ?? []), `${p.namespace}/${p.name}`]);
+  }
+  if (byMessage.size === 0) return undefined;
+  return [...byMessage.entries()].map(([message, names]) => `cannot delete ${message}: ${names.join(', ')}`).join('; ');
+}

@@ -1,0 +1,116 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import {
+  fixturesDir,
+  getNodes,
+  installFlannel,
+  kubectlJson,
+  kubectlOk,
+  repoRoot,
+  startTestbed,
+  waitForDeployment,
+  type Testbed,
+} from '../testbed/harness.js';
+
+const MIGRATION_LABEL = 'projectcalico.org/node-network-during-migration';
+const calicoManifest = path.join(fixturesDir, 'calico-v3.32.1/flannel-migration-calico.yaml');
+
+const workload = `
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: default}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: nginx}]}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: web, namespace: default}
+spec:
+  maxUnavailable: 1
+  selector: {matchLabels: {app: web}}
+`;
+
+/** Starts migrate and kills it with SIGKILL as soon as its output matches `killAt`; resolves with the output. */
+function runAndKill(tb: Testbed, args: string[], killAt: RegExp): Promise<{ killed: boolean; status: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(repoRoot, 'bin/flannel2calico.js'), '--kubeconfig', tb.kubeconfig, ...args], {
+      cwd: repoRoot, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    let killed = false;
+    const onData = (d: Buffer) => {
+      output += d;
+      if (!killed && killAt.test(output)) {
+        killed = true;
+        child.kill('SIGKILL');
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('close', (status) => resolve({ killed, status, output }));
+  });
+}
+
+describe('migrate: kill -9 at every step, then rerun', () => {
+  let tb: Testbed;
+
+  beforeAll(async () => {
+    tb = await startTestbed({ nodes: 3, controlPlane: 1 });
+    await installFlannel(tb);
+    kubectlOk(tb, ['apply', '-f', '-'], workload);
+    await waitForDeployment(tb, 'default', 'web');
+  }, 300_000);
+
+  afterAll(async () => {
+    await tb?.down();
+  });
+
+  it('converges to the same end state as an uninterrupted run', async () => {
+    const args = ['migrate', '--yes', '--no-finalize', '--calico-manifest', calicoManifest];
+    const killPoints = [
+      /applying \d+ objects of the Calico manifest/,
+      /writing Calico IP pools/,
+      /worker-0: cordon \.\.\./,
+      /worker-0: drain \.\.\./,
+      /worker-0: stop flannel .*\.\.\./,
+      /worker-0: remove flannel from the host \.\.\./,
+      /worker-0: start calico-node .*\.\.\./,
+      /worker-0: prove pod connectivity \.\.\./,
+      /worker-0: uncordon \.\.\./,
+      /worker-1: drain \.\.\./,
+      /cp-0: start calico-node .*\.\.\./,
+    ];
+    const transcript: string[] = [];
+    for (const point of killPoints) {
+      const r = await runAndKill(tb, args, point);
+      transcript.push(r.output);
+      // A run may finish the step before it is killed; what matters is that every rerun continues.
+      expect(r.status === null || r.status === 0 || r.killed).toBe(true);
+    }
+    const final = await runAndKill(tb, args, /^$a/);
+    expect(final.output).not.toMatch(/error:/);
+    expect(final.status).toBe(0);
+
+    const nodes = getNodes(tb);
+    expect(nodes.map((n) => n.metadata.labels?.[MIGRATION_LABEL])).toEqual(['calico', 'calico', 'calico']);
+    expect(nodes.every((n) => !n.spec.unschedulable)).toBe(true);
+    for (const n of nodes) {
+      const state = JSON.parse(n.metadata.annotations?.['flannel2calico.io/state'] ?? '{}');
+      expect(state.completed).toEqual(['cordon', 'drain', 'stop-flannel', 'host-cleanup', 'start-calico', 'probe', 'uncordon', 'done']);
+    }
+    const blocks = kubectlJson<{ items: Array<{ spec: { affinity: string } }> }>(tb, ['get', 'ipamblocks.crd.projectcalico.org', '-o', 'json']).items;
+    for (const n of nodes) expect(blocks.filter((b) => b.spec.affinity === `host:${n.metadata.name}`)).toHaveLength(4);
+    const handles = kubectlJson<{ items: unknown[] }>(tb, ['get', 'ipamhandles.crd.projectcalico.org', '-o', 'json']).items;
+    expect(handles).toHaveLength(3);
+    const probes = kubectlJson<{ items: unknown[] }>(tb, ['get', 'pods', '-n', 'kube-system', '-l', 'flannel2calico.io/role=probe-server', '-o', 'json']).items;
+    expect(probes).toHaveLength(0);
+    await waitForDeployment(tb, 'default', 'web');
+    const lease = tb.kubectl(['get', 'lease', '-n', 'kube-system', 'flannel2calico']);
+    expect(lease.status).not.toBe(0);
+  }, 900_000);
+});
