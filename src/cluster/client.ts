@@ -5,7 +5,6 @@ import {
   PatchStrategy,
   VersionApi,
   Watch,
-  setHeaderOptions,
   type KubeConfig,
   type KubernetesObject,
 } from '@kubernetes/client-node';

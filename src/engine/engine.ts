@@ -30,6 +30,8 @@ export interface Confirmation {
 
 export interface EngineOptions {
   plan: Plan;
+  /** Every node of the cluster as planned (the plan itself may cover only some): all get their Calico identity and the migration label first. */
+  allNodes?: PlannedNode[];
   /** Upstream flannel-migration manifest, used when Calico is not installed yet. */
   calicoManifest?: KubeObject[];
   confirm: (c: Confirmation) => Promise<Answer>;
@@ -151,7 +153,8 @@ export class MigrationEngine {
       startedAt: record?.startedAt ?? now,
       updatedAt: now,
     });
-    for (const node of plan.nodes) {
+    const everyNode = new Map([...(this.opts.allNodes ?? []), ...plan.nodes].map((n) => [n.name, n]));
+    for (const node of everyNode.values()) {
       const current = await this.client.find(nodeRef(node.name));
       if (!current) {
         this.emit({ type: 'warning', node: node.name, message: `node ${node.name} no longer exists; skipping it` });
@@ -168,6 +171,11 @@ export class MigrationEngine {
             ...(labelled ? {} : { labels: { [MIGRATION_LABEL]: 'flannel' } }),
           },
         });
+      }
+    }
+    for (const node of await this.client.list('v1', 'Node')) {
+      if (!node.metadata?.labels?.[MIGRATION_LABEL]) {
+        await this.client.mergePatch(nodeRef(node.metadata!.name!), { metadata: { labels: { [MIGRATION_LABEL]: 'flannel' } } });
       }
     }
     await this.restrictFlannelToUnmigratedNodes();
@@ -406,7 +414,7 @@ export class MigrationEngine {
       return false;
     }
     if (this.opts.finalize === 'no') {
-      this.emit({ type: 'info', message: 'every node runs Calico; run `flannel2calico migrate --finalize` to remove flannel (until then `revert` can still go back)' });
+      this.emit({ type: 'info', message: 'every node runs Calico; run `flannel2calico migrate --finalize` to remove flannel (until then its DaemonSet is kept, so nodes can still be moved back)' });
       return false;
     }
     if (this.opts.finalize === 'ask' && !(await this.ask({ kind: 'finalize', message: 'Every node runs Calico. Finalize now: delete the flannel DaemonSet and the migration labels? (revert is no longer possible afterwards)' }))) {

@@ -5,7 +5,7 @@ Usage: pty-run.py TIMEOUT_SECONDS SCRIPT_JSON -- COMMAND...
 SCRIPT_JSON is a list of {"expect": "<regex>", "send": "<keys>"} applied in order. Prints the
 whole terminal transcript and exits with the command's exit code (124 on timeout).
 """
-import json, os, pty, re, select, sys, time
+import fcntl, json, os, pty, re, select, struct, sys, termios, time
 
 def main():
     timeout = float(sys.argv[1])
@@ -14,6 +14,7 @@ def main():
     pid, fd = pty.fork()
     if pid == 0:
         os.execvp(cmd[0], cmd)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', 40, 160, 0, 0))
     transcript = b''
     deadline = time.time() + timeout
     step = 0

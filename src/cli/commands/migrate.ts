@@ -63,7 +63,7 @@ function loadPlanFile(file: string): Plan {
 }
 
 /** Either the saved plan, refused if the cluster drifted since it was made, or a fresh plan. */
-async function resolvePlan(ctx: CommandContext, client: ClusterClient, options: Record<string, any>): Promise<{ plan: Plan; resuming: boolean }> {
+async function resolvePlan(ctx: CommandContext, client: ClusterClient, options: Record<string, any>): Promise<{ plan: Plan; resuming: boolean; allNodes: Plan['nodes'] }> {
   const overrides = settingsOverrides(options, process.env);
   const detection = await detect(client, overrides, {
     ...(options.flannelDaemonset !== undefined ? { daemonSet: String(options.flannelDaemonset) } : {}),
@@ -77,9 +77,12 @@ async function resolvePlan(ctx: CommandContext, client: ClusterClient, options: 
     throw new CliError('detection found problems that block the migration; nothing was changed', ExitCode.preflightFailed, 'Fix them, then run `flannel2calico detect` again.');
   }
   const snapshot = await collectSnapshot(client, detection);
+  // Every node's Calico identity and IPAM is written before the first node moves, even when only
+  // some nodes are migrated now: migrated nodes route to the others through it.
+  const allNodes = buildPlan(snapshot, detection, { ...planOptionsFrom(options), nodes: undefined }).nodes;
   if (options.plan) {
     const plan = loadPlanFile(options.plan);
-    if (resuming && record?.planHash === plan.cluster.stateHash) return { plan, resuming };
+    if (resuming && record?.planHash === plan.cluster.stateHash) return { plan, resuming, allNodes };
     const changes = diffSnapshots(plan.cluster.fingerprint, snapshot);
     if (changes.length) {
       for (const change of changes.slice(0, 20)) ctx.log(`  ${change.message}`);
@@ -87,9 +90,9 @@ async function resolvePlan(ctx: CommandContext, client: ClusterClient, options: 
       throw new CliError(`the cluster changed since the plan was made (${changes.length} difference${changes.length === 1 ? '' : 's'}); nothing was changed`, ExitCode.preflightFailed,
         'Make a new plan (flannel2calico plan --out plan.json), review it, and apply that one.');
     }
-    return { plan, resuming };
+    return { plan, resuming, allNodes };
   }
-  return { plan: buildPlan(snapshot, detection, planOptionsFrom(options)), resuming };
+  return { plan: buildPlan(snapshot, detection, planOptionsFrom(options)), resuming, allNodes };
 }
 
 function printClientDryRun(ctx: CommandContext, plan: Plan): void {
@@ -175,7 +178,7 @@ Exit codes: 0 done, 1 failed, 2 refused (no terminal and no --yes; another run h
       ctx.out('The migration is already finalized: every node runs Calico and flannel is gone.');
       return ExitCode.ok;
     }
-    const { plan, resuming } = await resolvePlan(ctx, client, options);
+    const { plan, resuming, allNodes } = await resolvePlan(ctx, client, options);
     const failed = plan.preflight.filter((f) => f.level === 'fail');
     if (failed.length && !resuming) {
       for (const f of failed) ctx.log(`${ctx.chalk.red('✘')} ${f.node ? `${f.node}: ` : ''}${f.message}${f.fix ? `\n    fix: ${f.fix}` : ''}`);
@@ -198,6 +201,7 @@ Exit codes: 0 done, 1 failed, 2 refused (no terminal and no --yes; another run h
     try {
       const engine = new MigrationEngine(client, {
         plan,
+        allNodes,
         calicoManifest: manifest,
         confirm: makeConfirm(ctx),
         onEvent: progress.onEvent,
@@ -210,7 +214,7 @@ Exit codes: 0 done, 1 failed, 2 refused (no terminal and no --yes; another run h
         skipProbe: options.skipProbe === true,
         signal: abort.signal,
       });
-      const outcome = await engine.run();
+      const outcome = await engine.run().catch((error: Error): RunOutcome => ({ status: 'failed', migrated: [], error }));
       progress.stop();
       return reportOutcome(ctx, outcome);
     } finally {
