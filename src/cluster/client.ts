@@ -255,17 +255,17 @@ export class ClusterClient {
 
   /** JSON patch (RFC 6902), e.g. with a `test` op for optimistic concurrency. */
   async jsonPatch<T extends KubeObject = KubeObject>(ref: ObjectRef, ops: object[]): Promise<T> {
-    const body = Object.assign(ops, { apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace } });
-    return this.patch<T>(ref, body, PatchStrategy.JsonPatch);
+    return this.patch<T>(ref, ops, PatchStrategy.JsonPatch);
   }
 
   private async patch<T extends KubeObject>(ref: ObjectRef, patch: object, strategy: PatchStrategy): Promise<T> {
-    const body = Array.isArray(patch) ? patch : { apiVersion: ref.apiVersion, kind: ref.kind, ...patch, metadata: { ...(patch as any).metadata, name: ref.name, namespace: ref.namespace } };
     try {
-      const out = await this.call({ verb: 'patch', resource: ref.kind, name: ref.name, namespace: ref.namespace },
-        () => this.objects.patch<T>(body as T, undefined, this.dryRun, FIELD_MANAGER, undefined, strategy));
-      this.record({ verb: 'patch', ...ref, outcome: 'ok', detail: JSON.stringify(Array.isArray(patch) ? [...patch] : patch) });
-      return plainObject(out);
+      const out = await this.call({ verb: 'patch', resource: ref.kind, name: ref.name, namespace: ref.namespace }, async () => {
+        const path = `${await this.objects.pathFor(ref.apiVersion, ref.kind, ref.namespace)}/${encodeURIComponent(ref.name)}`;
+        return this.rawRequest<T>('PATCH', path, { fieldManager: FIELD_MANAGER, dryRun: this.dryRun }, patch, strategy);
+      });
+      this.record({ verb: 'patch', ...ref, outcome: 'ok', detail: JSON.stringify(patch) });
+      return out;
     } catch (err) {
       this.record({ verb: 'patch', ...ref, outcome: 'error', detail: (err as Error).message });
       throw err;

@@ -42,7 +42,7 @@ export class MigrationLock {
 
   constructor(private readonly client: ClusterClient, private readonly durationSeconds = 30) {}
 
-  async acquire(): Promise<{ tookOverFrom?: string }> {
+  async acquire(attempt = 1): Promise<{ tookOverFrom?: string }> {
     const now = new Date();
     const existing = await this.client.find<KubeObject>(leaseRef);
     const spec = {
@@ -55,7 +55,7 @@ export class MigrationLock {
       try {
         await this.client.create({ ...leaseRef, metadata: { name: LEASE_NAME, namespace: STATE_NAMESPACE, labels: { [MANAGED_BY_LABEL]: MANAGED_BY } }, spec });
       } catch (err) {
-        if (isClusterError(err, 'conflict')) return this.acquire();
+        if (isClusterError(err, 'conflict') && attempt < 5) return this.acquire(attempt + 1);
         throw err;
       }
       this.startRenewing();
@@ -77,7 +77,8 @@ export class MigrationLock {
         { op: 'replace', path: '/spec', value: spec },
       ]);
     } catch (err) {
-      if (isClusterError(err, 'invalid') || isClusterError(err, 'conflict')) return this.acquire();
+      // The test op failed: someone else changed the Lease in between; look again.
+      if ((isClusterError(err, 'invalid') || isClusterError(err, 'conflict')) && attempt < 5) return this.acquire(attempt + 1);
       throw err;
     }
     this.startRenewing();

@@ -167,7 +167,16 @@ describe('migrate: upstream flannel, 6 nodes (2 control-plane), workloads with P
     expect(migrated.metadata.labels?.[MIGRATION_LABEL]).toBe('calico');
     expect(migrated.spec.unschedulable).toBeFalsy();
     const others = getNodes(tb).filter((n) => n.metadata.name !== canary);
-    expect(others.every((n) => n.metadata.labels?.[MIGRATION_LABEL] === 'flannel' && !n.spec.unschedulable)).toBe(true);
+    expect(others.map((n) => [n.metadata.name, n.metadata.labels?.[MIGRATION_LABEL], Boolean(n.spec.unschedulable)]))
+      .toEqual(others.map((n) => [n.metadata.name, 'flannel', false]));
+    // Every node has its Calico identity before the first one moves, so migrated nodes can reach the others.
+    const blocks = kubectlJson<Listed<CalicoObject>>(tb, ['get', 'ipamblocks.crd.projectcalico.org', '-o', 'json']).items;
+    expect(new Set(blocks.map((b) => b.spec.affinity))).toEqual(new Set(getNodes(tb).map((n) => `host:${n.metadata.name}`)));
+    const flannelPods = kubectlJson<Listed<PodJson>>(tb, ['get', 'pods', '-n', flannel.namespace, '-o', 'json']).items;
+    await waitFor(() => {
+      const running = kubectlJson<Listed<PodJson>>(tb, ['get', 'pods', '-n', flannel.namespace, '-o', 'json']).items.filter((p) => !p.metadata.deletionTimestamp);
+      return others.every((n) => running.some((p) => p.spec.nodeName === n.metadata.name)) && !running.some((p) => p.spec.nodeName === canary);
+    }, 60_000, `flannel pods on every node but ${canary} (${flannelPods.length} listed)`);
     const events = auditEvents(log);
     expect(events.some((e) => e.type === 'mutation' && e.verb === 'evict')).toBe(true);
   }, 400_000);

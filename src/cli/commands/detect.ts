@@ -97,6 +97,12 @@ export function registerDetect(program: Command): void {
     .command('detect')
     .description('find flannel or Canal, read its settings (with where each came from) and check the prerequisites; changes nothing')
     .addHelpText('after', `
+Examples:
+  flannel2calico detect                                   report: installation, settings and their sources, checks
+  flannel2calico detect -o json                           the same as JSON (schemaVersion 1)
+  flannel2calico detect --flannel-daemonset kube-system/kube-flannel-ds-amd64
+  FLANNEL_VNI=4096 flannel2calico detect                  override a detected setting
+
 Every setting is detected, or taken from its flag, or from its environment variable (the names
 Calico's flannel-migration controller uses): flag > environment > detected > default. Exit codes: 0 migration can proceed,
 3 a check failed, 2 a bad flag or environment value, 1 the cluster could not be read. See docs/detect.md.`);
