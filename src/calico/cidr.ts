@@ -200,18 +200,21 @@ export function subdivide(cidr: string, prefix: number, limit?: number): string[
   return out;
 }
 
+/** A single address as a CIDR of full length. */
+function addressAsCidr(a: ParsedAddress): CidrValue {
+  return { family: a.family, prefix: BITS[a.family], network: a.value };
+}
+
+function containsValue(o: CidrValue, i: CidrValue): boolean {
+  if (i.family !== o.family || i.prefix < o.prefix) return false;
+  return (i.network & ~hostMask(o.family, o.prefix)) === o.network;
+}
+
 /** Whether `inner` (an IP or a CIDR) lies entirely inside `outer`. Different families never contain each other. */
 export function cidrContains(outer: string, inner: string): boolean {
   const o = parseCidrValue(outer, false);
-  let i: CidrValue;
-  if (inner.includes('/')) {
-    i = parseCidrValue(inner, false);
-  } else {
-    const a = parseAddress(inner, 'invalid IP address');
-    i = { family: a.family, prefix: BITS[a.family], network: a.value };
-  }
-  if (i.family !== o.family || i.prefix < o.prefix) return false;
-  return (i.network & ~hostMask(o.family, o.prefix)) === o.network;
+  const i = inner.includes('/') ? parseCidrValue(inner, false) : addressAsCidr(parseAddress(inner, 'invalid IP address'));
+  return containsValue(o, i);
 }
 
 /** Whether two CIDRs share at least one address. */
@@ -226,4 +229,153 @@ export function cidrsOverlap(a: string, b: string): boolean {
  */
 export function cidrToName(cidr: string): string {
   return canonicalCidr(cidr).replace(/[.:/]/g, '-');
+}
+
+// Tolerant forms, for values read from the cluster or from files that nothing has validated yet:
+// they answer undefined (or false) instead of throwing, and accept CIDRs with host bits set.
+
+/** A CIDR (host bits allowed) with no whitespace inside it; otherwise undefined. */
+function cidrValueOrUndefined(text: unknown): CidrValue | undefined {
+  if (typeof text !== 'string' || /\s/.test(text.trim())) return undefined;
+  try {
+    return parseCidrValue(text, true);
+  } catch {
+    return undefined;
+  }
+}
+
+/** An address written exactly, without surrounding whitespace; otherwise undefined. */
+function addressOrUndefined(text: unknown): ParsedAddress | undefined {
+  if (typeof text !== 'string' || text !== text.trim()) return undefined;
+  try {
+    return parseAddress(text, 'invalid IP address');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Parses "10.244.0.0/16" or "fd00::/56" (host bits allowed); undefined when it is not a CIDR.
+ * `cidr` is the text as given, trimmed but not canonicalised.
+ */
+export function parseCidrOrUndefined(text: unknown): { cidr: string; family: Family; prefix: number } | undefined {
+  const c = cidrValueOrUndefined(text);
+  if (!c) return undefined;
+  return { cidr: (text as string).trim(), family: c.family, prefix: c.prefix };
+}
+
+/** Family of an IP address (a CIDR is not one); undefined when `address` is not an address. */
+export function ipFamilyOrUndefined(address: string): Family | undefined {
+  return addressOrUndefined(address)?.family;
+}
+
+/** Canonical text of an IP address ("fd00::0001" -> "fd00::1"); undefined when it is not one. */
+export function canonicalIpOrUndefined(text: string | undefined | null): string | undefined {
+  if (!text) return undefined;
+  try {
+    return canonicalIp(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Same address, whatever the spelling ("fd00::1" and "fd00:0::1"); plain string equality when either is not an address. */
+export function sameAddress(a: string, b: string): boolean {
+  const x = addressOrUndefined(a);
+  const y = addressOrUndefined(b);
+  if (!x || !y) return a === b;
+  return x.family === y.family && x.value === y.value;
+}
+
+/**
+ * Like cidrContains, but host bits may be set in either CIDR, and malformed input (of either
+ * argument) gives false instead of an error.
+ */
+export function cidrContainsLoose(outer: string, inner: string): boolean {
+  const o = cidrValueOrUndefined(outer);
+  if (!o) return false;
+  let i = cidrValueOrUndefined(inner);
+  if (!i) {
+    const a = addressOrUndefined(inner);
+    if (!a) return false;
+    i = addressAsCidr(a);
+  }
+  return containsValue(o, i);
+}
+
+/**
+ * Offset of `ip` from the address written before the slash of `cidr` (0 for the network address).
+ * Unlike addressIndex it does not check that `ip` lies inside `cidr` (nor that host bits are clear),
+ * so the result may be negative or past the end; it throws only when an address is malformed.
+ */
+export function ordinalIn(cidr: string, ip: string): bigint {
+  const a = parseAddress(ip, 'invalid IP address');
+  return a.value - parseAddress(cidr.split('/')[0], `invalid CIDR "${cidr}"`).value;
+}
+
+export interface AddressRange {
+  family: Family;
+  /** First address, as a number. */
+  start: bigint;
+  /** Last address, as a number. */
+  end: bigint;
+}
+
+/** The first and last address of a CIDR (host bits allowed) or of a single address. Throws on bad input. */
+export function addressRange(cidrOrIp: string): AddressRange {
+  const c = cidrOrIp.includes('/') ? parseCidrValue(cidrOrIp, true) : addressAsCidr(parseAddress(cidrOrIp, 'invalid IP address'));
+  return { family: c.family, start: c.network, end: c.network | hostMask(c.family, c.prefix) };
+}
+
+/** Finds the stored ranges that overlap a CIDR or address, without scanning them all. */
+export class RangeIndex<T> {
+  private readonly items: Array<{ range: AddressRange; value: T }> = [];
+  private sorted = true;
+  private maxSpan = 0n;
+
+  /** Stores `value` under a CIDR or address; false (and nothing stored) when it is malformed. */
+  add(cidr: string, value: T): boolean {
+    let range: AddressRange;
+    try {
+      range = addressRange(cidr);
+    } catch {
+      return false;
+    }
+    this.items.push({ range, value });
+    const span = range.end - range.start;
+    if (span > this.maxSpan) this.maxSpan = span;
+    this.sorted = false;
+    return true;
+  }
+
+  /** Values whose range shares an address with `cidrOrIp`; none when it is malformed. */
+  overlapping(cidrOrIp: string): T[] {
+    let q: AddressRange;
+    try {
+      q = addressRange(cidrOrIp);
+    } catch {
+      return [];
+    }
+    if (!this.sorted) {
+      this.items.sort((a, b) => (a.range.family !== b.range.family ? a.range.family - b.range.family : a.range.start < b.range.start ? -1 : a.range.start > b.range.start ? 1 : 0));
+      this.sorted = true;
+    }
+    // first item that could reach q: family >= q.family and start >= q.start - maxSpan
+    const from = q.start - this.maxSpan;
+    let lo = 0;
+    let hi = this.items.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const r = this.items[mid].range;
+      if (r.family < q.family || (r.family === q.family && r.start < from)) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: T[] = [];
+    for (let i = lo; i < this.items.length; i++) {
+      const r = this.items[i].range;
+      if (r.family !== q.family || r.start > q.end) break;
+      if (r.end >= q.start) out.push(this.items[i].value);
+    }
+    return out;
+  }
 }

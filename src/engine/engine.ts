@@ -8,6 +8,7 @@ import {
   ensureFelixConfiguration,
   ensureNodeIpam,
   ensurePools,
+  isCalicoCrdInstalled,
   prepareCalicoManifest,
 } from './calico-setup.js';
 import { EVENT_NAMESPACE, MANAGED_BY, MANAGED_BY_LABEL, MIGRATION_LABEL, NODE_STATE_ANNOTATION, STATE_NAMESPACE, type NetworkLabel } from './constants.js';
@@ -138,9 +139,14 @@ export class MigrationEngine {
     const { plan } = this.opts;
     const record = await readMigrationRecord(this.client);
     await this.ensureCalicoInstalled();
+    // A server dry run cannot create CRDs, so objects of kinds that do not exist yet cannot be validated.
+    const calicoKinds = !this.client.serverDryRun || (await isCalicoCrdInstalled(this.client));
+    if (!calicoKinds) this.emit({ type: 'warning', message: 'server dry run: Calico\'s CRDs are not installed yet, so the IP pools, Felix settings and IPAM objects cannot be validated by the API server; skipping them' });
     this.emit({ type: 'phase', phase: 'datastore', message: 'writing Calico IP pools, Felix VXLAN settings and per-node IPAM' });
-    await ensurePools(this.client, plan, this.opts.onEvent);
-    await ensureFelixConfiguration(this.client, plan.calico.felixConfigurationPatch);
+    if (calicoKinds) {
+      await ensurePools(this.client, plan, this.opts.onEvent);
+      await ensureFelixConfiguration(this.client, plan.calico.felixConfigurationPatch);
+    }
     const now = new Date().toISOString();
     await writeMigrationRecord(this.client, {
       phase: 'migrating',
@@ -160,7 +166,7 @@ export class MigrationEngine {
         this.emit({ type: 'warning', node: node.name, message: `node ${node.name} no longer exists; skipping it` });
         continue;
       }
-      await ensureNodeIpam(this.client, [...node.ipam.blocks, ...node.ipam.affinities, ...node.ipam.handles]);
+      if (calicoKinds) await ensureNodeIpam(this.client, [...node.ipam.blocks, ...node.ipam.affinities, ...node.ipam.handles]);
       const annotations = current.metadata?.annotations ?? {};
       const missing = Object.entries(node.annotations).filter(([k, v]) => annotations[k] !== v);
       const labelled = current.metadata?.labels?.[MIGRATION_LABEL];
@@ -251,6 +257,8 @@ export class MigrationEngine {
       case 'cordon':
         return this.setUnschedulable(name, true);
       case 'drain': {
+        // Cordoned again in case someone uncordoned the node while the drain was stopped.
+        await this.setUnschedulable(name, true);
         const { plan } = this.opts;
         const filters = drainContext({
           force: plan.drain.force,
@@ -417,7 +425,7 @@ export class MigrationEngine {
       this.emit({ type: 'info', message: 'every node runs Calico; run `flannel2calico migrate --finalize` to remove flannel (until then its DaemonSet is kept, so nodes can still be moved back)' });
       return false;
     }
-    if (this.opts.finalize === 'ask' && !(await this.ask({ kind: 'finalize', message: 'Every node runs Calico. Finalize now: delete the flannel DaemonSet and the migration labels? (revert is no longer possible afterwards)' }))) {
+    if (this.opts.finalize === 'ask' && !(await this.ask({ kind: 'finalize', message: 'Every node runs Calico. Finalize now: delete the flannel DaemonSet and the migration labels? (nodes can no longer be moved back to flannel afterwards)' }))) {
       return false;
     }
     await finalizeMigration(this.client, this.opts.plan.flannelDaemonSet, String(this.opts.plan.settings.calicoDaemonSetName?.value ?? 'calico-node'), (e) => this.emit(e));

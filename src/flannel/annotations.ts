@@ -1,5 +1,5 @@
+import { ipFamilyOrUndefined, parseCidrOrUndefined, sameAddress } from '../calico/cidr.js';
 import type { V1Node } from '../cluster/index.js';
-import { ipFamily, parseCidrOrUndefined, sameAddress } from './ip.js';
 import type { FlannelNodeInfo } from './types.js';
 
 export const DEFAULT_ANNOTATION_PREFIX = 'flannel.alpha.coreos.com';
@@ -146,11 +146,11 @@ export function readNodeInfo(node: V1Node, prefix: string, families: { ipv4?: bo
   if (v6.vni !== undefined) info.vniV6 = v6.vni;
 
   if (publicIp !== undefined) {
-    if (ipFamily(publicIp) !== 4) add('backend-data-invalid', 'fail', `${name}: ${keys.publicIp} "${publicIp}" is not an IPv4 address`);
+    if (ipFamilyOrUndefined(publicIp) !== 4) add('backend-data-invalid', 'fail', `${name}: ${keys.publicIp} "${publicIp}" is not an IPv4 address`);
     else info.publicIpV4 = publicIp;
   }
   if (publicIpv6 !== undefined) {
-    if (ipFamily(publicIpv6) !== 6) add('backend-data-invalid', 'fail', `${name}: ${keys.publicIpv6} "${publicIpv6}" is not an IPv6 address`);
+    if (ipFamilyOrUndefined(publicIpv6) !== 6) add('backend-data-invalid', 'fail', `${name}: ${keys.publicIpv6} "${publicIpv6}" is not an IPv6 address`);
     else info.publicIpV6 = publicIpv6;
   }
 

@@ -1,5 +1,5 @@
+import { cidrContainsLoose, parseCidrOrUndefined } from '../calico/cidr.js';
 import type { Derived, FlanneldConfig } from './discovery.js';
-import { cidrContains, parseCidrOrUndefined } from './ip.js';
 import { ASSUMED_UNDERLAY_MTU, FLANNEL_DEFAULT_VXLAN_PORT, VXLAN_OVERHEAD_V4, flannelDefaultSubnetLen, type NetConf } from './netconf.js';
 import {
   SETTING_DEFINITIONS,
@@ -133,7 +133,7 @@ export function resolveSettings(src: DetectedSources, overrides: SettingOverride
     for (const cidr of node.podCidrs) {
       const family = parseCidrOrUndefined(cidr)?.family;
       const network = family === 4 ? flannelNetwork.value : family === 6 ? flannelIpv6Network.value : null;
-      if (typeof network === 'string' && !cidrContains(network, cidr)) {
+      if (typeof network === 'string' && !cidrContainsLoose(network, cidr)) {
         podCidrsOutsideNetwork.push(`node ${node.name} podCIDR ${cidr} is outside flannel's ${family === 4 ? 'Network' : 'IPv6Network'} ${network}`);
       }
     }

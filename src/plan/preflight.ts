@@ -2,12 +2,11 @@
  * Preflight findings: everything that would stop or slow the migration, found before any change.
  * Each finding is pass, warn (shown, accepted) or fail (migrate refuses the plan), with a fix.
  */
-import { cidrsOverlap, familyOf, parseCidr } from '../calico/cidr.js';
+import { RangeIndex, canonicalIpOrUndefined, cidrsOverlap, familyOf, ordinalIn, parseCidr } from '../calico/cidr.js';
 import type { KubeObject, V1Node, V1Pod } from '../cluster/index.js';
 import { MIGRATION_LABEL } from '../engine/constants.js';
 import type { Detection } from '../flannel/types.js';
 import { controllerRef, isFinished, type ClassifiedPod } from './drain-filters.js';
-import { RangeIndex, normalizeIp, ordinalIn } from './ip.js';
 import { formatCpu, formatMemory, nodeAllocatable, podRequests, sumResources, ZERO, type Resources } from './resources.js';
 import type { ClusterSnapshot, Finding, PdbRef, PlannedNode, Plan } from './types.js';
 
@@ -522,7 +521,7 @@ function ipamFindings(input: PreflightInput): Finding[] {
     if (isFinished(pod)) continue;
     const ips = pod.status?.podIPs?.length ? pod.status.podIPs.map((p) => p.ip) : pod.status?.podIP ? [pod.status.podIP] : [];
     for (const ip of ips) {
-      const key = normalizeIp(ip);
+      const key = canonicalIpOrUndefined(ip);
       if (!key) continue;
       const list = podsByIp.get(key) ?? [];
       list.push(`${pod.metadata?.namespace}/${pod.metadata?.name}${pod.spec?.hostNetwork ? ' (hostNetwork)' : ''}`);
@@ -546,7 +545,7 @@ function ipamFindings(input: PreflightInput): Finding[] {
             });
           }
         }
-        const users = podsByIp.get(normalizeIp(tunnel) ?? tunnel);
+        const users = podsByIp.get(canonicalIpOrUndefined(tunnel) ?? tunnel);
         if (users?.length) {
           out.push({
             id: 'ipam.tunnel-address', level: 'fail', node: node.name,

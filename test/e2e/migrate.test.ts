@@ -144,6 +144,20 @@ describe('migrate: upstream flannel, 6 nodes (2 control-plane), workloads with P
     expect(resourceVersions(tb)).toEqual(before);
   });
 
+  it('--dry-run=server sends every write with dryRun=All and changes nothing', () => {
+    const before = resourceVersions(tb);
+    const log = logFile('server-dry-run');
+    const r = tb.cli(['--dry-run=server', 'migrate', '--yes', '--no-finalize', '--force', '--delete-emptydir-data', '--calico-manifest', calicoManifest, '--log-file', log], { timeoutMs: 180_000 });
+    expect(r.stderr).not.toMatch(/error:/);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/Server dry run: the API server accepted every write for 6 node\(s\)/);
+    expect(resourceVersions(tb)).toEqual(before);
+    const mutations = auditEvents(log).filter((e) => e.type === 'mutation');
+    expect(mutations.some((m) => m.verb === 'evict')).toBe(true);
+    expect(mutations.every((m) => m.dryRun === true)).toBe(true);
+    expect(tb.kubectl(['get', 'daemonset', '-n', 'kube-system', 'calico-node']).status).not.toBe(0);
+  }, 300_000);
+
   it('stops with exit 4 naming a PDB that allows no disruption, and resumes once it is relaxed', async () => {
     await scaleDeployment(tb, 'apps', 'api', 2);
     await waitFor(() => kubectlJson<{ status: { disruptionsAllowed: number; observedGeneration?: number } }>(tb, ['get', 'pdb', '-n', 'apps', 'api', '-o', 'json']).status.disruptionsAllowed === 0, 30_000, 'api PDB at 0');

@@ -1,17 +1,25 @@
 import { describe, it, expect } from '@jest/globals';
 import {
   MAX_SUBDIVISIONS,
+  RangeIndex,
   addressAt,
   addressCount,
   addressIndex,
+  addressRange,
   canonicalCidr,
   canonicalIp,
+  canonicalIpOrUndefined,
   cidrContains,
+  cidrContainsLoose,
   cidrToName,
   cidrsOverlap,
   familyOf,
+  ipFamilyOrUndefined,
   networkAddress,
+  ordinalIn,
   parseCidr,
+  parseCidrOrUndefined,
+  sameAddress,
   subdivide,
   subdivisionCount,
   type Family,
@@ -293,4 +301,96 @@ describe('properties over random CIDRs', () => {
       }
     });
   }
+});
+
+describe('tolerant forms (undefined or false instead of an error)', () => {
+  it('parseCidrOrUndefined keeps the text as given, allows host bits, and is undefined for anything else', () => {
+    expect(parseCidrOrUndefined(' 10.244.0.0/16 ')).toEqual({ cidr: '10.244.0.0/16', family: 4, prefix: 16 });
+    expect(parseCidrOrUndefined('10.244.1.7/16')).toEqual({ cidr: '10.244.1.7/16', family: 4, prefix: 16 });
+    expect(parseCidrOrUndefined('FD00:0::/56')).toEqual({ cidr: 'FD00:0::/56', family: 6, prefix: 56 });
+    for (const bad of [undefined, null, 42, '', '10.244.0.0', '10.244.0.0/33', 'fd00::/129', '10.244.0.0 /16', 'nope/8']) {
+      expect(parseCidrOrUndefined(bad)).toBeUndefined();
+    }
+  });
+
+  it('ipFamilyOrUndefined tells addresses apart and is undefined for CIDRs and garbage', () => {
+    expect(ipFamilyOrUndefined('192.168.1.10')).toBe(4);
+    expect(ipFamilyOrUndefined('fd00::1')).toBe(6);
+    for (const bad of ['', '10.0.0.0/8', ' 10.0.0.1', '10.0.0', 'fe80::1%eth0', 'host']) expect(ipFamilyOrUndefined(bad)).toBeUndefined();
+  });
+
+  it('canonicalIpOrUndefined canonicalises or gives undefined', () => {
+    expect(canonicalIpOrUndefined('fd00::0001')).toBe('fd00::1');
+    expect(canonicalIpOrUndefined(' 10.0.0.1 ')).toBe('10.0.0.1');
+    for (const bad of [undefined, null, '', '10.0.0.0/8', 'nope']) expect(canonicalIpOrUndefined(bad)).toBeUndefined();
+  });
+
+  it('sameAddress compares addresses by value and anything else as text', () => {
+    expect(sameAddress('fd00::1', 'fd00:0::1')).toBe(true);
+    expect(sameAddress('FD00::1', 'fd00:0:0:0:0:0:0:1')).toBe(true);
+    expect(sameAddress('10.0.0.1', '10.0.0.2')).toBe(false);
+    expect(sameAddress('0.0.0.1', '::1')).toBe(false);
+    expect(sameAddress('node-a', 'node-a')).toBe(true);
+    expect(sameAddress('10.0.0.1', ' 10.0.0.1')).toBe(false);
+  });
+
+  it('cidrContainsLoose allows host bits and answers false for malformed input', () => {
+    expect(cidrContainsLoose('10.244.0.0/16', '10.244.1.0/24')).toBe(true);
+    expect(cidrContainsLoose('10.244.9.9/16', '10.244.1.7/24')).toBe(true);
+    expect(cidrContainsLoose('10.244.0.0/16', '10.244.255.255')).toBe(true);
+    expect(cidrContainsLoose('10.244.1.0/24', '10.244.0.0/16')).toBe(false);
+    expect(cidrContainsLoose('fd00::/8', '10.0.0.0/8')).toBe(false);
+    expect(cidrContainsLoose('10.244.0.0/16', 'nope')).toBe(false);
+    expect(cidrContainsLoose('nope', '10.244.0.1')).toBe(false);
+    expect(() => cidrContains('10.244.9.9/16', '10.244.1.0/24')).toThrow('host bits');
+  });
+
+  it('ordinalIn counts from the address written in the CIDR, without a range check', () => {
+    expect(ordinalIn('10.244.1.0/26', '10.244.1.0')).toBe(0n);
+    expect(ordinalIn('10.244.1.0/26', '10.244.1.5')).toBe(5n);
+    expect(ordinalIn('fd00::/122', 'fd00::3f')).toBe(63n);
+    expect(ordinalIn('10.244.1.64/26', '10.244.1.0')).toBe(-64n);
+    expect(ordinalIn('10.244.1.4/24', '10.244.1.5')).toBe(1n);
+    expect(() => ordinalIn('10.244.1.0/26', 'nope')).toThrow('not a valid');
+  });
+
+  it('addressRange gives the first and last address of a CIDR (host bits allowed) or an address', () => {
+    expect(addressRange('10.244.1.7/24')).toEqual({ family: 4, start: 0x0af40100n, end: 0x0af401ffn });
+    expect(addressRange('10.244.1.7')).toEqual({ family: 4, start: 0x0af40107n, end: 0x0af40107n });
+    expect(addressRange('fd00::/127')).toEqual({ family: 6, start: 0xfd00n << 112n, end: (0xfd00n << 112n) + 1n });
+    expect(() => addressRange('10.244.1.0/33')).toThrow('prefix length');
+  });
+});
+
+describe('RangeIndex', () => {
+  it('finds exactly the overlapping ranges, like a full scan', () => {
+    const rnd = prng(11);
+    const index = new RangeIndex<string>();
+    const cidrs: string[] = [];
+    for (let i = 0; i < 300; i++) {
+      const len = 20 + Math.floor(rnd() * 9);
+      const addr = `10.${Math.floor(rnd() * 4)}.${Math.floor(rnd() * 256)}.${Math.floor(rnd() * 256)}`;
+      const r = addressRange(`${addr}/${len}`);
+      const network = [24n, 16n, 8n, 0n].map((s) => String((r.start >> s) & 255n)).join('.');
+      const cidr = `${network}/${len}`;
+      cidrs.push(cidr);
+      index.add(cidr, cidr);
+    }
+    index.add('fd00::/64', 'v6');
+    for (let i = 0; i < 200; i++) {
+      const q = `10.${Math.floor(rnd() * 4)}.${Math.floor(rnd() * 256)}.0/${22 + Math.floor(rnd() * 10)}`;
+      const qr = addressRange(q);
+      const expected = cidrs.filter((c) => { const r = addressRange(c); return r.start <= qr.end && r.end >= qr.start; }).sort();
+      expect(index.overlapping(q).sort()).toEqual(expected);
+    }
+    expect(index.overlapping('fd00::5')).toEqual(['v6']);
+    expect(index.overlapping('not-an-ip')).toEqual([]);
+  });
+
+  it('skips what it cannot parse', () => {
+    const index = new RangeIndex<string>();
+    expect(index.add('nope', 'x')).toBe(false);
+    expect(index.add('10.244.1.7/24', 'host bits')).toBe(true);
+    expect(index.overlapping('10.244.1.200')).toEqual(['host bits']);
+  });
 });

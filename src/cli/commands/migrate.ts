@@ -114,6 +114,10 @@ function printClientDryRun(ctx: CommandContext, plan: Plan): void {
 
 function reportOutcome(ctx: CommandContext, outcome: RunOutcome): number {
   const c = ctx.chalk;
+  if (outcome.status === 'completed' && ctx.opts.dryRun === 'server') {
+    ctx.out(`${c.green('✔')} Server dry run: the API server accepted every write for ${outcome.migrated.length} node(s) (dryRun=All); nothing was changed.`);
+    return ExitCode.ok;
+  }
   if (outcome.status === 'completed') {
     ctx.out(`${c.green('✔')} ${outcome.migrated.length} node(s) run Calico${outcome.finalized ? '; flannel removed (finalized)' : ''}.`);
     return ExitCode.ok;
@@ -132,14 +136,14 @@ function reportOutcome(ctx: CommandContext, outcome: RunOutcome): number {
   ctx.log(`${c.red('error:')} migration stopped at ${where}: ${err.message}`);
   const resume = 'Rerun `flannel2calico migrate` with the same options to resume';
   if (err instanceof DrainBlockedError) {
-    ctx.log(`${c.yellow('hint:')} the node stays cordoned. Relax the PodDisruptionBudget(s) (e.g. scale the workload up) or raise --drain-timeout. ${resume}, or \`flannel2calico revert --node ${outcome.node}\` to undo.`);
+    ctx.log(`${c.yellow('hint:')} the node stays cordoned. Relax the PodDisruptionBudget(s) (e.g. scale the workload up) or raise --drain-timeout. ${resume}; \`kubectl uncordon ${outcome.node}\` gives the node back to its workloads meanwhile (it still runs flannel).`);
     return ExitCode.resumable;
   }
   if (err instanceof DrainRefusedError) {
     ctx.log(`${c.yellow('hint:')} pass --force and/or --delete-emptydir-data if those pods may be deleted. ${resume}.`);
     return ExitCode.resumable;
   }
-  ctx.log(`${c.yellow('hint:')} ${resume}${outcome.node ? `, or \`flannel2calico revert --node ${outcome.node}\` to undo that node` : ''}. Other nodes were not touched.`);
+  ctx.log(`${c.yellow('hint:')} ${resume}. ${outcome.node ? `Its recorded state: kubectl get node ${outcome.node} -o jsonpath='{.metadata.annotations.flannel2calico\\.io/state}'. ` : ''}Nodes of later batches were not touched.`);
   return ExitCode.failure;
 }
 
