@@ -9,6 +9,7 @@ import {
   installFlannel,
   installWorkloads,
   kubectlJson,
+  kubectlOk,
   repoRoot,
   scaleDeployment,
   startTestbed,
@@ -101,6 +102,32 @@ async function allWorkloadsAvailable(tb: Testbed): Promise<void> {
     const sets = kubectlJson<Listed<{ spec: { replicas: number }; status: { readyReplicas?: number } }>>(tb, ['get', 'statefulsets', '-A', '-o', 'json']).items;
     return deployments.every((d) => (d.status.availableReplicas ?? 0) >= d.spec.replicas) && sets.every((s) => (s.status.readyReplicas ?? 0) >= s.spec.replicas);
   }, 90_000, 'every Deployment and StatefulSet at full availability');
+}
+
+
+/** The end state of a full migration (before finalize), checked against the cluster and the audit log. */
+async function expectEveryNodeMigrated(tb: Testbed, flannel: FlannelInstall, log: string): Promise<void> {
+  const nodes = getNodes(tb);
+  expect(nodes.every((n) => n.metadata.labels?.[MIGRATION_LABEL] === 'calico')).toBe(true);
+  expect(nodes.every((n) => !n.spec.unschedulable)).toBe(true);
+  const calicoPods = kubectlJson<Listed<PodJson>>(tb, ['get', 'pods', '-n', 'kube-system', '-l', 'k8s-app=calico-node', '-o', 'json']).items;
+  for (const n of nodes) {
+    const pod = calicoPods.find((p) => p.spec.nodeName === n.metadata.name);
+    expect(pod?.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+  }
+  const flannelPods = kubectlJson<Listed<PodJson>>(tb, ['get', 'pods', '-n', flannel.namespace, '-o', 'json']).items
+    .filter((p) => !p.metadata.deletionTimestamp && p.metadata.ownerReferences?.some((o) => o.kind === 'DaemonSet' && o.name === flannel.daemonSet));
+  expect(flannelPods.map((p) => p.spec.nodeName)).toEqual([]);
+  expectIpamLikeCalico(tb, flannel, nodes);
+  await allWorkloadsAvailable(tb);
+
+  const done = auditEvents(log).filter((e) => e.event === 'node-done').map((e) => e.node as string);
+  expect(done.slice(-2).sort()).toEqual(['cp-0', 'cp-1']);
+  const batches = auditEvents(log).filter((e) => e.event === 'batch-start');
+  for (const b of batches.filter((x) => (x.nodes as string[]).some((n) => n.startsWith('cp-')))) expect(b.nodes).toHaveLength(1);
+  const stepEvents = kubectlJson<Listed<{ involvedObject: { name: string }; reason: string }>>(tb, ['get', 'events', '-n', 'default', '-o', 'json']).items
+    .filter((e) => e.reason === 'MigrationStep');
+  expect(new Set(stepEvents.map((e) => e.involvedObject.name))).toEqual(new Set(nodes.map((n) => n.metadata.name)));
 }
 
 describe('migrate: upstream flannel, 6 nodes (2 control-plane), workloads with PDBs', () => {
@@ -221,26 +248,7 @@ describe('migrate: upstream flannel, 6 nodes (2 control-plane), workloads with P
     expect(result.status).toBe(0);
     expect(violations).toEqual([]);
 
-    const nodes = getNodes(tb);
-    expect(nodes.every((n) => n.metadata.labels?.[MIGRATION_LABEL] === 'calico')).toBe(true);
-    expect(nodes.every((n) => !n.spec.unschedulable)).toBe(true);
-    const calicoPods = kubectlJson<Listed<PodJson>>(tb, ['get', 'pods', '-n', 'kube-system', '-l', 'k8s-app=calico-node', '-o', 'json']).items;
-    for (const n of nodes) {
-      const pod = calicoPods.find((p) => p.spec.nodeName === n.metadata.name);
-      expect(pod?.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
-    }
-    const flannelPods = kubectlJson<Listed<PodJson>>(tb, ['get', 'pods', '-n', flannel.namespace, '-o', 'json']).items.filter((p) => !p.metadata.deletionTimestamp);
-    expect(flannelPods).toHaveLength(0);
-    expectIpamLikeCalico(tb, flannel, nodes);
-    await allWorkloadsAvailable(tb);
-
-    const done = auditEvents(log).filter((e) => e.event === 'node-done').map((e) => e.node as string);
-    expect(done.slice(-2).sort()).toEqual(['cp-0', 'cp-1']);
-    const batches = auditEvents(log).filter((e) => e.event === 'batch-start');
-    for (const b of batches.filter((x) => (x.nodes as string[]).some((n) => n.startsWith('cp-')))) expect(b.nodes).toHaveLength(1);
-    const stepEvents = kubectlJson<Listed<{ involvedObject: { name: string }; reason: string }>>(tb, ['get', 'events', '-n', 'default', '-o', 'json']).items
-      .filter((e) => e.reason === 'MigrationStep');
-    expect(new Set(stepEvents.map((e) => e.involvedObject.name))).toEqual(new Set(nodes.map((n) => n.metadata.name)));
+    await expectEveryNodeMigrated(tb, flannel, log);
   }, 600_000);
 
   it('finalize removes flannel, the migration labels and the helper objects', () => {
@@ -261,21 +269,30 @@ describe('migrate: upstream flannel, 6 nodes (2 control-plane), workloads with P
   }, 300_000);
 });
 
-describe('migrate: Canal, interactive through a pseudo-terminal', () => {
+describe('migrate: Canal, 6 nodes (2 control-plane), workloads with PDBs', () => {
   let tb: Testbed;
   let flannel: FlannelInstall;
 
   beforeAll(async () => {
-    tb = await startTestbed({ nodes: 3, controlPlane: 1 });
+    tb = await startTestbed({ nodes: 6, controlPlane: 2 });
     flannel = await installFlannel(tb, { canal: true });
+    // What Canal's calico-node creates at start-up: a default pool without VXLAN.
+    kubectlOk(tb, ['apply', '-f', '-'], `apiVersion: crd.projectcalico.org/v1
+kind: IPPool
+metadata: {name: default-ipv4-ippool}
+spec: {cidr: 10.244.0.0/16, blockSize: 26, ipipMode: Never, vxlanMode: Never, natOutgoing: true, nodeSelector: all()}
+`);
+    await installWorkloads(tb);
+    await scaleDeployment(tb, 'apps', 'api', 3);
+    await waitForPdb(tb, 'apps', 'api');
   }, 300_000);
 
   afterAll(async () => {
     await tb?.down();
   });
 
-  it('asks before installing Calico and before the first batch; "no" stops cleanly', () => {
-    const cli = [process.execPath, path.join(repoRoot, 'bin/flannel2calico.js'), '--kubeconfig', tb.kubeconfig, 'migrate', '--no-finalize', '--calico-manifest', calicoManifest];
+  it('asks through a terminal before installing Calico and before the first batch; "no" stops cleanly', () => {
+    const cli = [process.execPath, path.join(repoRoot, 'bin/flannel2calico.js'), '--kubeconfig', tb.kubeconfig, 'migrate', '--no-finalize', '--force', '--delete-emptydir-data', '--calico-manifest', calicoManifest];
     const script = [
       { expect: 'Apply it now\\?', send: 'y\r' },
       { expect: 'Migrate the first batch', send: '\u001b[B\u001b[B\r' },
@@ -284,28 +301,31 @@ describe('migrate: Canal, interactive through a pseudo-terminal', () => {
     expect(r.output).toMatch(/Install Calico in migration mode/);
     expect(r.output).toMatch(/veth_mtu/);
     expect(r.output).toMatch(/Stopped at your request/);
+    expect(r.output).toMatch(/replacing Canal's default IPPool default-ipv4-ippool/);
     expect(r.status).toBe(0);
+    const pool = kubectlJson<CalicoObject>(tb, ['get', 'ippools.crd.projectcalico.org', 'default-ipv4-ippool', '-o', 'json']);
+    expect(pool.spec).toMatchObject({ cidr: '10.244.0.0/16', vxlanMode: 'Always' });
     const nodes = getNodes(tb);
-    expect(nodes.every((n) => n.metadata.labels?.[MIGRATION_LABEL] === 'flannel' && !n.spec.unschedulable)).toBe(true);
+    expect(nodes.map((n) => [n.metadata.labels?.[MIGRATION_LABEL], Boolean(n.spec.unschedulable)])).toEqual(nodes.map(() => ['flannel', false]));
     expect(tb.kubectl(['get', 'daemonset', '-n', 'kube-system', 'calico-node']).status).toBe(0);
   }, 300_000);
 
-  it('"yes to all remaining" migrates every node and finalizes on request', () => {
+  it('with --yes migrates every node, control-plane last', async () => {
+    const log = logFile('canal');
+    const r = tb.cli(['migrate', '--yes', '--no-finalize', '--force', '--delete-emptydir-data', '--log-file', log], { timeoutMs: 300_000 });
+    expect(r.stderr).not.toMatch(/error:/);
+    expect(r.status).toBe(0);
+    await expectEveryNodeMigrated(tb, flannel, log);
+  }, 400_000);
+
+  it('"yes" at the terminal finalizes: the canal DaemonSet is gone', () => {
     const cli = [process.execPath, path.join(repoRoot, 'bin/flannel2calico.js'), '--kubeconfig', tb.kubeconfig, 'migrate', '--force', '--delete-emptydir-data'];
-    const script = [
-      { expect: 'Migrate the first batch', send: '\u001b[B\r' },
-      { expect: 'Finalize now', send: 'y\r' },
-    ];
-    const r = spawnPty(cli, script);
+    const r = spawnPty(cli, [{ expect: 'Finalize now', send: 'y\r' }]);
     expect(r.output).toMatch(/finalized/);
     expect(r.status).toBe(0);
     expect(tb.kubectl(['get', 'daemonset', '-n', flannel.namespace, flannel.daemonSet]).status).not.toBe(0);
-    const pools = kubectlJson<Listed<CalicoObject>>(tb, ['get', 'ippools.crd.projectcalico.org', '-o', 'json']).items;
-    expect(pools.find((p) => p.metadata.name === 'default-ipv4-ippool')?.spec).toMatchObject({ vxlanMode: 'Always', blockSize: 26 });
-    const nodes = getNodes(tb);
-    const blocks = kubectlJson<Listed<CalicoObject>>(tb, ['get', 'ipamblocks.crd.projectcalico.org', '-o', 'json']).items;
-    for (const n of nodes) expect(blocks.filter((b) => b.spec.affinity === `host:${n.metadata.name}`)).toHaveLength(4);
-  }, 400_000);
+    expect(getNodes(tb).every((n) => n.metadata.labels?.[MIGRATION_LABEL] === undefined)).toBe(true);
+  }, 300_000);
 });
 
 function spawnPty(cmd: string[], script: Array<{ expect: string; send: string }>): { status: number; output: string } {
