@@ -111,4 +111,24 @@ describe('migrate: kill -9 at every step, then rerun', () => {
     const lease = tb.kubectl(['get', 'lease', '-n', 'kube-system', 'flannel2calico']);
     expect(lease.status).not.toBe(0);
   }, 900_000);
+
+  it('refuses while another holder renews the lock, and takes over a lock left stale', () => {
+    const lease = (renewTime: string) => `apiVersion: coordination.k8s.io/v1
+kind: Lease
+metadata: {name: flannel2calico, namespace: kube-system}
+spec: {holderIdentity: ops@bastion/pid-4242, leaseDurationSeconds: 30, renewTime: "${renewTime}"}
+`;
+    const microTime = (d: Date) => d.toISOString().replace('Z', '000Z');
+    kubectlOk(tb, ['apply', '-f', '-'], lease(microTime(new Date())));
+    const refused = tb.cli(['migrate', '--yes', '--no-finalize', '--calico-manifest', calicoManifest]);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toMatch(/another migration is running: .* held by ops@bastion\/pid-4242/);
+    expect(kubectlJson<{ spec: { holderIdentity: string } }>(tb, ['get', 'lease', '-n', 'kube-system', 'flannel2calico', '-o', 'json']).spec.holderIdentity).toBe('ops@bastion/pid-4242');
+
+    kubectlOk(tb, ['apply', '-f', '-'], lease(microTime(new Date(Date.now() - 10 * 60_000))));
+    const took = tb.cli(['migrate', '--yes', '--no-finalize']);
+    expect(took.stderr).toMatch(/took over the migration lock from ops@bastion\/pid-4242/);
+    expect(took.status).toBe(0);
+    expect(tb.kubectl(['get', 'lease', '-n', 'kube-system', 'flannel2calico']).status).not.toBe(0);
+  }, 300_000);
 });

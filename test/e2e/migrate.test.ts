@@ -105,6 +105,13 @@ async function allWorkloadsAvailable(tb: Testbed): Promise<void> {
 }
 
 
+/** The standard workloads, with the api Deployment scaled so that its PDB allows one disruption. */
+async function installMigratableWorkloads(tb: Testbed): Promise<void> {
+  await installWorkloads(tb);
+  await scaleDeployment(tb, 'apps', 'api', 3);
+  await waitForPdb(tb, 'apps', 'api');
+}
+
 /** The end state of a full migration (before finalize), checked against the cluster and the audit log. */
 async function expectEveryNodeMigrated(tb: Testbed, flannel: FlannelInstall, log: string): Promise<void> {
   const nodes = getNodes(tb);
@@ -137,9 +144,7 @@ describe('migrate: upstream flannel, 6 nodes (2 control-plane), workloads with P
   beforeAll(async () => {
     tb = await startTestbed({ nodes: 6, controlPlane: 2 });
     flannel = await installFlannel(tb);
-    await installWorkloads(tb);
-    await scaleDeployment(tb, 'apps', 'api', 3);
-    await waitForPdb(tb, 'apps', 'api');
+    await installMigratableWorkloads(tb);
   }, 300_000);
 
   afterAll(async () => {
@@ -282,9 +287,7 @@ kind: IPPool
 metadata: {name: default-ipv4-ippool}
 spec: {cidr: 10.244.0.0/16, blockSize: 26, ipipMode: Never, vxlanMode: Never, natOutgoing: true, nodeSelector: all()}
 `);
-    await installWorkloads(tb);
-    await scaleDeployment(tb, 'apps', 'api', 3);
-    await waitForPdb(tb, 'apps', 'api');
+    await installMigratableWorkloads(tb);
   }, 300_000);
 
   afterAll(async () => {
