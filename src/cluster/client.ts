@@ -62,8 +62,7 @@ export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ER
 class ObjectApi extends KubernetesObjectApi {
   async pathFor(apiVersion: string, kind: string, namespace?: string): Promise<string> {
     const resource = await this.resource(apiVersion, kind);
-    if (!resource) throw new ClusterError('not-found', `the API server does not serve ${kind} (${apiVersion})`,
-      kind.match(/IPPool|IPAM|Block|Felix|ClusterInformation/) ? 'Install the Calico CRDs first (flannel2calico migrate installs them).' : undefined, 404);
+    if (!resource) throw new ClusterError('not-found', `the API server does not serve ${kind} (${apiVersion})`, undefined, 404);
     const base = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
     return resource.namespaced && namespace ? `${base}/namespaces/${namespace}/${resource.name}` : `${base}/${resource.name}`;
   }
@@ -198,8 +197,8 @@ export class ClusterClient {
    * names (e.g. x-kubernetes-int-or-string in CRD schemas).
    */
   private async rawRequest<T>(method: string, path: string, query: Record<string, string | undefined>, body: unknown, contentType: string): Promise<T> {
-    const url = new URL(path, this.server.endsWith('/') ? this.server : `${this.server}/`);
-    url.pathname = `${new URL(this.server).pathname.replace(/\/$/, '')}${path}`;
+    const url = new URL(this.server);
+    url.pathname = `${url.pathname.replace(/\/$/, '')}${path}`;
     for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, v);
     const options: https.RequestOptions = { method, headers: { 'Content-Type': contentType, Accept: 'application/json' } };
     await this.kubeConfig.applyToHTTPSOptions(options);

@@ -16,7 +16,7 @@ import { drainNode } from './drain.js';
 import { classifyPod, drainContext } from '../plan/drain-filters.js';
 import { NODE_STEPS, STEP_TITLES, type EngineEvent, type EventSink, type NodeStep } from './events.js';
 import { MigrationLock } from './lock.js';
-import { PROBE_NAMESPACE, probeClientJob, probeServerPod } from './probe.js';
+import { PROBE_NAMESPACE, probeClientJob, probeServerPod, probeServerSelector } from './probe.js';
 import { readMigrationRecord, readNodeState, writeMigrationRecord, writeNodeState, type NodeMigrationState } from './state.js';
 import { selectorString, waitForJob, waitForNoPodOnNode, waitForPodReadyOnNode } from './waits.js';
 
@@ -224,10 +224,11 @@ export class MigrationEngine {
     const started = Date.now();
     const node = await this.client.get(nodeRef(planned.name));
     const now = new Date().toISOString();
-    let state: NodeMigrationState = readNodeState(node) ?? {
+    const recorded = readNodeState(node);
+    let state: NodeMigrationState = recorded ?? {
       step: 'cordon', completed: [], wasUnschedulable: node.spec?.unschedulable === true, startedAt: now, updatedAt: now,
     };
-    if (!readNodeState(node)) await writeNodeState(this.client, planned.name, state);
+    if (!recorded) await writeNodeState(this.client, planned.name, state);
     for (const step of NODE_STEPS) {
       if (state.completed.includes(step)) continue;
       const stepStarted = Date.now();
@@ -367,7 +368,7 @@ export class MigrationEngine {
     const server = probeServerPod(planned.name, image);
     await this.client.ensure(server);
     wait('waiting for the probe server pod to be Ready');
-    const ready = await waitForPodReadyOnNode(this.client, planned.name, PROBE_NAMESPACE, `flannel2calico.io/role=probe-server,flannel2calico.io/node=${planned.name}`, this.stepTimeoutMs, `the probe server on ${planned.name}`);
+    const ready = await waitForPodReadyOnNode(this.client, planned.name, PROBE_NAMESPACE, probeServerSelector(planned.name), this.stepTimeoutMs, `the probe server on ${planned.name}`);
     const serverIps: string[] = (ready.status?.podIPs ?? []).map((p: any) => p.ip).filter(Boolean);
     const peer = await this.pickPeer(planned.name);
     const jobs = [

@@ -1,19 +1,28 @@
 import crypto from 'node:crypto';
 import type { KubeObject } from '../cluster/index.js';
+import { labelValue } from '../host/pods.js';
 import { MANAGED_BY, MANAGED_BY_LABEL, NODE_LABEL, ROLE_LABEL } from './constants.js';
 
 export const PROBE_NAMESPACE = 'kube-system';
 export const PROBE_PORT = 8080;
 
+/** `<prefix>-<node>-<hash>`, at most 63 characters (Job names become label values). */
 function shortName(prefix: string, node: string): string {
   const hash = crypto.createHash('sha256').update(node).digest('hex').slice(0, 8);
-  return `${prefix}-${node.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 40)}-${hash}`.replace(/-+/g, '-');
+  const room = 63 - prefix.length - hash.length - 2;
+  const nodePart = node.toLowerCase().replace(/[^a-z0-9-]+/g, '-').slice(0, room).replace(/^-+|-+$/g, '');
+  return `${prefix}-${nodePart ? `${nodePart}-` : ''}${hash}`;
 }
 
 const tolerateAll = [{ operator: 'Exists' }];
 
 function labels(role: string, node: string): Record<string, string> {
-  return { [MANAGED_BY_LABEL]: MANAGED_BY, [ROLE_LABEL]: role, [NODE_LABEL]: node };
+  return { [MANAGED_BY_LABEL]: MANAGED_BY, [ROLE_LABEL]: role, [NODE_LABEL]: labelValue(node) };
+}
+
+/** Selects the probe server pod of `node`. */
+export function probeServerSelector(node: string): string {
+  return Object.entries(labels('probe-server', node)).map(([k, v]) => `${k}=${v}`).join(',');
 }
 
 /** A tiny HTTP server on the migrated node, for peers to reach over the pod network. */

@@ -6,7 +6,7 @@ import { detect } from '../../flannel/detect.js';
 import { DrainBlockedError, DrainRefusedError } from '../../engine/drain.js';
 import { DeclinedError, MigrationEngine, type RunOutcome } from '../../engine/engine.js';
 import { LockHeldError } from '../../engine/lock.js';
-import { readMigrationRecord } from '../../engine/state.js';
+import { readMigrationRecord, type MigrationRecord } from '../../engine/state.js';
 import { NODE_STEPS, STEP_TITLES } from '../../engine/events.js';
 import { collectSnapshot } from '../../plan/snapshot.js';
 import { diffSnapshots } from '../../plan/fingerprint.js';
@@ -63,13 +63,12 @@ function loadPlanFile(file: string): Plan {
 }
 
 /** Either the saved plan, refused if the cluster drifted since it was made, or a fresh plan. */
-async function resolvePlan(ctx: CommandContext, client: ClusterClient, options: Record<string, any>): Promise<{ plan: Plan; resuming: boolean; allNodes: Plan['nodes'] }> {
+async function resolvePlan(ctx: CommandContext, client: ClusterClient, options: Record<string, any>, record: MigrationRecord | undefined): Promise<{ plan: Plan; resuming: boolean; allNodes: Plan['nodes'] }> {
   const overrides = settingsOverrides(options, process.env);
   const detection = await detect(client, overrides, {
     ...(options.flannelDaemonset !== undefined ? { daemonSet: String(options.flannelDaemonset) } : {}),
     ...(options.flannelNamespace !== undefined ? { namespace: String(options.flannelNamespace) } : {}),
   });
-  const record = await readMigrationRecord(client);
   const resuming = record?.phase === 'migrating';
   const failed = detection.checks.filter((c) => c.status === 'fail');
   if (failed.length && !resuming) {
@@ -182,7 +181,7 @@ Exit codes: 0 done, 1 failed, 2 refused (no terminal and no --yes; another run h
       ctx.out('The migration is already finalized: every node runs Calico and flannel is gone.');
       return ExitCode.ok;
     }
-    const { plan, resuming, allNodes } = await resolvePlan(ctx, client, options);
+    const { plan, resuming, allNodes } = await resolvePlan(ctx, client, options, record);
     const failed = plan.preflight.filter((f) => f.level === 'fail');
     if (failed.length && !resuming) {
       for (const f of failed) ctx.log(`${ctx.chalk.red('✘')} ${f.node ? `${f.node}: ` : ''}${f.message}${f.fix ? `\n    fix: ${f.fix}` : ''}`);
