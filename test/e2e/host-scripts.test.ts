@@ -1,7 +1,7 @@
 /**
  * The host scripts on real Linux devices: fake nodes are network namespaces joined by an isolated
  * underlay bridge (in a namespace of its own; nothing is added on the host side). Each node gets
- * the state a real flanneld v0.28.10 leaves (shared/fixtures/flanneld-v0.28.10-node-state), plus
+ * the state a real flanneld v0.28.10 leaves (test/fixtures/flanneld-v0.28.10-node-state), plus
  * Calico and unrelated state that must survive, and the scripts run inside it with
  * `ip netns exec NS env HOST_ROOT=<per-node dir> …`. Needs root, VXLAN, iptables (nft) and nft.
  */
@@ -15,7 +15,7 @@ import YAML from 'yaml';
 import { hostScriptJob, loadHostScript } from '../../src/host/pods.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const fixturesDir = process.env.FIXTURES_DIR ?? path.resolve(repoRoot, '../shared/fixtures');
+const fixturesDir = process.env.FIXTURES_DIR ?? path.join(repoRoot, 'test', 'fixtures');
 const nodeStateDir = path.join(fixturesDir, 'flanneld-v0.28.10-node-state');
 const cleanupScript = path.join(repoRoot, 'src/host/cleanup.sh');
 const revertScript = path.join(repoRoot, 'src/host/revert.sh');

@@ -26,8 +26,8 @@ function findRepoRoot(from: string): string {
 
 /** The repository (found by walking up, so this works both from test/testbed and compiled into .testbed/build). */
 export const repoRoot = findRepoRoot(path.dirname(fileURLToPath(import.meta.url)));
-/** Real upstream manifests and node state; FIXTURES_DIR overrides `<repo>/../shared/fixtures`. */
-export const fixturesDir = process.env.FIXTURES_DIR ?? path.resolve(repoRoot, '../shared/fixtures');
+/** Real upstream manifests and node state; FIXTURES_DIR overrides `<repo>/test/fixtures`. */
+export const fixturesDir = process.env.FIXTURES_DIR ?? path.join(repoRoot, 'test', 'fixtures');
 export const K8S_VERSION = 'v1.34.4';
 /** Where build-binaries.sh puts the control plane; TESTBED_BIN overrides, as it does for the build. */
 export const binDir = process.env.TESTBED_BIN ?? `/var/cache/flannel2calico-testbed/${K8S_VERSION}`;

@@ -25,7 +25,7 @@ import {
 } from '../../src/calico/objects.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const fixturesDir = process.env.FIXTURES_DIR ?? path.resolve(repoRoot, '../shared/fixtures');
+const fixturesDir = process.env.FIXTURES_DIR ?? path.join(repoRoot, 'test', 'fixtures');
 const crdDir = path.join(fixturesDir, 'calico-v3.32.1', 'crds');
 
 // ---------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-/** Loads the real upstream manifests and flanneld node state from the shared fixtures. */
+/** Loads the real upstream manifests and flanneld node state from test/fixtures (the repository's own copies). */
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -6,7 +6,7 @@ import YAML from 'yaml';
 import type { V1ConfigMap, V1DaemonSet, V1Node } from '../../src/cluster/index.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const fixturesDir = process.env.FIXTURES_DIR ?? path.resolve(repoRoot, '../shared/fixtures');
+export const fixturesDir = process.env.FIXTURES_DIR ?? path.join(repoRoot, 'test', 'fixtures');
 
 const parsed = new Map<string, any[]>();
 
