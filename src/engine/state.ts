@@ -4,6 +4,8 @@ import type { NodeStep } from './events.js';
 
 /** Per-node progress, kept as a JSON annotation on the Node so any rerun resumes where it stopped. */
 export interface NodeMigrationState {
+  /** Which way the node is moving; absent in states written before revert existed (migrate). */
+  operation?: 'migrate' | 'revert';
   step: NodeStep;
   completed: NodeStep[];
   /** The node was cordoned before the migration touched it: leave it cordoned afterwards. */
@@ -32,7 +34,7 @@ export async function writeNodeState(client: ClusterClient, node: string, state:
 
 /** Cluster-wide record of the migration: what was detected and planned, and how far it got. */
 export interface MigrationRecord {
-  phase: 'prepared' | 'migrating' | 'finalized';
+  phase: 'prepared' | 'migrating' | 'finalized' | 'reverting';
   planHash: string;
   flavour: string;
   flannelDaemonSet: { name: string; namespace: string };
@@ -41,6 +43,26 @@ export interface MigrationRecord {
   nodeOrder: string[];
   startedAt: string;
   updatedAt: string;
+  /** The cluster as the first run found it, so that `revert --all` can restore it. */
+  before?: ClusterBefore;
+}
+
+/** What existed before the migration touched the cluster (Calico objects the tool may change). */
+export interface ClusterBefore {
+  capturedAt: string;
+  /** Objects of the Calico manifest that did not exist and were created by the install. */
+  createdByInstall: Array<{ apiVersion: string; kind: string; name: string; namespace?: string }>;
+  /** IP pools as they were (Canal's may be replaced by the migration), with only their spec. */
+  pools: Array<{ name: string; spec: Record<string, unknown> }>;
+  /** FelixConfiguration "default" spec, or null when it did not exist. */
+  felixConfiguration: Record<string, unknown> | null;
+}
+
+/** The state of a node moving the other way; a migrate state does not count for revert and vice versa. */
+export function stateFor(node: V1Node | KubeObject, operation: 'migrate' | 'revert'): NodeMigrationState | undefined {
+  const state = readNodeState(node);
+  if (!state) return undefined;
+  return (state.operation ?? 'migrate') === operation ? state : undefined;
 }
 
 const stateRef = { apiVersion: 'v1', kind: 'ConfigMap', name: STATE_CONFIGMAP, namespace: STATE_NAMESPACE };
@@ -49,6 +71,10 @@ export async function readMigrationRecord(client: ClusterClient): Promise<Migrat
   const cm = await client.find(stateRef);
   const raw = cm?.data?.record;
   return raw ? (JSON.parse(raw) as MigrationRecord) : undefined;
+}
+
+export async function deleteMigrationRecord(client: ClusterClient): Promise<void> {
+  await client.delete(stateRef);
 }
 
 export async function writeMigrationRecord(client: ClusterClient, record: MigrationRecord): Promise<void> {
