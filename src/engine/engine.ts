@@ -1,4 +1,4 @@
-import { isClusterError, type ClusterClient, type KubeObject } from '../cluster/index.js';
+import { type ClusterClient, type KubeObject } from '../cluster/index.js';
 import type { Plan, PlannedNode } from '../plan/types.js';
 import { hostScriptJob, loadHostScript } from '../host/pods.js';
 import type { AuditLog } from './audit.js';
@@ -11,14 +11,13 @@ import {
   isCalicoCrdInstalled,
   prepareCalicoManifest,
 } from './calico-setup.js';
-import { EVENT_NAMESPACE, MANAGED_BY, MANAGED_BY_LABEL, MIGRATION_LABEL, NODE_STATE_ANNOTATION, STATE_NAMESPACE, type NetworkLabel } from './constants.js';
-import { drainNode } from './drain.js';
-import { classifyPod, drainContext } from '../plan/drain-filters.js';
+import { MIGRATION_LABEL, NODE_STATE_ANNOTATION, STATE_NAMESPACE, type NetworkLabel } from './constants.js';
 import { NODE_STEPS, STEP_TITLES, type EngineEvent, type EventSink, type NodeStep } from './events.js';
 import { MigrationLock } from './lock.js';
-import { PROBE_NAMESPACE, probeClientJob, probeServerPod, probeServerSelector } from './probe.js';
-import { readMigrationRecord, readNodeState, writeMigrationRecord, writeNodeState, type NodeMigrationState } from './state.js';
+import { readMigrationRecord, readNodeState, stateFor, writeMigrationRecord, writeNodeState, type MigrationRecord, type NodeMigrationState } from './state.js';
 import { selectorString, waitForJob, waitForNoPodOnNode, waitForPodReadyOnNode } from './waits.js';
+import { captureClusterBefore, wasUnschedulableBefore } from './cluster-before.js';
+import { cordonAndDrain, deleteHelperObjects, nodeEvent, probeNode, restartPodNetworkPods, setNetworkLabel, setUnschedulable } from './node-ops.js';
 
 export type Answer = 'yes' | 'no' | 'all';
 
@@ -137,7 +136,7 @@ export class MigrationEngine {
   /** Everything that happens once, before the first node: Calico installed, datastore written, nodes labelled. */
   private async prepare(): Promise<boolean> {
     const { plan } = this.opts;
-    const record = await readMigrationRecord(this.client);
+    const record = (await readMigrationRecord(this.client)) ?? (await this.recordClusterBefore());
     await this.ensureCalicoInstalled();
     // A server dry run cannot create CRDs, so objects of kinds that do not exist yet cannot be validated.
     const calicoKinds = !this.client.serverDryRun || (await isCalicoCrdInstalled(this.client));
@@ -158,6 +157,7 @@ export class MigrationEngine {
       nodeOrder: plan.nodes.map((n) => n.name),
       startedAt: record?.startedAt ?? now,
       updatedAt: now,
+      before: record?.before,
     });
     const everyNode = new Map([...(this.opts.allNodes ?? []), ...plan.nodes].map((n) => [n.name, n]));
     for (const node of everyNode.values()) {
@@ -186,6 +186,26 @@ export class MigrationEngine {
     }
     await this.restrictFlannelToUnmigratedNodes();
     return true;
+  }
+
+  /** The first run writes down what it found, before changing anything, so `revert --all` can restore it. */
+  private async recordClusterBefore(): Promise<MigrationRecord> {
+    const { plan } = this.opts;
+    const now = new Date().toISOString();
+    const record: MigrationRecord = {
+      phase: 'prepared',
+      planHash: plan.cluster.stateHash,
+      flavour: plan.flavour,
+      flannelDaemonSet: plan.flannelDaemonSet,
+      calicoDaemonSet: String(plan.settings.calicoDaemonSetName?.value ?? 'calico-node'),
+      settings: plan.settings,
+      nodeOrder: plan.nodes.map((n) => n.name),
+      startedAt: now,
+      updatedAt: now,
+      before: await captureClusterBefore(this.client, this.opts.calicoManifest ?? []),
+    };
+    await writeMigrationRecord(this.client, record);
+    return record;
   }
 
   private async ensureCalicoInstalled(): Promise<void> {
@@ -224,9 +244,9 @@ export class MigrationEngine {
     const started = Date.now();
     const node = await this.client.get(nodeRef(planned.name));
     const now = new Date().toISOString();
-    const recorded = readNodeState(node);
+    const recorded = stateFor(node, 'migrate');
     let state: NodeMigrationState = recorded ?? {
-      step: 'cordon', completed: [], wasUnschedulable: node.spec?.unschedulable === true, startedAt: now, updatedAt: now,
+      operation: 'migrate', step: 'cordon', completed: [], wasUnschedulable: wasUnschedulableBefore(node), startedAt: now, updatedAt: now,
     };
     if (!recorded) await writeNodeState(this.client, planned.name, state);
     for (const step of NODE_STEPS) {
@@ -257,27 +277,15 @@ export class MigrationEngine {
     switch (step) {
       case 'cordon':
         return this.setUnschedulable(name, true);
-      case 'drain': {
-        // Cordoned again in case someone uncordoned the node while the drain was stopped.
-        await this.setUnschedulable(name, true);
-        const { plan } = this.opts;
-        const filters = drainContext({
-          force: plan.drain.force,
-          deleteEmptyDirData: plan.drain.deleteEmptyDirData,
-          daemonSets: await this.client.list('apps/v1', 'DaemonSet'),
-          pdbs: await this.client.list('policy/v1', 'PodDisruptionBudget'),
-        });
-        await drainNode(this.client, name, {
+      case 'drain':
+        return cordonAndDrain(this.client, name, {
+          drain: this.opts.plan.drain,
           timeoutMs: this.opts.drainTimeoutMs,
-          gracePeriodSeconds: plan.drain.gracePeriodSeconds >= 0 ? plan.drain.gracePeriodSeconds : undefined,
           retryDelayMs: this.opts.drainRetryDelayMs ?? 5000,
-          classify: (pod) => classifyPod(pod, filters),
           onWaiting: wait,
           onEvicted: (pod) => this.opts.audit.write({ type: 'evicted', node: name, pod }),
           signal: this.opts.signal,
         });
-        return;
-      }
       case 'stop-flannel': {
         await this.setNetworkLabel(name, 'none');
         const flannel = await this.flannelPodSelector();
@@ -289,7 +297,7 @@ export class MigrationEngine {
       }
       case 'host-cleanup':
         await this.runHostJob(planned, wait);
-        return this.deletePodsOnFlannelNetwork(name, wait);
+        return restartPodNetworkPods(this.client, name, 'flannel', wait);
       case 'start-calico': {
         await this.setNetworkLabel(name, 'calico');
         if (this.client.serverDryRun) return;
@@ -301,7 +309,7 @@ export class MigrationEngine {
       }
       case 'probe':
         if (this.opts.skipProbe || this.client.serverDryRun) return;
-        return this.probe(planned, wait);
+        return probeNode(this.client, name, { image: this.opts.probeImage, timeoutMs: this.stepTimeoutMs, peerNetwork: 'flannel', wait });
       case 'uncordon':
         if (!state.wasUnschedulable) await this.setUnschedulable(name, false);
         return;
@@ -311,15 +319,11 @@ export class MigrationEngine {
   }
 
   private async setUnschedulable(node: string, value: boolean): Promise<void> {
-    const current = await this.client.get(nodeRef(node));
-    if ((current.spec?.unschedulable === true) === value) return;
-    await this.client.strategicPatch(nodeRef(node), { spec: { unschedulable: value } });
+    return setUnschedulable(this.client, node, value);
   }
 
   private async setNetworkLabel(node: string, value: NetworkLabel): Promise<void> {
-    const current = await this.client.get(nodeRef(node));
-    if (current.metadata?.labels?.[MIGRATION_LABEL] === value) return;
-    await this.client.mergePatch(nodeRef(node), { metadata: { labels: { [MIGRATION_LABEL]: value } } });
+    return setNetworkLabel(this.client, node, value);
   }
 
   private async flannelPodSelector(): Promise<{ namespace: string; selector: string } | undefined> {
@@ -351,68 +355,8 @@ export class MigrationEngine {
     }
   }
 
-  /**
-   * Pods the drain left (DaemonSet pods) still hold addresses on flannel's deleted bridge: delete
-   * them so their controllers recreate them on Calico's network, as Calico's own controller does.
-   */
-  private async deletePodsOnFlannelNetwork(node: string, wait: (m: string) => void): Promise<void> {
-    const pods = await this.client.list('v1', 'Pod', { fieldSelector: `spec.nodeName=${node}` });
-    const stale = pods.filter((p) => !p.spec?.hostNetwork && !p.metadata?.deletionTimestamp && !['Succeeded', 'Failed'].includes(p.status?.phase));
-    if (stale.length) wait(`restarting ${stale.length} pod(s) still on flannel's network: ${stale.map((p) => `${p.metadata!.namespace}/${p.metadata!.name}`).join(', ')}`);
-    for (const pod of stale) await this.client.delete({ apiVersion: 'v1', kind: 'Pod', name: pod.metadata!.name!, namespace: pod.metadata!.namespace });
-  }
-
-  /** Proves the node's pod network: a server here, reached from an unmigrated peer; DNS and the API Service from here. */
-  private async probe(planned: PlannedNode, wait: (m: string) => void): Promise<void> {
-    const image = this.opts.probeImage;
-    const server = probeServerPod(planned.name, image);
-    await this.client.ensure(server);
-    wait('waiting for the probe server pod to be Ready');
-    const ready = await waitForPodReadyOnNode(this.client, planned.name, PROBE_NAMESPACE, probeServerSelector(planned.name), this.stepTimeoutMs, `the probe server on ${planned.name}`);
-    const serverIps: string[] = (ready.status?.podIPs ?? []).map((p: any) => p.ip).filter(Boolean);
-    const peer = await this.pickPeer(planned.name);
-    const jobs = [
-      probeClientJob({ runOn: peer ?? planned.name, migratedNode: planned.name, image, httpTargets: serverIps, dnsNames: [], suffix: 'peer' }),
-      probeClientJob({ runOn: planned.name, migratedNode: planned.name, image, httpTargets: [], dnsNames: ['kubernetes.default.svc.cluster.local'], suffix: 'dns' }),
-    ];
-    try {
-      for (const job of jobs) await this.client.ensure(job);
-      wait(`waiting for probes: ${peer ? `${peer} -> ${planned.name} (${serverIps.join(', ')})` : 'no unmigrated peer left; same-node check'}, DNS from ${planned.name}`);
-      for (const job of jobs) {
-        const outcome = await waitForJob(this.client, job.metadata!.namespace!, job.metadata!.name!, this.stepTimeoutMs);
-        if (!outcome.succeeded) throw new Error(`probe Job ${job.metadata!.namespace}/${job.metadata!.name} failed (${outcome.reason}); see kubectl -n ${job.metadata!.namespace} logs job/${job.metadata!.name}`);
-      }
-    } finally {
-      for (const obj of [server, ...jobs]) {
-        await this.client.delete({ apiVersion: obj.apiVersion!, kind: obj.kind!, name: obj.metadata!.name!, namespace: obj.metadata!.namespace }).catch(() => undefined);
-      }
-    }
-  }
-
-  /** An unmigrated, schedulable, Ready node (flannel side of the overlay), else any other Ready node. */
-  private async pickPeer(except: string): Promise<string | undefined> {
-    const nodes = await this.client.list('v1', 'Node');
-    const ready = nodes.filter((n) => n.metadata?.name !== except && (n.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True'));
-    const flannelSide = ready.filter((n) => n.metadata?.labels?.[MIGRATION_LABEL] === 'flannel');
-    return (flannelSide[0] ?? ready[0])?.metadata?.name;
-  }
-
   private async nodeEvent(node: string, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
-    const now = new Date().toISOString();
-    await this.client.create({
-      apiVersion: 'v1',
-      kind: 'Event',
-      metadata: { generateName: 'flannel2calico-', namespace: EVENT_NAMESPACE, labels: { [MANAGED_BY_LABEL]: MANAGED_BY } },
-      involvedObject: { apiVersion: 'v1', kind: 'Node', name: node },
-      reason,
-      message,
-      type,
-      source: { component: 'flannel2calico' },
-      reportingComponent: 'flannel2calico',
-      firstTimestamp: now,
-      lastTimestamp: now,
-      count: 1,
-    }).catch(() => undefined);
+    return nodeEvent(this.client, node, type, reason, message);
   }
 
   private async maybeFinalize(): Promise<boolean> {
@@ -464,13 +408,7 @@ export async function finalizeMigration(client: ClusterClient, flannel: { name: 
     }
   }
   emit({ type: 'info', message: 'deleting helper Jobs and pods' });
-  for (const kind of [{ apiVersion: 'batch/v1', kind: 'Job' }, { apiVersion: 'v1', kind: 'Pod' }]) {
-    for (const obj of await client.list(kind.apiVersion, kind.kind, { namespace: STATE_NAMESPACE, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}` })) {
-      await client.delete({ ...kind, name: obj.metadata!.name!, namespace: STATE_NAMESPACE }).catch((err) => {
-        if (!isClusterError(err, 'not-found')) throw err;
-      });
-    }
-  }
+  await deleteHelperObjects(client);
   const record = await readMigrationRecord(client);
   if (record) await writeMigrationRecord(client, { ...record, phase: 'finalized', updatedAt: new Date().toISOString() });
 }
