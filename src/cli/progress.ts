@@ -57,7 +57,9 @@ export function makeProgress(ctx: CommandContext): { onEvent: (e: EngineEvent) =
         return;
       }
       case 'node-done':
-        return tty ? ctx.log(c.green(`✔ ${e.node} runs Calico (${seconds(e.elapsedMs)})`)) : plain(`${e.node}: migrated in ${seconds(e.elapsedMs)}`);
+        return e.network === 'flannel'
+          ? (tty ? ctx.log(c.green(`✔ ${e.node} runs flannel again (${seconds(e.elapsedMs)})`)) : plain(`${e.node}: reverted in ${seconds(e.elapsedMs)}`))
+          : (tty ? ctx.log(c.green(`✔ ${e.node} runs Calico (${seconds(e.elapsedMs)})`)) : plain(`${e.node}: migrated in ${seconds(e.elapsedMs)}`));
       case 'warning':
         return tty ? ctx.log(c.yellow(`! ${e.message}`)) : plain(`warning: ${e.message}`);
       case 'info':

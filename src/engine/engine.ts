@@ -22,7 +22,7 @@ import { cordonAndDrain, deleteHelperObjects, nodeEvent, probeNode, restartPodNe
 export type Answer = 'yes' | 'no' | 'all';
 
 export interface Confirmation {
-  kind: 'install-calico' | 'first-node' | 'batch' | 'finalize';
+  kind: 'install-calico' | 'first-node' | 'batch' | 'finalize' | 'revert';
   message: string;
   /** Offer "yes to all remaining". */
   allowAll?: boolean;

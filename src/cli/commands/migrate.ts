@@ -20,8 +20,8 @@ import { makeProgress } from '../progress.js';
 import { makeConfirm, requireConfirmable } from '../prompt.js';
 import { addSettingsOptions, settingsOverrides } from '../settings-flags.js';
 
-const DEFAULT_HELPER_IMAGE = 'quay.io/calico/node:v3.32.1';
-const DEFAULT_PROBE_IMAGE = 'busybox:1.36';
+export const DEFAULT_HELPER_IMAGE = 'quay.io/calico/node:v3.32.1';
+export const DEFAULT_PROBE_IMAGE = 'busybox:1.36';
 
 async function readManifest(source: string): Promise<KubeObject[]> {
   let text: string;
