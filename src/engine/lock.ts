@@ -14,7 +14,7 @@ export function holderIdentity(): string {
 }
 
 /** A holder on this machine whose process no longer exists has certainly gone away. */
-function holderIsDeadLocalProcess(holder: string): boolean {
+export function holderIsDeadLocalProcess(holder: string): boolean {
   const m = /^[^@]+@(.+)\/pid-(\d+)$/.exec(holder);
   if (!m || m[1] !== os.hostname()) return false;
   try {

@@ -1,6 +1,7 @@
 import type { ClusterClient, KubeObject } from '../cluster/index.js';
 import { CONTROL_PLANE_LABELS, EVENT_NAMESPACE, LEASE_NAME, MIGRATION_LABEL, STATE_NAMESPACE } from './constants.js';
 import { NODE_STEPS, REVERT_STEPS, type NodeStep } from './events.js';
+import { holderIsDeadLocalProcess } from './lock.js';
 import { readMigrationRecord, readNodeState, type MigrationRecord } from './state.js';
 import { isPodReady, selectorString } from './waits.js';
 
@@ -77,6 +78,8 @@ export interface StatusSnapshot {
   now: Date;
   record?: MigrationRecord;
   lease?: KubeObject;
+  /** The Lease's holder is a process on this machine that no longer exists. */
+  lockHolderGone?: boolean;
   nodes: KubeObject[];
   flannelPods?: KubeObject[];
   calicoPods?: KubeObject[];
@@ -104,12 +107,12 @@ function groupByNode(pods: KubeObject[] | undefined): Map<string, KubeObject[]> 
   return out;
 }
 
-function lockOf(lease: KubeObject | undefined, now: Date): LockStatus | null {
+function lockOf(lease: KubeObject | undefined, now: Date, holderGone: boolean): LockStatus | null {
   const holder: string | undefined = lease?.spec?.holderIdentity;
   if (!holder) return null;
   const renewedAt: string | undefined = lease!.spec?.renewTime ?? lease!.spec?.acquireTime;
   const duration = Number(lease!.spec?.leaseDurationSeconds ?? 30);
-  const active = renewedAt ? Date.parse(renewedAt) + duration * 1000 > now.getTime() : false;
+  const active = !holderGone && renewedAt ? Date.parse(renewedAt) + duration * 1000 > now.getTime() : false;
   return { holder, renewedAt: renewedAt ?? null, active };
 }
 
@@ -140,7 +143,7 @@ function nodeNext(name: string, condition: NodeCondition, operation: 'migrate' |
  */
 export function buildStatus(s: StatusSnapshot): StatusDocument {
   const finalized = s.record?.phase === 'finalized';
-  const lock = lockOf(s.lease, s.now);
+  const lock = lockOf(s.lease, s.now, s.lockHolderGone === true);
   const running = lock?.active === true;
   const flannelByNode = groupByNode(s.flannelPods);
   const calicoByNode = groupByNode(s.calicoPods);
@@ -272,5 +275,6 @@ export async function readStatusSnapshot(client: ClusterClient, opts: { node?: s
     ? (await client.list('v1', 'Event', { namespace: EVENT_NAMESPACE, fieldSelector: `involvedObject.kind=Node,involvedObject.name=${opts.node}` }))
       .filter((e) => e.source?.component === 'flannel2calico' || e.reportingComponent === 'flannel2calico')
     : undefined;
-  return { now: new Date(), record, lease, nodes, flannelPods, calicoPods, events: opts.node ? events ?? [] : undefined };
+  const holder = lease?.spec?.holderIdentity;
+  return { now: new Date(), record, lease, lockHolderGone: holder ? holderIsDeadLocalProcess(holder) : false, nodes, flannelPods, calicoPods, events: opts.node ? events ?? [] : undefined };
 }

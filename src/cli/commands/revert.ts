@@ -38,8 +38,7 @@ function reportOutcome(ctx: CommandContext, outcome: RevertOutcome, all: boolean
   }
   const err = outcome.error;
   if (err instanceof LockHeldError) throw new CliError(err.message, ExitCode.usage, `Wait for that run to finish (\`flannel2calico status --watch\`), or if its process is gone, retry after the Lease expires (${err.expiresInSeconds} s).`);
-  const where = outcome.node ? `${outcome.node} (${STEP_TITLES[outcome.step!]})` : 'the cluster-wide restore';
-  ctx.log(`${c.red('error:')} revert stopped at ${where}: ${err.message}`);
+  ctx.log(`${c.red('error:')} revert stopped${outcome.node ? ` at ${outcome.node} (${STEP_TITLES[outcome.step!]})` : ''}: ${err.message}`);
   const resume = `Rerun \`flannel2calico revert ${all ? '--all' : `--node ${outcome.node ?? '…'}`}\` with the same options to resume`;
   if (err instanceof DrainBlockedError) {
     ctx.log(`${c.yellow('hint:')} the node stays cordoned. Relax the PodDisruptionBudget(s) or raise --drain-timeout. ${resume}.`);

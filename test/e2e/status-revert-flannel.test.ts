@@ -1,0 +1,3 @@
+import { statusRevertScenario } from './status-revert-scenario.js';
+
+statusRevertScenario('flannel');
