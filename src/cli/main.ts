@@ -78,8 +78,8 @@ Workflow:
   flannel2calico detect                 read flannel's settings and check prerequisites
   flannel2calico plan --out plan.json   review the plan (nothing is changed)
   flannel2calico migrate --plan plan.json --calico-manifest calico.yaml
-  flannel2calico status                 where every node stands
-  flannel2calico revert --node NAME     move one node back to flannel
+  flannel2calico status [--watch]       where the run and every node stand
+  flannel2calico revert --node NAME     move one node back to flannel (--all: the whole cluster)
 
 Exit codes: 0 ok, 1 failure, 2 usage error or refused, 3 preflight failed (nothing changed),
 4 stopped but resumable (e.g. drain blocked by a PodDisruptionBudget). See docs/cli.md.`);
