@@ -209,9 +209,10 @@ export class RevertEngine {
     for (const step of REVERT_STEPS) {
       if (state.completed.includes(step)) continue;
       const stepStarted = Date.now();
-      this.emit({ type: 'step-start', node: name, step, message: STEP_TITLES[step] });
+      // Recorded before it is announced, so `status` shows the step a stopped run was in.
       state = { ...state, step, updatedAt: new Date().toISOString(), error: undefined };
       await writeNodeState(this.client, name, state);
+      this.emit({ type: 'step-start', node: name, step, message: STEP_TITLES[step] });
       try {
         await this.runStep(step, name, state);
       } catch (err) {
