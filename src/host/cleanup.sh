@@ -1,7 +1,8 @@
-#!/bin/sh
+#!/bin/bash
 # flannel2calico host cleanup: removes what flannel (or Canal's flannel) leaves on a node, so that
 # calico-node can take the node over. Runs in a privileged pod with hostNetwork and the host's /
-# mounted at HOST_ROOT, after the node is drained and flannel's pod has left it.
+# mounted at HOST_ROOT, after the node is drained and flannel's pod has left it. Needs bash and
+# the commands lib.sh lists (all in the calico/node image); it checks them before changing anything.
 #
 # Environment:
 #   HOST_ROOT        where the host's / is mounted (default /host; empty for / itself)
@@ -9,17 +10,22 @@
 #   FLAVOUR          flannel | canal (default flannel); Canal has no cni0 bridge
 #   CNI_CONFIG_DIR   the kubelet's CNI config directory on the host (default /etc/cni/net.d)
 #   CALICO_CNI_CONF  Calico's CNI config file name, never removed (default 10-calico.conflist)
+#   MODE             run (default) | check: check the inputs and the image's commands, change nothing
 #   NODE_NAME        only used in messages
 #
-# Exit status: 0 the node is clean of flannel; 1 something could not be removed (an "error:"
-# line says what); 2 bad input. Running it again is safe: every step checks before it acts.
+# Exit status: 0 the node is clean of flannel (check: the script can run here); 1 something could
+# not be removed or checked (an "error:" line says what); 2 bad input or a missing command, nothing
+# changed. Running it again is safe: every step checks before it acts.
 set -u
 
 if [ -z "${F2C_LIB_LOADED:-}" ]; then
-  . "$(dirname -- "$0")/lib.sh"
+  case $0 in */*) f2c_dir=${0%/*} ;; *) f2c_dir=. ;; esac
+  . "$f2c_dir/lib.sh"
 fi
 
+F2C_SCRIPT=cleanup.sh
 f2c_read_common_env
+f2c_start
 
 # Marks Calico's config slot until calico-node's install-cni writes the real file, so that the
 # runtime neither falls back to another leftover config nor networks pods in the meantime: every
@@ -35,7 +41,9 @@ if [ ! -d "$cni_dir" ]; then
 else
   calico_conf="$CNI_CONFIG_DIR/$CALICO_CNI_CONF"
   if [ -e "$HOST_ROOT$calico_conf" ]; then
-    if grep -qF "$f2c_placeholder_type" "$HOST_ROOT$calico_conf" 2>/dev/null; then
+    calico_text=
+    read -r -d '' calico_text 2>/dev/null <"$HOST_ROOT$calico_conf" || true
+    if [[ $calico_text == *"$f2c_placeholder_type"* ]]; then
       f2c_say "kept: file $calico_conf (placeholder until calico-node installs its CNI config)"
     else
       f2c_say "kept: file $calico_conf (Calico's CNI config)"
@@ -52,19 +60,21 @@ else
     f2c_remove_file "$CNI_CONFIG_DIR/$own_conf"
     removed_by_name=$own_conf
   fi
-  for name in $(f2c_cni_config_files "$cni_dir"); do
+  f2c_list_cni_config_files "$cni_dir"
+  for name in "${f2c_cni_files[@]}"; do
     [ "$name" = "$CALICO_CNI_CONF" ] && continue
     [ "$name" = "$removed_by_name" ] && continue
-    plugin=$(f2c_cni_first_plugin_type "$cni_dir/$name" 2>/dev/null)
-    if [ "$plugin" = flannel ]; then
+    if ! plugin=$(f2c_cni_first_plugin_type "$cni_dir/$name" 2>&1); then
+      f2c_fail "could not read $CNI_CONFIG_DIR/$name to check whether it is flannel's: $plugin"
+    elif [ "$plugin" = flannel ]; then
       f2c_remove_file "$CNI_CONFIG_DIR/$name"
     fi
   done
   # The runtime uses the first file in byte order; one that sorts before Calico's wins over it.
-  for name in $(f2c_cni_config_files "$cni_dir"); do
+  f2c_list_cni_config_files "$cni_dir"
+  for name in "${f2c_cni_files[@]}"; do
     [ "$name" = "$CALICO_CNI_CONF" ] && continue
-    first=$(printf '%s\n%s\n' "$name" "$CALICO_CNI_CONF" | LC_ALL=C sort | head -n 1)
-    if [ "$first" = "$name" ]; then
+    if [[ $name < $CALICO_CNI_CONF ]]; then
       f2c_say "warning: $CNI_CONFIG_DIR/$name sorts before $CALICO_CNI_CONF, so the container runtime would use it instead of Calico; remove or rename it"
     fi
   done
@@ -92,20 +102,21 @@ f2c_remove_nft_tables "ip flannel-ipv4" "ip6 flannel-ipv6"
 for network in cbr0 k8s-pod-network; do
   ledger=/var/lib/cni/networks/$network
   if [ -d "$HOST_ROOT$ledger" ]; then
-    count=$(find "$HOST_ROOT$ledger" -maxdepth 1 -type f ! -name 'last_reserved_ip*' ! -name lock | wc -l | tr -d ' ')
+    count=0
+    for entry in "$HOST_ROOT$ledger"/* "$HOST_ROOT$ledger"/.[!.]*; do
+      [ -f "$entry" ] && [ ! -L "$entry" ] || continue
+      case ${entry##*/} in last_reserved_ip* | lock) continue ;; esac
+      count=$((count + 1))
+    done
     f2c_say "kept: dir $ledger (host-local IPAM ledger, $count address(es) recorded)"
   fi
 done
 
 # Whatever the lines above said, the node is clean only if nothing of flannel is left now
 # (a flanneld that is still running would have recreated it).
-for link in "flannel.$VNI" "flannel-v6.$VNI"; do
-  if f2c_link_exists "$link"; then
-    f2c_fail "still present: link $link (is flanneld still running on this node?)"
-  fi
-done
-if [ "$FLAVOUR" = flannel ] && f2c_link_exists cni0; then
-  f2c_fail "still present: link cni0"
+f2c_verify_links_gone "is flanneld still running on this node?" "flannel.$VNI" "flannel-v6.$VNI"
+if [ "$FLAVOUR" = flannel ]; then
+  f2c_verify_links_gone "" cni0
 fi
 if [ -e "$HOST_ROOT/run/flannel/subnet.env" ]; then
   f2c_fail "still present: file /run/flannel/subnet.env (is flanneld still running on this node?)"

@@ -1,19 +1,38 @@
-# shellcheck shell=sh
+# shellcheck shell=bash
 # Shared functions of cleanup.sh and revert.sh. loadHostScript() puts this file in front of the
 # script text that the Job runs; run as a file, each script sources it from its own directory.
 #
+# The scripts run in the helper image (calico/node by default), whose build deletes most tools:
+# no awk, head, wc, tr, cut, dirname, mktemp, xargs. They use bash (the image's /bin/sh) and
+# only the external commands listed in F2C_NEEDED_COMMANDS; everything else is a bash builtin.
+#
 # Every function prints one line per item:
 #   removed <what>            the item existed and is gone now
-#   already absent: <what>    nothing to do
+#   already absent: <what>    checked: nothing to do
 #   kept: <what> (<why>)      found and deliberately left in place
 #   wrote <what>              a file was written
-#   skipped: <what> (<why>)   a check that this host or image cannot do
+#   skipped: <what> (<why>)   nothing to check there (e.g. the kernel has no legacy tables)
 #   warning: <text>           left in place, but needs a person's attention
-#   error: <text>             could not be done; the script exits 1 at the end
+#   error: <text>             could not be done, or could not be checked; the script exits 1 at the end
+
+# Written for sh as well, so that a shell other than bash reaches this line and says why it stops.
+if [ -z "${BASH_VERSION:-}" ]; then
+  echo "error: missing commands: bash (/bin/sh of this image is not bash); nothing was changed. Pass --helper-image with an image that has them, e.g. quay.io/calico/node:v3.32.1 (the calico/node image of the Calico manifest)" >&2
+  exit 2
+fi
 
 F2C_LIB_LOADED=1
+# Byte order for globs and [[ < ]], as the container runtime sorts CNI config files.
+LC_ALL=C
 f2c_problems=0
-f2c_tab=$(printf '\t')
+F2C_DEFAULT_IMAGE=quay.io/calico/node:v3.32.1
+# Every external command either script runs. The iptables tools of both backends and nft are
+# needed even where a backend is empty: without them the node could not be checked at all.
+F2C_NEEDED_COMMANDS=(
+  ip rm nft
+  iptables-nft-save iptables-nft-restore ip6tables-nft-save ip6tables-nft-restore
+  iptables-legacy-save iptables-legacy-restore ip6tables-legacy-save ip6tables-legacy-restore
+)
 
 f2c_say() {
   printf '%s\n' "$*"
@@ -33,6 +52,22 @@ f2c_have() {
   command -v "$1" >/dev/null 2>&1
 }
 
+# Exits 2, before anything is changed, naming every needed command this image lacks.
+f2c_require_commands() {
+  local cmd
+  local -a missing=()
+  for cmd in "${F2C_NEEDED_COMMANDS[@]}"; do
+    f2c_have "$cmd" || missing+=("$cmd")
+  done
+  if ((${#missing[@]})); then
+    local list
+    printf -v list '%s, ' "${missing[@]}"
+    printf 'error: missing commands: %s; %s needs them and changed nothing. Pass --helper-image with an image that has them, e.g. %s (the calico/node image of the Calico manifest)\n' \
+      "${list%, }" "$F2C_SCRIPT" "$F2C_DEFAULT_IMAGE" >&2
+    exit 2
+  fi
+}
+
 # Common inputs. HOST_ROOT may be empty to work on / directly.
 f2c_read_common_env() {
   HOST_ROOT=${HOST_ROOT-/host}
@@ -42,7 +77,12 @@ f2c_read_common_env() {
   FLAVOUR=${FLAVOUR:-flannel}
   VNI=${VNI:-1}
   CALICO_CNI_CONF=${CALICO_CNI_CONF:-10-calico.conflist}
+  MODE=${MODE:-run}
 
+  case $MODE in
+    run | check) ;;
+    *) f2c_usage_error "MODE must be run or check, not '$MODE'" ;;
+  esac
   case $FLAVOUR in
     flannel | canal) ;;
     *) f2c_usage_error "FLAVOUR must be flannel or canal, not '$FLAVOUR'" ;;
@@ -63,263 +103,350 @@ f2c_read_common_env() {
   if [ -n "$HOST_ROOT" ] && [ ! -d "$HOST_ROOT" ]; then
     f2c_usage_error "HOST_ROOT '$HOST_ROOT' is not a directory (is the host's / mounted there?)"
   fi
-  if ! f2c_have ip; then
-    f2c_usage_error "the 'ip' command (iproute2) is missing from this image"
+}
+
+# After the inputs are read: the command check, and in MODE=check the end of the run.
+f2c_start() {
+  f2c_require_commands
+  if [ "$MODE" = check ]; then
+    local list
+    printf -v list '%s, ' "${F2C_NEEDED_COMMANDS[@]}"
+    f2c_say "ok: bash $BASH_VERSION, ${list%, } found; $F2C_SCRIPT can run here"
+    exit 0
   fi
 }
 
 # --- network devices -------------------------------------------------------------------------
 
-# Names of all links in this network namespace, one a line ("cali1234@if2" -> "cali1234").
-f2c_link_names() {
-  ip -o link show | awk -F': ' '{ name = $2; sub(/@.*/, "", name); print name }'
+# Fills f2c_links with the names of all links in this network namespace ("cali1234@if2" ->
+# "cali1234"); returns 1 when they cannot be listed.
+f2c_links=()
+f2c_list_links() {
+  local out line name status
+  f2c_links=()
+  f2c_links_error=
+  out=$(ip -o link show 2>&1) || {
+    status=$?
+    f2c_links_error="exit $status${out:+: $out}"
+    return 1
+  }
+  while IFS= read -r line; do
+    [[ $line == *': '* ]] || continue
+    name=${line#*: }
+    name=${name%%: *}
+    f2c_links+=("${name%%@*}")
+  done <<<"$out"
+  # Every namespace has lo: a listing without a name is no listing.
+  ((${#f2c_links[@]})) || {
+    f2c_links_error="no device in its output${out:+: $out}"
+    return 1
+  }
 }
 
-f2c_link_exists() {
-  f2c_link_names | grep -qxF -- "$1"
+# Whether f2c_links (as last listed) holds NAME.
+f2c_listed_link() {
+  local name
+  for name in "${f2c_links[@]}"; do
+    [ "$name" = "$1" ] && return 0
+  done
+  return 1
 }
 
 f2c_remove_link() {
-  if ! f2c_links=$(f2c_link_names); then
-    f2c_fail "could not list network devices"
+  local err
+  if ! f2c_list_links; then
+    f2c_fail "could not list network devices (ip -o link show), so link $1 was not checked: $f2c_links_error"
     return
   fi
-  if ! printf '%s\n' "$f2c_links" | grep -qxF -- "$1"; then
+  if ! f2c_listed_link "$1"; then
     f2c_say "already absent: link $1"
     return
   fi
-  if f2c_err=$(ip link delete dev "$1" 2>&1); then
+  if err=$(ip link delete dev "$1" 2>&1); then
     f2c_say "removed link $1"
   else
-    f2c_fail "could not remove link $1: $f2c_err"
+    f2c_fail "could not remove link $1: $err"
   fi
+}
+
+# Fails for each named link still present (WHY is appended to the message), or when links
+# cannot be listed.
+f2c_verify_links_gone() {
+  local why=$1 link
+  shift
+  if ! f2c_list_links; then
+    f2c_fail "could not list network devices (ip -o link show) to check for link(s) $*: $f2c_links_error"
+    return
+  fi
+  for link in "$@"; do
+    f2c_listed_link "$link" && f2c_fail "still present: link $link${why:+ ($why)}"
+  done
 }
 
 # --- files under HOST_ROOT (paths given as the host sees them) --------------------------------
 
 f2c_remove_file() {
-  f2c_path="$HOST_ROOT$1"
-  if [ ! -e "$f2c_path" ] && [ ! -L "$f2c_path" ]; then
+  local path="$HOST_ROOT$1" err
+  if [ ! -e "$path" ] && [ ! -L "$path" ]; then
     f2c_say "already absent: file $1"
     return
   fi
-  if f2c_err=$(rm -f -- "$f2c_path" 2>&1) && [ ! -e "$f2c_path" ] && [ ! -L "$f2c_path" ]; then
+  if err=$(rm -f -- "$path" 2>&1) && [ ! -e "$path" ] && [ ! -L "$path" ]; then
     f2c_say "removed file $1"
   else
-    f2c_fail "could not remove file $1: ${f2c_err:-it is still there}"
+    f2c_fail "could not remove file $1: ${err:-it is still there}"
   fi
 }
 
 # Prints the CNI plugin type a config file selects: the first plugin's "type" of a .conflist, or
 # the top-level "type" of a .conf. A small JSON scanner, because the image has no JSON tool and
-# the keys may come in any order.
+# the keys may come in any order. The text is split at quotes: even pieces lie outside strings
+# (structure), odd ones inside (a piece ending in an odd number of backslashes continues).
 f2c_cni_first_plugin_type() {
-  awk '
-    { text = text $0 "\n" }
-    END {
-      n = length(text); d = 0; i = 1; top = ""
-      while (i <= n) {
-        c = substr(text, i, 1)
-        if (c == "\"") {
-          s = ""; j = i + 1
-          while (j <= n) {
-            ch = substr(text, j, 1)
-            if (ch == "\\") { s = s substr(text, j, 2); j += 2; continue }
-            if (ch == "\"") break
-            s = s ch; j++
-          }
-          i = j + 1
-          if (kind[d] == "{" && expectKey[d]) { key[d] = s; expectKey[d] = 0; continue }
-          if (kind[d] == "{" && key[d] == "type") {
-            if (d == 1) top = s
-            if (d == 3 && kind[1] == "{" && kind[2] == "[" && arrayKey[2] == "plugins" && element[2] == 0) { print s; found = 1; exit }
-          }
-          continue
-        }
-        if (c == "{" || c == "[") {
-          d++; kind[d] = c; expectKey[d] = (c == "{"); element[d] = 0; key[d] = ""
-          arrayKey[d] = (kind[d - 1] == "{") ? key[d - 1] : ""
-        } else if (c == "}" || c == "]") {
-          d--
-        } else if (c == ",") {
-          if (kind[d] == "{") expectKey[d] = 1; else element[d]++
-        }
-        i++
-      }
-      if (!found && top != "") print top
-    }
-  ' "$1"
-}
-
-# CNI config files in the directory, sorted as the container runtime sorts them (byte order).
-f2c_cni_config_files() {
-  for f2c_file in "$1"/*.conf "$1"/*.conflist "$1"/*.json; do
-    [ -f "$f2c_file" ] && printf '%s\n' "${f2c_file##*/}"
-  done | LC_ALL=C sort
-}
-
-# --- iptables (every backend this image has: nft and legacy, IPv4 and IPv6) -------------------
-
-# Prints "label<TAB>save-command<TAB>restore-command" for each backend to inspect, and
-# "skip<TAB>reason" for each one that cannot be inspected here.
-f2c_xtables_backends() {
-  for f2c_family in iptables ip6tables; do
-    f2c_found=
-    for f2c_mode in nft legacy; do
-      if f2c_have "$f2c_family-$f2c_mode-save" && f2c_have "$f2c_family-$f2c_mode-restore"; then
-        f2c_found=1
-        if [ "$f2c_mode" = legacy ]; then
-          # Without the kernel's legacy tables there is nothing to read, and reading must not load them.
-          if [ "$f2c_family" = iptables ]; then f2c_names=/proc/net/ip_tables_names; else f2c_names=/proc/net/ip6_tables_names; fi
-          if [ ! -e "$f2c_names" ]; then
-            printf 'skip%s%s-legacy (the kernel has no legacy tables)\n' "$f2c_tab" "$f2c_family"
-            continue
-          fi
+  local text piece s c top= trail
+  local -i d=0 i j inside=0
+  local -a pieces kind expect key akey elem
+  text=$(<"$1") || return 1
+  IFS='"' read -r -d '' -a pieces <<<"$text" || true
+  kind[0]=''
+  for ((i = 0; i < ${#pieces[@]}; i++)); do
+    piece=${pieces[i]}
+    if ((inside)); then
+      s+=$piece
+      trail=${piece##*[!\\]}
+      [[ $piece == *[!\\]* ]] || trail=$piece
+      if (((${#trail} % 2) == 1)); then
+        s+='"'
+        continue
+      fi
+      inside=0
+      if [ "${kind[d]}" = '{' ] && ((expect[d])); then
+        key[d]=$s
+        expect[d]=0
+      elif [ "${kind[d]}" = '{' ] && [ "${key[d]}" = type ]; then
+        ((d == 1)) && top=$s
+        if ((d == 3)) && [ "${kind[1]}" = '{' ] && [ "${kind[2]}" = '[' ] && [ "${akey[2]}" = plugins ] && ((elem[2] == 0)); then
+          printf '%s\n' "$s"
+          return 0
         fi
-        printf '%s-%s%s%s-%s-save%s%s-%s-restore\n' "$f2c_family" "$f2c_mode" "$f2c_tab" "$f2c_family" "$f2c_mode" "$f2c_tab" "$f2c_family" "$f2c_mode"
       fi
-    done
-    if [ -z "$f2c_found" ]; then
-      if f2c_have "$f2c_family-save" && f2c_have "$f2c_family-restore"; then
-        printf '%s%s%s-save%s%s-restore\n' "$f2c_family" "$f2c_tab" "$f2c_family" "$f2c_tab" "$f2c_family"
-      else
-        printf 'skip%s%s (not installed in this image)\n' "$f2c_tab" "$f2c_family"
-      fi
+      continue
     fi
+    # Outside strings: only the structure characters matter.
+    if [[ $piece == *[][{},]* ]]; then
+      for ((j = 0; j < ${#piece}; j++)); do
+        c=${piece:j:1}
+        case $c in
+          '{' | '[')
+            d+=1
+            kind[d]=$c
+            if [ "$c" = '{' ]; then expect[d]=1; else expect[d]=0; fi
+            elem[d]=0
+            key[d]=''
+            if [ "${kind[d - 1]}" = '{' ]; then akey[d]=${key[d - 1]}; else akey[d]=''; fi
+            ;;
+          '}' | ']') ((d > 0)) && d+=-1 ;;
+          ,) if [ "${kind[d]}" = '{' ]; then expect[d]=1; else elem[d]+=1; fi ;;
+        esac
+      done
+    fi
+    # The quote after this piece opens a string, unless this is the last piece.
+    if ((i + 1 < ${#pieces[@]})); then
+      inside=1
+      s=''
+    fi
+  done
+  [ -n "$top" ] && printf '%s\n' "$top"
+  return 0
+}
+
+# Sets f2c_cni_files to the CNI config files in the directory, in byte order as the container
+# runtime sorts them.
+f2c_cni_files=()
+f2c_list_cni_config_files() {
+  local file
+  f2c_cni_files=()
+  for file in "$1"/*; do
+    [ -f "$file" ] || continue
+    case $file in
+      *.conf | *.conflist | *.json) f2c_cni_files+=("${file##*/}") ;;
+    esac
   done
 }
 
-# From an iptables-save dump on stdin, prints "table<TAB>R<TAB>restore line" and
-# "table<TAB>M<TAB>message" lines that delete every chain whose name starts with PREFIX, and
-# every rule of another chain that jumps to one of them.
-f2c_xtables_removal_plan() {
-  awk -v prefix="$1" -v label="$2" -v tab="$f2c_tab" '
-    /^\*/ { table = substr($0, 2); chains = ""; next }
-    /^:/ {
-      name = substr($1, 2)
-      if (index(name, prefix) == 1) chains = chains " " name
-      next
-    }
-    /^-A / {
-      if (index($2, prefix) == 1) next
-      target = ""
-      for (i = NF - 1; i > 2; i--) if ($i == "-j" || $i == "-g") { target = $(i + 1); break }
-      if (index(target, prefix) == 1) {
-        line = $0; sub(/^-A /, "-D ", line)
-        print table tab "R" tab line
-        print table tab "M" tab "removed rule " label " " table " " $2 " -> " target
-      }
-      next
-    }
-    /^COMMIT/ {
-      count = split(chains, list, " ")
-      for (i = 1; i <= count; i++) print table tab "R" tab "-F " list[i]
-      for (i = 1; i <= count; i++) {
-        print table tab "R" tab "-X " list[i]
-        print table tab "M" tab "removed chain " label " " table " " list[i]
-      }
-    }
-  '
+# --- iptables (both backends, IPv4 and IPv6) --------------------------------------------------
+
+# Sets f2c_backends to "label save restore" words for each backend to inspect; says "skipped:"
+# for a legacy backend the kernel does not have (reading it must not load it).
+f2c_backends=()
+f2c_xtables_backends() {
+  local family mode names
+  f2c_backends=()
+  for family in iptables ip6tables; do
+    for mode in nft legacy; do
+      if [ "$mode" = legacy ]; then
+        if [ "$family" = iptables ]; then names=/proc/net/ip_tables_names; else names=/proc/net/ip6_tables_names; fi
+        if [ ! -e "$names" ]; then
+          [ "${1:-}" = quiet ] || f2c_say "skipped: $family-legacy (the kernel has no legacy tables)"
+          continue
+        fi
+      fi
+      f2c_backends+=("$family-$mode $family-$mode-save $family-$mode-restore")
+    done
+  done
+}
+
+# Runs one iptables-restore transaction for TABLE that deletes the jump rules, then flushes and
+# deletes the chains, and prints what it removed.
+f2c_xtables_apply() {
+  local table=$1 restore=$2 label=$3 description=$4 input err
+  ((${#f2c_rules[@]} + ${#f2c_chains[@]})) || return 0
+  input="*$table"$'\n'
+  local rule chain
+  for rule in "${f2c_rules[@]}"; do input+="$rule"$'\n'; done
+  for chain in "${f2c_chains[@]}"; do input+="-F $chain"$'\n'; done
+  for chain in "${f2c_chains[@]}"; do input+="-X $chain"$'\n'; done
+  input+=$'COMMIT\n'
+  f2c_acted=1
+  if err=$(printf '%s' "$input" | "$restore" -w -n 2>&1); then
+    local message
+    for message in "${f2c_messages[@]}"; do f2c_say "$message"; done
+    for chain in "${f2c_chains[@]}"; do f2c_say "removed chain $label $table $chain"; done
+  else
+    f2c_fail "could not remove $description from $label table $table: $err"
+  fi
 }
 
 # Removes the chains starting with PREFIX (and the jumps to them) from every backend, one
 # iptables-restore transaction per table. DESCRIPTION names them in "already absent" lines.
 f2c_remove_xtables_chains() {
-  f2c_prefix=$1
-  f2c_description=$2
-  f2c_backends=$(f2c_xtables_backends)
-  f2c_oldifs=$IFS
-  # Split the list on newlines only; it is split once, before the first iteration.
-  IFS='
-'
-  for f2c_backend in $f2c_backends; do
-    IFS=$f2c_oldifs
-    f2c_label=${f2c_backend%%"$f2c_tab"*}
-    f2c_rest=${f2c_backend#*"$f2c_tab"}
-    if [ "$f2c_label" = skip ]; then
-      f2c_say "skipped: $f2c_rest"
+  local prefix=$1 description=$2 backend label save restore dump line table= target k
+  local -a words dumplines
+  f2c_xtables_backends
+  for backend in "${f2c_backends[@]}"; do
+    read -r label save restore <<<"$backend"
+    dump=$("$save" 2>&1) || {
+      f2c_fail "could not read $label rules ($save, exit $?), so $description were not checked${dump:+: $dump}"
       continue
-    fi
-    f2c_save=${f2c_rest%%"$f2c_tab"*}
-    f2c_restore=${f2c_rest#*"$f2c_tab"}
-    if ! f2c_dump=$("$f2c_save" 2>&1); then
-      f2c_fail "could not read $f2c_label rules ($f2c_save): $f2c_dump"
-      continue
-    fi
-    f2c_plan=$(printf '%s\n' "$f2c_dump" | f2c_xtables_removal_plan "$f2c_prefix" "$f2c_label")
-    if [ -z "$f2c_plan" ]; then
-      f2c_say "already absent: $f2c_label $f2c_description"
-      continue
-    fi
-    for f2c_table in $(printf '%s\n' "$f2c_plan" | cut -f1 | sort -u); do
-      f2c_input=$(
-        printf '*%s\n' "$f2c_table"
-        printf '%s\n' "$f2c_plan" | awk -F "$f2c_tab" -v t="$f2c_table" '$1 == t && $2 == "R" { sub(/^[^\t]*\t[^\t]*\t/, ""); print }'
-        printf 'COMMIT\n'
-      )
-      if f2c_err=$(printf '%s\n' "$f2c_input" | "$f2c_restore" -w -n 2>&1); then
-        printf '%s\n' "$f2c_plan" | awk -F "$f2c_tab" -v t="$f2c_table" '$1 == t && $2 == "M" { print $3 }'
-      else
-        f2c_fail "could not remove $f2c_description from $f2c_label table $f2c_table: $f2c_err"
-      fi
+    }
+    f2c_acted=
+    f2c_rules=()
+    f2c_chains=()
+    f2c_messages=()
+    mapfile -t dumplines <<<"$dump"
+    for line in "${dumplines[@]}"; do
+      case $line in
+        '*'*)
+          table=${line#\*}
+          f2c_rules=()
+          f2c_chains=()
+          f2c_messages=()
+          ;;
+        :*)
+          line=${line#:}
+          line=${line%% *}
+          [[ $line == "$prefix"* ]] && f2c_chains+=("$line")
+          ;;
+        '-A '*)
+          # Only rules that mention a jump or goto to such a chain need splitting into words.
+          [[ $line == *" -"[jg]" $prefix"* ]] || continue
+          read -r -a words <<<"$line"
+          [[ ${words[1]} == "$prefix"* ]] && continue
+          target=
+          for ((k = ${#words[@]} - 2; k > 1; k--)); do
+            if [ "${words[k]}" = -j ] || [ "${words[k]}" = -g ]; then
+              target=${words[k + 1]}
+              break
+            fi
+          done
+          if [[ -n $target && $target == "$prefix"* ]]; then
+            f2c_rules+=("-D ${line#-A }")
+            f2c_messages+=("removed rule $label $table ${words[1]} -> $target")
+          fi
+          ;;
+        COMMIT*)
+          f2c_xtables_apply "$table" "$restore" "$label" "$description"
+          f2c_rules=()
+          f2c_chains=()
+          f2c_messages=()
+          ;;
+      esac
     done
+    [ -n "$f2c_acted" ] || f2c_say "already absent: $label $description"
   done
-  IFS=$f2c_oldifs
 }
 
-# Fails for every backend that still has a chain starting with PREFIX.
+# Fails for every backend that still has a chain starting with PREFIX, or cannot be read.
 f2c_verify_xtables_chains_gone() {
-  f2c_backends=$(f2c_xtables_backends)
-  f2c_oldifs=$IFS
-  IFS='
-'
-  for f2c_backend in $f2c_backends; do
-    IFS=$f2c_oldifs
-    f2c_label=${f2c_backend%%"$f2c_tab"*}
-    [ "$f2c_label" = skip ] && continue
-    f2c_rest=${f2c_backend#*"$f2c_tab"}
-    f2c_save=${f2c_rest%%"$f2c_tab"*}
-    f2c_left=$("$f2c_save" 2>/dev/null | awk -v prefix="$1" '/^:/ && index(substr($1, 2), prefix) == 1 { printf "%s ", substr($1, 2) }')
-    if [ -n "$f2c_left" ]; then
-      f2c_fail "still present in $f2c_label: chains ${f2c_left% }"
-    fi
+  local prefix=$1 backend label save restore dump line left
+  local -a dumplines
+  f2c_xtables_backends quiet
+  for backend in "${f2c_backends[@]}"; do
+    read -r label save restore <<<"$backend"
+    dump=$("$save" 2>&1) || {
+      f2c_fail "could not read $label rules ($save, exit $?) to check for $prefix* chains${dump:+: $dump}"
+      continue
+    }
+    left=
+    mapfile -t dumplines <<<"$dump"
+    for line in "${dumplines[@]}"; do
+      [[ $line == ":$prefix"* ]] || continue
+      line=${line#:}
+      left+="${line%% *} "
+    done
+    [ -z "$left" ] || f2c_fail "still present in $label: chains ${left% }"
   done
-  IFS=$f2c_oldifs
 }
 
 # --- nftables tables (flannel's and Felix's nftables modes) ----------------------------------
 
+# Sets f2c_nft_tables to the "table <family> <name>" lines of `nft list tables`.
+f2c_list_nft_tables() {
+  local out
+  out=$(nft list tables 2>&1) || {
+    f2c_nft_error="exit $?${out:+: $out}"
+    return 1
+  }
+  mapfile -t f2c_nft_tables <<<"$out"
+}
+
+f2c_nft_table_listed() {
+  local line
+  for line in "${f2c_nft_tables[@]}"; do
+    [ "$line" = "table $1" ] && return 0
+  done
+  return 1
+}
+
 # Arguments: "family name" pairs, e.g. "ip flannel-ipv4" "ip6 flannel-ipv6".
 f2c_remove_nft_tables() {
-  if ! f2c_have nft; then
-    f2c_say "skipped: nftables tables $* (nft is not installed in this image)"
+  local table err
+  if ! f2c_list_nft_tables; then
+    f2c_fail "could not list nftables tables (nft list tables), so table(s) $* were not checked: $f2c_nft_error"
     return
   fi
-  if ! f2c_tables=$(nft list tables 2>&1); then
-    f2c_fail "could not list nftables tables: $f2c_tables"
-    return
-  fi
-  for f2c_table in "$@"; do
-    if ! printf '%s\n' "$f2c_tables" | grep -qxF -- "table $f2c_table"; then
-      f2c_say "already absent: nftables table $f2c_table"
+  for table in "$@"; do
+    if ! f2c_nft_table_listed "$table"; then
+      f2c_say "already absent: nftables table $table"
       continue
     fi
     # shellcheck disable=SC2086 # "family name" splits into two words on purpose
-    if f2c_err=$(nft delete table $f2c_table 2>&1); then
-      f2c_say "removed nftables table $f2c_table"
+    if err=$(nft delete table $table 2>&1); then
+      f2c_say "removed nftables table $table"
     else
-      f2c_fail "could not remove nftables table $f2c_table: $f2c_err"
+      f2c_fail "could not remove nftables table $table: $err"
     fi
   done
 }
 
 f2c_verify_nft_tables_gone() {
-  f2c_have nft || return 0
-  f2c_tables=$(nft list tables 2>/dev/null) || return 0
-  for f2c_table in "$@"; do
-    if printf '%s\n' "$f2c_tables" | grep -qxF -- "table $f2c_table"; then
-      f2c_fail "still present: nftables table $f2c_table"
-    fi
+  local table
+  if ! f2c_list_nft_tables; then
+    f2c_fail "could not list nftables tables (nft list tables) to check for table(s) $*: $f2c_nft_error"
+    return
+  fi
+  for table in "$@"; do
+    f2c_nft_table_listed "$table" && f2c_fail "still present: nftables table $table"
   done
 }
 
