@@ -1,6 +1,6 @@
 import { type ClusterClient, type KubeObject } from '../cluster/index.js';
 import type { Plan, PlannedNode } from '../plan/types.js';
-import { hostScriptJob, loadHostScript } from '../host/pods.js';
+import { DEFAULT_HELPER_IMAGE, hostPodOutcome, hostScriptJob, loadHostScript, staleHostJobReason, type HostScriptJobOptions } from '../host/pods.js';
 import type { AuditLog } from './audit.js';
 import {
   applyManifest,
@@ -15,7 +15,7 @@ import { MIGRATION_LABEL, NODE_STATE_ANNOTATION, STATE_NAMESPACE, type NetworkLa
 import { NODE_STEPS, STEP_TITLES, type EngineEvent, type EventSink, type NodeStep } from './events.js';
 import { MigrationLock } from './lock.js';
 import { readMigrationRecord, readNodeState, stateFor, writeMigrationRecord, writeNodeState, type MigrationRecord, type NodeMigrationState } from './state.js';
-import { selectorString, waitForJob, waitForNoPodOnNode, waitForPodReadyOnNode } from './waits.js';
+import { selectorString, waitForJob, waitForNoPodOnNode, waitForPodReadyOnNode, WaitTimeoutError } from './waits.js';
 import { captureClusterBefore, wasUnschedulableBefore } from './cluster-before.js';
 import { cordonAndDrain, deleteHelperObjects, nodeEvent, probeNode, restartPodNetworkPods, setNetworkLabel, setUnschedulable } from './node-ops.js';
 
@@ -106,6 +106,7 @@ export class MigrationEngine {
         const question: Confirmation = first
           ? { kind: 'first-node', message: `Migrate the first batch (${names}) now? Its pods are evicted and its network switches to Calico.`, allowAll: true }
           : { kind: 'batch', message: `Migrate batch ${index + 1}/${plan.batches.length} (${names})?`, allowAll: true };
+        if (first) await this.checkHelperImage(pending[0]);
         first = false;
         if (!(await this.ask(question))) return { status: 'declined', migrated };
         this.emit({ type: 'batch-start', index: index + 1, total: plan.batches.length, nodes: pending.map((n) => n.name) });
@@ -333,9 +334,9 @@ export class MigrationEngine {
     return labels ? { namespace, selector: selectorString(labels) } : undefined;
   }
 
-  private async runHostJob(planned: PlannedNode, wait: (m: string) => void): Promise<void> {
+  private hostJobOptions(planned: PlannedNode): HostScriptJobOptions {
     const { plan } = this.opts;
-    const job = hostScriptJob({
+    return {
       script: 'cleanup',
       scriptText: loadHostScript('cleanup'),
       node: planned.name,
@@ -345,14 +346,85 @@ export class MigrationEngine {
       flavour: plan.flavour,
       image: this.opts.helperImage,
       runId: 'migrate',
-    });
-    await this.client.ensure(job);
+    };
+  }
+
+  /**
+   * Runs the cleanup script's command check (MODE=check, changes nothing) in the helper image on
+   * the first node to move, before anything is drained: a wrong image stops the run while every
+   * node still runs flannel.
+   */
+  private async checkHelperImage(first: PlannedNode): Promise<void> {
     if (this.client.serverDryRun) return;
-    wait(`waiting for host cleanup Job ${job.metadata!.namespace}/${job.metadata!.name}`);
-    const outcome = await waitForJob(this.client, job.metadata!.namespace!, job.metadata!.name!, this.stepTimeoutMs);
-    if (!outcome.succeeded) {
-      throw new Error(`host cleanup Job ${job.metadata!.namespace}/${job.metadata!.name} failed (${outcome.reason}); see kubectl -n ${job.metadata!.namespace} logs job/${job.metadata!.name}`);
+    const image = this.opts.helperImage;
+    const job = hostScriptJob({ ...this.hostJobOptions(first), mode: 'check' });
+    const { name, namespace } = job.metadata as { name: string; namespace: string };
+    this.emit({ type: 'phase', phase: 'helper-image-check', message: `checking that helper image ${image} has the host cleanup's commands (Job ${namespace}/${name} on ${first.name}, changes nothing)` });
+    await this.ensureHostJob(job);
+    const outcome = await waitForJob(this.client, namespace, name, this.stepTimeoutMs);
+    if (outcome.succeeded) {
+      this.emit({ type: 'info', message: `helper image ${image} can run the host cleanup` });
+      return;
     }
+    const pod = hostPodOutcome(await this.lastJobPod(job));
+    const what = pod.missingCommands.length
+      ? `it lacks the commands ${pod.missingCommands.join(', ')}`
+      : pod.reason ? `its pod did not run the check (${pod.reason}${pod.lines.length ? `: ${pod.lines.join('; ')}` : ''})`
+        : `the check failed (${outcome.reason}${pod.lines.length ? `: ${pod.lines.join('; ')}` : ''})`;
+    const message = `helper image ${image} cannot run the host cleanup on ${first.name}: ${what}. No node was drained. ` +
+      `Rerun with --helper-image set to an image that has sh (bash), ip, rm, nft and the iptables/ip6tables -nft and -legacy save/restore tools, ` +
+      `e.g. ${DEFAULT_HELPER_IMAGE} (the calico/node image of the Calico manifest); see kubectl -n ${namespace} logs job/${name}`;
+    this.emit({ type: 'warning', node: first.name, message });
+    throw new Error(message);
+  }
+
+  /**
+   * Creates a host Job, or reuses the one a previous run made; one that failed, or was made with
+   * another image or script, is deleted first (and its pods with it), so a rerun never waits on
+   * a stale Job.
+   */
+  private async ensureHostJob(job: KubeObject): Promise<void> {
+    const ref = { apiVersion: 'batch/v1', kind: 'Job', name: job.metadata!.name!, namespace: job.metadata!.namespace };
+    const existing = await this.client.find(ref);
+    const stale = existing && staleHostJobReason(existing, job);
+    if (existing && !stale) return;
+    if (stale) {
+      this.emit({ type: 'info', node: job.spec?.template?.spec?.nodeName, message: `replacing Job ${ref.namespace}/${ref.name}: ${stale}` });
+      await this.client.delete(ref, { propagationPolicy: 'Background' });
+      if (!this.client.serverDryRun) {
+        const gone = await this.client.watchUntil('batch/v1', 'Job', {
+          namespace: ref.namespace, fieldSelector: `metadata.name=${ref.name}`, timeoutMs: this.stepTimeoutMs, onList: (items) => items.length === 0,
+        }, (type) => type === 'DELETED');
+        if (!gone) throw new WaitTimeoutError(`Job ${ref.namespace}/${ref.name} to be deleted`, this.stepTimeoutMs);
+      }
+    }
+    await this.client.ensure(job);
+  }
+
+  /** The newest pod of this Job (its own, not one of an earlier Job of the same name). */
+  private async lastJobPod(job: KubeObject): Promise<KubeObject | undefined> {
+    const current = await this.client.find({ apiVersion: 'batch/v1', kind: 'Job', name: job.metadata!.name!, namespace: job.metadata!.namespace });
+    const uid = current?.metadata?.uid;
+    const pods = await this.client.list('v1', 'Pod', { namespace: job.metadata!.namespace, labelSelector: `job-name=${job.metadata!.name}` });
+    const own = pods.filter((p) => !uid || (p.metadata?.ownerReferences ?? []).some((o: { uid?: string }) => o.uid === uid));
+    own.sort((a, b) => String(a.metadata?.creationTimestamp ?? '').localeCompare(String(b.metadata?.creationTimestamp ?? '')));
+    return own.filter((p) => p.status?.containerStatuses?.[0]?.state?.terminated).pop() ?? own.pop();
+  }
+
+  private async runHostJob(planned: PlannedNode, wait: (m: string) => void): Promise<void> {
+    const job = hostScriptJob(this.hostJobOptions(planned));
+    const { name, namespace } = job.metadata as { name: string; namespace: string };
+    await this.ensureHostJob(job);
+    if (this.client.serverDryRun) return;
+    wait(`waiting for host cleanup Job ${namespace}/${name}`);
+    const outcome = await waitForJob(this.client, namespace, name, this.stepTimeoutMs);
+    if (outcome.succeeded) return;
+    const pod = hostPodOutcome(await this.lastJobPod(job));
+    const said = pod.lines.length ? `: ${pod.lines.join('; ')}` : pod.reason ? ` (pod: ${pod.reason})` : '';
+    const fix = pod.missingCommands.length
+      ? ` The helper image ${this.opts.helperImage} lacks ${pod.missingCommands.join(', ')}: rerun with --helper-image set to an image that has them, e.g. ${DEFAULT_HELPER_IMAGE}.`
+      : '';
+    throw new Error(`host cleanup Job ${namespace}/${name} failed (${outcome.reason})${said}.${fix} The node stays cordoned; see kubectl -n ${namespace} logs job/${name}`);
   }
 
   private async nodeEvent(node: string, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {

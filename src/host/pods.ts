@@ -1,13 +1,22 @@
 import { createHash } from 'node:crypto';
 import type { KubeObject, V1Job } from '../cluster/index.js';
 import { MANAGED_BY, MANAGED_BY_LABEL, NODE_LABEL, ROLE_LABEL } from '../engine/constants.js';
+import { DEFAULT_HELPER_IMAGE } from '../plan/types.js';
+
+export { DEFAULT_HELPER_IMAGE };
 
 export { hostScriptPath, loadHostScript } from './load.js';
 
 export type HostScript = 'cleanup' | 'revert';
 export type HostFlavour = 'flannel' | 'canal';
+/** run: the script does its work; check: it checks its inputs and the image's commands, and changes nothing. */
+export type HostScriptMode = 'run' | 'check';
 
 export const HOST_SCRIPT_ROLES: Record<HostScript, string> = { cleanup: 'host-cleanup', revert: 'host-revert' };
+/** The role of a Job in check mode, whichever script it checks. */
+export const HOST_CHECK_ROLE = 'host-check';
+/** The script's exit status for bad input or a missing command: nothing was changed, and a retry cannot help. */
+export const HOST_SCRIPT_REFUSED_EXIT = 2;
 export const RUN_LABEL = 'flannel2calico.io/run';
 /** The full node name, for nodes whose name does not fit a label value. */
 export const NODE_ANNOTATION = 'flannel2calico.io/node';
@@ -28,6 +37,8 @@ export interface HostScriptJobOptions {
   image: string;
   /** Distinguishes runs; part of the Job's name and its run label. */
   runId: string;
+  /** run (default) or check; a check Job has its own name, role and a read-only view of the host. */
+  mode?: HostScriptMode;
   /** Calico's CNI config file name (install-cni's CNI_CONF_NAME). */
   calicoCniConf?: string;
   /** revert only: the IP pools' CIDRs, to find Felix's routes. */
@@ -48,10 +59,13 @@ export function labelValue(value: string): string {
   return cleaned ? `${cleaned}-${shortHash(value)}` : shortHash(value);
 }
 
-/** `f2c-<script>-<node>-<hash>`, at most 63 characters, the same for the same script, node and run. */
-export function hostScriptJobName(script: HostScript, node: string, runId: string): string {
-  const hash = shortHash(script, node, runId);
-  const prefix = `f2c-${script}-`;
+/**
+ * `f2c-<script>-<node>-<hash>` (check mode: `f2c-check-<node>-<hash>`), at most 63 characters, the
+ * same for the same script, node, run and mode.
+ */
+export function hostScriptJobName(script: HostScript, node: string, runId: string, mode: HostScriptMode = 'run'): string {
+  const hash = mode === 'check' ? shortHash(script, node, runId, mode) : shortHash(script, node, runId);
+  const prefix = `f2c-${mode === 'check' ? 'check' : script}-`;
   const room = MAX_NAME - prefix.length - hash.length - 1;
   const nodePart = node.toLowerCase().replace(/[^a-z0-9-]+/g, '-').slice(0, room).replace(/^-+|-+$/g, '');
   return `${prefix}${nodePart ? `${nodePart}-` : ''}${hash}`;
@@ -60,6 +74,7 @@ export function hostScriptJobName(script: HostScript, node: string, runId: strin
 function validate(o: HostScriptJobOptions): void {
   const problems: string[] = [];
   if (o.script !== 'cleanup' && o.script !== 'revert') problems.push(`script must be cleanup or revert, not ${JSON.stringify(o.script)}`);
+  if (o.mode !== undefined && o.mode !== 'run' && o.mode !== 'check') problems.push(`mode must be run or check, not ${JSON.stringify(o.mode)}`);
   if (!o.scriptText || !o.scriptText.trim()) problems.push('scriptText is empty');
   if (!o.node) problems.push('node is empty');
   if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(o.namespace ?? '')) problems.push(`namespace ${JSON.stringify(o.namespace)} is not a valid namespace name`);
@@ -81,12 +96,17 @@ function validate(o: HostScriptJobOptions): void {
 /**
  * The Job that runs a host script once on one node: pinned there with nodeName (no scheduler,
  * no taint in the way), in the host's network namespace, privileged, with the host's / at /host.
+ * In check mode (MODE=check) the script only checks its inputs and the image's commands: the
+ * pod has the same shape (so admission, scheduling and the image pull are proven too), but sees
+ * the host's / read-only and gets no xtables lock, since it writes nothing.
  * Pure: the script text comes in as an argument (see loadHostScript).
  */
 export function hostScriptJob(o: HostScriptJobOptions): KubeObject {
   validate(o);
-  const role = HOST_SCRIPT_ROLES[o.script];
-  const name = hostScriptJobName(o.script, o.node, o.runId);
+  const mode = o.mode ?? 'run';
+  const check = mode === 'check';
+  const role = check ? HOST_CHECK_ROLE : HOST_SCRIPT_ROLES[o.script];
+  const name = hostScriptJobName(o.script, o.node, o.runId, mode);
   const labels = {
     [MANAGED_BY_LABEL]: MANAGED_BY,
     [ROLE_LABEL]: role,
@@ -101,15 +121,32 @@ export function hostScriptJob(o: HostScriptJobOptions): KubeObject {
     { name: 'CNI_CONFIG_DIR', value: o.cniConfigDir },
     { name: 'CALICO_CNI_CONF', value: o.calicoCniConf ?? DEFAULT_CALICO_CNI_CONF },
     ...(o.script === 'revert' && o.podNetworks?.length ? [{ name: 'POD_NETWORKS', value: o.podNetworks.join(' ') }] : []),
+    ...(check ? [{ name: 'MODE', value: 'check' }] : []),
   ];
+  const volumeMounts = check
+    ? [{ name: 'host-root', mountPath: HOST_ROOT_MOUNT, readOnly: true }]
+    : [
+      { name: 'host-root', mountPath: HOST_ROOT_MOUNT },
+      // iptables-legacy serialises on this file; share the host's with kube-proxy and Felix.
+      { name: 'xtables-lock', mountPath: '/run/xtables.lock' },
+    ];
+  const volumes = check
+    ? [{ name: 'host-root', hostPath: { path: '/', type: 'Directory' } }]
+    : [
+      { name: 'host-root', hostPath: { path: '/', type: 'Directory' } },
+      { name: 'xtables-lock', hostPath: { path: '/run/xtables.lock', type: 'FileOrCreate' } },
+    ];
   const job: V1Job = {
     apiVersion: 'batch/v1',
     kind: 'Job',
     metadata: { name, namespace: o.namespace, labels, annotations: { [NODE_ANNOTATION]: o.node } },
     spec: {
-      backoffLimit: 2,
-      activeDeadlineSeconds: 300,
+      // A check either finds the commands or not: no retry.
+      backoffLimit: check ? 0 : 2,
+      activeDeadlineSeconds: check ? 120 : 300,
       ttlSecondsAfterFinished: 600,
+      // Exit 2 (bad input, missing command) changed nothing and would fail again: fail the Job at once.
+      podFailurePolicy: { rules: [{ action: 'FailJob', onExitCodes: { operator: 'In', values: [HOST_SCRIPT_REFUSED_EXIT] } }] },
       template: {
         metadata: { labels, annotations: { [NODE_ANNOTATION]: o.node } },
         spec: {
@@ -132,20 +169,63 @@ export function hostScriptJob(o: HostScriptJobOptions): KubeObject {
             env,
             securityContext: { privileged: true },
             resources: { requests: { cpu: '10m', memory: '32Mi' } },
+            // On failure the kubelet puts the output's last lines in the terminated state's message.
             terminationMessagePolicy: 'FallbackToLogsOnError',
-            volumeMounts: [
-              { name: 'host-root', mountPath: HOST_ROOT_MOUNT },
-              // iptables-legacy serialises on this file; share the host's with kube-proxy and Felix.
-              { name: 'xtables-lock', mountPath: '/run/xtables.lock' },
-            ],
+            volumeMounts,
           }],
-          volumes: [
-            { name: 'host-root', hostPath: { path: '/', type: 'Directory' } },
-            { name: 'xtables-lock', hostPath: { path: '/run/xtables.lock', type: 'FileOrCreate' } },
-          ],
+          volumes,
         },
       },
     },
   };
   return job as KubeObject;
+}
+
+/**
+ * Why an existing host Job cannot be waited on again: it failed, or it runs another image or
+ * script text than `wanted`. Undefined when it can be reused.
+ */
+export function staleHostJobReason(existing: KubeObject, wanted: KubeObject): string | undefined {
+  const conditions: Array<{ type?: string; status?: string }> = existing.status?.conditions ?? [];
+  if (conditions.some((c) => c.type === 'Failed' && c.status === 'True')) return 'it failed';
+  const have = existing.spec?.template?.spec?.containers?.[0];
+  const want = wanted.spec?.template?.spec?.containers?.[0];
+  if (have?.image !== want?.image) return `it runs image ${have?.image ?? '(none)'}, not ${want?.image}`;
+  if (JSON.stringify(have?.command) !== JSON.stringify(want?.command)) return 'it runs another version of the script';
+  if (JSON.stringify(have?.env) !== JSON.stringify(want?.env)) return 'it has other settings';
+  return undefined;
+}
+
+/** What a host script's pod said when it ended (or why it never ran), for error messages. */
+export interface HostPodOutcome {
+  /** The script's own error lines (from the terminated message), or the pod's last output lines. */
+  lines: string[];
+  exitCode?: number;
+  /** Why the container did not run, e.g. ErrImagePull, ImagePullBackOff. */
+  reason?: string;
+  /** Commands the script found missing in the image. */
+  missingCommands: string[];
+}
+
+const MISSING_COMMANDS = /missing commands: ([^;]+);/;
+
+/**
+ * Reads a host script pod's status: containerStatuses[0].state.terminated.message (the output's
+ * tail, through FallbackToLogsOnError) and exitCode, or the waiting reason of a container that
+ * never started. Pure.
+ */
+export function hostPodOutcome(pod: KubeObject | undefined): HostPodOutcome {
+  const status = pod?.status?.containerStatuses?.[0];
+  const terminated = status?.state?.terminated ?? status?.lastState?.terminated;
+  const waiting = status?.state?.waiting;
+  const text: string = terminated?.message ?? '';
+  const all = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  const errors = all.filter((l) => l.startsWith('error:'));
+  const missing = MISSING_COMMANDS.exec(text)?.[1].split(',').map((c) => c.trim()).filter(Boolean) ?? [];
+  return {
+    lines: errors.length ? errors : all.slice(-5),
+    exitCode: terminated?.exitCode,
+    reason: terminated ? (terminated.reason && terminated.reason !== 'Error' ? terminated.reason : undefined) : (waiting?.reason ?? pod?.status?.reason),
+    missingCommands: missing,
+  };
 }

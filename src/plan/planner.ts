@@ -18,7 +18,7 @@ import { classifyNodePods, drainContext } from './drain-filters.js';
 import { fingerprint, fingerprintHash } from './fingerprint.js';
 import { PlanInputError, batchSize, isControlPlane, makeBatches, orderNodes, parseMaxParallel } from './order.js';
 import { runPreflight, type NodeProblem, type PoolPlan } from './preflight.js';
-import type { ClusterSnapshot, Plan, PlanOptions, PlannedNode } from './types.js';
+import { DEFAULT_HELPER_IMAGE, type ClusterSnapshot, type Plan, type PlanOptions, type PlannedNode } from './types.js';
 
 export { PlanInputError } from './order.js';
 
@@ -225,10 +225,18 @@ export function buildPlan(snapshot: ClusterSnapshot, detection: Detection, optio
       ...(blockSizeV6 !== undefined ? { blockSizeV6 } : {}),
     },
     drain,
+    hostCleanup: hostCleanupPlan(options.helperImage ?? DEFAULT_HELPER_IMAGE, batches[0]?.[0]),
     maxParallel: maxParallel.percent ? `${maxParallel.value}%` : String(maxParallel.value),
     nodes: planned,
     batches,
     preflight: preflight.findings,
+  };
+}
+
+function hostCleanupPlan(helperImage: string, firstNode: string | undefined): Plan['hostCleanup'] {
+  return {
+    helperImage,
+    preDrainCheck: `before the first drain, a Job on the first node to move (${firstNode ?? 'none planned'}) runs the host cleanup's command check (MODE=check, changes nothing) in ${helperImage}; a missing command stops the run with every node still on flannel`,
   };
 }
 

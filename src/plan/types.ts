@@ -1,6 +1,9 @@
 import type { CalicoNodeIdentity } from '../calico/objects.js';
 import type { KubeObject, V1ConfigMap, V1DaemonSet, V1Node, V1Pod, V1PodDisruptionBudget, V1Service } from '../cluster/index.js';
 
+/** The image of the host Jobs unless --helper-image names another: calico/node, as the Calico manifest pins it. */
+export const DEFAULT_HELPER_IMAGE = 'quay.io/calico/node:v3.32.1';
+
 /** One preflight result. `fail` stops `migrate`; `warn` is shown and accepted. */
 export interface Finding {
   id: string;
@@ -75,6 +78,8 @@ export interface Plan {
     blockSizeV6?: number;
   };
   drain: { force: boolean; deleteEmptyDirData: boolean; timeoutSeconds: number; gracePeriodSeconds: number };
+  /** The host cleanup Job: its image, and the command check run in that image before the first drain. */
+  hostCleanup: { helperImage: string; preDrainCheck: string };
   maxParallel: string;
   /** In migration order. */
   nodes: PlannedNode[];
@@ -119,6 +124,8 @@ export interface PlanOptions {
   gracePeriodSeconds?: number;
   /** kubectl's --skip-wait-for-delete-timeout; 0 (default) never skips terminating pods. */
   skipWaitForDeleteTimeoutSeconds?: number;
+  /** Image of the host Jobs (--helper-image); DEFAULT_HELPER_IMAGE when not given. */
+  helperImage?: string;
   /** Clock for createdAt and pod ages; defaults to now. */
   now?: Date;
 }

@@ -11,7 +11,7 @@ import { NODE_STEPS, STEP_TITLES } from '../../engine/events.js';
 import { collectSnapshot } from '../../plan/snapshot.js';
 import { diffSnapshots } from '../../plan/fingerprint.js';
 import { buildPlan } from '../../plan/planner.js';
-import type { Plan } from '../../plan/types.js';
+import { DEFAULT_HELPER_IMAGE, type Plan } from '../../plan/types.js';
 import type { CommandContext } from '../context.js';
 import { CliError, ExitCode, UsageError } from '../exit.js';
 import { action } from '../main.js';
@@ -20,7 +20,7 @@ import { makeProgress } from '../progress.js';
 import { makeConfirm, requireConfirmable } from '../prompt.js';
 import { addSettingsOptions, settingsOverrides } from '../settings-flags.js';
 
-export const DEFAULT_HELPER_IMAGE = 'quay.io/calico/node:v3.32.1';
+export { DEFAULT_HELPER_IMAGE };
 export const DEFAULT_PROBE_IMAGE = 'busybox:1.36';
 
 async function readManifest(source: string): Promise<KubeObject[]> {
@@ -91,7 +91,7 @@ async function resolvePlan(ctx: CommandContext, client: ClusterClient, options: 
     }
     return { plan, resuming, allNodes };
   }
-  return { plan: buildPlan(snapshot, detection, planOptionsFrom(options)), resuming, allNodes };
+  return { plan: buildPlan(snapshot, detection, { ...planOptionsFrom(options), helperImage: options.helperImage }), resuming, allNodes };
 }
 
 function printClientDryRun(ctx: CommandContext, plan: Plan): void {
@@ -154,7 +154,7 @@ export function registerMigrate(program: Command): void {
     .option('--calico-manifest <file|url>', "Calico's flannel-migration calico.yaml, applied when Calico is not installed yet")
     .option('--finalize', 'after the last node, delete flannel and the migration labels without asking')
     .option('--no-finalize', 'never finalize in this run')
-    .option('--helper-image <image>', 'image of the host cleanup Job (needs sh, ip, iptables)', DEFAULT_HELPER_IMAGE)
+    .option('--helper-image <image>', `image of the host cleanup Job, checked on the first node before any drain (needs bash, ip, rm, nft, iptables/ip6tables -nft and -legacy save/restore; default: the plan's, else ${DEFAULT_HELPER_IMAGE})`)
     .option('--probe-image <image>', 'image of the connectivity probes (needs sh, httpd, wget, nslookup)', DEFAULT_PROBE_IMAGE)
     .option('--skip-probe', 'do not prove pod connectivity before uncordoning a node')
     .addOption(new Option('--step-timeout <duration>', 'bound on each wait other than the drain (calico-node Ready, Jobs)').default('5m'))
@@ -209,7 +209,7 @@ Exit codes: 0 done, 1 failed, 2 refused (no terminal and no --yes; another run h
         confirm: makeConfirm(ctx),
         onEvent: progress.onEvent,
         audit: ctx.audit,
-        helperImage: options.helperImage,
+        helperImage: options.helperImage ?? plan.hostCleanup?.helperImage ?? DEFAULT_HELPER_IMAGE,
         probeImage: options.probeImage,
         drainTimeoutMs: plan.drain.timeoutSeconds * 1000,
         stepTimeoutMs,

@@ -7,7 +7,7 @@ import { detect } from '../../flannel/detect.js';
 import { buildPlan, planFails } from '../../plan/planner.js';
 import { parseMaxParallel } from '../../plan/order.js';
 import { collectSnapshot } from '../../plan/snapshot.js';
-import type { Finding, Plan, PlannedNode } from '../../plan/types.js';
+import { DEFAULT_HELPER_IMAGE, type Finding, type Plan, type PlannedNode } from '../../plan/types.js';
 import type { CommandContext } from '../context.js';
 import { CliError, ExitCode, UsageError } from '../exit.js';
 import { action } from '../main.js';
@@ -46,6 +46,10 @@ function renderSummary(ctx: CommandContext, plan: Plan): void {
   const felix = (plan.calico.felixConfigurationPatch as { spec?: Record<string, unknown> }).spec ?? {};
   ctx.out(`  Felix       FelixConfiguration default: ${Object.entries(felix).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   ctx.out(`  drain       timeout ${duration(plan.drain.timeoutSeconds)}, grace period ${plan.drain.gracePeriodSeconds < 0 ? "each pod's own" : `${plan.drain.gracePeriodSeconds}s`}, --force ${plan.drain.force ? 'on' : 'off'}, --delete-emptydir-data ${plan.drain.deleteEmptyDirData ? 'on' : 'off'}`);
+  if (plan.hostCleanup) {
+    ctx.out(`  host Jobs   helper image ${plan.hostCleanup.helperImage} (--helper-image)`);
+    ctx.out(`  image check ${plan.hostCleanup.preDrainCheck}`);
+  }
   ctx.out(`  batches     ${plan.batches.length} for ${plan.nodes.length} node(s), --max-parallel ${plan.maxParallel}; control-plane nodes last, one at a time`);
   ctx.out(`  state hash  ${plan.cluster.stateHash.slice(0, 16)}`);
   ctx.out();
@@ -125,6 +129,7 @@ export function registerPlan(program: Command): void {
     .command('plan')
     .description('show what the migration would do — Calico objects, node order and batches, what each drain evicts — and check it; changes nothing')
     .option('--out <file>', 'save the plan as JSON (with a hash of the cluster state) for `migrate --plan`')
+    .option('--helper-image <image>', 'image of the host cleanup Job, checked on the first node before any drain', DEFAULT_HELPER_IMAGE)
     .addHelpText('after', `
 Examples:
   flannel2calico plan                              summary: Calico objects, node table, preflight
@@ -149,7 +154,7 @@ Exit codes: 0 plan ok, 3 a preflight finding fails (the plan is still printed an
       throw new CliError(`nothing to plan: ${detection.summary}`, ExitCode.preflightFailed, 'Run `flannel2calico detect` for details; name the DaemonSet with --flannel-daemonset and --flannel-namespace.');
     }
     const snapshot = await collectSnapshot(client, detection);
-    const plan = buildPlan(snapshot, detection, planOptions);
+    const plan = buildPlan(snapshot, detection, { ...planOptions, helperImage: options.helperImage });
     if (ctx.opts.output === 'json') ctx.out(JSON.stringify(plan, null, 2));
     else if (ctx.opts.output === 'yaml') ctx.out(YAML.stringify(plan, { aliasDuplicateObjects: false, lineWidth: 0 }).trimEnd());
     else {
