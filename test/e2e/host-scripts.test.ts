@@ -3,7 +3,9 @@
  * underlay bridge (in a namespace of its own; nothing is added on the host side). Each node gets
  * the state a real flanneld v0.28.10 leaves (test/fixtures/flanneld-v0.28.10-node-state), plus
  * Calico and unrelated state that must survive, and the scripts run inside it with
- * `ip netns exec NS env HOST_ROOT=<per-node dir> …`. Needs root, VXLAN, iptables (nft) and nft.
+ * `ip netns exec NS env -i PATH=<dir> HOST_ROOT=<per-node dir> …`, where <dir> holds only the
+ * commands of the helper image quay.io/calico/node:v3.32.1 (test/testbed/image-commands.ts), as
+ * the Job runs them. Needs root, VXLAN, iptables (nft and legacy) and nft.
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -12,7 +14,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
-import { hostScriptJob, loadHostScript } from '../../src/host/pods.js';
+import { hostScriptJob, loadHostScript, type HostScriptJobOptions } from '../../src/host/pods.js';
+import { calicoNodeCommandDir, type CommandSetOptions } from '../testbed/image-commands.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const fixturesDir = process.env.FIXTURES_DIR ?? path.join(repoRoot, 'test', 'fixtures');
@@ -57,6 +60,19 @@ function tempRoot(name: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `f2c-host-${name}-`));
   createdDirs.push(dir);
   return dir;
+}
+
+/** A directory with only the commands of calico/node v3.32.1 (its `sh` is bash), removed after the suite. */
+function imageCommands(options: Omit<CommandSetOptions, 'dir'> = {}): string {
+  const dir = calicoNodeCommandDir({ ...options, dir: path.join(tempRoot('image'), 'bin') });
+  return dir;
+}
+
+/** Every output of a script run in this suite, for the check that no command was ever missing. */
+const scriptOutputs: string[] = [];
+function recordRun(r: Result): Result {
+  scriptOutputs.push(r.stdout, r.stderr);
+  return r;
 }
 
 function have(cmd: string): boolean {
@@ -270,18 +286,32 @@ const saveRules = (ns: string, tool = 'iptables-nft-save'): string => inNs(ns, t
 const chains = (dump: string): string[] => [...dump.matchAll(/^:(\S+)/gm)].map((m) => m[1]);
 const nftTables = (ns: string): string[] => inNs(ns, 'nft', ['list', 'tables']).trim().split('\n').filter(Boolean);
 
-function runScript(node: FakeNode, script: string, env: Record<string, string>): Result {
-  const vars = Object.entries({ HOST_ROOT: node.root, NODE_NAME: node.name, ...env }).map(([k, v]) => `${k}=${v}`);
-  return run('ip', ['netns', 'exec', node.ns, 'env', ...vars, 'sh', script]);
+let calicoBin = '';
+
+/** Runs a script file as `sh script` with nothing but the image's commands on PATH. */
+function runScript(node: FakeNode, script: string, env: Record<string, string>, bin = calicoBin): Result {
+  const vars = Object.entries({ PATH: bin, HOST_ROOT: node.root, NODE_NAME: node.name, ...env }).map(([k, v]) => `${k}=${v}`);
+  return recordRun(run('ip', ['netns', 'exec', node.ns, 'env', '-i', ...vars, 'sh', script]));
 }
 
-/** Runs exactly the container command of the Job that flannel2calico creates, with HOST_ROOT pointing at the node's files. */
-function runJobCommand(node: FakeNode, job: ReturnType<typeof hostScriptJob>): Result {
+/**
+ * Runs exactly the container command and environment of the Job that flannel2calico creates, with
+ * HOST_ROOT pointing at the node's files and nothing but the image's commands on PATH. The image's
+ * /bin/sh is bash: the command's /bin/sh is the image directory's sh (or `shell`, to try another).
+ */
+function runJobCommand(node: FakeNode, job: ReturnType<typeof hostScriptJob>, bin = calicoBin, shell = path.join(bin, 'sh')): Result {
   const container = job.spec.template.spec.containers[0];
   const vars = (container.env as Array<{ name: string; value: string }>)
     .map((e) => `${e.name}=${e.name === 'HOST_ROOT' ? node.root : e.value}`);
-  return run('ip', ['netns', 'exec', node.ns, 'env', ...vars, ...(container.command as string[])]);
+  const [sh, ...args] = container.command as string[];
+  expect(sh).toBe('/bin/sh');
+  return recordRun(run('ip', ['netns', 'exec', node.ns, 'env', '-i', `PATH=${bin}`, ...vars, shell, ...args]));
 }
+
+const jobOptions = (node: FakeNode, more: Partial<HostScriptJobOptions> = {}): HostScriptJobOptions => ({
+  script: 'cleanup', scriptText: loadHostScript(more.script ?? 'cleanup'), node: node.name, namespace: 'kube-system', vni: node.vni,
+  cniConfigDir: '/etc/cni/net.d', flavour: 'flannel', image: 'quay.io/calico/node:v3.32.1', runId: 'e2e', ...more,
+});
 
 const lines = (out: string): string[] => out.trim().split('\n');
 
@@ -329,6 +359,9 @@ beforeAll(() => {
   if (vxlan.status !== 0) throw new Error(`VXLAN devices cannot be created here: ${vxlan.stderr}`);
   const nat = run('ip', ['netns', 'exec', probe, 'iptables-nft', '-t', 'nat', '-N', 'F2C-PROBE']);
   if (nat.status !== 0) throw new Error(`iptables (nft) does not work in a network namespace here: ${nat.stderr}`);
+  calicoBin = imageCommands();
+  const absent = ['awk', 'head', 'wc', 'tr', 'cut', 'dirname', 'mktemp', 'xargs'].filter((c) => fs.existsSync(path.join(calicoBin, c)));
+  if (absent.length) throw new Error(`the calico/node command set must not hold ${absent.join(', ')}`);
 });
 
 afterAll(() => {
@@ -737,7 +770,7 @@ describe('failures', () => {
     const badVni = runScript(node, cleanupScript, { VNI: '1; rm -rf /' });
     expect(badVni.status).toBe(2);
     expect(badVni.stderr).toContain('error: VNI must be a number from 0 to 16777215');
-    const badRoot = run('ip', ['netns', 'exec', node.ns, 'env', 'HOST_ROOT=/nonexistent/f2c', 'sh', cleanupScript]);
+    const badRoot = recordRun(run('ip', ['netns', 'exec', node.ns, 'env', '-i', `PATH=${calicoBin}`, 'HOST_ROOT=/nonexistent/f2c', 'sh', cleanupScript]));
     expect(badRoot.status).toBe(2);
     expect(badRoot.stderr).toContain("HOST_ROOT '/nonexistent/f2c' is not a directory");
     expect(linkNames(node.ns)).toContain('flannel.1');
@@ -747,9 +780,9 @@ describe('failures', () => {
   it('exits 1 and names what it could not remove, after doing all it could', () => {
     // A read-only CNI directory: the files there cannot go, the devices still can.
     const cniDir = path.join(node.root, 'etc/cni/net.d');
-    const r = run('ip', ['netns', 'exec', node.ns, 'unshare', '-m', 'sh', '-c',
-      'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && exec env HOST_ROOT="$2" NODE_NAME=f1 sh "$3"',
-      'sh', cniDir, node.root, cleanupScript]);
+    const r = recordRun(run('ip', ['netns', 'exec', node.ns, 'unshare', '-m', 'sh', '-c',
+      'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && exec env -i PATH="$4" HOST_ROOT="$2" NODE_NAME=f1 sh "$3"',
+      'sh', cniDir, node.root, cleanupScript, calicoBin]));
     expect(r.status).toBe(1);
     const out = lines(r.stdout);
     expect(out).toContain('removed link flannel.1');
@@ -758,5 +791,212 @@ describe('failures', () => {
     expect(out[out.length - 1]).toBe('error: 2 item(s) could not be removed from node f1; see the lines above');
     expect(linkNames(node.ns)).not.toContain('flannel.1');
     expect(fileExists(node, '/etc/cni/net.d/10-flannel.conflist')).toBe(true);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Fail closed: the image's commands are checked before anything changes
+
+/** Everything of a node the scripts could change: devices, chains and rules in each backend, nftables tables, files. */
+function nodeState(node: FakeNode, legacy: boolean): Record<string, string[]> {
+  const files: string[] = [];
+  const walk = (dir: string): void => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else files.push(`${path.relative(node.root, full)}: ${fs.readFileSync(full, 'utf8')}`);
+    }
+  };
+  walk(node.root);
+  const rulesOf = (dump: string): string[] => dump.split('\n').filter((l) => l.startsWith(':') || l.startsWith('-A ')).map((l) => l.replace(/\[\d+:\d+\]/, '')).sort();
+  return {
+    links: linkNames(node.ns).sort(),
+    nft: rulesOf(saveRules(node.ns)),
+    nft6: rulesOf(saveRules(node.ns, 'ip6tables-nft-save')),
+    legacy: legacy ? rulesOf(saveRules(node.ns, 'iptables-legacy-save')) : [],
+    tables: nftTables(node.ns).sort(),
+    files: files.sort(),
+  };
+}
+
+const NEEDED = ['ip', 'rm', 'nft', 'iptables-nft-save', 'iptables-nft-restore', 'ip6tables-nft-save', 'ip6tables-nft-restore',
+  'iptables-legacy-save', 'iptables-legacy-restore', 'ip6tables-legacy-save', 'ip6tables-legacy-restore'];
+const EVERY_IPTABLES = NEEDED.filter((c) => c.includes('tables'));
+
+function expectRefused(r: Result, missing: string[], script: string): void {
+  expect(r.status).toBe(2);
+  expect(r.stdout).toBe('');
+  const errorLines = lines(r.stderr);
+  expect(errorLines).toHaveLength(1);
+  expect(errorLines[0]).toBe(`error: missing commands: ${missing.join(', ')}; ${script} needs them and changed nothing. `
+    + 'Pass --helper-image with an image that has them, e.g. quay.io/calico/node:v3.32.1 (the calico/node image of the Calico manifest)');
+  expect(r.stdout + r.stderr).not.toMatch(/skipped|not installed|already absent|removed/);
+}
+
+describe('cleanup.sh fails closed in an image without a command it needs', () => {
+  const tag = 's5';
+  let node: FakeNode;
+  let before: Record<string, string[]>;
+  const legacy = have('iptables-legacy-restore');
+
+  beforeAll(() => {
+    const underlay = addUnderlay(tag);
+    const peer: NodeSpec = { name: 'g2', publicIp: '198.51.100.52', podCidr: '10.244.1.0/24', vtepMac: '8e:52:ca:3c:83:d8' };
+    node = addNode(tag, underlay, { name: 'g1', publicIp: '198.51.100.51', podCidr: '10.244.0.0/24', vtepMac: 'ea:93:a6:da:1d:9a' }, 1);
+    installFlannel(node, [peer], { flavour: 'flannel' });
+    if (legacy) inNs(node.ns, 'iptables-legacy-restore', ['--noflush'], flannelRules(node));
+    inNs(node.ns, 'nft', ['add', 'table', 'ip', 'flannel-ipv4']);
+    before = nodeState(node, legacy);
+    expect(before.links).toEqual(expect.arrayContaining(['flannel.1', 'cni0']));
+    expect(before.nft).toEqual(expect.arrayContaining([':FLANNEL-POSTRTG - ', ':FLANNEL-FWD - ']));
+    expect(before.tables).toContain('table ip flannel-ipv4');
+  });
+
+  it.each([
+    ['iptables-nft-save', ['iptables-nft-save']],
+    ['every iptables and ip6tables tool', EVERY_IPTABLES],
+    ['nft', ['nft']],
+    ['ip', ['ip']],
+  ])('without %s: exits 2 naming every missing command, and the node keeps all of flannel\'s state', (_what, missing) => {
+    const bin = imageCommands({ without: missing });
+    expectRefused(runScript(node, cleanupScript, {}, bin), missing, 'cleanup.sh');
+    expectRefused(runJobCommand(node, hostScriptJob(jobOptions(node)), bin), missing, 'cleanup.sh');
+    expect(nodeState(node, legacy)).toEqual(before);
+  });
+
+  it('MODE=check exits 0 with the image\'s full set, names what it found, and changes nothing', () => {
+    const r = runScript(node, cleanupScript, { MODE: 'check' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const out = lines(r.stdout);
+    expect(out).toHaveLength(1);
+    expect(out[0]).toMatch(/^ok: bash 5\.\S+, ip, rm, nft, .* found; cleanup\.sh can run here$/);
+    for (const cmd of NEEDED) expect(out[0]).toContain(` ${cmd}`);
+    expect(nodeState(node, legacy)).toEqual(before);
+  });
+
+  it('the check Job\'s own command exits 0 in the image and 2 without nft, changing nothing', () => {
+    const job = hostScriptJob(jobOptions(node, { mode: 'check' }));
+    const ok = runJobCommand(node, job);
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toMatch(/^ok: .* cleanup\.sh can run here\n$/);
+    expectRefused(runJobCommand(node, job, imageCommands({ without: ['nft'] })), ['nft'], 'cleanup.sh');
+    expect(nodeState(node, legacy)).toEqual(before);
+  });
+
+  it('a shell other than bash as /bin/sh stops at once, naming bash', () => {
+    const dash = run('sh', ['-c', 'command -v dash']).stdout.trim();
+    if (!dash) return;
+    const r = runJobCommand(node, hostScriptJob(jobOptions(node)), calicoBin, dash);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('error: missing commands: bash (/bin/sh of this image is not bash); nothing was changed.');
+    expect(nodeState(node, legacy)).toEqual(before);
+  });
+
+  it('a command that is there but fails makes the run exit 1 with its error, never "already absent"', () => {
+    const bin = imageCommands({
+      replace: {
+        ip: 'echo "ip: cannot talk to netlink" >&2; exit 1',
+        'iptables-nft-save': 'echo "iptables-nft-save: kernel says no" >&2; exit 4',
+        nft: 'echo "nft: Operation not permitted" >&2; exit 1',
+      },
+    });
+    const r = runScript(node, cleanupScript, {}, bin);
+    expect(r.status).toBe(1);
+    const out = lines(r.stdout);
+    expect(out).toEqual(expect.arrayContaining([
+      'error: could not list network devices (ip -o link show), so link flannel.1 was not checked: exit 1: ip: cannot talk to netlink',
+      'error: could not list network devices (ip -o link show), so link cni0 was not checked: exit 1: ip: cannot talk to netlink',
+      'error: could not read iptables-nft rules (iptables-nft-save, exit 4), so FLANNEL-* chains were not checked: iptables-nft-save: kernel says no',
+      'error: could not list nftables tables (nft list tables), so table(s) ip flannel-ipv4 ip6 flannel-ipv6 were not checked: exit 1: nft: Operation not permitted',
+      'error: could not read iptables-nft rules (iptables-nft-save, exit 4) to check for FLANNEL-* chains: iptables-nft-save: kernel says no',
+    ]));
+    expect(out.filter((l) => /^already absent: (link|iptables-nft |nftables)/.test(l))).toEqual([]);
+    expect(out[out.length - 1]).toMatch(/^error: \d+ item\(s\) could not be removed from node g1; see the lines above$/);
+    expect(out.some((l) => l.startsWith('done:'))).toBe(false);
+    const after = nodeState(node, legacy);
+    expect(after.links).toEqual(expect.arrayContaining(['flannel.1', 'cni0']));
+    expect(after.nft).toEqual(before.nft);
+    expect(after.tables).toContain('table ip flannel-ipv4');
+  });
+
+  it('a rerun with the image\'s working commands finishes the node', () => {
+    const r = runScript(node, cleanupScript, {});
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(lines(r.stdout)).toEqual(expect.arrayContaining(['removed link flannel.1', 'removed link cni0', 'removed chain iptables-nft nat FLANNEL-POSTRTG',
+      'removed nftables table ip flannel-ipv4', 'done: g1 is clean of flannel']));
+    const after = nodeState(node, legacy);
+    expect(after.links).toEqual(expect.not.arrayContaining(['flannel.1', 'cni0']));
+    expect([...after.nft, ...after.legacy].filter((l) => l.includes('FLANNEL'))).toEqual([]);
+  });
+});
+
+describe('revert.sh meets the same bar', () => {
+  const tag = 's6';
+  let node: FakeNode;
+  let before: Record<string, string[]>;
+  const legacy = have('iptables-legacy-restore');
+
+  beforeAll(() => {
+    const underlay = addUnderlay(tag);
+    node = addNode(tag, underlay, { name: 'h1', publicIp: '198.51.100.61', podCidr: '10.244.0.0/24', vtepMac: 'ea:93:a6:da:1d:9a' }, 1);
+    installSurvivors(node);
+    inNs(node.ns, 'nft', ['add', 'table', 'ip', 'calico']);
+    before = nodeState(node, legacy);
+    expect(before.links).toContain('vxlan.calico');
+  });
+
+  it('without ip6tables-legacy-restore or nft: exits 2 naming them, and Calico\'s state stays', () => {
+    const missing = ['nft', 'ip6tables-legacy-restore'];
+    const bin = imageCommands({ without: missing });
+    expectRefused(runScript(node, revertScript, {}, bin), missing, 'revert.sh');
+    expectRefused(runJobCommand(node, hostScriptJob(jobOptions(node, { script: 'revert', podNetworks: ['10.244.0.0/16'] })), bin), missing, 'revert.sh');
+    expect(nodeState(node, legacy)).toEqual(before);
+  });
+
+  it('MODE=check exits 0 in the image, also from the revert check Job\'s command, and changes nothing', () => {
+    const r = runScript(node, revertScript, { MODE: 'check' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^ok: bash .* found; revert\.sh can run here\n$/);
+    const job = runJobCommand(node, hostScriptJob(jobOptions(node, { script: 'revert', mode: 'check' })));
+    expect(job.status).toBe(0);
+    expect(job.stdout).toMatch(/revert\.sh can run here\n$/);
+    expect(nodeState(node, legacy)).toEqual(before);
+  });
+
+  it('a failing ip6tables-nft-save or route listing is an error, never "already absent"', () => {
+    const bin = imageCommands({
+      replace: {
+        'ip6tables-nft-save': 'echo "ip6tables-nft-save: broken" >&2; exit 1',
+        ip: `case "$*" in *route*) echo "ip: route dump failed" >&2; exit 2 ;; esac; exec ${JSON.stringify(run('sh', ['-c', 'command -v ip']).stdout.trim())} "$@"`,
+      },
+    });
+    const r = runScript(node, revertScript, {}, bin);
+    expect(r.status).toBe(1);
+    const out = lines(r.stdout);
+    expect(out).toEqual(expect.arrayContaining([
+      'removed link vxlan.calico',
+      'error: could not read ip6tables-nft rules (ip6tables-nft-save, exit 1), so cali-* chains were not checked: ip6tables-nft-save: broken',
+    ]));
+    expect(out.some((l) => l.startsWith('error: could not list routes, so Felix\'s were not checked: ip -4 route show type blackhole proto 80: ip: route dump failed'))).toBe(true);
+    expect(out.filter((l) => /^already absent: (ip6tables-nft|blackhole)/.test(l))).toEqual([]);
+    expect(routes(node.ns)).toContain('blackhole 10.244.0.0/26 proto 80');
+  });
+
+  it('a rerun with the image\'s working commands finishes the node', () => {
+    const r = runScript(node, revertScript, {});
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(lines(r.stdout)).toEqual(expect.arrayContaining(['removed route blackhole 10.244.0.0/26 proto 80', 'done: h1 is clean of Calico\'s networking']));
+    expect(chains(saveRules(node.ns)).filter((c) => c.startsWith('cali-'))).toEqual([]);
+  });
+});
+
+describe('every script run of this suite', () => {
+  it('ran with the image\'s commands only and never hit a missing one: no "command not found" anywhere', () => {
+    expect(scriptOutputs.length).toBeGreaterThan(40);
+    const notFound = scriptOutputs.filter((o) => /command not found/.test(o));
+    expect(notFound).toEqual([]);
   });
 });
