@@ -2,7 +2,11 @@ import { describe, it, expect } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import {
+  DEFAULT_HELPER_IMAGE,
+  HOST_CHECK_ROLE,
   HOST_SCRIPT_ROLES,
+  hostPodOutcome,
+  staleHostJobReason,
   NODE_ANNOTATION,
   RUN_LABEL,
   hostScriptJob,
@@ -44,6 +48,10 @@ describe('hostScriptJob', () => {
     expect(job.spec.activeDeadlineSeconds).toBe(300);
     expect(job.spec.ttlSecondsAfterFinished).toBe(600);
     expect(pod.restartPolicy).toBe('Never');
+  });
+
+  it('fails the Job at once when the script exits 2 (bad input or a missing command): a retry cannot help', () => {
+    expect(job.spec.podFailurePolicy).toEqual({ rules: [{ action: 'FailJob', onExitCodes: { operator: 'In', values: [2] } }] });
   });
 
   it('pins the pod to the node, in the host network namespace, past any taint, at node-critical priority', () => {
@@ -169,15 +177,97 @@ describe('loadHostScript', () => {
     for (const name of ['cleanup', 'revert', 'lib'] as const) expect(fs.existsSync(hostScriptPath(name))).toBe(true);
   });
 
-  it('returns lib.sh followed by the script, as valid sh that does not source lib.sh again', () => {
+  it('returns lib.sh followed by the script, as valid bash that does not source lib.sh again', () => {
     for (const name of ['cleanup', 'revert'] as const) {
       const text = loadHostScript(name);
       expect(text.startsWith(fs.readFileSync(hostScriptPath('lib'), 'utf8'))).toBe(true);
       expect(text.endsWith(fs.readFileSync(hostScriptPath(name), 'utf8'))).toBe(true);
       expect(text.indexOf('F2C_LIB_LOADED=1')).toBeLessThan(text.indexOf('if [ -z "${F2C_LIB_LOADED:-}" ]'));
-      const syntax = spawnSync('sh', ['-n', '-c', text], { encoding: 'utf8' });
+      const syntax = spawnSync('bash', ['-n', '-c', text], { encoding: 'utf8' });
       expect(syntax.stderr).toBe('');
       expect(syntax.status).toBe(0);
     }
+  });
+});
+
+describe('hostScriptJob in check mode', () => {
+  const check = hostScriptJob({ ...base, mode: 'check' });
+  const pod = check.spec.template.spec;
+  const container = pod.containers[0];
+
+  it('is the same pod shape with MODE=check, the host-check role and its own name', () => {
+    expect(check.metadata?.name).toMatch(/^f2c-check-worker-1-[0-9a-f]{8}$/);
+    expect(check.metadata?.name).not.toBe(hostScriptJob(base).metadata?.name);
+    expect(check.metadata?.name).not.toBe(hostScriptJob({ ...base, script: 'revert', mode: 'check' }).metadata?.name);
+    const labels = { 'app.kubernetes.io/managed-by': 'flannel2calico', 'flannel2calico.io/role': HOST_CHECK_ROLE, 'flannel2calico.io/node': 'worker-1', [RUN_LABEL]: 'abc123' };
+    expect(HOST_CHECK_ROLE).toBe('host-check');
+    expect(check.metadata?.labels).toEqual(labels);
+    expect(check.spec.template.metadata.labels).toEqual(labels);
+    expect(container.name).toBe('host-check');
+    expect(envOf(check)).toMatchObject({ MODE: 'check', HOST_ROOT: '/host', FLAVOUR: 'flannel' });
+    expect(envOf(hostScriptJob(base)).MODE).toBeUndefined();
+    expect(container.command).toEqual(['/bin/sh', '-c', 'echo cleanup', 'flannel2calico-cleanup']);
+    expect(container.image).toBe('quay.io/calico/node:v3.32.1');
+    expect(container.terminationMessagePolicy).toBe('FallbackToLogsOnError');
+    expect(pod.nodeName).toBe('worker-1');
+    expect(pod.hostNetwork).toBe(true);
+    expect(container.securityContext).toEqual({ privileged: true });
+  });
+
+  it('sees the host\'s / read-only and gets no xtables lock, since it writes nothing; no retry', () => {
+    expect(container.volumeMounts).toEqual([{ name: 'host-root', mountPath: '/host', readOnly: true }]);
+    expect(pod.volumes).toEqual([{ name: 'host-root', hostPath: { path: '/', type: 'Directory' } }]);
+    expect(check.spec.backoffLimit).toBe(0);
+    expect(check.spec.activeDeadlineSeconds).toBe(120);
+  });
+
+  it('refuses an unknown mode', () => {
+    expect(() => hostScriptJob({ ...base, mode: 'dry' as 'run' })).toThrow('mode must be run or check, not "dry"');
+  });
+
+  it('names calico/node v3.32.1 as the default helper image', () => {
+    expect(DEFAULT_HELPER_IMAGE).toBe('quay.io/calico/node:v3.32.1');
+  });
+});
+
+describe('staleHostJobReason', () => {
+  const wanted = hostScriptJob({ ...base, scriptText: 'echo v2' });
+
+  it('reuses a Job made from the same image, script and settings that has not failed', () => {
+    expect(staleHostJobReason({ ...wanted, status: { active: 1 } }, wanted)).toBeUndefined();
+    expect(staleHostJobReason({ ...wanted, status: { succeeded: 1, conditions: [{ type: 'Complete', status: 'True' }] } }, wanted)).toBeUndefined();
+  });
+
+  it('replaces a failed Job, or one with another image, script text or settings', () => {
+    expect(staleHostJobReason({ ...wanted, status: { conditions: [{ type: 'Failed', status: 'True' }] } }, wanted)).toBe('it failed');
+    expect(staleHostJobReason(hostScriptJob({ ...base, scriptText: 'echo v2', image: 'busybox:1.36' }), wanted))
+      .toBe('it runs image busybox:1.36, not quay.io/calico/node:v3.32.1');
+    expect(staleHostJobReason(hostScriptJob({ ...base, scriptText: 'echo v1' }), wanted)).toBe('it runs another version of the script');
+    expect(staleHostJobReason(hostScriptJob({ ...base, scriptText: 'echo v2', vni: 4096 }), wanted)).toBe('it has other settings');
+  });
+});
+
+describe('hostPodOutcome', () => {
+  const terminated = (message: string, exitCode: number) => ({ status: { containerStatuses: [{ state: { terminated: { exitCode, reason: 'Error', message } } }] } });
+
+  it('reads the missing commands and the script\'s error line from the terminated message', () => {
+    const line = 'error: missing commands: nft, iptables-nft-save; cleanup.sh needs them and changed nothing. Pass --helper-image with an image that has them, e.g. quay.io/calico/node:v3.32.1 (the calico/node image of the Calico manifest)';
+    expect(hostPodOutcome(terminated(`${line}\n`, 2))).toEqual({ lines: [line], exitCode: 2, reason: undefined, missingCommands: ['nft', 'iptables-nft-save'] });
+  });
+
+  it('keeps only the error lines of a run that failed, or the last lines when there are none', () => {
+    const out = 'removed link flannel.1\nerror: could not list nftables tables (nft list tables), so table(s) ip flannel-ipv4 were not checked: exit 1\nerror: 1 item(s) could not be removed from node w1; see the lines above\n';
+    expect(hostPodOutcome(terminated(out, 1)).lines).toEqual([
+      'error: could not list nftables tables (nft list tables), so table(s) ip flannel-ipv4 were not checked: exit 1',
+      'error: 1 item(s) could not be removed from node w1; see the lines above',
+    ]);
+    expect(hostPodOutcome(terminated('a\nb\nc\nd\ne\nf\n', 1)).lines).toEqual(['b', 'c', 'd', 'e', 'f']);
+    expect(hostPodOutcome(terminated('', 137)).missingCommands).toEqual([]);
+  });
+
+  it('gives the waiting reason of a container that never started, e.g. an image that cannot be pulled', () => {
+    const pod = { status: { phase: 'Pending', containerStatuses: [{ state: { waiting: { reason: 'ImagePullBackOff', message: 'Back-off pulling image' } } }] } };
+    expect(hostPodOutcome(pod)).toEqual({ lines: [], exitCode: undefined, reason: 'ImagePullBackOff', missingCommands: [] });
+    expect(hostPodOutcome(undefined)).toEqual({ lines: [], exitCode: undefined, reason: undefined, missingCommands: [] });
   });
 });
