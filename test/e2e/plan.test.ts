@@ -127,6 +127,12 @@ describe('plan on a flannel cluster (IPv4, then dual-stack)', () => {
       expectNodeMatchesCluster(planned, node, nodeIndex.get(node.metadata.name)!, false);
     }
     expect(plan.preflight.filter((f) => f.level === 'fail')).toEqual([]);
+    expect(plan.hostCleanup).toEqual({
+      helperImage: 'quay.io/calico/node:v3.32.1',
+      preDrainCheck: expect.stringContaining('a Job on the first node to move (worker-0) runs the host cleanup\'s command check (MODE=check, changes nothing) in quay.io/calico/node:v3.32.1'),
+    });
+    expect(planJson(tb, ['--force', '--delete-emptydir-data', '--helper-image', 'registry.example/calico/node:v3.32.1'], 0).hostCleanup.helperImage)
+      .toBe('registry.example/calico/node:v3.32.1');
   });
 
   it('orders workers by name and the control-plane node last, in --max-parallel batches', () => {
@@ -192,6 +198,8 @@ describe('plan on a flannel cluster (IPv4, then dual-stack)', () => {
     expect(verbose.stdout).toMatch(/evict\s+apps\/bare: deleting Pods that declare no controller/);
     expect(verbose.stdout).toContain('blocks: 10.244.1.0/26, 10.244.1.64/26, 10.244.1.128/26, 10.244.1.192/26');
     expect(verbose.stdout).toContain('Nothing blocks the migration.');
+    expect(verbose.stdout).toContain('host Jobs   helper image quay.io/calico/node:v3.32.1 (--helper-image)');
+    expect(verbose.stdout).toMatch(/image check before the first drain, a Job on the first node to move \(worker-0\) runs the host cleanup's command check/);
     const yaml = tb.cli(['plan', '-o', 'yaml', '--nodes', 'worker-1']);
     expect(yaml.stdout).toMatch(/^apiVersion: flannel2calico\/v1\nkind: Plan\n/);
   });
