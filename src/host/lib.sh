@@ -233,7 +233,8 @@ f2c_cni_first_plugin_type() {
       continue
     fi
     # Outside strings: only the structure characters matter.
-    if [[ $piece == *[][{},]* ]]; then
+    piece=${piece//[^\]\[\{\},]/}
+    if [ -n "$piece" ]; then
       for ((j = 0; j < ${#piece}; j++)); do
         c=${piece:j:1}
         case $c in
@@ -246,7 +247,7 @@ f2c_cni_first_plugin_type() {
             if [ "${kind[d - 1]}" = '{' ]; then akey[d]=${key[d - 1]}; else akey[d]=''; fi
             ;;
           '}' | ']') ((d > 0)) && d+=-1 ;;
-          ,) if [ "${kind[d]}" = '{' ]; then expect[d]=1; else elem[d]+=1; fi ;;
+          ,) if [ "${kind[d]}" = "{" ]; then expect[d]=1; else elem[d]=$((elem[d] + 1)); fi ;;
         esac
       done
     fi
