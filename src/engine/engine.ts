@@ -15,7 +15,7 @@ import { MIGRATION_LABEL, NODE_STATE_ANNOTATION, STATE_NAMESPACE, type NetworkLa
 import { NODE_STEPS, STEP_TITLES, type EngineEvent, type EventSink, type NodeStep } from './events.js';
 import { MigrationLock } from './lock.js';
 import { readMigrationRecord, readNodeState, stateFor, writeMigrationRecord, writeNodeState, type MigrationRecord, type NodeMigrationState } from './state.js';
-import { selectorString, waitForJob, waitForNoPodOnNode, waitForPodReadyOnNode, WaitTimeoutError } from './waits.js';
+import { selectorString, waitForJob, waitForNoPodOnNode, waitForPodReadyOnNode, WaitTimeoutError, type JobOutcome } from './waits.js';
 import { captureClusterBefore, wasUnschedulableBefore } from './cluster-before.js';
 import { cordonAndDrain, deleteHelperObjects, nodeEvent, probeNode, restartPodNetworkPods, setNetworkLabel, setUnschedulable } from './node-ops.js';
 
@@ -61,6 +61,9 @@ export class NodeStepError extends Error {
 }
 
 const nodeRef = (name: string) => ({ apiVersion: 'v1', kind: 'Node', name });
+
+/** Waiting reasons of a container whose image will not come: the kubelet has given up for now, or the name is invalid. */
+const IMAGE_PULL_FAILURES = new Set(['ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull']);
 
 /**
  * Executes a Plan. Every step checks the cluster before acting, records its progress in the
@@ -361,7 +364,7 @@ export class MigrationEngine {
     const { name, namespace } = job.metadata as { name: string; namespace: string };
     this.emit({ type: 'phase', phase: 'helper-image-check', message: `checking that helper image ${image} has the host cleanup's commands (Job ${namespace}/${name} on ${first.name}, changes nothing)` });
     await this.ensureHostJob(job);
-    const outcome = await waitForJob(this.client, namespace, name, this.stepTimeoutMs);
+    const outcome = await this.waitForCheckJob(namespace, name);
     if (outcome.succeeded) {
       this.emit({ type: 'info', message: `helper image ${image} can run the host cleanup` });
       return;
@@ -376,6 +379,25 @@ export class MigrationEngine {
       `e.g. ${DEFAULT_HELPER_IMAGE} (the calico/node image of the Calico manifest); see kubectl -n ${namespace} logs job/${name}`;
     this.emit({ type: 'warning', node: first.name, message });
     throw new Error(message);
+  }
+
+  /**
+   * Waits for the check Job; a pod whose image cannot be pulled fails it at once instead of at
+   * the Job's deadline (when the Job controller would delete the pod and its reason with it).
+   */
+  private async waitForCheckJob(namespace: string, name: string): Promise<JobOutcome> {
+    const stop = new AbortController();
+    const finished = waitForJob(this.client, namespace, name, this.stepTimeoutMs, stop.signal);
+    const imageStuck = this.client.watchUntil<KubeObject>('v1', 'Pod', { namespace, labelSelector: `job-name=${name}`, timeoutMs: this.stepTimeoutMs, signal: stop.signal },
+      (type, pod) => type !== 'DELETED' && IMAGE_PULL_FAILURES.has(pod.status?.containerStatuses?.[0]?.state?.waiting?.reason))
+      .then((stuck) => (stuck ? { succeeded: false as const, reason: 'its image cannot be pulled' } : new Promise<JobOutcome>(() => undefined)));
+    try {
+      return await Promise.race([finished, imageStuck]);
+    } finally {
+      stop.abort();
+      finished.catch(() => undefined);
+      imageStuck.catch(() => undefined);
+    }
   }
 
   /**

@@ -63,9 +63,9 @@ export async function waitForPodsGone(client: ClusterClient, node: string, uids:
 export type JobOutcome = { succeeded: true } | { succeeded: false; reason: string };
 
 /** Waits (by watch) until a Job completes or fails. */
-export async function waitForJob(client: ClusterClient, namespace: string, name: string, timeoutMs: number): Promise<JobOutcome> {
+export async function waitForJob(client: ClusterClient, namespace: string, name: string, timeoutMs: number, signal?: AbortSignal): Promise<JobOutcome> {
   let outcome: JobOutcome | undefined;
-  const ok = await client.watchUntil<KubeObject>('batch/v1', 'Job', { namespace, fieldSelector: `metadata.name=${name}`, timeoutMs }, (type, job) => {
+  const ok = await client.watchUntil<KubeObject>('batch/v1', 'Job', { namespace, fieldSelector: `metadata.name=${name}`, timeoutMs, signal }, (type, job) => {
     if (type === 'DELETED') {
       outcome = { succeeded: false, reason: 'the Job was deleted' };
       return true;
