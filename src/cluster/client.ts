@@ -391,6 +391,8 @@ export class ClusterClient {
         const onAbort = () => finish('closed');
         const timer = setTimeout(() => finish('closed'), remaining * 1000 + 2000);
         opts.signal?.addEventListener('abort', onAbort);
+        // Aborted while listing: the listener above will never fire.
+        if (opts.signal?.aborted) return finish('closed');
         watch.watch(path, {
           resourceVersion, allowWatchBookmarks: true, timeoutSeconds: Math.min(remaining, 300),
           labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector,
