@@ -63,7 +63,7 @@ export function registerRevert(program: Command): void {
     .option('--delete-emptydir-data', 'let the drain delete pods with emptyDir volumes (their data is lost)')
     .addOption(new Option('--drain-timeout <duration>', 'give up a node\'s drain after this long (exit 4, resumable)').default('10m'))
     .addOption(new Option('--grace-period <seconds>', 'termination grace period for evicted pods; -1 uses each pod\'s own').default('-1'))
-    .option('--helper-image <image>', 'image of the host revert Job (needs sh, ip, iptables)', DEFAULT_HELPER_IMAGE)
+    .option('--helper-image <image>', 'image of the host revert Job (needs bash, ip, rm, nft, iptables/ip6tables -nft and -legacy save/restore)', DEFAULT_HELPER_IMAGE)
     .option('--probe-image <image>', 'image of the connectivity probes (needs sh, httpd, wget, nslookup)', DEFAULT_PROBE_IMAGE)
     .option('--skip-probe', 'do not prove pod connectivity before uncordoning a node')
     .addOption(new Option('--step-timeout <duration>', 'bound on each wait other than the drain (pods leaving or Ready, Jobs)').default('5m'))
