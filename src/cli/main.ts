@@ -1,9 +1,12 @@
 import { Command, CommanderError, Option } from 'commander';
 import { createRequire } from 'node:module';
+import YAML from 'yaml';
 import { ClusterError } from '../cluster/index.js';
+import { AuditLogError } from '../engine/audit.js';
 import { SettingError } from '../flannel/settings.js';
 import { CommandContext, type GlobalOptions } from './context.js';
-import { CliError, ExitCode } from './exit.js';
+import { CliError, ExitCode, UsageError } from './exit.js';
+import { parseDurationSeconds } from './plan-options.js';
 import { registerDetect } from './commands/detect.js';
 import { registerPlan } from './commands/plan.js';
 import { registerMigrate } from './commands/migrate.js';
@@ -19,15 +22,32 @@ export function action(program: Command, name: string, fn: Action) {
   return async (...args: any[]) => {
     const command = args[args.length - 1] as Command;
     const options = command.opts();
-    const globals = globalOptions(program.opts());
-    const ctx = new CommandContext(globals, process.stdout, process.stderr, name);
+    const raw = program.opts();
+    let requestTimeoutMs: number | undefined;
+    let badTimeout: unknown;
     try {
+      requestTimeoutMs = parsePositiveDuration(raw.requestTimeout ?? '30s', '--request-timeout') * 1000;
+    } catch (err) {
+      badTimeout = err;
+    }
+    const ctx = new CommandContext({ ...globalOptions(raw), requestTimeoutMs }, process.stdout, process.stderr, name);
+    try {
+      if (badTimeout) throw badTimeout;
       const code = await fn(ctx, options, command.args);
       process.exitCode = code ?? ExitCode.ok;
     } catch (err) {
       process.exitCode = reportError(ctx, err);
+    } finally {
+      ctx.stopProgress();
     }
   };
+}
+
+/** A duration flag that bounds a wait: 0, negative or garbage values are refused (exit 2). */
+export function parsePositiveDuration(raw: string, flag: string): number {
+  const seconds = parseDurationSeconds(raw, flag);
+  if (seconds <= 0) throw new UsageError(`${flag}: must be longer than 0 (got "${raw}")`, `Give a duration such as 30s, 5m or 1h.`);
+  return seconds;
 }
 
 function globalOptions(raw: Record<string, any>): GlobalOptions {
@@ -43,20 +63,57 @@ function globalOptions(raw: Record<string, any>): GlobalOptions {
   };
 }
 
-export function reportError(ctx: CommandContext, err: unknown): number {
-  const red = ctx.chalk.red;
-  if (err instanceof CliError || err instanceof ClusterError || err instanceof SettingError) {
-    ctx.log(`${red('error:')} ${err.message}`);
-    const hint = (err as CliError).hint;
-    if (hint) ctx.log(`${ctx.chalk.yellow('hint:')} ${hint}`);
-    if (err instanceof ClusterError && err.detail) ctx.debug(err.detail);
-    if (err instanceof CliError) return err.exitCode;
-    if (err instanceof SettingError) return ExitCode.usage;
-    return err.kind === 'kubeconfig' ? ExitCode.usage : ExitCode.failure;
+/** What every error becomes: one `error:` line and a `hint:` line on stderr, and with -o json|yaml also a document on stdout. */
+export interface ErrorReport {
+  kind: string;
+  message: string;
+  hint?: string;
+  exitCode: number;
+}
+
+function classify(err: unknown): ErrorReport & { detail?: string } {
+  if (err instanceof CliError) return { kind: err.exitCode === ExitCode.usage ? 'usage' : err.exitCode === ExitCode.preflightFailed ? 'preflight' : 'failure', message: err.message, hint: err.hint, exitCode: err.exitCode };
+  if (err instanceof SettingError) return { kind: 'usage', message: err.message, hint: 'Fix the flag or environment variable; `flannel2calico detect --help` lists every setting and its format.', exitCode: ExitCode.usage };
+  if (err instanceof AuditLogError) {
+    return { kind: 'audit-log', message: `${err.message}; nothing was changed`, hint: 'Choose a writable file with --log-file (its directory is created 0700, the file 0600).', exitCode: ExitCode.usage };
   }
-  ctx.log(`${red('error:')} unexpected failure: ${(err as Error)?.message ?? String(err)}`);
-  ctx.log(ctx.opts.verbose ? String((err as Error)?.stack) : 'Run again with -v for details; the run can be resumed, nothing is left half-written.');
-  return ExitCode.failure;
+  if (err instanceof ClusterError) return { kind: err.kind, message: err.message, hint: err.hint, exitCode: err.kind === 'kubeconfig' ? ExitCode.usage : ExitCode.failure, detail: err.detail };
+  return {
+    kind: 'unexpected',
+    message: `unexpected failure: ${(err as Error)?.message ?? String(err)}`,
+    hint: 'Run again with -v for details; the run can be resumed, nothing is left half-written.',
+    exitCode: ExitCode.failure,
+    detail: String((err as Error)?.stack ?? err),
+  };
+}
+
+/** Writes the machine-readable error document on stdout when -o json|yaml was asked for. */
+export function printErrorDocument(output: string | undefined, write: (s: string) => void, report: ErrorReport): void {
+  const doc = { error: { kind: report.kind, message: report.message, ...(report.hint ? { hint: report.hint } : {}), exitCode: report.exitCode } };
+  if (output === 'json') write(`${JSON.stringify(doc, null, 2)}\n`);
+  else if (output === 'yaml') write(YAML.stringify(doc));
+}
+
+export function reportError(ctx: CommandContext, err: unknown): number {
+  const report = classify(err);
+  ctx.log(`${ctx.chalk.red('error:')} ${report.message}`);
+  if (report.hint) ctx.log(`${ctx.chalk.yellow('hint:')} ${report.hint}`);
+  if (report.detail) ctx.debug(report.detail);
+  printErrorDocument(ctx.opts.output, (s) => ctx.stdout.write(s), report);
+  return report.exitCode;
+}
+
+/**
+ * `--dry-run` takes an optional value, so commander would read `--dry-run migrate` as the value
+ * "migrate". A bare `--dry-run` not followed by client or server means client.
+ */
+export function normalizeDryRun(argv: string[]): string[] {
+  const out = [...argv];
+  for (let i = 2; i < out.length; i++) {
+    if (out[i] === '--') break;
+    if (out[i] === '--dry-run' && out[i + 1] !== 'client' && out[i + 1] !== 'server') out[i] = '--dry-run=client';
+  }
+  return out;
 }
 
 export function buildProgram(): Command {
@@ -70,8 +127,9 @@ export function buildProgram(): Command {
     .option('-v, --verbose', 'show details: every step, API error bodies, stack traces')
     .option('--no-color', 'disable colours (also: NO_COLOR=1)')
     .option('-y, --yes', 'answer yes to every confirmation (required without a terminal)')
-    .addOption(new Option('--dry-run [mode]', 'show what would change: "client" changes nothing, "server" sends writes with dryRun=All').choices(['client', 'server']))
+    .addOption(new Option('--dry-run [mode]', 'show what would change: "client" (the default when no mode follows) changes nothing, "server" sends writes with dryRun=All').choices(['client', 'server']))
     .option('--log-file <file>', 'audit log (NDJSON) path (default: $XDG_STATE_HOME/flannel2calico/audit.ndjson)')
+    .addOption(new Option('--request-timeout <duration>', 'bound on each API request (connecting: 10 s at most); watches excepted').default('30s'))
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', `
 Workflow:
@@ -97,11 +155,14 @@ Exit codes: 0 ok, 1 failure, 2 usage error or refused, 3 preflight failed (nothi
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
-    await program.parseAsync(argv);
+    await program.parseAsync(normalizeDryRun(argv));
     return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return ExitCode.ok;
+      printErrorDocument(program.opts().output, (s) => process.stdout.write(s), {
+        kind: 'usage', message: err.message.replace(/^error: /, ''), hint: 'Run with --help for usage.', exitCode: ExitCode.usage,
+      });
       return ExitCode.usage;
     }
     throw err;

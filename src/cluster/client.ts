@@ -10,7 +10,10 @@ import {
 } from '@kubernetes/client-node';
 import http from 'node:http';
 import https from 'node:https';
-import { ClusterError, isClusterError, toClusterError, type RequestContext } from './errors.js';
+import type { Socket } from 'node:net';
+import {
+  CONNECT_TIMEOUT_CODE, ClusterError, isClusterError, serverAddress, toClusterError, unauthorizedError, type RequestContext, type Timeouts,
+} from './errors.js';
 import { loadKubeConfig, type KubeconfigOptions } from './kubeconfig.js';
 
 export const FIELD_MANAGER = 'flannel2calico';
@@ -54,6 +57,41 @@ export interface ClusterClientOptions extends KubeconfigOptions {
   /** Send every write with dryRun=All. */
   serverDryRun?: boolean;
   onMutation?: (m: Mutation) => void;
+  /** Called before every request (for progress display). */
+  onRequest?: (ctx: RequestContext) => void;
+  /** Bound on each request, connection included (watches excepted). Default 30 s. */
+  requestTimeoutMs?: number;
+  /** Bound on establishing the connection (TCP and TLS). Default min(10 s, requestTimeoutMs). */
+  connectTimeoutMs?: number;
+}
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+const CONNECT_BOUNDED = Symbol('connectBounded');
+
+/**
+ * Makes every connection the agent opens fail with CONNECT_TIMEOUT_CODE when it is not established
+ * (TCP, then TLS for https) within `ms`. Node's agents have no connect timeout of their own.
+ */
+function boundConnect<A extends http.Agent | undefined>(agent: A, ms: number): A {
+  if (!agent || (agent as any)[CONNECT_BOUNDED]) return agent;
+  const create = (agent as any).createConnection.bind(agent) as (...args: unknown[]) => Socket;
+  (agent as any).createConnection = (...args: unknown[]) => {
+    const socket = create(...args);
+    const secure = agent instanceof https.Agent;
+    const timer = setTimeout(() => {
+      const err = Object.assign(new Error(`connection not established within ${ms} ms`), { code: CONNECT_TIMEOUT_CODE });
+      socket.destroy(err);
+    }, ms);
+    timer.unref();
+    const done = () => clearTimeout(timer);
+    socket.once(secure ? 'secureConnect' : 'connect', done);
+    socket.once('close', done);
+    return socket;
+  };
+  (agent as any)[CONNECT_BOUNDED] = true;
+  return agent;
 }
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
@@ -88,14 +126,35 @@ export class ClusterClient {
   private readonly objects: ObjectApi;
   private readonly core: CoreV1Api;
   private readonly onMutation: (m: Mutation) => void;
+  private readonly onRequest: (ctx: RequestContext) => void;
+  readonly timeouts: Timeouts;
 
   constructor(readonly kubeConfig: KubeConfig, opts: Omit<ClusterClientOptions, 'kubeconfig' | 'context'> = {}) {
     this.server = kubeConfig.getCurrentCluster()?.server ?? '(unknown)';
     this.contextName = kubeConfig.getCurrentContext();
     this.serverDryRun = opts.serverDryRun ?? false;
     this.onMutation = opts.onMutation ?? (() => undefined);
+    this.onRequest = opts.onRequest ?? (() => undefined);
+    const requestTimeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.timeouts = { requestTimeoutMs, connectTimeoutMs: opts.connectTimeoutMs ?? Math.min(DEFAULT_CONNECT_TIMEOUT_MS, requestTimeoutMs) };
+    this.boundRequests(kubeConfig);
     this.objects = kubeConfig.makeApiClient(ObjectApi);
     this.core = kubeConfig.makeApiClient(CoreV1Api);
+  }
+
+  /**
+   * Every request of the generated API clients passes through applySecurityAuthentication, which is
+   * where client-node sets the agent; the bounds are added there. Watches and exec take another path
+   * (applyToFetchOptions / applyToHTTPSOptions) and keep their own idle handling.
+   */
+  private boundRequests(kubeConfig: KubeConfig): void {
+    const apply = kubeConfig.applySecurityAuthentication.bind(kubeConfig);
+    const { connectTimeoutMs, requestTimeoutMs } = this.timeouts;
+    kubeConfig.applySecurityAuthentication = async (context) => {
+      await apply(context);
+      context.setAgent(boundConnect(context.getAgent() as http.Agent | undefined, connectTimeoutMs) as any);
+      context.setSignal(AbortSignal.timeout(requestTimeoutMs) as any);
+    };
   }
 
   static fromOptions(opts: ClusterClientOptions): ClusterClient {
@@ -103,10 +162,11 @@ export class ClusterClient {
   }
 
   private async call<T>(ctx: RequestContext, fn: () => Promise<T>): Promise<T> {
+    this.onRequest(ctx);
     try {
       return await fn();
     } catch (err) {
-      throw toClusterError(err, ctx, this.server);
+      throw toClusterError(err, ctx, this.server, this.timeouts);
     }
   }
 
@@ -197,32 +257,73 @@ export class ClusterClient {
    * names (e.g. x-kubernetes-int-or-string in CRD schemas).
    */
   private async rawRequest<T>(method: string, path: string, query: Record<string, string | undefined>, body: unknown, contentType: string): Promise<T> {
+    const res = await this.send(method, path, query, body === undefined ? undefined : JSON.stringify(body), contentType);
+    if (res.status >= 300) throw { code: res.status, body: res.text };
+    try {
+      return JSON.parse(res.text) as T;
+    } catch {
+      throw new Error(`unexpected response from ${method} ${path}: ${res.text.slice(0, 200)}`);
+    }
+  }
+
+  /** One bounded HTTP request with the kubeconfig's credentials; resolves whatever the status. */
+  private async send(method: string, path: string, query: Record<string, string | undefined>, payload: string | undefined, contentType: string)
+    : Promise<{ status: number; contentType: string; text: string }> {
     const url = new URL(this.server);
     url.pathname = `${url.pathname.replace(/\/$/, '')}${path}`;
     for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, v);
     const options: https.RequestOptions = { method, headers: { 'Content-Type': contentType, Accept: 'application/json' } };
-    await this.kubeConfig.applyToHTTPSOptions(options);
-    const payload = JSON.stringify(body);
+    try {
+      await this.kubeConfig.applyToHTTPSOptions(options);
+    } catch (err) {
+      throw new ClusterError('kubeconfig', `cannot use the cluster and user of context "${this.contextName}": ${(err as Error).message}`,
+        'Fix the kubeconfig (kubectl config view --minify): an http:// server needs insecure-skip-tls-verify: true; an exec or auth-provider plugin must work on this machine.',
+        undefined, (err as Error).stack);
+    }
     const transport = url.protocol === 'http:' ? http : https;
-    return new Promise<T>((resolve, reject) => {
+    options.agent = boundConnect((options.agent as http.Agent | undefined) ?? new http.Agent(), this.timeouts.connectTimeoutMs);
+    options.signal = AbortSignal.timeout(this.timeouts.requestTimeoutMs);
+    return new Promise((resolve, reject) => {
       const req = transport.request(url, options, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          if ((res.statusCode ?? 500) >= 300) return reject({ code: res.statusCode, body: text });
-          try {
-            resolve(JSON.parse(text) as T);
-          } catch {
-            reject(new Error(`unexpected response from ${method} ${path}: ${text.slice(0, 200)}`));
-          }
-        });
+        res.on('error', reject);
+        res.on('end', () => resolve({ status: res.statusCode ?? 500, contentType: String(res.headers['content-type'] ?? ''), text: Buffer.concat(chunks).toString('utf8') }));
       });
       req.on('error', reject);
       req.end(payload);
     });
   }
 
+  /**
+   * Asks GET /version before anything else, so that a wrong address, wrong credentials or a server
+   * that is not Kubernetes give one clear error, the same on every run.
+   */
+  async verifyServer(): Promise<{ gitVersion: string }> {
+    const ctx: RequestContext = { verb: 'get', resource: 'the server version (/version)' };
+    this.onRequest(ctx);
+    let res: { status: number; contentType: string; text: string };
+    try {
+      res = await this.send('GET', '/version', {}, undefined, 'application/json');
+    } catch (err) {
+      throw toClusterError(err, ctx, this.server, this.timeouts);
+    }
+    if (res.status === 401) throw unauthorizedError(this.server, `(context ${this.contextName})`);
+    let doc: { gitVersion?: unknown; kind?: unknown; apiVersion?: unknown } | undefined;
+    try {
+      doc = JSON.parse(res.text) as typeof doc;
+    } catch {
+      doc = undefined;
+    }
+    if (res.status < 300 && typeof doc?.gitVersion === 'string') return { gitVersion: doc.gitVersion };
+    if (doc?.kind === 'Status' && doc.apiVersion === 'v1') {
+      // A Kubernetes API server that does not let this user read /version: the real requests will say why.
+      return { gitVersion: 'unknown' };
+    }
+    const what = `HTTP ${res.status}${res.contentType ? ` ${res.contentType.split(';')[0]}` : ''}`;
+    throw new ClusterError('not-kubernetes', `the server at ${serverAddress(this.server)} is not a Kubernetes API server (GET /version answered ${what}, not a Kubernetes version)`,
+      `Point --kubeconfig/--context at the cluster's API server: its address is the "server" of the context's cluster (kubectl config view --minify).`, res.status);
+  }
   /** Server-side apply with our field manager. */
   async apply<T extends KubeObject = KubeObject>(obj: T, force = true): Promise<T> {
     const ref = refOf(obj);

@@ -13,6 +13,7 @@ export type ClusterErrorKind =
   | 'too-many-requests'
   | 'invalid'
   | 'timeout'
+  | 'not-kubernetes'
   | 'server';
 
 export interface RequestContext {
@@ -58,6 +59,21 @@ function parseStatusBody(body: unknown): StatusBody {
   return {};
 }
 
+/** "host:port" of an API server URL, for messages. */
+export function serverAddress(server: string): string {
+  try {
+    const url = new URL(server);
+    return `${url.hostname.includes(':') ? `[${url.hostname}]` : url.hostname}:${url.port || (url.protocol === 'http:' ? '80' : '443')}`;
+  } catch {
+    return server;
+  }
+}
+
+export function unauthorizedError(server: string, doing: string, detail?: string): ClusterError {
+  return new ClusterError('unauthorized', `the API server at ${serverAddress(server)} rejected the credentials (401 Unauthorized) ${doing}`,
+    'The token or client certificate of the kubeconfig user is wrong or expired: get fresh credentials for this cluster (kubectl config view --minify shows which user; kubectl auth whoami tests it).', 401, detail);
+}
+
 export function describeTarget(ctx: RequestContext): string {
   const name = ctx.name ? ` "${ctx.name}"` : '';
   const ns = ctx.namespace ? ` in namespace "${ctx.namespace}"` : '';
@@ -66,11 +82,38 @@ export function describeTarget(ctx: RequestContext): string {
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'EAI_AGAIN', 'ENETUNREACH']);
 
+/** The socket error code a connection that is not established within the connect timeout fails with. */
+export const CONNECT_TIMEOUT_CODE = 'F2C_CONNECT_TIMEOUT';
+
+export interface Timeouts {
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+}
+
+function wholeSeconds(ms: number): string {
+  return `${Math.round(ms / 100) / 10} s`;
+}
+
+/** The error for a request that was not answered in time; `phase` says whether the connection was ever made. */
+export function timeoutError(phase: 'connect' | 'request', ctx: RequestContext, server: string, timeouts: Timeouts, detail?: string): ClusterError {
+  const address = serverAddress(server);
+  if (phase === 'connect') {
+    return new ClusterError('timeout', `no connection to the API server at ${address} within ${wholeSeconds(timeouts.connectTimeoutMs)} (trying to ${ctx.verb} ${describeTarget(ctx)})`,
+      `Check that ${address} is the address of the cluster's API server (kubectl config view --minify), that it is running, and that no firewall or proxy drops the connection; --request-timeout sets the bound.`,
+      undefined, detail);
+  }
+  return new ClusterError('timeout', `the API server at ${address} accepted the connection but did not answer within ${wholeSeconds(timeouts.requestTimeoutMs)} (trying to ${ctx.verb} ${describeTarget(ctx)})`,
+    `Check that ${address} is the cluster's API server and that it is healthy (kubectl get --raw /readyz); for a slow server raise --request-timeout.`,
+    undefined, detail);
+}
+
 /** Maps anything thrown by @kubernetes/client-node (ApiException, FetchError, …) to a ClusterError. */
-export function toClusterError(err: unknown, ctx: RequestContext, server: string): ClusterError {
+export function toClusterError(err: unknown, ctx: RequestContext, server: string, timeouts?: Timeouts): ClusterError {
   if (err instanceof ClusterError) return err;
-  const e = err as { code?: unknown; body?: unknown; message?: string; errno?: string; type?: string; stack?: string };
+  const e = err as { code?: unknown; body?: unknown; message?: string; errno?: string; type?: string; stack?: string; name?: string };
   const detail = e?.stack ?? String(err);
+  if (timeouts && (e?.code === CONNECT_TIMEOUT_CODE || e?.errno === CONNECT_TIMEOUT_CODE)) return timeoutError('connect', ctx, server, timeouts, detail);
+  if (timeouts && (e?.name === 'AbortError' || e?.type === 'aborted' || e?.name === 'TimeoutError')) return timeoutError('request', ctx, server, timeouts, detail);
   if (typeof e?.code === 'number') {
     const status = parseStatusBody(e.body);
     const apiMessage = status.message ?? `HTTP ${e.code}`;
@@ -78,10 +121,9 @@ export function toClusterError(err: unknown, ctx: RequestContext, server: string
     const target = describeTarget(ctx);
     switch (e.code) {
       case 401:
-        return new ClusterError('unauthorized', `the API server at ${server} rejected the credentials (401 Unauthorized) while trying to ${ctx.verb} ${target}`,
-          'Check that the kubeconfig user\'s token or certificate is valid and not expired (kubectl auth whoami).', 401, detail);
+        return unauthorizedError(server, `trying to ${ctx.verb} ${target}`, detail);
       case 403:
-        return new ClusterError('forbidden', `forbidden: cannot ${ctx.verb} ${target}: ${apiMessage}`,
+        return new ClusterError('forbidden', status.message ? `not allowed to ${ctx.verb} ${target}: ${status.message}` : `not allowed to ${ctx.verb} ${target} (403 Forbidden)`,
           `Grant the user the "${ctx.verb}" verb on ${ctx.resource} (see docs/detect.md for the full RBAC list), or run with a cluster-admin kubeconfig.`, 403, detail, causes);
       case 404:
         return new ClusterError('not-found', `${target} not found`, undefined, 404, detail, causes);
@@ -106,8 +148,9 @@ export function toClusterError(err: unknown, ctx: RequestContext, server: string
     return new ClusterError('not-found', `the API server does not serve ${ctx.resource}`, undefined, 404, detail);
   }
   if ((typeof code === 'string' && NETWORK_CODES.has(code)) || e?.type === 'system' || /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|socket hang up|connect ETIMEDOUT/.test(message)) {
-    return new ClusterError('unreachable', `cannot reach the API server at ${server} (${code ?? message})`,
-      'Check that the cluster is running and that --kubeconfig/--context point at it (kubectl cluster-info).', undefined, detail);
+    const why = code === 'ECONNREFUSED' ? 'connection refused' : code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? 'host name not found' : String(code ?? message);
+    return new ClusterError('unreachable', `cannot reach the API server at ${serverAddress(server)} (${why})`,
+      'Check that the cluster is running and that --kubeconfig/--context point at it (kubectl config view --minify; kubectl cluster-info).', undefined, detail);
   }
   if (/certificate|self.signed|TLS|SSL/i.test(message)) {
     return new ClusterError('unreachable', `TLS handshake with ${server} failed: ${message}`,
