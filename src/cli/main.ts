@@ -5,8 +5,8 @@ import { ClusterError } from '../cluster/index.js';
 import { AuditLogError } from '../engine/audit.js';
 import { SettingError } from '../flannel/settings.js';
 import { CommandContext, type GlobalOptions } from './context.js';
-import { CliError, ExitCode, UsageError } from './exit.js';
-import { parseDurationSeconds } from './plan-options.js';
+import { CliError, ExitCode } from './exit.js';
+import { parsePositiveDuration } from './plan-options.js';
 import { registerDetect } from './commands/detect.js';
 import { registerPlan } from './commands/plan.js';
 import { registerMigrate } from './commands/migrate.js';
@@ -43,13 +43,6 @@ export function action(program: Command, name: string, fn: Action) {
   };
 }
 
-/** A duration flag that bounds a wait: 0, negative or garbage values are refused (exit 2). */
-export function parsePositiveDuration(raw: string, flag: string): number {
-  const seconds = parseDurationSeconds(raw, flag);
-  if (seconds <= 0) throw new UsageError(`${flag}: must be longer than 0 (got "${raw}")`, `Give a duration such as 30s, 5m or 1h.`);
-  return seconds;
-}
-
 function globalOptions(raw: Record<string, any>): GlobalOptions {
   return {
     kubeconfig: raw.kubeconfig,
@@ -73,7 +66,9 @@ export interface ErrorReport {
 
 function classify(err: unknown): ErrorReport & { detail?: string } {
   if (err instanceof CliError) return { kind: err.exitCode === ExitCode.usage ? 'usage' : err.exitCode === ExitCode.preflightFailed ? 'preflight' : 'failure', message: err.message, hint: err.hint, exitCode: err.exitCode };
-  if (err instanceof SettingError) return { kind: 'usage', message: err.message, hint: 'Fix the flag or environment variable; `flannel2calico detect --help` lists every setting and its format.', exitCode: ExitCode.usage };
+  if (err instanceof SettingError) {
+    return { kind: 'usage', message: err.message, hint: (err as { hint?: string }).hint ?? 'Fix the flag or environment variable; `flannel2calico detect --help` lists every setting and its format.', exitCode: ExitCode.usage };
+  }
   if (err instanceof AuditLogError) {
     return { kind: 'audit-log', message: `${err.message}; nothing was changed`, hint: 'Choose a writable file with --log-file (its directory is created 0700, the file 0600).', exitCode: ExitCode.usage };
   }
@@ -129,8 +124,8 @@ export function buildProgram(): Command {
     .option('-y, --yes', 'answer yes to every confirmation (required without a terminal)')
     .addOption(new Option('--dry-run [mode]', 'show what would change: "client" (the default when no mode follows) changes nothing, "server" sends writes with dryRun=All').choices(['client', 'server']))
     .option('--log-file <file>', 'audit log (NDJSON) path (default: $XDG_STATE_HOME/flannel2calico/audit.ndjson)')
-    .addOption(new Option('--request-timeout <duration>', 'bound on each API request (connecting: 10 s at most); watches excepted').default('30s'))
-    .showHelpAfterError('(run with --help for usage)')
+    .addOption(new Option('--request-timeout <duration>', 'bound on each API request, watches excepted (connecting: half of it, 10 s at most)').default('30s'))
+    .showHelpAfterError('hint: run the command with --help for its options and their formats')
     .addHelpText('after', `
 Workflow:
   flannel2calico detect                 read flannel's settings and check prerequisites
@@ -161,7 +156,7 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return ExitCode.ok;
       printErrorDocument(program.opts().output, (s) => process.stdout.write(s), {
-        kind: 'usage', message: err.message.replace(/^error: /, ''), hint: 'Run with --help for usage.', exitCode: ExitCode.usage,
+        kind: 'usage', message: err.message.replace(/^error: /, ''), hint: 'Run the command with --help for its options and their formats.', exitCode: ExitCode.usage,
       });
       return ExitCode.usage;
     }

@@ -5,8 +5,15 @@ import { UsageError } from './exit.js';
 /** Parses 90s / 5m / 1h / 300 (seconds) into seconds. */
 export function parseDurationSeconds(raw: string, flag: string): number {
   const m = /^(\d+)(s|m|h)?$/.exec(String(raw).trim());
-  if (!m) throw new UsageError(`${flag}: expected a duration such as 90s, 5m or 1h (got "${raw}")`);
+  if (!m) throw new UsageError(`${flag}: expected a duration such as 90s, 5m or 1h (got "${raw}")`, 'A whole number followed by s, m or h; a bare number is seconds.');
   return Number(m[1]) * { s: 1, m: 60, h: 3600 }[(m[2] ?? 's') as 's' | 'm' | 'h'];
+}
+
+/** A duration flag that bounds a wait: 0, negative or garbage values are refused (exit 2). */
+export function parsePositiveDuration(raw: string, flag: string): number {
+  const seconds = parseDurationSeconds(raw, flag);
+  if (seconds <= 0) throw new UsageError(`${flag}: must be longer than 0 (got "${raw}")`, 'Give a duration such as 30s, 5m or 1h.');
+  return seconds;
 }
 
 /** The options shared by `plan` and `migrate`: which nodes, how many at once, how to drain. */
@@ -22,15 +29,15 @@ export function addPlanOptions(cmd: Command): Command {
 
 export function planOptionsFrom(options: Record<string, any>): PlanOptions {
   const grace = Number(options.gracePeriod);
-  if (!Number.isInteger(grace) || grace < -1) throw new UsageError(`--grace-period: expected -1 or a whole number of seconds (got "${options.gracePeriod}")`);
+  if (!Number.isInteger(grace) || grace < -1) throw new UsageError(`--grace-period: expected -1 or a whole number of seconds (got "${options.gracePeriod}")`, "-1 keeps each pod's own grace period; 0 or more overrides it.");
   const nodes = options.nodes ? String(options.nodes).split(',').map((n) => n.trim()).filter(Boolean) : undefined;
-  if (options.nodes !== undefined && !nodes?.length) throw new UsageError('--nodes: expected a comma-separated list of node names');
+  if (options.nodes !== undefined && !nodes?.length) throw new UsageError('--nodes: expected a comma-separated list of node names', 'For example --nodes worker-1 or --nodes worker-1,worker-2 (kubectl get nodes lists them).');
   return {
     maxParallel: String(options.maxParallel ?? '1'),
     nodes,
     force: options.force === true,
     deleteEmptyDirData: options.deleteEmptydirData === true,
-    drainTimeoutSeconds: parseDurationSeconds(options.drainTimeout ?? '10m', '--drain-timeout'),
+    drainTimeoutSeconds: parsePositiveDuration(options.drainTimeout ?? '10m', '--drain-timeout'),
     gracePeriodSeconds: grace,
   };
 }

@@ -61,7 +61,7 @@ export interface ClusterClientOptions extends KubeconfigOptions {
   onRequest?: (ctx: RequestContext) => void;
   /** Bound on each request, connection included (watches excepted). Default 30 s. */
   requestTimeoutMs?: number;
-  /** Bound on establishing the connection (TCP and TLS). Default min(10 s, requestTimeoutMs). */
+  /** Bound on establishing the connection (TCP and TLS). Default min(10 s, half the request bound). */
   connectTimeoutMs?: number;
 }
 
@@ -136,7 +136,9 @@ export class ClusterClient {
     this.onMutation = opts.onMutation ?? (() => undefined);
     this.onRequest = opts.onRequest ?? (() => undefined);
     const requestTimeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    this.timeouts = { requestTimeoutMs, connectTimeoutMs: opts.connectTimeoutMs ?? Math.min(DEFAULT_CONNECT_TIMEOUT_MS, requestTimeoutMs) };
+    // The connect bound stays below the request bound, so that a server that never completes the
+    // TCP or TLS handshake is reported as such, not as one that does not answer.
+    this.timeouts = { requestTimeoutMs, connectTimeoutMs: opts.connectTimeoutMs ?? Math.min(DEFAULT_CONNECT_TIMEOUT_MS, Math.max(500, Math.floor(requestTimeoutMs / 2))) };
     this.boundRequests(kubeConfig);
     this.objects = kubeConfig.makeApiClient(ObjectApi);
     this.core = kubeConfig.makeApiClient(CoreV1Api);

@@ -54,7 +54,7 @@ export class AuditLog {
       const reason = code === 'EACCES' || code === 'EPERM' ? 'permission denied'
         : code === 'ENOENT' ? 'its directory cannot be created'
           : code === 'EISDIR' ? 'it is a directory'
-            : code === 'ENOTDIR' ? 'a part of its path is a file, not a directory'
+            : code === 'ENOTDIR' || code === 'EEXIST' ? 'a part of its path is a file, not a directory'
               : code === 'EROFS' ? 'read-only file system'
                 : (err as Error).message;
       throw new AuditLogError(this.file, reason);

@@ -1,9 +1,17 @@
 import { isClusterError, type ClusterClient, type KubeObject } from '../cluster/index.js';
 import type { Plan } from '../plan/types.js';
-import { MIGRATION_LABEL } from './constants.js';
+import { MANAGED_BY, MANAGED_BY_LABEL, MIGRATION_LABEL } from './constants.js';
 import type { EventSink } from './events.js';
 
 const CALICO_GV = 'crd.projectcalico.org/v1';
+
+/**
+ * Labels an object the migration itself creates as its own. Objects of Calico's manifest are not
+ * labelled: they are Calico's installation, which stays after the migration.
+ */
+export function owned<T extends KubeObject>(obj: T): T {
+  return { ...obj, metadata: { ...obj.metadata, labels: { ...obj.metadata?.labels, [MANAGED_BY_LABEL]: MANAGED_BY } } };
+}
 
 export interface PreparedManifest {
   objects: KubeObject[];
@@ -82,7 +90,7 @@ export async function ensurePools(client: ClusterClient, plan: Plan, onEvent: Ev
     const ref = { apiVersion: CALICO_GV, kind: 'IPPool', name: pool.metadata!.name! };
     const existing = await client.find(ref);
     if (!existing) {
-      await client.create(pool);
+      await client.create(owned(pool));
       continue;
     }
     const differs = sameObjectSpec(existing, pool, ['cidr', 'blockSize', 'vxlanMode', 'natOutgoing']);
@@ -95,7 +103,7 @@ export async function ensurePools(client: ClusterClient, plan: Plan, onEvent: Ev
 export async function ensureFelixConfiguration(client: ClusterClient, patch: object): Promise<void> {
   const ref = { apiVersion: CALICO_GV, kind: 'FelixConfiguration', name: 'default' };
   if (await client.find(ref)) await client.mergePatch(ref, patch);
-  else await client.create({ apiVersion: CALICO_GV, kind: 'FelixConfiguration', metadata: { name: 'default' }, ...(patch as object) });
+  else await client.create(owned({ apiVersion: CALICO_GV, kind: 'FelixConfiguration', metadata: { name: 'default' }, ...(patch as object) }));
 }
 
 const IPAM_IDENTITY_FIELDS: Record<string, string[]> = {
@@ -110,7 +118,7 @@ const IPAM_IDENTITY_FIELDS: Record<string, string[]> = {
  */
 export async function ensureNodeIpam(client: ClusterClient, objects: KubeObject[]): Promise<void> {
   for (const obj of objects) {
-    const { object: existing, created } = await client.ensure(obj);
+    const { object: existing, created } = await client.ensure(owned(obj));
     if (created) continue;
     const differs = sameObjectSpec(existing, obj, IPAM_IDENTITY_FIELDS[obj.kind!] ?? []);
     if (differs.length) {

@@ -12,6 +12,7 @@ export class PlanFileError extends Error {
 type Json = unknown;
 const isObject = (v: Json): v is Record<string, any> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isString = (v: any): v is string => typeof v === 'string' && v.length > 0;
+const shown = (v: Json): string => (v === undefined ? 'missing' : `got ${JSON.stringify(v)}`);
 const isStringArray = (v: Json): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
 
 /**
@@ -27,7 +28,7 @@ export function planProblems(doc: Json): string[] {
   };
   if (!need(isObject(doc), 'the file holds no JSON object')) return problems;
   const plan = doc as Record<string, any>;
-  if (!need(plan.apiVersion === 'flannel2calico/v1' && plan.kind === 'Plan', `apiVersion/kind must be flannel2calico/v1 Plan (got ${JSON.stringify(plan.apiVersion)} ${JSON.stringify(plan.kind)})`)) return problems;
+  if (!need(plan.apiVersion === 'flannel2calico/v1' && plan.kind === 'Plan', `apiVersion/kind must be flannel2calico/v1 Plan (apiVersion ${shown(plan.apiVersion)}, kind ${shown(plan.kind)})`)) return problems;
   need(isString(plan.createdAt), 'createdAt is missing');
 
   if (need(isObject(plan.cluster), 'cluster is missing')) {
@@ -37,7 +38,7 @@ export function planProblems(doc: Json): string[] {
     const fpOk = need(isObject(plan.cluster.fingerprint) && Object.values(plan.cluster.fingerprint).every((v) => typeof v === 'string'), 'cluster.fingerprint is missing or not a map of strings');
     if (hashOk && fpOk) need(fingerprintHash(plan.cluster.fingerprint) === plan.cluster.stateHash, 'cluster.fingerprint does not match cluster.stateHash (the file was edited)');
   }
-  need(plan.flavour === 'flannel' || plan.flavour === 'canal', `flavour must be flannel or canal (got ${JSON.stringify(plan.flavour)})`);
+  need(plan.flavour === 'flannel' || plan.flavour === 'canal', `flavour must be flannel or canal (${shown(plan.flavour)})`);
   need(isObject(plan.flannelDaemonSet) && isString(plan.flannelDaemonSet.name) && isString(plan.flannelDaemonSet.namespace), 'flannelDaemonSet.name/namespace is missing');
   if (need(isObject(plan.settings), 'settings is missing')) {
     for (const [key, setting] of Object.entries(plan.settings)) need(isObject(setting) && 'value' in setting && typeof setting.source === 'string', `settings.${key} needs a value and a source`);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { normalizeDryRun, parsePositiveDuration } from '../../src/cli/main.js';
+import { normalizeDryRun } from '../../src/cli/main.js';
+import { parsePositiveDuration } from '../../src/cli/plan-options.js';
 
 const argv = (...args: string[]) => ['node', 'flannel2calico', ...args];
 

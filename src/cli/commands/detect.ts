@@ -110,13 +110,13 @@ Calico's flannel-migration controller uses): flag > environment > detected > def
   cmd.action(action(program, 'detect', async (ctx, options) => {
     const overrides = settingsOverrides(options, process.env);
     ctx.debug(`detect: overrides ${JSON.stringify(overrides)}`);
-    const detection = await detect(ctx.client, overrides, {
+    const detection = await detect(await ctx.connect(), overrides, {
       ...(options.flannelDaemonset !== undefined ? { daemonSet: String(options.flannelDaemonset) } : {}),
       ...(options.flannelNamespace !== undefined ? { namespace: String(options.flannelNamespace) } : {}),
     });
     const doc = detectionDocument(detection);
     if (ctx.opts.output === 'json') ctx.out(JSON.stringify(doc, null, 2));
-    else if (ctx.opts.output === 'yaml') ctx.stdout.write(YAML.stringify(doc));
+    else if (ctx.opts.output === 'yaml') ctx.out(YAML.stringify(doc).trimEnd());
     else renderText(ctx, detection);
     return doc.ok ? ExitCode.ok : ExitCode.preflightFailed;
   }));

@@ -10,12 +10,14 @@ import { readMigrationRecord, type MigrationRecord } from '../../engine/state.js
 import { NODE_STEPS, STEP_TITLES } from '../../engine/events.js';
 import { collectSnapshot } from '../../plan/snapshot.js';
 import { diffSnapshots } from '../../plan/fingerprint.js';
+import { parseMaxParallel } from '../../plan/order.js';
+import { PlanFileError, parsePlanFile } from '../../plan/plan-file.js';
 import { buildPlan } from '../../plan/planner.js';
 import { DEFAULT_HELPER_IMAGE, type Plan } from '../../plan/types.js';
 import type { CommandContext } from '../context.js';
 import { CliError, ExitCode, UsageError } from '../exit.js';
 import { action } from '../main.js';
-import { addPlanOptions, parseDurationSeconds, planOptionsFrom } from '../plan-options.js';
+import { addPlanOptions, parsePositiveDuration, planOptionsFrom } from '../plan-options.js';
 import { makeProgress } from '../progress.js';
 import { makeConfirm, requireConfirmable } from '../prompt.js';
 import { addSettingsOptions, settingsOverrides } from '../settings-flags.js';
@@ -23,14 +25,18 @@ import { addSettingsOptions, settingsOverrides } from '../settings-flags.js';
 export { DEFAULT_HELPER_IMAGE };
 export const DEFAULT_PROBE_IMAGE = 'busybox:1.36';
 
-async function readManifest(source: string): Promise<KubeObject[]> {
+async function readManifest(source: string, timeoutMs: number): Promise<KubeObject[]> {
   let text: string;
   if (/^https?:\/\//.test(source)) {
-    const response = await fetch(source).catch((err: Error) => {
-      throw new UsageError(`cannot download the Calico manifest ${source}: ${err.message}`, 'Download it yourself and pass the file with --calico-manifest FILE.');
-    });
-    if (!response.ok) throw new UsageError(`cannot download the Calico manifest ${source}: HTTP ${response.status}`);
-    text = await response.text();
+    const download = 'Download it yourself and pass the file with --calico-manifest FILE.';
+    const failed = (err: Error): never => {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      const why = err.name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000} s` : cause?.code ?? cause?.message ?? err.message;
+      throw new UsageError(`cannot download the Calico manifest ${source}: ${why}`, download);
+    };
+    const response = await fetch(source, { signal: AbortSignal.timeout(timeoutMs) }).catch(failed);
+    if (!response.ok) throw new UsageError(`cannot download the Calico manifest ${source}: HTTP ${response.status}`, download);
+    text = await response.text().catch(failed);
   } else {
     try {
       text = fs.readFileSync(source, 'utf8');
@@ -52,14 +58,20 @@ async function readManifest(source: string): Promise<KubeObject[]> {
 }
 
 function loadPlanFile(file: string): Plan {
-  let plan: Plan;
+  let text: string;
   try {
-    plan = JSON.parse(fs.readFileSync(file, 'utf8')) as Plan;
+    text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new UsageError(`cannot read the plan ${file}: ${(err as Error).message}`, 'Create one with `flannel2calico plan --out plan.json`.');
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(`cannot read the plan ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (err as Error).message}`,
+      'Create one with `flannel2calico plan --out plan.json`.');
   }
-  if (plan?.apiVersion !== 'flannel2calico/v1' || plan.kind !== 'Plan') throw new UsageError(`${file} is not a flannel2calico plan (apiVersion flannel2calico/v1, kind Plan)`);
-  return plan;
+  try {
+    return parsePlanFile(text, file);
+  } catch (err) {
+    if (err instanceof PlanFileError) throw new UsageError(`${err.message}; nothing was changed`, 'Make a new plan with `flannel2calico plan --out plan.json`, review it, and pass that file.');
+    throw err;
+  }
 }
 
 /** Either the saved plan, refused if the cluster drifted since it was made, or a fresh plan. */
@@ -173,9 +185,14 @@ Exit codes: 0 done, 1 failed, 2 refused (no terminal and no --yes; another run h
   addPlanOptions(cmd);
   cmd.action(action(program, 'migrate', async (ctx, options) => {
     requireConfirmable(ctx);
-    const manifest = options.calicoManifest ? await readManifest(options.calicoManifest) : undefined;
-    const stepTimeoutMs = parseDurationSeconds(options.stepTimeout, '--step-timeout') * 1000;
-    const client = ctx.client;
+    // Every input is checked before the first request to the cluster.
+    parseMaxParallel(planOptionsFrom(options).maxParallel ?? '1');
+    const stepTimeoutMs = parsePositiveDuration(options.stepTimeout, '--step-timeout') * 1000;
+    settingsOverrides(options, process.env);
+    if (options.plan) loadPlanFile(options.plan);
+    const manifest = options.calicoManifest ? await readManifest(options.calicoManifest, ctx.opts.requestTimeoutMs ?? 30_000) : undefined;
+    if (ctx.opts.dryRun !== 'client') ctx.audit.open({ argv: process.argv.slice(2) });
+    const client = await ctx.connect();
     const record = await readMigrationRecord(client);
     if (record?.phase === 'finalized') {
       ctx.out('The migration is already finalized: every node runs Calico and flannel is gone.');

@@ -145,7 +145,7 @@ Exit codes: 0 plan ok, 3 a preflight finding fails (the plan is still printed an
     const planOptions = planOptionsFrom(options);
     parseMaxParallel(planOptions.maxParallel);
     const overrides = settingsOverrides(options, process.env);
-    const client = ctx.client;
+    const client = await ctx.connect();
     const detection = await detect(client, overrides, { daemonSet: options.flannelDaemonset, namespace: options.flannelNamespace });
     if (detection.flavour !== 'flannel' && detection.flavour !== 'canal') {
       for (const check of detection.checks.filter((x) => x.status === 'fail')) {
