@@ -245,7 +245,9 @@ describe('bad input changes nothing', () => {
     }));
     it('silent server that accepts the request and never answers: bounded, exit 1', () => checkRow({
       name: 'silent http', args: ['--request-timeout', '2s', 'plan'], kubeconfig: kubeconfigs.silentHttp, exit: 1,
-      message: new RegExp(`the API server at 127\\.0\\.0\\.1:${silentPort} accepted the connection but did not answer within 2 s`), fix: /hint: .*raise --request-timeout/,
+      // Progress first (plain lines without a terminal), then the error.
+      message: new RegExp(`connecting to 127\\.0\\.0\\.1:${silentPort} \\(context silent-http\\) \\.\\.\\.\\nerror: the API server at 127\\.0\\.0\\.1:${silentPort} accepted the connection but did not answer within 2 s`),
+      fix: /hint: .*raise --request-timeout/,
     }));
     it('a server that is not Kubernetes: the same message every run', () => {
       const row = { name: 'not kubernetes', args: ['detect'], kubeconfig: kubeconfigs.notKubernetes, exit: 1,
