@@ -210,6 +210,7 @@ Exit codes: 0 done, 1 failed, 2 refused (no terminal and no --yes; another run h
       return ExitCode.ok;
     }
     if (resuming) ctx.log(`Resuming the migration started ${record?.startedAt}.`);
+    ctx.stopProgress();
     const progress = makeProgress(ctx);
     const abort = new AbortController();
     const onSigint = () => {
