@@ -98,3 +98,24 @@ describe('bounded requests', () => {
     expect(err.message).toBe(`the server at 127.0.0.1:${webPort} is not a Kubernetes API server (GET /version answered HTTP 404 text/html, not a Kubernetes version)`);
   });
 });
+
+describe('API error messages', () => {
+  it('403 names the verb, the resource and the API server\'s reason once', async () => {
+    const { toClusterError } = await import('../../src/cluster/errors.js');
+    const body = JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Forbidden', code: 403,
+      message: 'nodes is forbidden: User "system:serviceaccount:default:x" cannot list resource "nodes" in API group "" at the cluster scope' });
+    const err = toClusterError({ code: 403, body }, { verb: 'list', resource: 'Node' }, 'https://10.0.0.1:6443');
+    expect(err.kind).toBe('forbidden');
+    expect(err.message).toBe('not allowed to list Node: nodes is forbidden: User "system:serviceaccount:default:x" cannot list resource "nodes" in API group "" at the cluster scope');
+    expect(err.message).not.toMatch(/forbidden: forbidden/);
+    expect(err.hint).toMatch(/Grant the user the "list" verb on Node/);
+  });
+
+  it('401 is one line naming the server, with what to do', async () => {
+    const { toClusterError } = await import('../../src/cluster/errors.js');
+    const err = toClusterError({ code: 401, body: '{"kind":"Status","code":401,"message":"Unauthorized"}' }, { verb: 'list', resource: 'Node' }, 'https://10.0.0.1:6443');
+    expect(err.kind).toBe('unauthorized');
+    expect(err.message).toBe('the API server at 10.0.0.1:6443 rejected the credentials (401 Unauthorized) trying to list Node');
+    expect(err.hint).toMatch(/wrong or expired/);
+  });
+});
