@@ -11,9 +11,8 @@
  * app.kubernetes.io/managed-by=flannel2calico); the control plane writes the others.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -61,7 +60,10 @@ let tb: Testbed;
 let work: string;
 let listable: string[] = [];
 let silentServer: net.Server;
-let webServer: http.Server;
+/** In its own process: the test's own event loop is blocked while the CLI runs (spawnSync). */
+let webServer: ChildProcess;
+/** The last "after" snapshot, reused as the next row's "before" (nothing but the rows touches the cluster). */
+let lastSnapshot: Snapshot | undefined;
 let silentPort = 0;
 let webPort = 0;
 let closedPort = 0;
@@ -84,8 +86,8 @@ function cli(args: string[], opts: { kubeconfig?: string | null; env?: Record<st
 
 function snapshot(): Snapshot {
   const out: Snapshot = new Map();
-  const list = kubectlJson<{ items: any[] }>(tb, ['get', listable.join(','), '-A']).items;
-  const events = kubectlJson<{ items: any[] }>(tb, ['get', 'events', '-A', '-l', MANAGED_BY]).items;
+  const list = kubectlJson<{ items: any[] }>(tb, ['get', listable.join(','), '-A', '--show-managed-fields']).items;
+  const events = kubectlJson<{ items: any[] }>(tb, ['get', 'events', '-A', '-l', MANAGED_BY, '--show-managed-fields']).items;
   for (const o of [...list, ...events]) {
     const m = o.metadata ?? {};
     const writers = (m.managedFields ?? [])
@@ -165,8 +167,10 @@ beforeAll(async () => {
 
   silentServer = net.createServer(() => undefined);
   silentPort = await listen(silentServer);
-  webServer = http.createServer((_req, res) => { res.writeHead(404, { 'Content-Type': 'text/html' }); res.end('<html><body>Not Found</body></html>'); });
-  webPort = await listen(webServer);
+  webServer = spawn(process.execPath, ['-e', `
+    const server = require('node:http').createServer((req, res) => { res.writeHead(404, { 'Content-Type': 'text/html' }); res.end('<html><body>Not Found</body></html>'); });
+    server.listen(0, '127.0.0.1', () => console.log(server.address().port));`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  webPort = await new Promise<number>((resolve) => webServer.stdout!.once('data', (d) => resolve(Number(String(d).trim()))));
   const probe = net.createServer();
   closedPort = await listen(probe);
   await new Promise((resolve) => probe.close(resolve));
@@ -181,7 +185,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   silentServer?.close();
-  webServer?.close();
+  webServer?.kill();
   await tb?.down();
   if (work) fs.rmSync(work, { recursive: true, force: true });
   // The report the issue asks for: how many bad inputs were tried and how many changed the cluster.
@@ -189,14 +193,22 @@ afterAll(async () => {
 });
 
 function checkRow(row: Row): void {
-  row.setup?.();
-  const before = snapshot();
+  if (row.setup) {
+    row.setup();
+    lastSnapshot = undefined;
+  }
+  const before = lastSnapshot ?? snapshot();
   let r: CommandResult;
   try {
     r = cli(row.args, { kubeconfig: row.kubeconfig, env: row.env });
   } finally {
-    const changed = mutations(before, snapshot());
-    row.teardown?.();
+    const after = snapshot();
+    const changed = mutations(before, after);
+    lastSnapshot = after;
+    if (row.teardown) {
+      row.teardown();
+      lastSnapshot = undefined;
+    }
     rowsRun++;
     mutationsSeen += changed.length;
     expect(changed).toEqual([]);
@@ -378,7 +390,7 @@ describe('bad input changes nothing', () => {
   describe('--dry-run before or after the command (client dry run: exit 0, nothing changed)', () => {
     for (const args of [['--dry-run', 'migrate', '--calico-manifest', calicoManifest], ['migrate', '--dry-run', '--calico-manifest', calicoManifest]]) {
       it(args.join(' '), () => {
-        const before = snapshot();
+        const before = lastSnapshot ?? snapshot();
         const r = cli(args);
         expect(mutations(before, snapshot())).toEqual([]);
         expect(r.stderr).not.toMatch(/^error:/m);
@@ -433,13 +445,14 @@ describe('least privilege and secrets', () => {
 
   it('everything a real run creates is labelled app.kubernetes.io/managed-by=flannel2calico (except Calico\'s own manifest)', () => {
     const before = snapshot();
+    lastSnapshot = undefined;
     const r = cli(migrate('--nodes', 'worker-0', '--skip-probe'), { timeoutMs: 300_000 });
     expect(`${r.status}\n${r.stderr}`).toMatch(/^0\n/);
     const manifestNames = new Set(YAML.parseAllDocuments(fs.readFileSync(calicoManifest, 'utf8')).map((d) => d.toJS()).filter(Boolean)
       .map((o: any) => `${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name}`));
     const created: any[] = [
-      ...kubectlJson<{ items: any[] }>(tb, ['get', [...listable, ...kubectlOk(tb, ['api-resources', '--verbs=list', '-o', 'name', '--api-group=crd.projectcalico.org']).split('\n').filter(Boolean)].join(','), '-A']).items,
-      ...kubectlJson<{ items: any[] }>(tb, ['get', 'events', '-A']).items,
+      ...kubectlJson<{ items: any[] }>(tb, ['get', [...listable, ...kubectlOk(tb, ['api-resources', '--verbs=list', '-o', 'name', '--api-group=crd.projectcalico.org']).split('\n').filter(Boolean)].join(','), '-A', '--show-managed-fields']).items,
+      ...kubectlJson<{ items: any[] }>(tb, ['get', 'events', '-A', '--show-managed-fields']).items,
     ].filter((o) => !before.has(`${o.apiVersion}/${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name}`)
       && (o.metadata?.managedFields ?? []).some((f: any) => f.manager === 'flannel2calico' && (f.operation === 'Update' || f.operation === 'Apply'))
       && !manifestNames.has(`${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name}`));

@@ -25,6 +25,8 @@ import { addSettingsOptions, settingsOverrides } from '../settings-flags.js';
 export { DEFAULT_HELPER_IMAGE };
 export const DEFAULT_PROBE_IMAGE = 'busybox:1.36';
 
+const MANIFEST_HINT = "Pass Calico's flannel-migration manifest (calico.yaml of the Calico release, docs/migrate.md), as a file or an https URL.";
+
 async function readManifest(source: string, timeoutMs: number): Promise<KubeObject[]> {
   let text: string;
   if (/^https?:\/\//.test(source)) {
@@ -41,19 +43,19 @@ async function readManifest(source: string, timeoutMs: number): Promise<KubeObje
     try {
       text = fs.readFileSync(source, 'utf8');
     } catch (err) {
-      throw new UsageError(`cannot read the Calico manifest ${source}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+      throw new UsageError(`cannot read the Calico manifest ${source}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`, MANIFEST_HINT);
     }
   }
   const objects: KubeObject[] = [];
   for (const doc of parseAllDocuments(text)) {
-    if (doc.errors.length) throw new UsageError(`the Calico manifest ${source} is not valid YAML: ${doc.errors[0].message}`);
+    if (doc.errors.length) throw new UsageError(`the Calico manifest ${source} is not valid YAML: ${doc.errors[0].message.split('\n')[0]}`, MANIFEST_HINT);
     const obj = doc.toJS() as KubeObject | null;
     if (!obj) continue;
-    if (!obj.apiVersion || !obj.kind || !obj.metadata?.name) throw new UsageError(`the Calico manifest ${source} has a document without apiVersion, kind or metadata.name`);
+    if (!obj.apiVersion || !obj.kind || !obj.metadata?.name) throw new UsageError(`the Calico manifest ${source} has a document without apiVersion, kind or metadata.name`, MANIFEST_HINT);
     if (obj.kind.endsWith('List')) objects.push(...(obj.items ?? []));
     else objects.push(obj);
   }
-  if (!objects.some((o) => o.kind === 'DaemonSet')) throw new UsageError(`the Calico manifest ${source} has no DaemonSet; expected Calico's flannel-migration calico.yaml`);
+  if (!objects.some((o) => o.kind === 'DaemonSet')) throw new UsageError(`the Calico manifest ${source} has no DaemonSet; expected Calico's flannel-migration calico.yaml`, MANIFEST_HINT);
   return objects;
 }
 
