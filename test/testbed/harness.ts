@@ -5,7 +5,7 @@
  * it with down(). Deliberately independent of the product's code: it drives the cluster with kubectl
  * only, so a bug in src/ cannot make the test bed lie.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -40,6 +40,9 @@ const BINARIES = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler',
 
 export const LABEL_NEVER_READY = 'testbed.flannel2calico.io/never-ready';
 export const LABEL_FAIL = 'testbed.flannel2calico.io/fail';
+/** The product's host Jobs: the label and the roles that the netns node agent runs instead of kwok. */
+export const HOST_ROLE_LABEL = 'flannel2calico.io/role';
+export const AGENT_ROLES = ['host-cleanup', 'host-revert', 'host-check'];
 export const DEFAULT_ANNOTATION_PREFIX = 'flannel.alpha.coreos.com';
 export const CONTROL_PLANE_ROLE = 'node-role.kubernetes.io/control-plane';
 
@@ -63,12 +66,19 @@ export interface TestbedOptions {
   nodeCidrMaskV6?: number;
   /** Kept when its creating process exits (for `npm run testbed:up`); otherwise a later start removes it. */
   persistent?: boolean;
+  /**
+   * Nodes whose host Jobs (pods labelled flannel2calico.io/role=host-cleanup|host-revert|host-check)
+   * kwok leaves alone, for the netns node agent to run (netns-nodes.ts). Every other pod stays with kwok.
+   */
+  agentNodes?: string[];
 }
 
 export interface CommandResult { stdout: string; stderr: string; status: number }
 
 export interface Testbed {
   name: string;
+  /** Nodes whose host Jobs kwok leaves to the netns node agent (TestbedOptions.agentNodes). */
+  agentNodes: string[];
   /** Admin kubeconfig of the cluster. */
   kubeconfig: string;
   /** Node names in creation order: cp-0 … then worker-0 … */
@@ -77,6 +87,8 @@ export interface Testbed {
   kubectl(args: string[], input?: string): CommandResult;
   /** Runs `node bin/flannel2calico.js --kubeconfig <kc> ...args` (NO_COLOR=1, XDG_STATE_HOME inside the test bed). */
   cli(args: string[], opts?: { env?: Record<string, string>; input?: string; timeoutMs?: number }): CommandResult;
+  /** cli() without blocking the event loop, for tests that run something in-process meanwhile (the netns node agent). */
+  cliAsync(args: string[], opts?: { env?: Record<string, string>; timeoutMs?: number }): Promise<CommandResult>;
   /** Stops every process of the cluster and removes its files. Safe to call twice. */
   down(): Promise<void>;
 }
@@ -169,7 +181,8 @@ export async function waitFor<T>(fn: () => T | undefined | null | false | Promis
   }
 }
 
-function run(command: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): CommandResult {
+/** Runs a command synchronously; never throws (a spawn error or timeout comes back as status 124). */
+export function runCommand(command: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): CommandResult {
   const result = spawnSync(command, args, {
     input: opts.input,
     env: opts.env ?? process.env,
@@ -186,7 +199,28 @@ function run(command: string, args: string[], opts: { input?: string; env?: Node
   return { stdout: result.stdout, stderr: result.stderr, status: result.status ?? 128 };
 }
 
-function must(result: CommandResult, what: string): string {
+const run = runCommand;
+
+/** runCommand() without blocking the event loop. */
+export function runAsync(command: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { env: opts.env ?? process.env, cwd: opts.cwd ?? repoRoot, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    const timer = opts.timeoutMs ? setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, opts.timeoutMs) : undefined;
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    child.on('error', (err) => { stderr += `\n${err.message}`; });
+    child.on('close', (code) => {
+      if (timer) clearTimeout(timer);
+      resolve({ stdout, stderr: timedOut ? `${stderr}\n${command} killed after ${opts.timeoutMs} ms` : stderr, status: timedOut ? 124 : code ?? 128 });
+    });
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+export function must(result: CommandResult, what: string): string {
   if (result.status !== 0) throw new TestbedError(`${what} failed (exit ${result.status}): ${result.stderr.trim() || result.stdout.trim()}`);
   return result.stdout;
 }
@@ -262,7 +296,7 @@ function checkCidrCapacity(cidr: string, mask: number, nodes: number, what: stri
 }
 
 /** The kwokctl configuration: controller-manager and apiserver flags, plus our kwok Stages. */
-function kwokctlConfig(o: Required<Pick<TestbedOptions, 'podCidr' | 'nodeCidrMask' | 'nodeCidrMaskV6'>> & { podCidrV6?: string }): string {
+function kwokctlConfig(o: Required<Pick<TestbedOptions, 'podCidr' | 'nodeCidrMask' | 'nodeCidrMaskV6' | 'agentNodes'>> & { podCidrV6?: string }): string {
   const dualStack = Boolean(o.podCidrV6);
   const serviceRange = dualStack ? '10.96.0.0/12,fd00:10:96::/112' : '10.96.0.0/12';
   const kcm = [
@@ -287,7 +321,27 @@ function kwokctlConfig(o: Required<Pick<TestbedOptions, 'podCidr' | 'nodeCidrMas
       { name: 'kube-apiserver', extraArgs: apiserver },
     ],
   };
-  return `${YAML.stringify(config)}---\n${fs.readFileSync(path.join(testbedSources, 'kwok-stages.yaml'), 'utf8')}`;
+  return `${YAML.stringify(config)}---\n${kwokStages(o.agentNodes)}`;
+}
+
+/**
+ * kwok-stages.yaml; with agent nodes, every pod stage but deletion also requires that the pod is not
+ * a host Job bound to one of them (one jq expression: kwok's matchExpressions are ANDed, this is an OR).
+ */
+export function kwokStages(agentNodes: string[]): string {
+  const text = fs.readFileSync(path.join(testbedSources, 'kwok-stages.yaml'), 'utf8');
+  if (agentNodes.length === 0) return text;
+  const key = `(.metadata.labels[${JSON.stringify(HOST_ROLE_LABEL)}] // "") as $role | (.spec.nodeName // "") as $node`
+    + ` | if (${JSON.stringify(AGENT_ROLES)} | any(.[]; . == $role)) and (${JSON.stringify(agentNodes)} | any(.[]; . == $node))`
+    + ' then "netns-node-agent" else "kwok" end';
+  const docs = YAML.parseAllDocuments(text);
+  for (const doc of docs) {
+    const stage = doc.toJS() as { spec?: { resourceRef?: { kind?: string }; next?: { delete?: boolean } } } | null;
+    if (stage?.spec?.resourceRef?.kind !== 'Pod' || stage.spec.next?.delete) continue;
+    const expressions = doc.getIn(['spec', 'selector', 'matchExpressions']) as YAML.YAMLSeq;
+    expressions.add(doc.createNode({ key, operator: 'In', values: ['kwok'] }));
+  }
+  return docs.map((d) => d.toString()).join('---\n');
 }
 
 function nodeNamesFor(nodes: number, controlPlane: number): string[] {
@@ -382,7 +436,7 @@ async function reapAbandonedClusters(): Promise<void> {
   }
 }
 
-function makeTestbed(name: string, nodeNames: string[]): Testbed {
+function makeTestbed(name: string, nodeNames: string[], agentNodes: string[]): Testbed {
   const files = clusterFiles(name);
   const kubectlPath = path.join(binDir, 'kubectl');
   let stopped = false;
@@ -390,6 +444,7 @@ function makeTestbed(name: string, nodeNames: string[]): Testbed {
     name,
     kubeconfig: files.kubeconfig,
     nodeNames,
+    agentNodes,
     kubectl(args, input) {
       return run(kubectlPath, ['--kubeconfig', files.kubeconfig, ...args], { input, timeoutMs: 300_000 });
     },
@@ -397,6 +452,12 @@ function makeTestbed(name: string, nodeNames: string[]): Testbed {
       const env = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', XDG_STATE_HOME: path.join(files.dir, 'state'), ...opts.env };
       return run(process.execPath, [path.join(repoRoot, 'bin', 'flannel2calico.js'), '--kubeconfig', files.kubeconfig, ...args], {
         env, input: opts.input ?? '', timeoutMs: opts.timeoutMs ?? 600_000,
+      });
+    },
+    cliAsync(args, opts = {}) {
+      const env = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', XDG_STATE_HOME: path.join(files.dir, 'state'), ...opts.env };
+      return runAsync(process.execPath, [path.join(repoRoot, 'bin', 'flannel2calico.js'), '--kubeconfig', files.kubeconfig, ...args], {
+        env, timeoutMs: opts.timeoutMs ?? 600_000,
       });
     },
     async down() {
@@ -411,8 +472,10 @@ function makeTestbed(name: string, nodeNames: string[]): Testbed {
 export function attachTestbed(name: string): Testbed {
   const files = clusterFiles(name);
   if (!fs.existsSync(files.kubeconfig)) throw new TestbedError(`no test bed named ${name} (no ${files.kubeconfig}); start one with \`npm run testbed:up\``);
-  const nodes = kubectlJson<KubeList<NodeJson>>(makeTestbed(name, []), ['get', 'nodes']).items.map((n) => n.metadata.name);
-  return makeTestbed(name, nodes);
+  const nodes = kubectlJson<KubeList<NodeJson>>(makeTestbed(name, [], []), ['get', 'nodes']).items.map((n) => n.metadata.name);
+  const agentFile = path.join(files.dir, 'agent-nodes.json');
+  const agentNodes = fs.existsSync(agentFile) ? (JSON.parse(fs.readFileSync(agentFile, 'utf8')) as string[]) : [];
+  return makeTestbed(name, nodes, agentNodes);
 }
 
 /**
@@ -440,10 +503,14 @@ export async function startTestbed(opts: TestbedOptions): Promise<Testbed> {
   if (fs.existsSync(files.dir) || fs.existsSync(path.join(kwokWorkdir, 'clusters', name))) await deleteCluster(name);
   fs.mkdirSync(files.dir, { recursive: true });
   fs.writeFileSync(files.owner, JSON.stringify({ pid: opts.persistent ? null : process.pid, createdAt: new Date().toISOString() }));
-  fs.writeFileSync(files.config, kwokctlConfig({ podCidr, nodeCidrMask, nodeCidrMaskV6, podCidrV6: opts.podCidrV6 }));
-
   const nodeNames = nodeNamesFor(opts.nodes, controlPlane);
-  const tb = makeTestbed(name, nodeNames);
+  const agentNodes = opts.agentNodes ?? [];
+  const unknown = agentNodes.filter((n) => !nodeNames.includes(n));
+  if (unknown.length > 0) throw new TestbedError(`agentNodes ${unknown.join(', ')} are not among the nodes ${nodeNames.join(', ')}`);
+  fs.writeFileSync(files.config, kwokctlConfig({ podCidr, nodeCidrMask, nodeCidrMaskV6, podCidrV6: opts.podCidrV6, agentNodes }));
+  fs.writeFileSync(path.join(files.dir, 'agent-nodes.json'), JSON.stringify(agentNodes));
+
+  const tb = makeTestbed(name, nodeNames, agentNodes);
   try {
     const createArgs = [
       'create', 'cluster', '--name', name, '--runtime', 'binary', '--config', files.config,

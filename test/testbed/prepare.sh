@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 declare -A package_of=(
-  [ip]=iproute2 [bridge]=iproute2 [iptables]=iptables [nft]=nftables [unshare]=util-linux
+  [ip]=iproute2 [bridge]=iproute2 [iptables]=iptables [iptables-legacy]=iptables [nft]=nftables [unshare]=util-linux
   [nsenter]=util-linux [ps]=procps [python3]=python3
 )
 missing=()
@@ -30,3 +30,9 @@ if ! bash test/testbed/build-binaries.sh; then
   exit 1
 fi
 echo "test-bed control plane ready after $(( $(date +%s) - build_start )) s"
+
+# flanneld for the network-namespace nodes (test/testbed/netns-nodes.ts).
+if ! bash test/testbed/build-flanneld.sh; then
+  echo "error: building flanneld failed; it needs Go >= 1.24 and the Go module proxy" >&2
+  exit 1
+fi
