@@ -341,7 +341,7 @@ export function kwokStages(agentNodes: string[]): string {
     const expressions = doc.getIn(['spec', 'selector', 'matchExpressions']) as YAML.YAMLSeq;
     expressions.add(doc.createNode({ key, operator: 'In', values: ['kwok'] }));
   }
-  return docs.map((d) => d.toString()).join('---\n');
+  return docs.map((d) => d.toString().replace(/^---\n/, '')).join('---\n');
 }
 
 function nodeNamesFor(nodes: number, controlPlane: number): string[] {
