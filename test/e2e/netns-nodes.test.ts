@@ -144,7 +144,8 @@ describe.each<Flavour>(['flannel', 'canal'])('%s: migration where three nodes ar
   });
 
   it('a helper image without nft and iptables stops the run before the first drain, naming the missing commands', async () => {
-    const r = await tb.cliAsync(migrateArgs(['--helper-image', IMAGE_WITHOUT_TOOLS]), { timeoutMs: 300_000 });
+    // --nodes: the image check runs on the first node to move, here a namespace node.
+    const r = await tb.cliAsync(migrateArgs(['--nodes', NAMESPACE_NODES[0], '--helper-image', IMAGE_WITHOUT_TOOLS]), { timeoutMs: 300_000 });
     expect(r.status).toBe(1);
     const said = r.stdout + r.stderr;
     expect(said).toMatch(/nft/);
@@ -212,6 +213,11 @@ describe.each<Flavour>(['flannel', 'canal'])('%s: migration where three nodes ar
     expect(nn.runs.filter((run) => simulated.includes(run.node))).toEqual([]);
     const jobs = kubectlJson<{ items: Array<{ metadata: { labels?: Record<string, string> }; spec: { template: { spec: { nodeName?: string } } }; status: { succeeded?: number } }> }>(tb, ['get', 'jobs', '-n', 'kube-system', '-l', 'flannel2calico.io/role=host-cleanup']).items;
     expect(new Set(jobs.filter((j) => j.status.succeeded === 1).map((j) => j.spec.template.spec.nodeName))).toEqual(new Set(tb.nodeNames));
+    // On namespace nodes every host pod was finished by the agent (its container IDs), none by kwok.
+    const pods = kubectlJson<{ items: Array<{ spec: { nodeName?: string }; status?: { containerStatuses?: Array<{ containerID?: string }> } }> }>(tb, ['get', 'pods', '-n', 'kube-system', '-l', 'flannel2calico.io/role in (host-cleanup,host-check)']).items;
+    const onNamespaceNodes = pods.filter((p) => NAMESPACE_NODES.includes(p.spec.nodeName ?? ''));
+    expect(onNamespaceNodes.length).toBeGreaterThan(0);
+    expect(onNamespaceNodes.map((p) => p.status?.containerStatuses?.[0]?.containerID?.startsWith('netns://') ?? false)).not.toContain(false);
     expect(flannel.daemonSet).toBeTruthy();
   }, 320_000);
 });
