@@ -29,6 +29,7 @@ const NAMESPACE_NODES = ['worker-0', 'worker-1', 'worker-2'];
 const GOOD_IMAGE = 'quay.io/calico/node:v3.32.1';
 const IMAGE_WITHOUT_TOOLS = 'registry.test/calico-node-without-nft-and-iptables:v3.32.1';
 const IMAGE_FAILING_RESTORE = 'registry.test/calico-node-broken-iptables-nft-restore:v3.32.1';
+const IMAGE_NOT_PULLABLE = 'registry.test/no-such-image:v1';
 const VNI = 1;
 
 /** What the suite counts, printed at the end for the report. */
@@ -163,6 +164,18 @@ describe.each<Flavour>(['flannel', 'canal'])('%s: migration where three nodes ar
     expect(check?.output).toMatch(/nft/);
     for (const node of NAMESPACE_NODES) expect(nn.flanneldRunning(node)).toBe(true);
     summary.failuresInjected.push({ flavour, failure: `--helper-image ${IMAGE_WITHOUT_TOOLS}`, ended: `exit ${r.status} before the first drain, no node cordoned` });
+  }, 320_000);
+
+  if (injectFailures) it('a helper image that cannot be pulled stops the run before the first drain', async () => {
+    const r = await tb.cliAsync(migrateArgs(['--nodes', NAMESPACE_NODES[0], '--helper-image', IMAGE_NOT_PULLABLE]), { timeoutMs: 300_000 });
+    expect(r.status).toBe(1);
+    expect(r.stdout + r.stderr).toMatch(/cannot be pulled/);
+    expect(r.stdout + r.stderr).toContain(IMAGE_NOT_PULLABLE);
+    expect(getNodes(tb).filter((n) => n.spec.unschedulable).map((n) => n.metadata.name)).toEqual([]);
+    const check = nn.runs.find((run) => run.role === 'host-check' && run.image === IMAGE_NOT_PULLABLE);
+    expect(check?.outcome).toBe('ErrImagePull');
+    expect(check?.output).toBe('');
+    summary.failuresInjected.push({ flavour, failure: `--helper-image ${IMAGE_NOT_PULLABLE} (not pullable)`, ended: `exit ${r.status} before the first drain, no node cordoned` });
   }, 320_000);
 
   /** flannel's leftovers on a moved namespace node, Calico's placeholder, the agent's one successful cleanup. */

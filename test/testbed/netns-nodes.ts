@@ -92,7 +92,7 @@ export interface AgentRun {
   node: string;
   role: string;
   image: string;
-  /** Succeeded / Failed, or ErrImagePull when the image is unknown (the pod stays Pending). */
+  /** Succeeded / Failed, or ErrImagePull when the image is unknown (the pod stays Pending, then ImagePullBackOff). */
   outcome: 'Succeeded' | 'Failed' | 'ErrImagePull' | 'running';
   exitCode?: number;
   output: string;
@@ -522,15 +522,18 @@ export class NetnsNodes {
     this.runs.push(record);
     const commands = this.imageCommands(container.image);
     if (!commands) {
+      // The kubelet reports the failed pull, then backs off: ErrImagePull, then ImagePullBackOff. Never run.
       record.outcome = 'ErrImagePull';
-      await this.writeStatus(pod, () => ({
+      const waiting = (reason: string, message: string) => () => ({
         phase: 'Pending',
         conditions: [{ type: 'PodScheduled', status: 'True' }, { type: 'Ready', status: 'False', reason: 'ContainersNotReady', lastTransitionTime: nowIso() }],
         containerStatuses: [{
-          name: container.name, image: container.image, imageID: '', ready: false, restartCount: 0, started: false,
-          state: { waiting: { reason: 'ErrImagePull', message: `failed to pull and unpack image "${container.image}": not found` } },
+          name: container.name, image: container.image, imageID: '', ready: false, restartCount: 0, started: false, state: { waiting: { reason, message } },
         }],
-      }));
+      });
+      await this.writeStatus(pod, waiting('ErrImagePull', `failed to pull and unpack image "${container.image}": not found`));
+      await sleep(2000);
+      await this.writeStatus(pod, waiting('ImagePullBackOff', `Back-off pulling image "${container.image}"`));
       return;
     }
 
