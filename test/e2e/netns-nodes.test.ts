@@ -169,7 +169,7 @@ describe.each<Flavour>(['flannel', 'canal'])('%s: migration where three nodes ar
   if (injectFailures) it('a helper image that cannot be pulled stops the run before the first drain', async () => {
     const r = await tb.cliAsync(migrateArgs(['--nodes', NAMESPACE_NODES[0], '--helper-image', IMAGE_NOT_PULLABLE]), { timeoutMs: 300_000 });
     expect(r.status).toBe(1);
-    expect(r.stdout + r.stderr).toMatch(/cannot be pulled/);
+    expect(r.stdout + r.stderr).toMatch(/its pod did not run the check \(ImagePullBackOff\)/);
     expect(r.stdout + r.stderr).toContain(IMAGE_NOT_PULLABLE);
     expect(getNodes(tb).filter((n) => n.spec.unschedulable).map((n) => n.metadata.name)).toEqual([]);
     const check = nn.runs.find((run) => run.role === 'host-check' && run.image === IMAGE_NOT_PULLABLE);
