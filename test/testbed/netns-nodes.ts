@@ -197,6 +197,8 @@ export class NetnsNodes {
   private readonly flanneld = new Map<string, Flanneld>();
   private readonly started = new Set<string>();
   private readonly running = new Map<string, ChildProcess>();
+  /** runPod() calls not yet finished; down() waits for them. */
+  private readonly inFlight = new Set<Promise<void>>();
   private calicoNodeDir?: string;
   private loop?: Promise<void>;
   private stopped = false;
@@ -391,7 +393,9 @@ export class NetnsNodes {
       if (!pod.spec.nodeName || !names.has(pod.spec.nodeName)) continue;
       if (this.started.has(pod.metadata.uid) || pod.metadata.deletionTimestamp || (pod.status?.phase ?? 'Pending') !== 'Pending') continue;
       this.started.add(pod.metadata.uid);
-      void this.runPod(pod).catch((err: Error) => { this.lastError = `pod ${pod.metadata.namespace}/${pod.metadata.name}: ${err.message}`; });
+      const done = this.runPod(pod).catch((err: Error) => { this.lastError = `pod ${pod.metadata.namespace}/${pod.metadata.name}: ${err.message}`; });
+      this.inFlight.add(done);
+      void done.finally(() => this.inFlight.delete(done));
     }
     // The kubelet kills the containers of a pod that is being deleted or is gone.
     const live = new Set(hostPods.filter((p) => !p.metadata.deletionTimestamp).map((p) => p.metadata.uid));
@@ -618,6 +622,7 @@ export class NetnsNodes {
   /** Replaces the pod's status as the kubelet does, through the status subresource, retrying on 409 Conflict. */
   private async writeStatus(pod: PodJson, status: () => Record<string, unknown>): Promise<void> {
     for (let attempt = 0; attempt < 20; attempt += 1) {
+      if (this.stopped) return;
       const r0 = await this.kubectl(['get', 'pod', pod.metadata.name, '-n', pod.metadata.namespace, '-o', 'json']);
       if (r0.status !== 0 && /NotFound/.test(r0.stderr)) return;
       const current = JSON.parse(must(r0, `kubectl get pod ${pod.metadata.name}`)) as PodJson;
@@ -641,6 +646,7 @@ export class NetnsNodes {
     await this.loop;
     for (const node of this.nodes) await this.stopFlanneld(node);
     for (const child of this.running.values()) if (child.pid) { try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ } }
+    await Promise.all(this.inFlight);
     const errors: string[] = [];
     for (const ns of [...this.nodes.map((n) => n.ns), this.underlay]) {
       const r = runCommand('ip', ['netns', 'del', ns]);
