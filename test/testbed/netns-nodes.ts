@@ -476,7 +476,9 @@ export class NetnsNodes {
     if (!entry) return;
     this.flanneld.delete(node.name);
     try { process.kill(entry.pid, 'SIGTERM'); } catch { /* already gone */ }
-    const killed = await Promise.race([entry.exited.then(() => true), sleep(5000).then(() => false)]);
+    let timer: NodeJS.Timeout | undefined;
+    const killed = await Promise.race([entry.exited.then(() => true), new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), 5000); })]);
+    clearTimeout(timer);
     if (!killed) {
       try { process.kill(entry.pid, 'SIGKILL'); } catch { /* already gone */ }
       await entry.exited;
