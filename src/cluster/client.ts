@@ -510,7 +510,7 @@ export class ClusterClient {
       if (outcome === 'gone') resourceVersion = undefined;
       if (outcome === 'error') {
         resourceVersion = undefined;
-        await sleep(Math.min(1000, Math.max(0, deadline - Date.now())));
+        await sleep(Math.min(1000, Math.max(0, deadline - Date.now())), opts.signal);
       }
     }
     return false;
@@ -525,10 +525,13 @@ export function refOf(obj: KubeObject): ObjectRef {
   return { apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata.name, namespace: obj.metadata.namespace };
 }
 
+/** Resolves after `ms`, or at once when `signal` aborts; the abort listener is removed either way. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+    if (signal?.aborted) return resolve();
+    const onAbort = () => { clearTimeout(t); resolve(); };
+    const t = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
 

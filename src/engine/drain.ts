@@ -1,5 +1,6 @@
+import { setMaxListeners } from 'node:events';
 import { isClusterError, sleep, type ClusterClient, type KubeObject } from '../cluster/index.js';
-import { waitForPodsGone } from './waits.js';
+import { throwIfInterrupted, waitForPodsGone } from './waits.js';
 
 /** How one pod is treated by the drain (kubectl drain's filters). */
 export interface PodVerdict {
@@ -74,9 +75,24 @@ export async function drainNode(client: ClusterClient, node: string, opts: Drain
   const toEvict = verdicts.filter((v) => v.verdict.action === 'evict').map((v) => v.pod);
   const skipped = verdicts.filter((v) => v.verdict.action === 'skip').map((v) => podName(v.pod));
 
+  // One listener on the caller's signal for the whole drain; the concurrent evictions wait on this
+  // drain's own signal, which may have one listener per pod at a time (never more).
+  const stop = new AbortController();
+  setMaxListeners(toEvict.length + 10, stop.signal);
+  const onAbort = () => stop.abort();
+  if (opts.signal?.aborted) stop.abort();
+  else opts.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await evictAndWait(client, node, opts, deadline, toEvict, skipped, stop.signal);
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+async function evictAndWait(client: ClusterClient, node: string, opts: DrainOptions, deadline: number, toEvict: KubeObject[], skipped: string[], signal: AbortSignal): Promise<{ evicted: string[]; skipped: string[] }> {
   const blocked = new Map<string, BlockingBudget>();
   const evictOne = async (pod: KubeObject): Promise<void> => {
-    while (true) {
+    while (!signal.aborted) {
       try {
         await client.evict(pod.metadata!.name!, pod.metadata!.namespace!, opts.gracePeriodSeconds);
         blocked.delete(podName(pod));
@@ -86,22 +102,24 @@ export async function drainNode(client: ClusterClient, node: string, opts: Drain
         const budget = await blockingBudget(client, pod, err.causes);
         if (budget) blocked.set(podName(pod), budget);
         const left = deadline - Date.now();
-        if (left <= 0 || opts.signal?.aborted) return;
+        if (left <= 0 || signal.aborted) return;
         opts.onWaiting(budget
           ? `waiting on PDB ${budget.namespace}/${budget.name}: ${budget.disruptionsAllowed ?? 0} disruptions allowed (${budget.pod}); retry in ${Math.round(opts.retryDelayMs / 1000)} s, ${Math.round(left / 1000)} s left`
           : `eviction of ${podName(pod)} refused (${err.message}); retry in ${Math.round(opts.retryDelayMs / 1000)} s`);
-        await sleep(Math.min(opts.retryDelayMs, left), opts.signal);
+        await sleep(Math.min(opts.retryDelayMs, left), signal);
       }
     }
   };
   await Promise.all(toEvict.map(evictOne));
+  throwIfInterrupted(signal, `draining ${node}`);
   if (blocked.size) throw new DrainBlockedError(node, [...blocked.values()], [...blocked.keys()]);
   if (client.serverDryRun) return { evicted: toEvict.map(podName), skipped };
 
   const uids = new Set(toEvict.map((p) => p.metadata!.uid!));
   const left = Math.max(1000, deadline - Date.now());
   if (uids.size) opts.onWaiting(`waiting for ${uids.size} evicted pod(s) to terminate`);
-  const gone = await waitForPodsGone(client, node, uids, left, opts.signal);
+  const gone = await waitForPodsGone(client, node, uids, left, signal);
+  throwIfInterrupted(signal, `draining ${node} (waiting for evicted pods to terminate)`);
   if (!gone) throw new DrainBlockedError(node, [], toEvict.map(podName));
   for (const p of toEvict) opts.onEvicted(podName(p));
   return { evicted: toEvict.map(podName), skipped };

@@ -1,4 +1,5 @@
-import { type ClusterClient, type KubeObject } from '../cluster/index.js';
+import { setMaxListeners } from 'node:events';
+import { isClusterError, sleep, type ClusterClient, type KubeObject } from '../cluster/index.js';
 import type { Plan, PlannedNode } from '../plan/types.js';
 import { DEFAULT_HELPER_IMAGE, hostPodOutcome, hostScriptJob, loadHostScript, staleHostJobReason, type HostScriptJobOptions } from '../host/pods.js';
 import type { AuditLog } from './audit.js';
@@ -14,8 +15,8 @@ import {
 import { MIGRATION_LABEL, NODE_STATE_ANNOTATION, STATE_NAMESPACE, type NetworkLabel } from './constants.js';
 import { NODE_STEPS, STEP_TITLES, type EngineEvent, type EventSink, type NodeStep } from './events.js';
 import { MigrationLock } from './lock.js';
-import { readMigrationRecord, readNodeState, stateFor, writeMigrationRecord, writeNodeState, type MigrationRecord, type NodeMigrationState } from './state.js';
-import { selectorString, waitForJob, waitForNoPodOnNode, waitForPodReadyOnNode, WaitTimeoutError, type JobOutcome } from './waits.js';
+import { readMigrationRecord, readNodeState, stateFor, writeMigrationRecord, writeNodeState, type MigrationRecord, type NodeMigrationState, type RunRecord } from './state.js';
+import { InterruptedError, selectorString, waitForJob, waitForNoPodOnNode, waitForPodReadyOnNode, WaitTimeoutError, type JobOutcome } from './waits.js';
 import { captureClusterBefore, wasUnschedulableBefore } from './cluster-before.js';
 import { cordonAndDrain, deleteHelperObjects, nodeEvent, probeNode, restartPodNetworkPods, setNetworkLabel, setUnschedulable } from './node-ops.js';
 
@@ -46,18 +47,58 @@ export interface EngineOptions {
   finalize: 'yes' | 'no' | 'ask';
   /** Skip the connectivity proof (e.g. where helper images cannot be pulled). */
   skipProbe?: boolean;
+  /** Ctrl-C: every wait and loop stops at its next safe point; no new node or step starts. */
   signal?: AbortSignal;
+  /** How long an unreachable or failing API server is waited for before the run gives up (default 5 min). */
+  apiOutageMs?: number;
 }
 
-export type RunOutcome =
-  | { status: 'completed'; migrated: string[]; finalized: boolean }
-  | { status: 'declined'; migrated: string[] }
-  | { status: 'failed'; migrated: string[]; node?: string; step?: NodeStep; error: Error };
+export interface NodeFailure {
+  node?: string;
+  step?: NodeStep;
+  error: Error;
+}
+
+/** What every outcome reports besides its status. */
+export interface RunSummary {
+  migrated: string[];
+  /** Planned nodes deleted from the cluster before they were migrated: not migrated. */
+  skipped: string[];
+  /** Nodes that are not part of the plan (joined during the run): left on flannel. */
+  notInPlan: string[];
+}
+
+export type RunOutcome = RunSummary & (
+  | { status: 'completed'; finalized: boolean }
+  | { status: 'declined' }
+  | { status: 'interrupted'; at: Array<{ node: string; step: NodeStep }> }
+  /** `node`, `step` and `error` are the first failure; `failures` names every failed node of the batch. */
+  | { status: 'failed'; node?: string; step?: NodeStep; error: Error; failures: NodeFailure[] }
+);
 
 export class NodeStepError extends Error {
   constructor(readonly node: string, readonly step: NodeStep, readonly cause: Error) {
     super(`${node}: ${STEP_TITLES[step]} failed: ${cause.message}`);
   }
+}
+
+/** The run was interrupted while this node was at this step; the step is not recorded as done. */
+export class NodeInterruptedError extends Error {
+  constructor(readonly node: string, readonly step: NodeStep) {
+    super(`${node}: interrupted during ${STEP_TITLES[step]}`);
+  }
+}
+
+/** The node was deleted from the cluster while it was being migrated. */
+export class NodeGoneError extends Error {
+  constructor(readonly node: string, readonly step: NodeStep) {
+    super(`${node} was deleted from the cluster during ${STEP_TITLES[step]}`);
+  }
+}
+
+/** Errors worth waiting out: the API server is down, restarting or overloaded; the request can be retried. */
+function isTransient(err: unknown): boolean {
+  return isClusterError(err, 'unreachable') || isClusterError(err, 'timeout') || isClusterError(err, 'server');
 }
 
 const nodeRef = (name: string) => ({ apiVersion: 'v1', kind: 'Node', name });
@@ -72,11 +113,44 @@ const IMAGE_PULL_FAILURES = new Set(['ImagePullBackOff', 'InvalidImageName', 'Er
 export class MigrationEngine {
   private readonly lock: MigrationLock;
   private readonly stepTimeoutMs: number;
+  private readonly signal?: AbortSignal;
   private confirmAll = false;
+  private readonly skipped = new Set<string>();
+  private readonly notInPlan = new Set<string>();
 
   constructor(private readonly client: ClusterClient, private readonly opts: EngineOptions) {
-    this.lock = new MigrationLock(client);
+    this.signal = opts.signal;
+    this.lock = new MigrationLock(client, 30, opts.signal);
     this.stepTimeoutMs = opts.stepTimeoutMs ?? 5 * 60_000;
+  }
+
+  private summary(migrated: string[]): RunSummary {
+    return { migrated, skipped: [...this.skipped], notInPlan: [...this.notInPlan] };
+  }
+
+  /**
+   * Runs an idempotent piece of work again while the API server is unreachable or failing (it may be
+   * restarting), for up to apiOutageMs; stops waiting at Ctrl-C.
+   */
+  private async retrying<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    const limitMs = this.opts.apiOutageMs ?? 5 * 60_000;
+    let outageSince: number | undefined;
+    while (true) {
+      try {
+        const result = await fn();
+        if (outageSince !== undefined) this.emit({ type: 'info', message: `the API server answers again; continuing (${what})` });
+        return result;
+      } catch (err) {
+        if (!isTransient(err) || this.signal?.aborted) throw err;
+        if (outageSince === undefined) {
+          outageSince = Date.now();
+          this.emit({ type: 'warning', message: `${(err as Error).message}; waiting up to ${Math.round(limitMs / 1000)} s for the API server (${what})` });
+        } else if (Date.now() - outageSince > limitMs) {
+          throw err;
+        }
+        await sleep(2000, this.signal);
+      }
+    }
   }
 
   private emit(event: EngineEvent): void {
@@ -95,15 +169,24 @@ export class MigrationEngine {
     const { tookOverFrom } = await this.lock.acquire();
     if (tookOverFrom) this.emit({ type: 'warning', message: `took over the migration lock from ${tookOverFrom}, which stopped renewing it` });
     const migrated: string[] = [];
+    const plan = this.opts.plan;
+    if (this.signal) setMaxListeners(Math.max(...plan.batches.map((b) => b.length), 1) * 2 + 10, this.signal);
     try {
-      if (!(await this.prepare())) return { status: 'declined', migrated };
-      const plan = this.opts.plan;
+      if (this.signal?.aborted) return this.stopped({ ...this.summary(migrated), status: 'interrupted', at: [] });
+      if (!(await this.retrying('preparing', () => this.prepare()))) return { ...this.summary(migrated), status: 'declined' };
       let first = true;
       for (const [index, batch] of plan.batches.entries()) {
-        const nodes = batch.map((name) => plan.nodes.find((n) => n.name === name)!).filter(Boolean);
+        if (this.signal?.aborted) return this.stopped({ ...this.summary(migrated), status: 'interrupted', at: [] });
+        await this.retrying('looking for nodes that joined', () => this.labelNodesNotInPlan());
         const pending: PlannedNode[] = [];
-        for (const n of nodes) if (!(await this.isNodeDone(n.name))) pending.push(n);
-        migrated.push(...nodes.filter((n) => !pending.includes(n)).map((n) => n.name));
+        for (const name of batch) {
+          const planned = plan.nodes.find((n) => n.name === name);
+          if (!planned) continue;
+          const state = await this.retrying(`reading node ${name}`, () => this.nodeProgress(name));
+          if (state === 'gone') this.skipNode(name, 'it no longer exists');
+          else if (state === 'done') migrated.push(name);
+          else pending.push(planned);
+        }
         if (!pending.length) continue;
         const names = pending.map((n) => n.name).join(', ');
         const question: Confirmation = first
@@ -111,30 +194,83 @@ export class MigrationEngine {
           : { kind: 'batch', message: `Migrate batch ${index + 1}/${plan.batches.length} (${names})?`, allowAll: true };
         if (first) await this.checkHelperImage(pending[0]);
         first = false;
-        if (!(await this.ask(question))) return { status: 'declined', migrated };
+        if (!(await this.ask(question))) return { ...this.summary(migrated), status: 'declined' };
+        if (this.signal?.aborted) return this.stopped({ ...this.summary(migrated), status: 'interrupted', at: [] });
         this.emit({ type: 'batch-start', index: index + 1, total: plan.batches.length, nodes: pending.map((n) => n.name) });
         const results = await Promise.allSettled(pending.map((n) => this.migrateNode(n)));
-        const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
-        pending.forEach((n, i) => { if (results[i].status === 'fulfilled') migrated.push(n.name); });
+        const failures: NodeFailure[] = [];
+        const interrupted: Array<{ node: string; step: NodeStep }> = [];
+        pending.forEach((n, i) => {
+          const result = results[i];
+          if (result.status === 'fulfilled') return migrated.push(n.name);
+          const err = result.reason as Error;
+          if (err instanceof NodeGoneError) this.skipNode(n.name, `it was deleted during ${STEP_TITLES[err.step]}`);
+          else if (err instanceof NodeInterruptedError) interrupted.push({ node: err.node, step: err.step });
+          else if (err instanceof NodeStepError) failures.push({ node: err.node, step: err.step, error: err.cause });
+          else failures.push({ node: n.name, error: err });
+        });
         if (failures.length) {
-          const failure = failures[0];
-          const stepError = failure instanceof NodeStepError ? failure : undefined;
-          return { status: 'failed', migrated, node: stepError?.node, step: stepError?.step, error: stepError?.cause ?? failure };
+          return this.stopped({ ...this.summary(migrated), status: 'failed', node: failures[0].node, step: failures[0].step, error: failures[0].error, failures });
         }
+        if (interrupted.length || this.signal?.aborted) return this.stopped({ ...this.summary(migrated), status: 'interrupted', at: interrupted });
       }
-      const finalized = await this.maybeFinalize();
-      return { status: 'completed', migrated, finalized };
+      await this.retrying('looking for nodes that joined', () => this.labelNodesNotInPlan());
+      if (this.signal?.aborted) return this.stopped({ ...this.summary(migrated), status: 'interrupted', at: [] });
+      const finalized = await this.retrying('finalizing', () => this.maybeFinalize());
+      return this.stopped({ ...this.summary(migrated), status: 'completed', finalized });
     } catch (err) {
-      return { status: 'failed', migrated, error: err as Error };
+      if (err instanceof InterruptedError || (this.signal?.aborted && isTransient(err))) {
+        return this.stopped({ ...this.summary(migrated), status: 'interrupted', at: [] });
+      }
+      return this.stopped({ ...this.summary(migrated), status: 'failed', error: err as Error, failures: [{ error: err as Error }] });
     } finally {
       await this.lock.release().catch(() => undefined);
     }
   }
 
-  private async isNodeDone(name: string): Promise<boolean> {
+  /** Records how the run ended in the migration record (for `status` and the next run), then returns the outcome. */
+  private async stopped(outcome: RunOutcome): Promise<RunOutcome> {
+    const run: RunRecord = { outcome: outcome.status === 'declined' ? 'completed' : outcome.status, at: new Date().toISOString() };
+    if (outcome.status === 'failed') run.failures = outcome.failures.map((f) => ({ node: f.node, step: f.step, error: f.error.message }));
+    if (outcome.status === 'interrupted') run.failures = outcome.at.map((a) => ({ node: a.node, step: a.step, error: 'interrupted' }));
+    if (outcome.skipped.length) run.skipped = outcome.skipped;
+    if (outcome.notInPlan.length) run.notInPlan = outcome.notInPlan;
+    try {
+      const record = await readMigrationRecord(this.client);
+      if (record) await writeMigrationRecord(this.client, { ...record, lastRun: run, updatedAt: run.at });
+    } catch (err) {
+      this.emit({ type: 'warning', message: `could not record how the run ended in kube-system/flannel2calico-state: ${(err as Error).message}` });
+    }
+    return outcome;
+  }
+
+  private skipNode(name: string, why: string): void {
+    if (this.skipped.has(name)) return;
+    this.skipped.add(name);
+    this.emit({ type: 'warning', node: name, message: `${name} is skipped, not migrated: ${why}` });
+  }
+
+  private async nodeProgress(name: string): Promise<'gone' | 'done' | 'pending'> {
     const node = await this.client.find(nodeRef(name));
-    if (!node) return true;
-    return node.metadata?.labels?.[MIGRATION_LABEL] === 'calico' && (readNodeState(node)?.completed.includes('done') ?? false);
+    if (!node) return 'gone';
+    return node.metadata?.labels?.[MIGRATION_LABEL] === 'calico' && (readNodeState(node)?.completed.includes('done') ?? false) ? 'done' : 'pending';
+  }
+
+  /**
+   * Every node carries the migration label, so that flannel (restricted to network=flannel) keeps
+   * running on nodes the plan does not move, including nodes that join during the run.
+   */
+  private async labelNodesNotInPlan(): Promise<void> {
+    const planned = new Set([...(this.opts.allNodes ?? []), ...this.opts.plan.nodes].map((n) => n.name));
+    for (const node of await this.client.list('v1', 'Node')) {
+      const name = node.metadata!.name!;
+      if (node.metadata?.labels?.[MIGRATION_LABEL]) continue;
+      await this.client.mergePatch(nodeRef(name), { metadata: { labels: { [MIGRATION_LABEL]: 'flannel' } } });
+      if (!planned.has(name) && !this.notInPlan.has(name)) {
+        this.notInPlan.add(name);
+        this.emit({ type: 'warning', node: name, message: `${name} joined the cluster during the run: it is not part of this plan, so it stays on flannel (labelled network=flannel); rerun \`flannel2calico migrate\` without --plan, or make a new plan, to migrate it` });
+      }
+    }
   }
 
   /** Everything that happens once, before the first node: Calico installed, datastore written, nodes labelled. */
@@ -167,7 +303,7 @@ export class MigrationEngine {
     for (const node of everyNode.values()) {
       const current = await this.client.find(nodeRef(node.name));
       if (!current) {
-        this.emit({ type: 'warning', node: node.name, message: `node ${node.name} no longer exists; skipping it` });
+        if (plan.nodes.some((n) => n.name === node.name)) this.skipNode(node.name, 'it no longer exists');
         continue;
       }
       if (calicoKinds) await ensureNodeIpam(this.client, [...node.ipam.blocks, ...node.ipam.affinities, ...node.ipam.handles]);
@@ -183,11 +319,7 @@ export class MigrationEngine {
         });
       }
     }
-    for (const node of await this.client.list('v1', 'Node')) {
-      if (!node.metadata?.labels?.[MIGRATION_LABEL]) {
-        await this.client.mergePatch(nodeRef(node.metadata!.name!), { metadata: { labels: { [MIGRATION_LABEL]: 'flannel' } } });
-      }
-    }
+    await this.labelNodesNotInPlan();
     await this.restrictFlannelToUnmigratedNodes();
     return true;
   }
@@ -246,29 +378,41 @@ export class MigrationEngine {
 
   private async migrateNode(planned: PlannedNode): Promise<void> {
     const started = Date.now();
-    const node = await this.client.get(nodeRef(planned.name));
+    const node = await this.retrying(`reading node ${planned.name}`, () => this.client.find(nodeRef(planned.name)));
+    if (!node) throw new NodeGoneError(planned.name, 'cordon');
     const now = new Date().toISOString();
     const recorded = stateFor(node, 'migrate');
     let state: NodeMigrationState = recorded ?? {
       operation: 'migrate', step: 'cordon', completed: [], wasUnschedulable: wasUnschedulableBefore(node), startedAt: now, updatedAt: now,
     };
-    if (!recorded) await writeNodeState(this.client, planned.name, state);
+    if (!recorded) await this.retrying(`recording ${planned.name}`, () => writeNodeState(this.client, planned.name, state));
     for (const step of NODE_STEPS) {
       if (state.completed.includes(step)) continue;
+      // A safe point: the previous step is recorded as done; start no new step after Ctrl-C.
+      if (this.signal?.aborted) throw new NodeInterruptedError(planned.name, step);
       const stepStarted = Date.now();
       this.emit({ type: 'step-start', node: planned.name, step, message: STEP_TITLES[step] });
       state = { ...state, step, updatedAt: new Date().toISOString(), error: undefined };
       try {
-        await this.runStep(step, planned, state);
+        const current = state;
+        await this.retrying(`${planned.name}: ${STEP_TITLES[step]}`, () => this.runStep(step, planned, current));
       } catch (err) {
         const error = err as Error;
+        if (error instanceof InterruptedError || this.signal?.aborted) {
+          const message = `interrupted during ${STEP_TITLES[step]}: not recorded as done${NODE_STEPS.indexOf(step) > 0 ? '; the node stays cordoned' : ''}`;
+          await writeNodeState(this.client, planned.name, { ...state, error: message, updatedAt: new Date().toISOString() }).catch(() => undefined);
+          this.emit({ type: 'warning', node: planned.name, message: `${planned.name}: ${message}` });
+          throw new NodeInterruptedError(planned.name, step);
+        }
+        if (!(await this.client.find(nodeRef(planned.name)).catch(() => true))) throw new NodeGoneError(planned.name, step);
         await writeNodeState(this.client, planned.name, { ...state, error: error.message, updatedAt: new Date().toISOString() }).catch(() => undefined);
         await this.nodeEvent(planned.name, 'Warning', 'MigrationStepFailed', `${STEP_TITLES[step]} failed: ${error.message}`);
         this.emit({ type: 'node-failed', node: planned.name, step, message: error.message });
         throw new NodeStepError(planned.name, step, error);
       }
       state = { ...state, completed: [...state.completed, step], updatedAt: new Date().toISOString() };
-      await writeNodeState(this.client, planned.name, state);
+      const done = state;
+      await this.retrying(`recording ${planned.name}`, () => writeNodeState(this.client, planned.name, done));
       await this.nodeEvent(planned.name, 'Normal', 'MigrationStep', `${STEP_TITLES[step]}: done`);
       this.emit({ type: 'step-done', node: planned.name, step, message: STEP_TITLES[step], elapsedMs: Date.now() - stepStarted });
     }
@@ -288,14 +432,14 @@ export class MigrationEngine {
           retryDelayMs: this.opts.drainRetryDelayMs ?? 5000,
           onWaiting: wait,
           onEvicted: (pod) => this.opts.audit.write({ type: 'evicted', node: name, pod }),
-          signal: this.opts.signal,
+          signal: this.signal,
         });
       case 'stop-flannel': {
         await this.setNetworkLabel(name, 'none');
         const flannel = await this.flannelPodSelector();
         if (flannel && !this.client.serverDryRun) {
           wait(`waiting for the ${flannel.namespace}/${this.opts.plan.flannelDaemonSet.name} pod to leave the node`);
-          await waitForNoPodOnNode(this.client, name, flannel.namespace, flannel.selector, this.stepTimeoutMs, `the flannel pod to leave ${name}`);
+          await waitForNoPodOnNode(this.client, name, flannel.namespace, flannel.selector, this.stepTimeoutMs, `the flannel pod to leave ${name}`, this.signal);
         }
         return;
       }
@@ -308,12 +452,12 @@ export class MigrationEngine {
         const dsName = String(this.opts.plan.settings.calicoDaemonSetName?.value ?? 'calico-node');
         const ds = await this.client.get({ apiVersion: 'apps/v1', kind: 'DaemonSet', name: dsName, namespace: 'kube-system' });
         wait(`waiting for calico-node on ${name} to be Ready`);
-        await waitForPodReadyOnNode(this.client, name, 'kube-system', selectorString(ds.spec?.selector?.matchLabels), this.stepTimeoutMs, `calico-node on ${name} to be Ready`);
+        await waitForPodReadyOnNode(this.client, name, 'kube-system', selectorString(ds.spec?.selector?.matchLabels), this.stepTimeoutMs, `calico-node on ${name} to be Ready`, this.signal);
         return;
       }
       case 'probe':
         if (this.opts.skipProbe || this.client.serverDryRun) return;
-        return probeNode(this.client, name, { image: this.opts.probeImage, timeoutMs: this.stepTimeoutMs, peerNetwork: 'flannel', wait });
+        return probeNode(this.client, name, { image: this.opts.probeImage, timeoutMs: this.stepTimeoutMs, peerNetwork: 'flannel', wait, signal: this.signal });
       case 'uncordon':
         if (!state.wasUnschedulable) await this.setUnschedulable(name, false);
         return;
@@ -387,6 +531,8 @@ export class MigrationEngine {
    */
   private async waitForCheckJob(namespace: string, name: string): Promise<JobOutcome> {
     const stop = new AbortController();
+    const onAbort = () => stop.abort();
+    this.signal?.addEventListener('abort', onAbort, { once: true });
     const finished = waitForJob(this.client, namespace, name, this.stepTimeoutMs, stop.signal);
     const imageStuck = this.client.watchUntil<KubeObject>('v1', 'Pod', { namespace, labelSelector: `job-name=${name}`, timeoutMs: this.stepTimeoutMs, signal: stop.signal },
       (type, pod) => type !== 'DELETED' && IMAGE_PULL_FAILURES.has(pod.status?.containerStatuses?.[0]?.state?.waiting?.reason))
@@ -394,6 +540,7 @@ export class MigrationEngine {
     try {
       return await Promise.race([finished, imageStuck]);
     } finally {
+      this.signal?.removeEventListener('abort', onAbort);
       stop.abort();
       finished.catch(() => undefined);
       imageStuck.catch(() => undefined);
@@ -439,7 +586,7 @@ export class MigrationEngine {
     await this.ensureHostJob(job);
     if (this.client.serverDryRun) return;
     wait(`waiting for host cleanup Job ${namespace}/${name}`);
-    const outcome = await waitForJob(this.client, namespace, name, this.stepTimeoutMs);
+    const outcome = await waitForJob(this.client, namespace, name, this.stepTimeoutMs, this.signal);
     if (outcome.succeeded) return;
     const pod = hostPodOutcome(await this.lastJobPod(job));
     const said = pod.lines.length ? `: ${pod.lines.join('; ')}` : pod.reason ? ` (pod: ${pod.reason})` : '';

@@ -40,7 +40,8 @@ export class MigrationLock {
   private timer?: NodeJS.Timeout;
   readonly identity = holderIdentity();
 
-  constructor(private readonly client: ClusterClient, private readonly durationSeconds = 30) {}
+  /** `signal`: at Ctrl-C the renewal stops; the run releases the Lease as it stops (or it expires). */
+  constructor(private readonly client: ClusterClient, private readonly durationSeconds = 30, private readonly signal?: AbortSignal) {}
 
   async acquire(attempt = 1): Promise<{ tookOverFrom?: string }> {
     const now = new Date();
@@ -91,11 +92,17 @@ export class MigrationLock {
       this.client.mergePatch(leaseRef, { spec: { renewTime: microTime() } }).catch(() => undefined);
     }, every);
     this.timer.unref();
+    this.signal?.addEventListener('abort', this.stopRenewing, { once: true });
   }
 
-  async release(): Promise<void> {
+  private readonly stopRenewing = (): void => {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+  };
+
+  async release(): Promise<void> {
+    this.stopRenewing();
+    this.signal?.removeEventListener('abort', this.stopRenewing);
     const existing = await this.client.find<KubeObject>(leaseRef);
     if (existing?.spec?.holderIdentity === this.identity) await this.client.delete(leaseRef);
   }

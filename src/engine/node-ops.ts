@@ -82,12 +82,12 @@ export async function restartPodNetworkPods(client: ClusterClient, node: string,
 }
 
 /** Creates a host script Job (idempotent by name) and waits for it; a failed Job is an error naming its logs. */
-export async function runJobToCompletion(client: ClusterClient, job: KubeObject, what: string, timeoutMs: number, wait: (m: string) => void): Promise<void> {
+export async function runJobToCompletion(client: ClusterClient, job: KubeObject, what: string, timeoutMs: number, wait: (m: string) => void, signal?: AbortSignal): Promise<void> {
   await client.ensure(job);
   if (client.serverDryRun) return;
   const { name, namespace } = job.metadata as { name: string; namespace: string };
   wait(`waiting for ${what} Job ${namespace}/${name}`);
-  const outcome = await waitForJob(client, namespace, name, timeoutMs);
+  const outcome = await waitForJob(client, namespace, name, timeoutMs, signal);
   if (!outcome.succeeded) throw new Error(`${what} Job ${namespace}/${name} failed (${outcome.reason}); see kubectl -n ${namespace} logs job/${name}`);
 }
 
@@ -103,12 +103,12 @@ export async function pickPeer(client: ClusterClient, except: string, prefer: Ne
  * Proves a node's pod network: a server pod there, reached from a peer on the other network; DNS
  * from the node. Everything it creates is deleted afterwards.
  */
-export async function probeNode(client: ClusterClient, node: string, opts: { image: string; timeoutMs: number; peerNetwork: NetworkLabel; wait: (m: string) => void }): Promise<void> {
+export async function probeNode(client: ClusterClient, node: string, opts: { image: string; timeoutMs: number; peerNetwork: NetworkLabel; wait: (m: string) => void; signal?: AbortSignal }): Promise<void> {
   const { image, wait } = opts;
   const server = probeServerPod(node, image);
   await client.ensure(server);
   wait('waiting for the probe server pod to be Ready');
-  const ready = await waitForPodReadyOnNode(client, node, PROBE_NAMESPACE, probeServerSelector(node), opts.timeoutMs, `the probe server on ${node}`);
+  const ready = await waitForPodReadyOnNode(client, node, PROBE_NAMESPACE, probeServerSelector(node), opts.timeoutMs, `the probe server on ${node}`, opts.signal);
   const serverIps: string[] = (ready.status?.podIPs ?? []).map((p: any) => p.ip).filter(Boolean);
   const peer = await pickPeer(client, node, opts.peerNetwork);
   const jobs = [
@@ -119,7 +119,7 @@ export async function probeNode(client: ClusterClient, node: string, opts: { ima
     for (const job of jobs) await client.ensure(job);
     wait(`waiting for probes: ${peer ? `${peer} -> ${node} (${serverIps.join(', ')})` : 'no peer left; same-node check'}, DNS from ${node}`);
     for (const job of jobs) {
-      const outcome = await waitForJob(client, job.metadata!.namespace!, job.metadata!.name!, opts.timeoutMs);
+      const outcome = await waitForJob(client, job.metadata!.namespace!, job.metadata!.name!, opts.timeoutMs, opts.signal);
       if (!outcome.succeeded) throw new Error(`probe Job ${job.metadata!.namespace}/${job.metadata!.name} failed (${outcome.reason}); see kubectl -n ${job.metadata!.namespace} logs job/${job.metadata!.name}`);
     }
   } finally {

@@ -45,6 +45,18 @@ export interface MigrationRecord {
   updatedAt: string;
   /** The cluster as the first run found it, so that `revert --all` can restore it. */
   before?: ClusterBefore;
+  /** How the last run ended, when it did not complete: every node that failed, or where it was interrupted. */
+  lastRun?: RunRecord;
+}
+
+export interface RunRecord {
+  outcome: 'failed' | 'interrupted' | 'completed';
+  at: string;
+  failures?: Array<{ node?: string; step?: NodeStep; error: string }>;
+  /** Nodes of the plan deleted from the cluster before they were migrated. */
+  skipped?: string[];
+  /** Nodes that joined during the run: not in the plan, left on flannel. */
+  notInPlan?: string[];
 }
 
 /** What existed before the migration touched the cluster (Calico objects the tool may change). */

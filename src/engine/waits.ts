@@ -1,5 +1,17 @@
 import type { ClusterClient, KubeObject } from '../cluster/index.js';
 
+/** The operator interrupted the run (Ctrl-C): the wait or step stopped before it finished. */
+export class InterruptedError extends Error {
+  constructor(readonly what: string) {
+    super(`interrupted while ${what}`);
+  }
+}
+
+/** Throws InterruptedError when `signal` has aborted: the check at each safe point. */
+export function throwIfInterrupted(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw new InterruptedError(what);
+}
+
 export class WaitTimeoutError extends Error {
   constructor(readonly what: string, readonly timeoutMs: number) {
     super(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`);
@@ -15,21 +27,24 @@ export function selectorString(matchLabels: Record<string, string> | undefined):
 }
 
 /** Waits (by watch) until a pod matching `labelSelector` on `node` is Ready. */
-export async function waitForPodReadyOnNode(client: ClusterClient, node: string, namespace: string, labelSelector: string, timeoutMs: number, what: string): Promise<KubeObject> {
+export async function waitForPodReadyOnNode(client: ClusterClient, node: string, namespace: string, labelSelector: string, timeoutMs: number, what: string, signal?: AbortSignal): Promise<KubeObject> {
   let ready: KubeObject | undefined;
-  const ok = await client.watchUntil<KubeObject>('v1', 'Pod', { namespace, labelSelector, fieldSelector: `spec.nodeName=${node}`, timeoutMs }, (type, pod) => {
+  const ok = await client.watchUntil<KubeObject>('v1', 'Pod', { namespace, labelSelector, fieldSelector: `spec.nodeName=${node}`, timeoutMs, signal }, (type, pod) => {
     if (type !== 'DELETED' && !pod.metadata?.deletionTimestamp && isPodReady(pod)) ready = pod;
     return ready !== undefined;
   });
-  if (!ok || !ready) throw new WaitTimeoutError(what, timeoutMs);
+  if (!ok || !ready) {
+    throwIfInterrupted(signal, `waiting for ${what}`);
+    throw new WaitTimeoutError(what, timeoutMs);
+  }
   return ready;
 }
 
 /** Waits (by watch) until no pod matching `labelSelector` is left on `node`. */
-export async function waitForNoPodOnNode(client: ClusterClient, node: string, namespace: string | undefined, labelSelector: string, timeoutMs: number, what: string): Promise<void> {
+export async function waitForNoPodOnNode(client: ClusterClient, node: string, namespace: string | undefined, labelSelector: string, timeoutMs: number, what: string, signal?: AbortSignal): Promise<void> {
   const present = new Set<string>();
   const ok = await client.watchUntil<KubeObject>('v1', 'Pod', {
-    namespace, labelSelector, fieldSelector: `spec.nodeName=${node}`, timeoutMs,
+    namespace, labelSelector, fieldSelector: `spec.nodeName=${node}`, timeoutMs, signal,
     onList: (items) => {
       present.clear();
       for (const p of items) present.add(p.metadata!.uid!);
@@ -40,7 +55,10 @@ export async function waitForNoPodOnNode(client: ClusterClient, node: string, na
     else present.add(pod.metadata!.uid!);
     return present.size === 0;
   });
-  if (!ok) throw new WaitTimeoutError(what, timeoutMs);
+  if (!ok) {
+    throwIfInterrupted(signal, `waiting for ${what}`);
+    throw new WaitTimeoutError(what, timeoutMs);
+  }
 }
 
 /** Waits (by watch) until every pod in `uids` is gone (deleted, or replaced by a pod with a new UID). */
@@ -76,6 +94,9 @@ export async function waitForJob(client: ClusterClient, namespace: string, name:
     else if ((job.status?.succeeded ?? 0) >= 1 || conditions.some((c) => c.type === 'Complete' && c.status === 'True')) outcome = { succeeded: true };
     return outcome !== undefined;
   });
-  if (!ok || !outcome) throw new WaitTimeoutError(`Job ${namespace}/${name} to finish`, timeoutMs);
+  if (!ok || !outcome) {
+    throwIfInterrupted(signal, `waiting for Job ${namespace}/${name}`);
+    throw new WaitTimeoutError(`Job ${namespace}/${name} to finish`, timeoutMs);
+  }
   return outcome;
 }

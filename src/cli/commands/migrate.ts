@@ -1,10 +1,12 @@
 import fs from 'node:fs';
+import { setMaxListeners } from 'node:events';
 import { Option, type Command } from 'commander';
 import { parseAllDocuments } from 'yaml';
 import type { ClusterClient, KubeObject } from '../../cluster/index.js';
 import { detect } from '../../flannel/detect.js';
 import { DrainBlockedError, DrainRefusedError } from '../../engine/drain.js';
 import { DeclinedError, MigrationEngine, type RunOutcome } from '../../engine/engine.js';
+import { WaitTimeoutError } from '../../engine/waits.js';
 import { LockHeldError } from '../../engine/lock.js';
 import { readMigrationRecord, type MigrationRecord } from '../../engine/state.js';
 import { NODE_STEPS, STEP_TITLES } from '../../engine/events.js';
@@ -13,6 +15,7 @@ import { diffSnapshots } from '../../plan/fingerprint.js';
 import { parseMaxParallel } from '../../plan/order.js';
 import { PlanFileError, parsePlanFile } from '../../plan/plan-file.js';
 import { buildPlan } from '../../plan/planner.js';
+import { narrowPlan, type PlanFlags } from '../../plan/narrow.js';
 import { DEFAULT_HELPER_IMAGE, type Plan } from '../../plan/types.js';
 import type { CommandContext } from '../context.js';
 import { CliError, ExitCode, UsageError } from '../exit.js';
@@ -59,6 +62,14 @@ async function readManifest(source: string, timeoutMs: number): Promise<KubeObje
   return objects;
 }
 
+/** 500ms / 2s / 1m into milliseconds. */
+function parseDurationMs(raw: string, flag: string): number {
+  const m = /^(\d+)ms$/.exec(String(raw).trim());
+  const ms = m ? Number(m[1]) : parsePositiveDuration(raw, flag) * 1000;
+  if (ms < 1) throw new UsageError(`${flag}: must be more than 0 (got "${raw}")`);
+  return ms;
+}
+
 function loadPlanFile(file: string): Plan {
   let text: string;
   try {
@@ -76,8 +87,22 @@ function loadPlanFile(file: string): Plan {
   }
 }
 
-/** Either the saved plan, refused if the cluster drifted since it was made, or a fresh plan. */
-async function resolvePlan(ctx: CommandContext, client: ClusterClient, options: Record<string, any>, record: MigrationRecord | undefined): Promise<{ plan: Plan; resuming: boolean; allNodes: Plan['nodes'] }> {
+/** The flags that select or pace nodes, or decide pod verdicts, that the operator typed (not their defaults). */
+function typedPlanFlags(cmd: Command, options: Record<string, any>): PlanFlags {
+  const typed = (key: string) => cmd.getOptionValueSource(key) === 'cli';
+  const parsed = planOptionsFrom(options);
+  return {
+    ...(typed('nodes') ? { nodes: parsed.nodes } : {}),
+    ...(typed('maxParallel') ? { maxParallel: parsed.maxParallel } : {}),
+    ...(typed('drainTimeout') ? { drainTimeoutSeconds: parsed.drainTimeoutSeconds } : {}),
+    ...(typed('force') ? { force: parsed.force } : {}),
+    ...(typed('deleteEmptydirData') ? { deleteEmptyDirData: parsed.deleteEmptyDirData } : {}),
+    ...(typed('gracePeriod') ? { gracePeriodSeconds: parsed.gracePeriodSeconds } : {}),
+  };
+}
+
+/** Either the saved plan (narrowed by the flags typed with it), refused if the cluster drifted since it was made, or a fresh plan. */
+async function resolvePlan(ctx: CommandContext, client: ClusterClient, options: Record<string, any>, record: MigrationRecord | undefined, flags: PlanFlags): Promise<{ plan: Plan; resuming: boolean; allNodes: Plan['nodes'] }> {
   const overrides = settingsOverrides(options, process.env);
   const detection = await detect(client, overrides, {
     ...(options.flannelDaemonset !== undefined ? { daemonSet: String(options.flannelDaemonset) } : {}),
@@ -94,7 +119,9 @@ async function resolvePlan(ctx: CommandContext, client: ClusterClient, options: 
   // some nodes are migrated now: migrated nodes route to the others through it.
   const allNodes = buildPlan(snapshot, detection, { ...planOptionsFrom(options), nodes: undefined }).nodes;
   if (options.plan) {
-    const plan = loadPlanFile(options.plan);
+    const saved = loadPlanFile(options.plan);
+    const { plan, applied } = narrowPlan(saved, flags, options.plan);
+    for (const line of applied) ctx.log(`${options.plan} narrowed by ${line}`);
     if (resuming && record?.planHash === plan.cluster.stateHash) return { plan, resuming, allNodes };
     const changes = diffSnapshots(plan.cluster.fingerprint, snapshot);
     if (changes.length) {
@@ -127,6 +154,12 @@ function printClientDryRun(ctx: CommandContext, plan: Plan): void {
 
 function reportOutcome(ctx: CommandContext, outcome: RunOutcome): number {
   const c = ctx.chalk;
+  if (outcome.skipped.length) {
+    ctx.log(`${c.yellow('!')} skipped, not migrated (deleted from the cluster): ${outcome.skipped.join(', ')}`);
+  }
+  if (outcome.notInPlan.length) {
+    ctx.log(`${c.yellow('!')} not part of the plan, left on flannel (labelled network=flannel): ${outcome.notInPlan.join(', ')}; migrate them with a new plan`);
+  }
   if (outcome.status === 'completed' && ctx.opts.dryRun === 'server') {
     ctx.out(`${c.green('✔')} Server dry run: the API server accepted every write for ${outcome.migrated.length} node(s) (dryRun=All); nothing was changed.`);
     return ExitCode.ok;
@@ -139,24 +172,41 @@ function reportOutcome(ctx: CommandContext, outcome: RunOutcome): number {
     ctx.out(`Stopped at your request after ${outcome.migrated.length} node(s). Rerun \`flannel2calico migrate\` to continue.`);
     return ExitCode.ok;
   }
+  const resume = 'Rerun `flannel2calico migrate` with the same options to resume';
+  if (outcome.status === 'interrupted') {
+    const where = outcome.at.length ? outcome.at.map((a) => `${a.node} (${STEP_TITLES[a.step]})`).join(', ') : 'between steps';
+    ctx.log(`${c.yellow('interrupted:')} the migration stopped at ${where}; ${outcome.migrated.length} node(s) run Calico. The state is recorded in the cluster${outcome.at.length ? '; the interrupted step is not marked done and the node stays cordoned' : ''}.`);
+    ctx.log(`${c.yellow('hint:')} ${resume}.`);
+    return ExitCode.resumable;
+  }
   const err = outcome.error;
   if (err instanceof LockHeldError) throw new CliError(err.message, ExitCode.usage, `Wait for it to finish, or if its process is gone, retry after the Lease expires (${err.expiresInSeconds} s).`);
   if (err instanceof DeclinedError) {
     ctx.out('Nothing was changed.');
     return ExitCode.ok;
   }
-  const where = outcome.node ? `${outcome.node} (${STEP_TITLES[outcome.step!]})` : 'preparation';
-  ctx.log(`${c.red('error:')} migration stopped at ${where}: ${err.message}`);
-  const resume = 'Rerun `flannel2calico migrate` with the same options to resume';
-  if (err instanceof DrainBlockedError) {
-    ctx.log(`${c.yellow('hint:')} the node stays cordoned. Relax the PodDisruptionBudget(s) (e.g. scale the workload up) or raise --drain-timeout. ${resume}; \`kubectl uncordon ${outcome.node}\` gives the node back to its workloads meanwhile (it still runs flannel).`);
+  const nodeFailures = outcome.failures.filter((f) => f.node);
+  if (nodeFailures.length > 1) {
+    ctx.log(`${c.red('error:')} migration stopped after the batch: ${nodeFailures.length} nodes failed:`);
+    for (const f of nodeFailures) ctx.log(`  - ${f.node} (${STEP_TITLES[f.step!]}): ${f.error.message}`);
+  } else {
+    const where = outcome.node ? `${outcome.node} (${STEP_TITLES[outcome.step!]})` : 'preparation';
+    ctx.log(`${c.red('error:')} migration stopped at ${where}: ${err.message}`);
+  }
+  const failed = nodeFailures.map((f) => f.node!);
+  if (nodeFailures.every((f) => f.error instanceof DrainBlockedError || f.error instanceof DrainRefusedError) && nodeFailures.length) {
+    const blocked = nodeFailures.some((f) => f.error instanceof DrainBlockedError);
+    const refused = nodeFailures.some((f) => f.error instanceof DrainRefusedError);
+    if (blocked) ctx.log(`${c.yellow('hint:')} ${failed.join(', ')} stay${failed.length === 1 ? 's' : ''} cordoned. Relax the PodDisruptionBudget(s) (e.g. scale the workload up) or raise --drain-timeout. ${resume}; \`kubectl uncordon ${failed.join(' ')}\` gives the node back to its workloads meanwhile (it still runs flannel).`);
+    if (refused) ctx.log(`${c.yellow('hint:')} pass --force and/or --delete-emptydir-data if those pods may be deleted. ${resume}.`);
     return ExitCode.resumable;
   }
-  if (err instanceof DrainRefusedError) {
-    ctx.log(`${c.yellow('hint:')} pass --force and/or --delete-emptydir-data if those pods may be deleted. ${resume}.`);
-    return ExitCode.resumable;
+  for (const f of nodeFailures) {
+    if (f.step === 'start-calico' && f.error instanceof WaitTimeoutError) {
+      ctx.log(`${c.yellow('hint:')} ${f.node} stays cordoned with flannel removed and calico-node not Ready: see why with \`kubectl -n kube-system get pods -o wide --field-selector spec.nodeName=${f.node}\` and \`kubectl -n kube-system describe pod <calico-node pod>\`; fix it, then rerun, or move the node back to flannel with \`flannel2calico revert --node ${f.node}\`.`);
+    }
   }
-  ctx.log(`${c.yellow('hint:')} ${resume}. ${outcome.node ? `Its recorded state: kubectl get node ${outcome.node} -o jsonpath='{.metadata.annotations.flannel2calico\\.io/state}'. ` : ''}Nodes of later batches were not touched.`);
+  ctx.log(`${c.yellow('hint:')} ${resume}. ${failed.length ? `The recorded state of each node: kubectl get node ${failed.join(' ')} -o jsonpath='{.metadata.annotations.flannel2calico\\.io/state}'. ` : ''}Nodes of later batches were not touched.`);
   return ExitCode.failure;
 }
 
@@ -172,6 +222,7 @@ export function registerMigrate(program: Command): void {
     .option('--probe-image <image>', 'image of the connectivity probes (needs sh, httpd, wget, nslookup)', DEFAULT_PROBE_IMAGE)
     .option('--skip-probe', 'do not prove pod connectivity before uncordoning a node')
     .addOption(new Option('--step-timeout <duration>', 'bound on each wait other than the drain (calico-node Ready, Jobs)').default('5m'))
+    .addOption(new Option('--drain-retry <duration>', 'pause between refused evictions (kubectl: 5s); e.g. 500ms').default('5s').hideHelp())
     .addHelpText('after', `
 Examples:
   flannel2calico migrate --calico-manifest calico.yaml                 interactive, asks before each batch
@@ -182,7 +233,11 @@ Examples:
 
 Rerun the same command after a failure, Ctrl-C or crash: it resumes from the state recorded in the cluster.
 Exit codes: 0 done, 1 failed, 2 refused (no terminal and no --yes; another run holds the lock),
-3 preflight failed (nothing changed), 4 stopped but resumable (drain blocked).`);
+3 preflight failed (nothing changed), 4 stopped but resumable (drain blocked, Ctrl-C).
+With --plan, --nodes narrows the saved plan, --max-parallel re-batches it and --drain-timeout replaces
+the plan's; --force, --delete-emptydir-data and --grace-period must match the plan.
+--yes answers the batch questions but never finalizes: removing flannel needs --finalize.
+Ctrl-C stops at the next safe point (exit 4, resumable); a second Ctrl-C exits at once.`);
   addSettingsOptions(cmd);
   addPlanOptions(cmd);
   cmd.action(action(program, 'migrate', async (ctx, options) => {
@@ -190,6 +245,8 @@ Exit codes: 0 done, 1 failed, 2 refused (no terminal and no --yes; another run h
     // Every input is checked before the first request to the cluster.
     parseMaxParallel(planOptionsFrom(options).maxParallel ?? '1');
     const stepTimeoutMs = parsePositiveDuration(options.stepTimeout, '--step-timeout') * 1000;
+    const drainRetryMs = parseDurationMs(options.drainRetry, '--drain-retry');
+    const flags = typedPlanFlags(cmd, options);
     settingsOverrides(options, process.env);
     if (options.plan) loadPlanFile(options.plan);
     const manifest = options.calicoManifest ? await readManifest(options.calicoManifest, ctx.opts.requestTimeoutMs ?? 30_000) : undefined;
@@ -200,7 +257,7 @@ Exit codes: 0 done, 1 failed, 2 refused (no terminal and no --yes; another run h
       ctx.out('The migration is already finalized: every node runs Calico and flannel is gone.');
       return ExitCode.ok;
     }
-    const { plan, resuming, allNodes } = await resolvePlan(ctx, client, options, record);
+    const { plan, resuming, allNodes } = await resolvePlan(ctx, client, options, record, flags);
     const failed = plan.preflight.filter((f) => f.level === 'fail');
     if (failed.length && !resuming) {
       for (const f of failed) ctx.log(`${ctx.chalk.red('✘')} ${f.node ? `${f.node}: ` : ''}${f.message}${f.fix ? `\n    fix: ${f.fix}` : ''}`);
@@ -215,12 +272,17 @@ Exit codes: 0 done, 1 failed, 2 refused (no terminal and no --yes; another run h
     ctx.stopProgress();
     const progress = makeProgress(ctx);
     const abort = new AbortController();
+    setMaxListeners(Math.max(...plan.batches.map((b) => b.length), 1) * 2 + 10, abort.signal);
     const onSigint = () => {
-      ctx.log('\ninterrupted: stopping; rerun the same command to resume');
+      if (abort.signal.aborted) {
+        ctx.log('\ninterrupted again: exiting now. The step in progress is not recorded as done; rerun the same command to resume.');
+        process.exit(ExitCode.resumable);
+      }
+      ctx.log('\ninterrupted: stopping at the next safe point (no new node or step starts; press Ctrl-C again to exit at once)');
       abort.abort();
       process.exitCode = ExitCode.resumable;
     };
-    process.once('SIGINT', onSigint);
+    process.on('SIGINT', onSigint);
     try {
       const engine = new MigrationEngine(client, {
         plan,
@@ -232,12 +294,14 @@ Exit codes: 0 done, 1 failed, 2 refused (no terminal and no --yes; another run h
         helperImage: options.helperImage ?? plan.hostCleanup?.helperImage ?? DEFAULT_HELPER_IMAGE,
         probeImage: options.probeImage,
         drainTimeoutMs: plan.drain.timeoutSeconds * 1000,
+        drainRetryDelayMs: drainRetryMs,
         stepTimeoutMs,
-        finalize: options.finalize === true ? 'yes' : options.finalize === false ? 'no' : 'ask',
+        // Finalizing removes the way back: --yes alone never answers it; it needs --finalize or a person.
+        finalize: options.finalize === true ? 'yes' : options.finalize === false || ctx.opts.yes ? 'no' : 'ask',
         skipProbe: options.skipProbe === true,
         signal: abort.signal,
       });
-      const outcome = await engine.run().catch((error: Error): RunOutcome => ({ status: 'failed', migrated: [], error }));
+      const outcome = await engine.run().catch((error: Error): RunOutcome => ({ status: 'failed', migrated: [], skipped: [], notInPlan: [], error, failures: [{ error }] }));
       progress.stop();
       return reportOutcome(ctx, outcome);
     } finally {
