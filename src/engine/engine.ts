@@ -98,7 +98,9 @@ export class NodeGoneError extends Error {
 
 /** Errors worth waiting out: the API server is down, restarting or overloaded; the request can be retried. */
 function isTransient(err: unknown): boolean {
-  return isClusterError(err, 'unreachable') || isClusterError(err, 'timeout') || isClusterError(err, 'server');
+  if (isClusterError(err, 'unreachable') || isClusterError(err, 'timeout')) return true;
+  // Not every 500: the Eviction API answers 500 for a pod under two budgets, which no wait cures.
+  return isClusterError(err, 'server') && (err.status === 502 || err.status === 503 || (err.status === 500 && /etcd|storage|unable to handle/i.test(err.message)));
 }
 
 const nodeRef = (name: string) => ({ apiVersion: 'v1', kind: 'Node', name });

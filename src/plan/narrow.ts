@@ -13,6 +13,8 @@ export interface PlanFlags {
   force?: boolean;
   deleteEmptyDirData?: boolean;
   gracePeriodSeconds?: number;
+  /** Migration settings typed as flags (--flannel-vni …), each with the plan key it sets. */
+  settings?: Array<{ key: string; flag: string; value: unknown }>;
 }
 
 export interface NarrowedPlan {
@@ -42,6 +44,13 @@ export function narrowPlan(plan: Plan, flags: PlanFlags, file = 'the plan'): Nar
   if (flags.gracePeriodSeconds !== undefined && flags.gracePeriodSeconds !== plan.drain.gracePeriodSeconds) {
     throw new PlanInputError(`--grace-period ${flags.gracePeriodSeconds} differs from ${file} (--grace-period ${plan.drain.gracePeriodSeconds})`,
       remake(`--grace-period ${flags.gracePeriodSeconds}`, `--grace-period ${plan.drain.gracePeriodSeconds}`));
+  }
+  for (const setting of flags.settings ?? []) {
+    const planned = plan.settings[setting.key]?.value;
+    if (JSON.stringify(planned) !== JSON.stringify(setting.value)) {
+      throw new PlanInputError(`${setting.flag} ${String(setting.value)} differs from ${file}, made with ${String(planned)}`,
+        `Make a new plan with ${setting.flag} (flannel2calico plan ${setting.flag} ${String(setting.value)} --out plan.json), or drop ${setting.flag} to apply the plan as saved.`);
+    }
   }
 
   let nodes = plan.nodes;

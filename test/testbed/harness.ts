@@ -359,7 +359,7 @@ export function nodeInternalIpV6(index: number): string {
   return `2001:db8::${(10 + index).toString(16)}`;
 }
 
-function nodeObject(name: string, controlPlane: boolean): object {
+export function nodeObject(name: string, controlPlane: boolean): object {
   return {
     apiVersion: 'v1',
     kind: 'Node',
@@ -404,6 +404,33 @@ function belongsToCluster(pid: number, name: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Fault injection: kills the cluster's kube-apiserver by its PID (SIGKILL), waits `downMs`, and starts
+ * it again from its own command line, working directory and environment. The new PID replaces the old
+ * one in the cluster's pids dir, so down() stops it; it is returned for the caller to track as well.
+ * Resolves once the API server answers /readyz again.
+ */
+export async function restartApiServer(tb: Testbed, downMs: number): Promise<number> {
+  const pidFile = path.join(kwokWorkdir, 'clusters', tb.name, 'pids', 'kube-apiserver.pid');
+  const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+  if (!isAlive(pid) || !belongsToCluster(pid, tb.name)) throw new TestbedError(`kube-apiserver of ${tb.name} (pid ${pid}) is not running`);
+  const [command, ...args] = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  const cwd = fs.readlinkSync(`/proc/${pid}/cwd`);
+  const env = Object.fromEntries(fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean)
+    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  process.kill(pid, 'SIGKILL');
+  await waitFor(() => !isAlive(pid), 10_000, `kube-apiserver pid ${pid} to exit`);
+  await sleep(downMs);
+  const log = fs.openSync(path.join(clusterFiles(tb.name).dir, `kube-apiserver-restarted-${Date.now()}.log`), 'a');
+  const child = spawn(command, args, { cwd, env, detached: true, stdio: ['ignore', log, log] });
+  fs.closeSync(log);
+  child.unref();
+  const newPid = child.pid!;
+  fs.writeFileSync(pidFile, String(newPid));
+  await waitFor(() => tb.kubectl(['get', '--raw', '/readyz']).status === 0, 60_000, 'the restarted kube-apiserver to be ready');
+  return newPid;
 }
 
 /** Deletes a cluster by name: kwokctl delete, then SIGKILL by PID whatever of it survived, then its files. */

@@ -53,4 +53,11 @@ describe('narrowPlan: flags typed with a saved plan', () => {
     expect(() => narrowPlan(saved, { gracePeriodSeconds: 30 })).toThrow(/--grace-period 30 differs/);
     expect(narrowPlan(saved, { force: false, deleteEmptyDirData: false, gracePeriodSeconds: -1 }).applied).toEqual([]);
   });
+
+  it('a migration setting typed as a flag must match the plan, else refused', () => {
+    const vni = saved.settings.flannelVni.value;
+    expect(() => narrowPlan(saved, { settings: [{ key: 'flannelVni', flag: '--flannel-vni', value: 4096 }] }, 'plan.json'))
+      .toThrow(`--flannel-vni 4096 differs from plan.json, made with ${String(vni)}`);
+    expect(narrowPlan(saved, { settings: [{ key: 'flannelVni', flag: '--flannel-vni', value: vni }] }).applied).toEqual([]);
+  });
 });

@@ -4,6 +4,7 @@ import { Option, type Command } from 'commander';
 import { parseAllDocuments } from 'yaml';
 import type { ClusterClient, KubeObject } from '../../cluster/index.js';
 import { detect } from '../../flannel/detect.js';
+import { SETTING_DEFINITIONS } from '../../flannel/settings.js';
 import { DrainBlockedError, DrainRefusedError } from '../../engine/drain.js';
 import { DeclinedError, MigrationEngine, type RunOutcome } from '../../engine/engine.js';
 import { WaitTimeoutError } from '../../engine/waits.js';
@@ -98,6 +99,9 @@ function typedPlanFlags(cmd: Command, options: Record<string, any>): PlanFlags {
     ...(typed('force') ? { force: parsed.force } : {}),
     ...(typed('deleteEmptydirData') ? { deleteEmptyDirData: parsed.deleteEmptyDirData } : {}),
     ...(typed('gracePeriod') ? { gracePeriodSeconds: parsed.gracePeriodSeconds } : {}),
+    settings: Object.entries(settingsOverrides(options, {}))
+      .filter(([, o]) => o?.source === 'flag')
+      .map(([key, o]) => ({ key, flag: SETTING_DEFINITIONS.find((d) => d.key === key)?.flag ?? key, value: o!.value })),
   };
 }
 
