@@ -92,7 +92,8 @@ export class MigrationLock {
       this.client.mergePatch(leaseRef, { spec: { renewTime: microTime() } }).catch(() => undefined);
     }, every);
     this.timer.unref();
-    this.signal?.addEventListener('abort', this.stopRenewing, { once: true });
+    if (this.signal?.aborted) this.stopRenewing();
+    else this.signal?.addEventListener('abort', this.stopRenewing, { once: true });
   }
 
   private readonly stopRenewing = (): void => {

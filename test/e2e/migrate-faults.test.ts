@@ -281,16 +281,18 @@ spec: {maxUnavailable: 0, selector: {matchLabels: {app: hold}}}
     const pods = kubectlJson<Listed<PodJson>>(tb, ['get', 'pods', '-n', flannel.namespace, '-o', 'json']).items;
     const pod = pods.find((p) => p.spec.nodeName === 'worker-2')!.metadata.name;
     kubectlOk(tb, ['patch', 'pod', '-n', flannel.namespace, pod, '--type', 'merge', '-p', '{"metadata":{"finalizers":["testbed.flannel2calico.io/hold"]}}']);
-    const run = startCli(tb, ['migrate', '--yes', '--nodes', 'worker-2']);
-    await run.waitFor(/worker-2: waiting for the .* pod to leave the node/);
-    run.child.kill('SIGINT');
-    const r = await run.done;
-    expect(r.stderr).toMatch(/interrupted: the migration stopped at worker-2 \(stop flannel/);
-    expect(r.status).toBe(4);
-    expect(nodeState(tb, 'worker-2')).toMatchObject({ completed: ['cordon', 'drain'], step: 'stop-flannel' });
-    expect(node(tb, 'worker-2').spec.unschedulable).toBe(true);
-
-    kubectlOk(tb, ['patch', 'pod', '-n', flannel.namespace, pod, '--type', 'json', '-p', '[{"op":"remove","path":"/metadata/finalizers"}]']);
+    try {
+      const run = startCli(tb, ['migrate', '--yes', '--nodes', 'worker-2']);
+      await run.waitFor(/worker-2: waiting for the .* pod to leave the node/);
+      run.child.kill('SIGINT');
+      const r = await run.done;
+      expect(r.stderr).toMatch(/interrupted: the migration stopped at worker-2 \(stop flannel/);
+      expect(r.status).toBe(4);
+      expect(nodeState(tb, 'worker-2')).toMatchObject({ completed: ['cordon', 'drain'], step: 'stop-flannel' });
+      expect(node(tb, 'worker-2').spec.unschedulable).toBe(true);
+    } finally {
+      kubectlOk(tb, ['patch', 'pod', '-n', flannel.namespace, pod, '--type', 'json', '-p', '[{"op":"remove","path":"/metadata/finalizers"}]']);
+    }
     const resumed = tb.cli(['migrate', '--yes', '--nodes', 'worker-2'], { timeoutMs: 300_000 });
     expect(resumed.status).toBe(0);
     expect(migratedShape(tb, 'worker-2')).toEqual(MIGRATED);
@@ -298,16 +300,18 @@ spec: {maxUnavailable: 0, selector: {matchLabels: {app: hold}}}
 
   it('Ctrl-C while waiting for the host cleanup Job: exit 4, the step not marked done; a rerun finishes', async () => {
     const release = await holdPodsOfRole(tb, 'host-cleanup');
-    const run = startCli(tb, ['migrate', '--yes', '--nodes', 'worker-3']);
-    await run.waitFor(/worker-3: waiting for host cleanup Job/);
-    run.child.kill('SIGINT');
-    const r = await run.done;
-    expect(r.stderr).toMatch(/interrupted: the migration stopped at worker-3 \(remove flannel from the host\)/);
-    expect(r.status).toBe(4);
-    expect(nodeState(tb, 'worker-3')).toMatchObject({ completed: ['cordon', 'drain', 'stop-flannel'], step: 'host-cleanup' });
-    expect(node(tb, 'worker-3').spec.unschedulable).toBe(true);
-
-    await release();
+    try {
+      const run = startCli(tb, ['migrate', '--yes', '--nodes', 'worker-3']);
+      await run.waitFor(/worker-3: waiting for host cleanup Job/);
+      run.child.kill('SIGINT');
+      const r = await run.done;
+      expect(r.stderr).toMatch(/interrupted: the migration stopped at worker-3 \(remove flannel from the host\)/);
+      expect(r.status).toBe(4);
+      expect(nodeState(tb, 'worker-3')).toMatchObject({ completed: ['cordon', 'drain', 'stop-flannel'], step: 'host-cleanup' });
+      expect(node(tb, 'worker-3').spec.unschedulable).toBe(true);
+    } finally {
+      await release();
+    }
     const resumed = tb.cli(['migrate', '--yes', '--nodes', 'worker-3'], { timeoutMs: 300_000 });
     expect(resumed.status).toBe(0);
     expect(migratedShape(tb, 'worker-3')).toEqual(MIGRATED);
@@ -315,17 +319,19 @@ spec: {maxUnavailable: 0, selector: {matchLabels: {app: hold}}}
 
   it('Ctrl-C while waiting for the connectivity probe: exit 4, probe objects removed; a rerun finishes', async () => {
     const release = await holdPodsOfRole(tb, 'probe-peer');
-    const run = startCli(tb, ['migrate', '--yes', '--nodes', 'worker-4']);
-    await run.waitFor(/worker-4: waiting for probes/);
-    run.child.kill('SIGINT');
-    const r = await run.done;
-    expect(r.stderr).toMatch(/interrupted: the migration stopped at worker-4 \(prove pod connectivity\)/);
-    expect(r.status).toBe(4);
-    expect(nodeState(tb, 'worker-4')).toMatchObject({ completed: ['cordon', 'drain', 'stop-flannel', 'host-cleanup', 'start-calico'], step: 'probe' });
-    expect(node(tb, 'worker-4').spec.unschedulable).toBe(true);
-    await waitFor(() => kubectlJson<Listed<PodJson>>(tb, ['get', 'pods', '-n', 'kube-system', '-l', 'flannel2calico.io/role=probe-server', '-o', 'json']).items.length === 0, 30_000, 'the probe server pod removed');
-
-    await release();
+    try {
+      const run = startCli(tb, ['migrate', '--yes', '--nodes', 'worker-4']);
+      await run.waitFor(/worker-4: waiting for probes/);
+      run.child.kill('SIGINT');
+      const r = await run.done;
+      expect(r.stderr).toMatch(/interrupted: the migration stopped at worker-4 \(prove pod connectivity\)/);
+      expect(r.status).toBe(4);
+      expect(nodeState(tb, 'worker-4')).toMatchObject({ completed: ['cordon', 'drain', 'stop-flannel', 'host-cleanup', 'start-calico'], step: 'probe' });
+      expect(node(tb, 'worker-4').spec.unschedulable).toBe(true);
+      await waitFor(() => kubectlJson<Listed<PodJson>>(tb, ['get', 'pods', '-n', 'kube-system', '-l', 'flannel2calico.io/role=probe-server', '-o', 'json']).items.length === 0, 30_000, 'the probe server pod removed');
+    } finally {
+      await release();
+    }
     const resumed = tb.cli(['migrate', '--yes', '--nodes', 'worker-4'], { timeoutMs: 300_000 });
     expect(resumed.status).toBe(0);
     expect(migratedShape(tb, 'worker-4')).toEqual(MIGRATED);

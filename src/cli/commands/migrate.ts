@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import { setMaxListeners } from 'node:events';
 import { Option, type Command } from 'commander';
 import { parseAllDocuments } from 'yaml';
 import type { ClusterClient, KubeObject } from '../../cluster/index.js';
@@ -276,7 +275,6 @@ Ctrl-C stops at the next safe point (exit 4, resumable); a second Ctrl-C exits a
     ctx.stopProgress();
     const progress = makeProgress(ctx);
     const abort = new AbortController();
-    setMaxListeners(Math.max(...plan.batches.map((b) => b.length), 1) * 2 + 10, abort.signal);
     const onSigint = () => {
       if (abort.signal.aborted) {
         ctx.log('\ninterrupted again: exiting now. The step in progress is not recorded as done; rerun the same command to resume.');
