@@ -306,6 +306,8 @@ function kwokctlConfig(o: Required<Pick<TestbedOptions, 'podCidr' | 'nodeCidrMas
       ? [{ key: 'node-cidr-mask-size-ipv4', value: String(o.nodeCidrMask) }, { key: 'node-cidr-mask-size-ipv6', value: String(o.nodeCidrMaskV6) }]
       : [{ key: 'node-cidr-mask-size', value: String(o.nodeCidrMask) }]),
     { key: 'service-cluster-ip-range', value: serviceRange },
+    // One instance: no leader election, so an API server restart (fault injection) does not make it exit.
+    { key: 'leader-elect', value: 'false' },
   ];
   const apiserver = [
     { key: 'service-cluster-ip-range', value: serviceRange },
@@ -319,6 +321,7 @@ function kwokctlConfig(o: Required<Pick<TestbedOptions, 'podCidr' | 'nodeCidrMas
     componentsPatches: [
       { name: 'kube-controller-manager', extraArgs: kcm },
       { name: 'kube-apiserver', extraArgs: apiserver },
+      { name: 'kube-scheduler', extraArgs: [{ key: 'leader-elect', value: 'false' }] },
     ],
   };
   return `${YAML.stringify(config)}---\n${kwokStages(o.agentNodes)}`;
