@@ -19,6 +19,17 @@ export interface GlobalOptions {
   requestTimeoutMs?: number;
 }
 
+/** CI systems set CI=true; their logs want plain lines, not spinners or colour codes. */
+export function inCi(): boolean {
+  const ci = process.env.CI;
+  return ci !== undefined && ci !== '' && ci !== '0' && ci.toLowerCase() !== 'false';
+}
+
+/** Spinners and in-place updates only on a real terminal of known width, outside CI, for text output. */
+export function canAnimate(stream: { isTTY?: boolean; columns?: number }, output: OutputFormat): boolean {
+  return Boolean(stream.isTTY) && (stream.columns ?? 0) > 0 && !inCi() && output === 'text';
+}
+
 /** What every subcommand gets: its options, output streams, and (lazily) the one cluster client. */
 export class CommandContext {
   readonly chalk: ChalkInstance;
@@ -28,6 +39,8 @@ export class CommandContext {
   private verified = false;
   private spinner?: Ora;
   private readingLogged = false;
+  /** Set by commands that show how far a long read has got (detect, plan). */
+  onListPage?: (kind: string, itemsSoFar: number, done: boolean) => void;
 
   constructor(
     readonly opts: GlobalOptions,
@@ -35,7 +48,7 @@ export class CommandContext {
     readonly stderr: NodeJS.WritableStream & { isTTY?: boolean } = process.stderr,
     readonly command = 'unknown',
   ) {
-    const colour = opts.color && !('NO_COLOR' in process.env) && Boolean(stderr.isTTY || stdout.isTTY);
+    const colour = opts.color && !process.env.NO_COLOR && !inCi() && opts.output === 'text' && Boolean(stderr.isTTY || stdout.isTTY);
     this.chalk = new Chalk({ level: colour ? 1 : 0 });
     this.interactive = Boolean(process.stdin.isTTY && stderr.isTTY);
   }
@@ -53,6 +66,7 @@ export class CommandContext {
       onMutation: (m: Mutation) => this.audit.mutation(m),
       onRequest: (r: RequestContext) => this.onRequest(r),
       requestTimeoutMs: this.opts.requestTimeoutMs,
+      onListPage: (kind, itemsSoFar, done) => this.onListPage?.(kind, itemsSoFar, done),
     });
     return this.clientInstance;
   }
@@ -65,8 +79,7 @@ export class CommandContext {
     const client = this.client;
     if (this.verified) return client;
     const address = serverAddress(client.server);
-    if (this.stderr.isTTY) this.spinner = ora({ text: `connecting to ${address} (context ${client.contextName})`, stream: this.stderr as NodeJS.WriteStream }).start();
-    else this.log(`connecting to ${address} (context ${client.contextName}) ...`);
+    if (!this.showProgress(`connecting to ${address} (context ${client.contextName})`)) this.log(`connecting to ${address} (context ${client.contextName}) ...`);
     const version = await client.verifyServer();
     this.verified = true;
     if (this.spinner) this.spinner.text = `reading the cluster (Kubernetes ${version.gitVersion} at ${address})`;
@@ -75,16 +88,31 @@ export class CommandContext {
 
   private onRequest(r: RequestContext): void {
     if (!this.verified) return;
-    if (this.spinner) this.spinner.text = `reading the cluster: ${r.verb} ${describeTarget(r)}`;
-    else if (!this.readingLogged && this.command !== 'migrate') {
+    // While a command counts what it reads (onListPage), that count is the progress line.
+    if (this.spinner) {
+      if (!this.onListPage) this.spinner.text = `reading the cluster: ${r.verb} ${describeTarget(r)}`;
+    } else if (!this.readingLogged && this.command !== 'migrate') {
       this.readingLogged = true;
       this.log('reading the cluster ...');
     }
   }
 
-  /** Ends the connection progress display (before results or prompts are printed). */
-  stopProgress(): void {
-    this.spinner?.stop();
+  /**
+   * The one progress line on stderr: a spinner on a terminal (started if needed, its text replaced
+   * otherwise). False when stderr cannot animate (pipe, CI, -o json|yaml): the caller logs lines instead.
+   */
+  showProgress(text: string): boolean {
+    if (!canAnimate(this.stderr, this.opts.output)) return false;
+    if (this.spinner) this.spinner.text = text;
+    // ora colours its frames by itself, ignoring NO_COLOR and --no-color: follow ours.
+    else this.spinner = ora({ text, stream: this.stderr as NodeJS.WriteStream, discardStdin: false, color: this.chalk.level > 0 ? 'cyan' : false }).start();
+    return true;
+  }
+
+  /** Ends the progress display (before results or prompts are printed), leaving `note` in its place if given. */
+  stopProgress(note?: string): void {
+    if (note) this.spinner?.info(note);
+    else this.spinner?.stop();
     this.spinner = undefined;
   }
 

@@ -1,10 +1,8 @@
 import { Command, CommanderError, Option } from 'commander';
 import { createRequire } from 'node:module';
-import YAML from 'yaml';
-import { ClusterError } from '../cluster/index.js';
-import { AuditLogError } from '../engine/audit.js';
+import { ClusterError } from '../cluster/errors.js';
 import { SettingError } from '../flannel/settings.js';
-import { CommandContext, type GlobalOptions } from './context.js';
+import type { CommandContext, GlobalOptions } from './context.js';
 import { CliError, ExitCode } from './exit.js';
 import { parsePositiveDuration } from './plan-options.js';
 import { registerDetect } from './commands/detect.js';
@@ -12,6 +10,8 @@ import { registerPlan } from './commands/plan.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerStatus } from './commands/status.js';
 import { registerRevert } from './commands/revert.js';
+import { registerReport } from './commands/report.js';
+import { registerCompletion } from './commands/completion.js';
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -30,13 +30,15 @@ export function action(program: Command, name: string, fn: Action) {
     } catch (err) {
       badTimeout = err;
     }
+    // Loaded here, not at the top: it brings the Kubernetes client, which `--help` does not need.
+    const { CommandContext } = await import('./context.js');
     const ctx = new CommandContext({ ...globalOptions(raw), requestTimeoutMs }, process.stdout, process.stderr, name);
     try {
       if (badTimeout) throw badTimeout;
       const code = await fn(ctx, options, command.args);
       process.exitCode = code ?? ExitCode.ok;
     } catch (err) {
-      process.exitCode = reportError(ctx, err);
+      process.exitCode = await reportError(ctx, err);
     } finally {
       ctx.stopProgress();
     }
@@ -64,7 +66,9 @@ export interface ErrorReport {
   exitCode: number;
 }
 
-function classify(err: unknown): ErrorReport & { detail?: string } {
+async function classify(err: unknown): Promise<ErrorReport & { detail?: string }> {
+  // Loaded only when an error is reported, so that startup does not pay for it.
+  const { AuditLogError } = await import('../engine/audit.js');
   if (err instanceof CliError) return { kind: err.exitCode === ExitCode.usage ? 'usage' : err.exitCode === ExitCode.preflightFailed ? 'preflight' : 'failure', message: err.message, hint: err.hint, exitCode: err.exitCode };
   if (err instanceof SettingError) {
     return { kind: 'usage', message: err.message, hint: (err as { hint?: string }).hint ?? 'Fix the flag or environment variable; `flannel2calico detect --help` lists every setting and its format.', exitCode: ExitCode.usage };
@@ -83,18 +87,18 @@ function classify(err: unknown): ErrorReport & { detail?: string } {
 }
 
 /** Writes the machine-readable error document on stdout when -o json|yaml was asked for. */
-export function printErrorDocument(output: string | undefined, write: (s: string) => void, report: ErrorReport): void {
+export async function printErrorDocument(output: string | undefined, write: (s: string) => void, report: ErrorReport): Promise<void> {
   const doc = { error: { kind: report.kind, message: report.message, ...(report.hint ? { hint: report.hint } : {}), exitCode: report.exitCode } };
   if (output === 'json') write(`${JSON.stringify(doc, null, 2)}\n`);
-  else if (output === 'yaml') write(YAML.stringify(doc));
+  else if (output === 'yaml') write((await import('yaml')).stringify(doc));
 }
 
-export function reportError(ctx: CommandContext, err: unknown): number {
-  const report = classify(err);
+export async function reportError(ctx: CommandContext, err: unknown): Promise<number> {
+  const report = await classify(err);
   ctx.log(`${ctx.chalk.red('error:')} ${report.message}`);
   if (report.hint) ctx.log(`${ctx.chalk.yellow('hint:')} ${report.hint}`);
   if (report.detail) ctx.debug(report.detail);
-  printErrorDocument(ctx.opts.output, (s) => ctx.stdout.write(s), report);
+  await printErrorDocument(ctx.opts.output, (s) => ctx.stdout.write(s), report);
   return report.exitCode;
 }
 
@@ -137,12 +141,16 @@ Workflow:
 Exit codes: 0 ok, 1 failure, 2 usage error or refused, 3 preflight failed (nothing changed),
 4 stopped but resumable (e.g. drain blocked by a PodDisruptionBudget). See docs/cli.md.`);
   program.exitOverride();
+  // Inherited by every subcommand registered below: its --help lists --kubeconfig, -o, --yes, …
+  program.configureHelp({ showGlobalOptions: true });
   program.configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
   registerDetect(program);
   registerPlan(program);
   registerMigrate(program);
   registerStatus(program);
   registerRevert(program);
+  registerReport(program);
+  registerCompletion(program);
   for (const sub of program.commands) sub.exitOverride();
   return program;
 }
@@ -155,7 +163,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return ExitCode.ok;
-      printErrorDocument(program.opts().output, (s) => process.stdout.write(s), {
+      await printErrorDocument(program.opts().output, (s) => process.stdout.write(s), {
         kind: 'usage', message: err.message.replace(/^error: /, ''), hint: 'Run the command with --help for its options and their formats.', exitCode: ExitCode.usage,
       });
       return ExitCode.usage;

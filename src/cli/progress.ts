@@ -1,6 +1,6 @@
 import ora, { type Ora } from 'ora';
 import { STEP_TITLES, type EngineEvent } from '../engine/events.js';
-import type { CommandContext } from './context.js';
+import { canAnimate, type CommandContext } from './context.js';
 
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
@@ -13,7 +13,7 @@ function seconds(ms: number): string {
 export function makeProgress(ctx: CommandContext): { onEvent: (e: EngineEvent) => void; stop: () => void } {
   const c = ctx.chalk;
   const spinners = new Map<string, { spinner: Ora; started: number; title: string }>();
-  const tty = Boolean(ctx.stderr.isTTY) && ctx.opts.output === 'text';
+  const tty = canAnimate(ctx.stderr as NodeJS.WriteStream, ctx.opts.output);
   const plain = (line: string) => ctx.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
   const timer = tty ? setInterval(() => {
     for (const s of spinners.values()) s.spinner.suffixText = c.dim(seconds(Date.now() - s.started));
@@ -72,6 +72,38 @@ export function makeProgress(ctx: CommandContext): { onEvent: (e: EngineEvent) =
       if (timer) clearInterval(timer);
       for (const s of spinners.values()) s.spinner.stop();
       spinners.clear();
+    },
+  };
+}
+
+const PLURALS: Record<string, string> = { PodDisruptionBudget: 'PodDisruptionBudgets', Node: 'Nodes', Pod: 'Pods', DaemonSet: 'DaemonSets' };
+
+/**
+ * Shows how far reading the cluster has got (detect, plan): on a terminal one spinner line with the
+ * objects read so far; otherwise a line for each kind that took more than one page.
+ */
+export function makeReadProgress(ctx: CommandContext, title: string): { stop: () => void } {
+  const counts = new Map<string, number>();
+  const pages = new Map<string, number>();
+  const started = Date.now();
+  // The context's one progress line (the spinner `connect()` started) shows the counts.
+  const tty = ctx.showProgress(title);
+  const describe = () => [...counts.entries()].filter(([, n]) => n > 0).map(([kind, n]) => `${n} ${PLURALS[kind] ?? kind}`).join(', ');
+  ctx.onListPage = (kind, itemsSoFar, done) => {
+    counts.set(kind, itemsSoFar);
+    pages.set(kind, (pages.get(kind) ?? 0) + 1);
+    if (tty) ctx.showProgress(`${title}: ${describe()}`);
+    else if (pages.get(kind)! > 1 && (done || pages.get(kind)! % 10 === 0)) {
+      ctx.log(`${new Date().toISOString().slice(11, 19)} read ${itemsSoFar} ${PLURALS[kind] ?? kind}${done ? '' : ' so far'}`);
+    }
+  };
+  return {
+    stop: () => {
+      ctx.onListPage = undefined;
+      if (!tty) return;
+      // A one-line note of what was read stays on the terminal; the spinner line goes.
+      const summary = describe();
+      ctx.stopProgress(summary && Date.now() - started > 1000 ? ctx.chalk.dim(`read ${summary} in ${seconds(Date.now() - started)}`) : undefined);
     },
   };
 }

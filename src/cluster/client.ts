@@ -63,6 +63,8 @@ export interface ClusterClientOptions extends KubeconfigOptions {
   requestTimeoutMs?: number;
   /** Bound on establishing the connection (TCP and TLS). Default min(10 s, half the request bound). */
   connectTimeoutMs?: number;
+  /** Called after each page of a list, with the items read so far; `done` on the last page. */
+  onListPage?: (kind: string, itemsSoFar: number, done: boolean) => void;
 }
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
@@ -128,6 +130,7 @@ export class ClusterClient {
   private readonly onMutation: (m: Mutation) => void;
   private readonly onRequest: (ctx: RequestContext) => void;
   readonly timeouts: Timeouts;
+  private readonly onListPage: (kind: string, itemsSoFar: number, done: boolean) => void;
 
   constructor(readonly kubeConfig: KubeConfig, opts: Omit<ClusterClientOptions, 'kubeconfig' | 'context'> = {}) {
     this.server = kubeConfig.getCurrentCluster()?.server ?? '(unknown)';
@@ -140,6 +143,7 @@ export class ClusterClient {
     // TCP or TLS handshake is reported as such, not as one that does not answer.
     this.timeouts = { requestTimeoutMs, connectTimeoutMs: opts.connectTimeoutMs ?? Math.min(DEFAULT_CONNECT_TIMEOUT_MS, Math.max(500, Math.floor(requestTimeoutMs / 2))) };
     this.boundRequests(kubeConfig);
+    this.onListPage = opts.onListPage ?? (() => undefined);
     this.objects = kubeConfig.makeApiClient(ObjectApi);
     this.core = kubeConfig.makeApiClient(CoreV1Api);
   }
@@ -216,6 +220,7 @@ export class ClusterClient {
       for (const item of page.items) items.push(plainObject({ apiVersion, kind, ...item }));
       token = page.metadata?._continue || undefined;
       resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
+      this.onListPage(kind, items.length, !token);
     } while (token);
     return { items, resourceVersion };
   }

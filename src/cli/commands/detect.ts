@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import YAML from 'yaml';
-import { detect, type Check, type Detection } from '../../flannel/detect.js';
+import type { Check, Detection } from '../../flannel/detect.js';
 import { SETTING_DEFINITIONS } from '../../flannel/settings.js';
 import type { CommandContext } from '../context.js';
 import { ExitCode } from '../exit.js';
@@ -109,14 +108,17 @@ Calico's flannel-migration controller uses): flag > environment > detected > def
   addSettingsOptions(cmd);
   cmd.action(action(program, 'detect', async (ctx, options) => {
     const overrides = settingsOverrides(options, process.env);
+    const [{ detect }, { makeReadProgress }] = await Promise.all([import('../../flannel/detect.js'), import('../progress.js')]);
     ctx.debug(`detect: overrides ${JSON.stringify(overrides)}`);
-    const detection = await detect(await ctx.connect(), overrides, {
+    const client = await ctx.connect();
+    const reading = makeReadProgress(ctx, `reading flannel's installation from ${client.server}`);
+    const detection = await detect(client, overrides, {
       ...(options.flannelDaemonset !== undefined ? { daemonSet: String(options.flannelDaemonset) } : {}),
       ...(options.flannelNamespace !== undefined ? { namespace: String(options.flannelNamespace) } : {}),
-    });
+    }).finally(() => reading.stop());
     const doc = detectionDocument(detection);
     if (ctx.opts.output === 'json') ctx.out(JSON.stringify(doc, null, 2));
-    else if (ctx.opts.output === 'yaml') ctx.out(YAML.stringify(doc).trimEnd());
+    else if (ctx.opts.output === 'yaml') ctx.out((await import('yaml')).stringify(doc).trimEnd());
     else renderText(ctx, detection);
     return doc.ok ? ExitCode.ok : ExitCode.preflightFailed;
   }));

@@ -1,28 +1,18 @@
 import fs from 'node:fs';
 import { Option, type Command } from 'commander';
-import { parseAllDocuments } from 'yaml';
 import type { ClusterClient, KubeObject } from '../../cluster/index.js';
-import { detect } from '../../flannel/detect.js';
 import { SETTING_DEFINITIONS } from '../../flannel/settings.js';
-import { DrainBlockedError, DrainRefusedError } from '../../engine/drain.js';
-import { DeclinedError, MigrationEngine, type RunOutcome } from '../../engine/engine.js';
-import { WaitTimeoutError } from '../../engine/waits.js';
-import { LockHeldError } from '../../engine/lock.js';
+import type { RunOutcome } from '../../engine/engine.js';
 import { readMigrationRecord, type MigrationRecord } from '../../engine/state.js';
 import { NODE_STEPS, STEP_TITLES } from '../../engine/events.js';
-import { collectSnapshot } from '../../plan/snapshot.js';
-import { diffSnapshots } from '../../plan/fingerprint.js';
 import { parseMaxParallel } from '../../plan/order.js';
 import { PlanFileError, parsePlanFile } from '../../plan/plan-file.js';
-import { buildPlan } from '../../plan/planner.js';
 import { narrowPlan, type PlanFlags } from '../../plan/narrow.js';
 import { DEFAULT_HELPER_IMAGE, type Plan } from '../../plan/types.js';
 import type { CommandContext } from '../context.js';
 import { CliError, ExitCode, UsageError } from '../exit.js';
 import { action } from '../main.js';
 import { addPlanOptions, parsePositiveDuration, planOptionsFrom } from '../plan-options.js';
-import { makeProgress } from '../progress.js';
-import { makeConfirm, requireConfirmable } from '../prompt.js';
 import { addSettingsOptions, settingsOverrides } from '../settings-flags.js';
 
 export { DEFAULT_HELPER_IMAGE };
@@ -31,6 +21,7 @@ export const DEFAULT_PROBE_IMAGE = 'busybox:1.36';
 const MANIFEST_HINT = "Pass Calico's flannel-migration manifest (calico.yaml of the Calico release, docs/migrate.md), as a file or an https URL.";
 
 async function readManifest(source: string, timeoutMs: number): Promise<KubeObject[]> {
+  const { parseAllDocuments } = await import('yaml');
   let text: string;
   if (/^https?:\/\//.test(source)) {
     const download = 'Download it yourself and pass the file with --calico-manifest FILE.';
@@ -107,6 +98,9 @@ function typedPlanFlags(cmd: Command, options: Record<string, any>): PlanFlags {
 /** Either the saved plan (narrowed by the flags typed with it), refused if the cluster drifted since it was made, or a fresh plan. */
 async function resolvePlan(ctx: CommandContext, client: ClusterClient, options: Record<string, any>, record: MigrationRecord | undefined, flags: PlanFlags): Promise<{ plan: Plan; resuming: boolean; allNodes: Plan['nodes'] }> {
   const overrides = settingsOverrides(options, process.env);
+  const [{ detect }, { collectSnapshot, diffSnapshots }, { buildPlan }] = await Promise.all([
+    import('../../flannel/detect.js'), import('../../plan/snapshot.js'), import('../../plan/planner.js'),
+  ]);
   const detection = await detect(client, overrides, {
     ...(options.flannelDaemonset !== undefined ? { daemonSet: String(options.flannelDaemonset) } : {}),
     ...(options.flannelNamespace !== undefined ? { namespace: String(options.flannelNamespace) } : {}),
@@ -155,7 +149,10 @@ function printClientDryRun(ctx: CommandContext, plan: Plan): void {
   });
 }
 
-function reportOutcome(ctx: CommandContext, outcome: RunOutcome): number {
+async function reportOutcome(ctx: CommandContext, outcome: RunOutcome): Promise<number> {
+  const [{ LockHeldError }, { DrainBlockedError, DrainRefusedError }, { DeclinedError }, { WaitTimeoutError }] = await Promise.all([
+    import('../../engine/lock.js'), import('../../engine/drain.js'), import('../../engine/engine.js'), import('../../engine/waits.js'),
+  ]);
   const c = ctx.chalk;
   if (outcome.skipped.length) {
     ctx.log(`${c.yellow('!')} skipped, not migrated (deleted from the cluster): ${outcome.skipped.join(', ')}`);
@@ -244,6 +241,9 @@ Ctrl-C stops at the next safe point (exit 4, resumable); a second Ctrl-C exits a
   addSettingsOptions(cmd);
   addPlanOptions(cmd);
   cmd.action(action(program, 'migrate', async (ctx, options) => {
+    const [{ MigrationEngine }, { makeProgress }, { makeConfirm, requireConfirmable }] = await Promise.all([
+      import('../../engine/engine.js'), import('../progress.js'), import('../prompt.js'),
+    ]);
     requireConfirmable(ctx);
     // Every input is checked before the first request to the cluster.
     parseMaxParallel(planOptionsFrom(options).maxParallel ?? '1');
@@ -305,7 +305,7 @@ Ctrl-C stops at the next safe point (exit 4, resumable); a second Ctrl-C exits a
       });
       const outcome = await engine.run().catch((error: Error): RunOutcome => ({ status: 'failed', migrated: [], skipped: [], notInPlan: [], error, failures: [{ error }] }));
       progress.stop();
-      return reportOutcome(ctx, outcome);
+      return await reportOutcome(ctx, outcome);
     } finally {
       progress.stop();
       process.removeListener('SIGINT', onSigint);

@@ -1,12 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import Table from 'cli-table3';
 import type { Command } from 'commander';
-import YAML from 'yaml';
-import { detect } from '../../flannel/detect.js';
-import { buildPlan, planFails } from '../../plan/planner.js';
 import { parseMaxParallel } from '../../plan/order.js';
-import { collectSnapshot } from '../../plan/snapshot.js';
 import { DEFAULT_HELPER_IMAGE, type Finding, type Plan, type PlannedNode } from '../../plan/types.js';
 import type { CommandContext } from '../context.js';
 import { CliError, ExitCode, UsageError } from '../exit.js';
@@ -34,7 +29,8 @@ function podCounts(node: PlannedNode): { evict: number; skip: number; refuse: nu
   return { evict: count('evict'), skip: count('skip'), refuse: count('refuse'), waits };
 }
 
-function renderSummary(ctx: CommandContext, plan: Plan): void {
+async function renderSummary(ctx: CommandContext, plan: Plan): Promise<void> {
+  const { default: Table } = await import('cli-table3');
   const c = ctx.chalk;
   const setting = (key: string) => plan.settings[key]?.value;
   ctx.out(c.bold(`Migration plan: ${plan.flavour === 'canal' ? 'Canal' : 'flannel'} → Calico`) + `  (context ${plan.cluster.context}, ${plan.cluster.server})`);
@@ -145,20 +141,25 @@ Exit codes: 0 plan ok, 3 a preflight finding fails (the plan is still printed an
     const planOptions = planOptionsFrom(options);
     parseMaxParallel(planOptions.maxParallel);
     const overrides = settingsOverrides(options, process.env);
+    const [{ detect }, { collectSnapshot }, { buildPlan, planFails }, { makeReadProgress }] = await Promise.all([
+      import('../../flannel/detect.js'), import('../../plan/snapshot.js'), import('../../plan/planner.js'), import('../progress.js'),
+    ]);
     const client = await ctx.connect();
-    const detection = await detect(client, overrides, { daemonSet: options.flannelDaemonset, namespace: options.flannelNamespace });
+    let reading = makeReadProgress(ctx, `reading flannel's installation from ${client.server}`);
+    const detection = await detect(client, overrides, { daemonSet: options.flannelDaemonset, namespace: options.flannelNamespace }).finally(() => reading.stop());
     if (detection.flavour !== 'flannel' && detection.flavour !== 'canal') {
       for (const check of detection.checks.filter((x) => x.status === 'fail')) {
         ctx.log(`${ctx.chalk.red('✘')} ${check.title}: ${check.message}${check.fix ? `\n    fix: ${check.fix}` : ''}`);
       }
       throw new CliError(`nothing to plan: ${detection.summary}`, ExitCode.preflightFailed, 'Run `flannel2calico detect` for details; name the DaemonSet with --flannel-daemonset and --flannel-namespace.');
     }
-    const snapshot = await collectSnapshot(client, detection);
+    reading = makeReadProgress(ctx, 'reading nodes, pods, PodDisruptionBudgets and Calico objects');
+    const snapshot = await collectSnapshot(client, detection).finally(() => reading.stop());
     const plan = buildPlan(snapshot, detection, { ...planOptions, helperImage: options.helperImage });
     if (ctx.opts.output === 'json') ctx.out(JSON.stringify(plan, null, 2));
-    else if (ctx.opts.output === 'yaml') ctx.out(YAML.stringify(plan, { aliasDuplicateObjects: false, lineWidth: 0 }).trimEnd());
+    else if (ctx.opts.output === 'yaml') ctx.out((await import('yaml')).stringify(plan, { aliasDuplicateObjects: false, lineWidth: 0 }).trimEnd());
     else {
-      renderSummary(ctx, plan);
+      await renderSummary(ctx, plan);
       if (ctx.opts.verbose) renderNodeDetails(ctx, plan);
       renderFindings(ctx, plan);
     }
