@@ -103,7 +103,8 @@ export function makeReadProgress(ctx: CommandContext, title: string): { stop: ()
       if (!tty) return;
       // A one-line note of what was read stays on the terminal; the spinner line goes.
       const summary = describe();
-      ctx.stopProgress(summary && Date.now() - started > 1000 ? ctx.chalk.dim(`read ${summary} in ${seconds(Date.now() - started)}`) : undefined);
+      const worthNoting = summary && (Date.now() - started > 1000 || [...pages.values()].some((n) => n > 1));
+      ctx.stopProgress(worthNoting ? ctx.chalk.dim(`read ${summary} in ${seconds(Date.now() - started)}`) : undefined);
     },
   };
 }

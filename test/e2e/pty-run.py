@@ -4,6 +4,7 @@
 Usage: pty-run.py TIMEOUT_SECONDS SCRIPT_JSON -- COMMAND...
 SCRIPT_JSON is a list of {"expect": "<regex>", "send": "<keys>"} applied in order. Prints the
 whole terminal transcript and exits with the command's exit code (124 on timeout).
+PTY_SIZE=ROWS,COLS sets the terminal size (default 40,160; 0 columns is what some CI wrappers report).
 """
 import fcntl, json, os, pty, re, select, struct, sys, termios, time
 
@@ -14,7 +15,8 @@ def main():
     pid, fd = pty.fork()
     if pid == 0:
         os.execvp(cmd[0], cmd)
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', 40, 160, 0, 0))
+    rows, cols = (int(x) for x in os.environ.get('PTY_SIZE', '40,160').split(','))
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack('HHHH', rows, cols, 0, 0))
     transcript = b''
     deadline = time.time() + timeout
     step = 0
