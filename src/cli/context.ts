@@ -27,7 +27,7 @@ export function inCi(): boolean {
 
 /** Spinners and in-place updates only on a real terminal of known width, outside CI, for text output. */
 export function canAnimate(stream: { isTTY?: boolean; columns?: number }, output: OutputFormat): boolean {
-  return Boolean(stream.isTTY) && (stream.columns ?? 0) > 0 && !inCi() && output === 'text';
+  return Boolean(stream.isTTY) && (stream.columns ?? 0) > 0 && !inCi() && process.env.TERM !== 'dumb' && output === 'text';
 }
 
 /** What every subcommand gets: its options, output streams, and (lazily) the one cluster client. */
