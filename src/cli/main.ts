@@ -80,7 +80,7 @@ async function classify(err: unknown): Promise<ErrorReport & { detail?: string }
   return {
     kind: 'unexpected',
     message: `unexpected failure: ${(err as Error)?.message ?? String(err)}`,
-    hint: 'Run again with -v for details; the run can be resumed, nothing is left half-written.',
+    hint: 'Run it again with -v to see where it failed. A migrate run resumes where it stopped when you rerun the same command.',
     exitCode: ExitCode.failure,
     detail: String((err as Error)?.stack ?? err),
   };

@@ -18,7 +18,7 @@ import { addSettingsOptions, settingsOverrides } from '../settings-flags.js';
 export { DEFAULT_HELPER_IMAGE };
 export const DEFAULT_PROBE_IMAGE = 'busybox:1.36';
 
-const MANIFEST_HINT = "Pass Calico's flannel-migration manifest (calico.yaml of the Calico release, docs/migrate.md), as a file or an https URL.";
+const MANIFEST_HINT = "Download Calico's flannel-migration calico.yaml (docs/quickstart.md says where; v3.32.1 matches the default --helper-image) and pass it with --calico-manifest FILE or an https URL.";
 
 async function readManifest(source: string, timeoutMs: number): Promise<KubeObject[]> {
   const { parseAllDocuments } = await import('yaml');
@@ -31,7 +31,7 @@ async function readManifest(source: string, timeoutMs: number): Promise<KubeObje
       throw new UsageError(`cannot download the Calico manifest ${source}: ${why}`, download);
     };
     const response = await fetch(source, { signal: AbortSignal.timeout(timeoutMs) }).catch(failed);
-    if (!response.ok) throw new UsageError(`cannot download the Calico manifest ${source}: HTTP ${response.status}`, download);
+    if (!response.ok) throw new UsageError(`cannot download the Calico manifest ${source}: HTTP ${response.status}`, MANIFEST_HINT);
     text = await response.text().catch(failed);
   } else {
     try {
@@ -165,7 +165,8 @@ async function reportOutcome(ctx: CommandContext, outcome: RunOutcome): Promise<
     return ExitCode.ok;
   }
   if (outcome.status === 'completed') {
-    ctx.out(`${c.green('✔')} ${outcome.migrated.length} node(s) run Calico${outcome.finalized ? '; flannel removed (finalized)' : ''}.`);
+    ctx.out(`${c.green('✔')} ${outcome.migrated.length} node(s) run Calico${outcome.finalized ? '; flannel removed (finalized)' : ''}.`
+      + c.dim(' Next: flannel2calico report --out-dir migration-report (what changed, node by node)'));
     return ExitCode.ok;
   }
   if (outcome.status === 'declined') {

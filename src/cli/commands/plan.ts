@@ -115,7 +115,7 @@ function savePlan(ctx: CommandContext, plan: Plan, file: string): void {
   try {
     fs.writeFileSync(target, `${JSON.stringify(plan, null, 2)}\n`);
   } catch (err) {
-    throw new UsageError(`--out: cannot write ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : (err as Error).message}`);
+    throw new UsageError(`--out: cannot write ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : (err as Error).message}`, 'Choose a file in a directory you can write to.');
   }
   ctx.log(`plan saved to ${file} (state hash ${plan.cluster.stateHash.slice(0, 16)})`);
 }
