@@ -126,6 +126,11 @@ _flannel2calico; printf '%s\\n' "\${COMPREPLY[@]}"; complete -p kubectl-flannel2
       expect(zsh.status).toBe(0);
       expect(zsh.stdout).toMatch(/^#compdef flannel2calico kubectl-flannel2calico/);
       expect(zsh.stdout).toMatch(/migrate\) _arguments \$globals .*'--calico-manifest\[/);
+      // zsh loads it and registers the completion function for both command names.
+      const script = `autoload -U compinit && compinit -u -D; source <(${JSON.stringify(process.execPath)} ${JSON.stringify(cliPath)} completion zsh); print -r -- "\${_comps[flannel2calico]} \${_comps[kubectl-flannel2calico]}"`;
+      const loaded = run('zsh', ['-f', '-c', script]);
+      expect(loaded.stderr).toBe('');
+      expect(loaded.stdout.trim()).toBe('_flannel2calico _flannel2calico');
       const fish = run(process.execPath, [cliPath, 'completion', 'fish']);
       expect(fish.status).toBe(2);
       expect(fish.stderr).toMatch(/Allowed choices are bash, zsh/);

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 
 declare -A package_of=(
   [ip]=iproute2 [bridge]=iproute2 [iptables]=iptables [iptables-legacy]=iptables [nft]=nftables [unshare]=util-linux
-  [nsenter]=util-linux [ps]=procps [python3]=python3
+  [nsenter]=util-linux [ps]=procps [python3]=python3 [zsh]=zsh
 )
 missing=()
 for cmd in "${!package_of[@]}"; do

@@ -69,9 +69,10 @@ function zshSpec(option: Option): string {
   const description = option.description.replace(/\[/g, '(').replace(/\]/g, ')').replace(/:/g, ' -');
   let value = '';
   if (takesValue(option)) {
-    if (option.argChoices?.length) value = `:value:(${option.argChoices.join(' ')})`;
-    else if (option.long && FILE_OPTIONS.has(option.long)) value = ':file:_files';
-    else value = ':value:';
+    const colon = option.optional ? '::' : ':';
+    if (option.argChoices?.length) value = `${colon}value:(${option.argChoices.join(' ')})`;
+    else if (option.long && FILE_OPTIONS.has(option.long)) value = `${colon}file:_files`;
+    else value = `${colon}value: `;
   }
   if (flags.length > 1) return `'(${flags.join(' ')})'{${flags.join(',')}}${zshQuote(`[${description}]${value}`)}`;
   return zshQuote(`${flags[0]}[${description}]${value}`);
@@ -87,7 +88,7 @@ export function zshCompletion(program: Command): string {
 _flannel2calico() {
   local -a commands globals
   commands=(
-${commands.map((c) => `    ${zshQuote(`${c.name()}:${c.description().split(';')[0].replace(/:/g, ' -')}`)}`).join('\n')}
+${commands.map((c) => `    ${zshQuote(`${c.name()}:${c.description().replace(/;/g, ',').replace(/:/g, ' -')}`)}`).join('\n')}
   )
   globals=(
     ${globals}
