@@ -111,7 +111,7 @@ export class CommandContext {
 
   /** Ends the progress display (before results or prompts are printed), leaving `note` in its place if given. */
   stopProgress(note?: string): void {
-    if (note) this.spinner?.info(note);
+    if (note) this.spinner?.stopAndPersist({ symbol: this.chalk.dim('·'), text: note });
     else this.spinner?.stop();
     this.spinner = undefined;
   }

@@ -2,6 +2,11 @@ import ora, { type Ora } from 'ora';
 import { STEP_TITLES, type EngineEvent } from '../engine/events.js';
 import { canAnimate, type CommandContext } from './context.js';
 
+/** ora colours its frames and symbols by itself, ignoring NO_COLOR and --no-color: follow ours. */
+function spinnerColour(ctx: CommandContext): 'cyan' | false {
+  return ctx.chalk.level > 0 ? 'cyan' : false;
+}
+
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
@@ -29,7 +34,7 @@ export function makeProgress(ctx: CommandContext): { onEvent: (e: EngineEvent) =
         return tty ? ctx.log(c.bold(`Batch ${e.index}/${e.total}: ${e.nodes.join(', ')}`)) : plain(`batch ${e.index}/${e.total}: ${e.nodes.join(', ')}`);
       case 'step-start': {
         const title = `${e.node}: ${STEP_TITLES[e.step]}`;
-        if (tty) spinners.set(e.node, { spinner: ora({ text: title, stream: ctx.stderr as NodeJS.WriteStream }).start(), started: Date.now(), title });
+        if (tty) spinners.set(e.node, { spinner: ora({ text: title, stream: ctx.stderr as NodeJS.WriteStream, color: spinnerColour(ctx) }).start(), started: Date.now(), title });
         else plain(`${title} ...`);
         return;
       }
@@ -43,7 +48,7 @@ export function makeProgress(ctx: CommandContext): { onEvent: (e: EngineEvent) =
         const s = spinners.get(e.node);
         if (s) {
           s.spinner.suffixText = '';
-          s.spinner.succeed(`${s.title} ${c.dim(seconds(e.elapsedMs))}`);
+          s.spinner.stopAndPersist({ symbol: c.green('✔'), text: `${s.title} ${c.dim(seconds(e.elapsedMs))}` });
           spinners.delete(e.node);
         } else plain(`${e.node}: ${STEP_TITLES[e.step]} done (${seconds(e.elapsedMs)})`);
         return;
@@ -51,7 +56,7 @@ export function makeProgress(ctx: CommandContext): { onEvent: (e: EngineEvent) =
       case 'node-failed': {
         const s = spinners.get(e.node);
         if (s) {
-          s.spinner.fail(`${s.title}: ${c.red(e.message)}`);
+          s.spinner.stopAndPersist({ symbol: c.red('✘'), text: `${s.title}: ${c.red(e.message)}` });
           spinners.delete(e.node);
         } else plain(`${e.node}: ${STEP_TITLES[e.step]} FAILED: ${e.message}`);
         return;
