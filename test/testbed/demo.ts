@@ -70,7 +70,7 @@ async function main(): Promise<void> {
 
     say('2. The plan: node order, batches, what each drain evicts (nothing is changed)');
     const planFile = path.join(demoDir, 'plan.json');
-    must(run(tb, ['plan', '--max-parallel', '2', '--force', '--delete-emptydir-data', '--out', planFile]), 'plan');
+    must(run(tb, ['plan', '--max-parallel', '3', '--force', '--delete-emptydir-data', '--out', planFile]), 'plan');
 
     say('3. A canary node first: one worker, then check it');
     must(run(tb, ['migrate', '--yes', '--no-finalize', '--nodes', 'worker-0', '--force', '--delete-emptydir-data', '--calico-manifest', manifest]), 'migrate (canary)');
@@ -78,8 +78,8 @@ async function main(): Promise<void> {
     if (/not available/.test(status.stderr)) process.stdout.write('(`status` is not available in this version: skipped)\n');
     else process.stdout.write(status.stdout + status.stderr);
 
-    say('4. The other nodes, two at a time; the control-plane node last, on its own');
-    must(run(tb, ['migrate', '--yes', '--no-finalize', '--max-parallel', '2', '--force', '--delete-emptydir-data']), 'migrate');
+    say('4. The other workers together (--max-parallel 3), then the control-plane node on its own');
+    must(run(tb, ['migrate', '--yes', '--no-finalize', '--max-parallel', '3', '--force', '--delete-emptydir-data']), 'migrate');
     const after = run(tb, ['status'], true);
     if (!/not available/.test(after.stderr)) process.stdout.write(after.stdout + after.stderr);
 
