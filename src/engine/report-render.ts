@@ -37,6 +37,7 @@ function stepsShown(report: MigrationReport): NodeStep[] {
 function nodeStatus(n: NodeReport): string {
   if (n.network === 'gone') return 'node deleted';
   if (n.state?.error) return `stopped at ${STEP_TITLES[n.state.step]}`;
+  if (n.revertedAt && n.network === 'flannel') return 'moved back to flannel';
   if (n.network === 'calico' || (n.network === 'removed' && n.steps.length)) return 'Calico';
   if (n.network === 'removed') return 'labels removed';
   return n.network === 'none' ? 'in progress (network=none)' : 'flannel';

@@ -36,6 +36,8 @@ export interface NodeReport {
   finishedAt?: string;
   durationMs?: number;
   evictedPods: string[];
+  /** When `revert` last finished moving this node back to flannel (its RevertStep Events). */
+  revertedAt?: string;
 }
 
 export interface ChangeCount {
@@ -157,6 +159,7 @@ export function nodeReports(nodes: KubeObject[], events: KubeObject[], audit: Au
     const nodeAudit = audit.filter((a) => a.node === name);
     const steps: StepRecord[] = [];
     const failures: NodeFailure[] = [];
+    let revertedAt: string | undefined;
     for (const e of nodeEvents) {
       const message = String(e.message ?? '');
       if (e.reason === 'MigrationStep') {
@@ -166,6 +169,8 @@ export function nodeReports(nodes: KubeObject[], events: KubeObject[], audit: Au
         const startedAt = previous?.finishedAt ?? state?.startedAt;
         const finishedAt = eventTime(e);
         steps.push({ step, title: STEP_TITLES[step], startedAt, finishedAt, durationMs: ms(startedAt, finishedAt), source: 'event' });
+      } else if (e.reason === 'RevertStep' && message === 'done: done') {
+        revertedAt = eventTime(e);
       } else if (e.reason === 'MigrationStepFailed') {
         const title = [...STEP_BY_TITLE.keys()].find((t) => message.startsWith(`${t} failed`));
         failures.push({ step: title ? STEP_BY_TITLE.get(title) : undefined, message, at: eventTime(e) });
@@ -201,6 +206,7 @@ export function nodeReports(nodes: KubeObject[], events: KubeObject[], audit: Au
       finishedAt,
       durationMs: ms(startedAt, finishedAt),
       evictedPods: nodeAudit.filter((a) => a.type === 'evicted').map((a) => podName(a.pod)),
+      ...(revertedAt ? { revertedAt } : {}),
     });
   }
   return reports;
@@ -229,6 +235,7 @@ function warningsOf(record: MigrationRecord | undefined, nodes: NodeReport[], au
     for (const f of n.failures) warnings.push(`${f.at.slice(0, 19)}Z ${n.name}: ${f.message}`);
     if (n.state?.error) warnings.push(`${n.name} is stopped at "${STEP_TITLES[n.state.step]}": ${n.state.error} (rerun \`flannel2calico migrate\` to resume)`);
     if (n.cordoned && !(n.state?.wasUnschedulable)) warnings.push(`${n.name} is still cordoned`);
+    if (n.revertedAt) warnings.push(`${n.revertedAt.slice(0, 19)}Z ${n.name}: moved back to flannel by \`flannel2calico revert\``);
     if (n.network === 'flannel' || n.network === 'none') warnings.push(`${n.name} is not migrated yet (network=${n.network})`);
     if ((n.network === 'calico' || n.network === 'removed') && !n.steps.length) {
       warnings.push(`${n.name} runs Calico but the cluster has no step Events for it: Events expire (kube-apiserver --event-ttl, 1 h by default); keep the audit log for the record`);

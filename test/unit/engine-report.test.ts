@@ -54,6 +54,18 @@ describe('report: node step times', () => {
     expect(r.finishedAt).toBeUndefined();
   });
 
+  it('notes a node that revert moved back to flannel', () => {
+    const reports = nodeReports([node('w-0', { [L]: 'flannel' })], [
+      event('w-0', 'MigrationStep', 'uncordon: done', '2026-01-01T10:01:30Z'),
+      event('w-0', 'RevertStep', 'done: done', '2026-01-01T11:00:00Z'),
+    ], [], ['w-0']);
+    expect(reports[0].revertedAt).toBe('2026-01-01T11:00:00Z');
+    expect(renderMarkdown({
+      schemaVersion: 1, kind: 'MigrationReport', generatedAt: '2026-01-01T12:00:00Z', cluster: { context: 'c', server: 's' }, record,
+      auditLog: { file: 'f', found: true, entries: 0, runs: [] }, calico: { ipPools: [] }, nodes: reports, timeByStep: {}, changes: [], warnings: [],
+    })).toMatch(/\| w-0 \| moved back to flannel \|/);
+  });
+
   it('keeps only the runs of this migration, not dry runs or runs before it started', () => {
     const entries: AuditEntry[] = [
       { time: '2026-01-01T09:00:00Z', run: 'old', command: 'migrate', type: 'mutation', verb: 'patch', kind: 'Node', name: 'w-0', dryRun: false, outcome: 'ok' },
