@@ -11,6 +11,10 @@ export const STEP_COLOURS: Record<NodeStep, string> = {
   probe: '#457b9d',
   uncordon: '#90be6d',
   done: '#264653',
+  'stop-calico': '#e76f51',
+  'host-revert': '#8e6c8a',
+  'start-flannel': '#2a9d8f',
+  'release-ipam': '#6d597a',
 };
 
 export function formatDuration(ms: number | undefined): string {

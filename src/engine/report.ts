@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import type { ClusterClient, KubeObject } from '../cluster/index.js';
 import { EVENT_NAMESPACE, MANAGED_BY, MANAGED_BY_LABEL, MIGRATION_LABEL } from './constants.js';
 import { NODE_STEPS, STEP_TITLES, type NodeStep } from './events.js';
-import { readMigrationRecord, readNodeState, type MigrationRecord, type NodeMigrationState } from './state.js';
+import { readMigrationRecord, stateFor, type MigrationRecord, type NodeMigrationState } from './state.js';
 
 export const REPORT_SCHEMA_VERSION = 1;
 
@@ -154,7 +154,7 @@ export function nodeReports(nodes: KubeObject[], events: KubeObject[], audit: Au
   const reports: NodeReport[] = [];
   for (const name of names) {
     const node = byName.get(name);
-    const state = node ? readNodeState(node) : undefined;
+    const state = node ? stateFor(node, 'migrate') : undefined;
     const nodeEvents = (eventsByNode.get(name) ?? []).sort((a, b) => eventTime(a).localeCompare(eventTime(b)));
     const nodeAudit = audit.filter((a) => a.node === name);
     const steps: StepRecord[] = [];

@@ -1,14 +1,10 @@
 import { Option, type Command } from 'commander';
-import { DrainBlockedError, DrainRefusedError } from '../../engine/drain.js';
 import { REVERT_STEPS, STEP_TITLES } from '../../engine/events.js';
-import { LockHeldError } from '../../engine/lock.js';
-import { RevertEngine, RevertRefusedError, type RevertOptions, type RevertOutcome } from '../../engine/revert.js';
+import type { RevertOptions, RevertOutcome } from '../../engine/revert.js';
 import type { CommandContext } from '../context.js';
 import { CliError, ExitCode, UsageError } from '../exit.js';
 import { action } from '../main.js';
 import { parseDurationSeconds, planOptionsFrom } from '../plan-options.js';
-import { makeProgress } from '../progress.js';
-import { makeConfirm, requireConfirmable } from '../prompt.js';
 import { DEFAULT_HELPER_IMAGE, DEFAULT_PROBE_IMAGE } from './migrate.js';
 
 function parseMaxParallel(raw: string, targets: number): number {
@@ -17,7 +13,8 @@ function parseMaxParallel(raw: string, targets: number): number {
   return m[2] ? Math.max(1, Math.ceil((targets * Number(m[1])) / 100)) : Number(m[1]);
 }
 
-function reportOutcome(ctx: CommandContext, outcome: RevertOutcome, all: boolean): number {
+async function reportOutcome(ctx: CommandContext, outcome: RevertOutcome, all: boolean): Promise<number> {
+  const [{ LockHeldError }, { DrainBlockedError, DrainRefusedError }] = await Promise.all([import('../../engine/lock.js'), import('../../engine/drain.js')]);
   const c = ctx.chalk;
   if (outcome.status === 'nothing') {
     ctx.out(outcome.message);
@@ -82,6 +79,10 @@ Exit codes: 0 done, 1 failed, 2 refused, 4 stopped but resumable (drain blocked)
       const nodes: string[] = options.node ?? [];
       if (!options.all && !nodes.length) throw new UsageError('say which nodes to revert: --node NAME (repeatable) or --all', 'See `flannel2calico status` for where every node stands.');
       if (options.all && nodes.length) throw new UsageError('--node and --all exclude each other');
+      // Loaded here rather than at the top, so that `revert --help` does not load the Kubernetes client.
+      const [{ RevertEngine, RevertRefusedError }, { makeProgress }, { makeConfirm, requireConfirmable }] = await Promise.all([
+        import('../../engine/revert.js'), import('../progress.js'), import('../prompt.js'),
+      ]);
       requireConfirmable(ctx);
       const drain = planOptionsFrom({ ...options, nodes: undefined });
       const stepTimeoutMs = parseDurationSeconds(options.stepTimeout, '--step-timeout') * 1000;
@@ -128,7 +129,7 @@ Exit codes: 0 done, 1 failed, 2 refused, 4 stopped but resumable (drain blocked)
         const outcome = await engine.run().catch((error: Error): RevertOutcome => ({ status: 'failed', reverted: [], error }));
         progress.stop();
         if (outcome.status === 'failed' && outcome.error instanceof RevertRefusedError) throw new CliError(outcome.error.message, ExitCode.usage, outcome.error.hint);
-        return reportOutcome(ctx, outcome, options.all === true);
+        return await reportOutcome(ctx, outcome, options.all === true);
       } catch (err) {
         if (err instanceof RevertRefusedError) throw new CliError(err.message, ExitCode.usage, err.hint);
         throw err;
