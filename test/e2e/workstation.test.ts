@@ -94,9 +94,14 @@ describe('on the workstation', () => {
       const detect = run(kubectl, ['flannel2calico', 'detect'], env);
       expect(detect.status).toBe(0);
       expect(detect.stdout).toMatch(/flannel DaemonSet kube-flannel\/kube-flannel-ds/);
-      const status = run(kubectl, ['flannel2calico', 'status', '--help'], env);
+      const help = run(kubectl, ['flannel2calico', 'status', '--help'], env);
+      expect(help.status).toBe(0);
+      expect(help.stdout).toMatch(/Usage: flannel2calico status[\s\S]*Global Options:[\s\S]*--kubeconfig/);
+      const status = run(kubectl, ['flannel2calico', 'status', '-o', 'json'], env);
+      expect(status.stderr).toBe('');
       expect(status.status).toBe(0);
-      expect(status.stdout).toMatch(/Usage: flannel2calico status[\s\S]*Global Options:[\s\S]*--kubeconfig/);
+      const doc = JSON.parse(status.stdout) as { nodes: Array<{ name: string }> };
+      expect(doc.nodes.map((n) => n.name).sort()).toEqual([...tb.nodeNames].sort());
     });
   });
 
