@@ -79,7 +79,9 @@ export class CommandContext {
     const client = this.client;
     if (this.verified) return client;
     const address = serverAddress(client.server);
-    if (!this.showProgress(`connecting to ${address} (context ${client.contextName})`)) this.log(`connecting to ${address} (context ${client.contextName}) ...`);
+    const connecting = `connecting to ${address} (context ${client.contextName})`;
+    // Plain progress lines only for text output: with -o json|yaml stderr carries errors alone.
+    if (!this.showProgress(connecting) && this.opts.output === 'text') this.log(`${connecting} ...`);
     const version = await client.verifyServer();
     this.verified = true;
     if (this.spinner) this.spinner.text = `reading the cluster (Kubernetes ${version.gitVersion} at ${address})`;
@@ -91,7 +93,7 @@ export class CommandContext {
     // While a command counts what it reads (onListPage), that count is the progress line.
     if (this.spinner) {
       if (!this.onListPage) this.spinner.text = `reading the cluster: ${r.verb} ${describeTarget(r)}`;
-    } else if (!this.readingLogged && this.command !== 'migrate') {
+    } else if (!this.readingLogged && this.command !== 'migrate' && this.opts.output === 'text') {
       this.readingLogged = true;
       this.log('reading the cluster ...');
     }

@@ -98,7 +98,7 @@ export function makeReadProgress(ctx: CommandContext, title: string): { stop: ()
     counts.set(kind, itemsSoFar);
     pages.set(kind, (pages.get(kind) ?? 0) + 1);
     if (tty) ctx.showProgress(`${title}: ${describe()}`);
-    else if (pages.get(kind)! > 1 && (done || pages.get(kind)! % 10 === 0)) {
+    else if (ctx.opts.output === 'text' && pages.get(kind)! > 1 && (done || pages.get(kind)! % 10 === 0)) {
       ctx.log(`${new Date().toISOString().slice(11, 19)} read ${itemsSoFar} ${PLURALS[kind] ?? kind}${done ? '' : ' so far'}`);
     }
   };
