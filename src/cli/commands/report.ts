@@ -33,7 +33,7 @@ Exit codes: 0 written, 1 the cluster could not be read, 2 bad flags.`)
       const [{ collectReport }, { renderMarkdown, renderTimelineSvg }] = await Promise.all([
         import('../../engine/report.js'), import('../../engine/report-render.js'),
       ]);
-      const report = await collectReport(ctx.client, ctx.audit.file);
+      const report = await collectReport(await ctx.connect(), ctx.audit.file);
       if (options.outDir) {
         const dir = path.resolve(String(options.outDir));
         try {
