@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { isClusterError, sleep, type ClusterClient, type KubeObject } from '../cluster/index.js';
 import type { Plan, PlannedNode } from '../plan/types.js';
-import { DEFAULT_HELPER_IMAGE, hostPodOutcome, hostScriptJob, loadHostScript, staleHostJobReason, type HostScriptJobOptions } from '../host/pods.js';
+import { hostScriptJob, loadHostScript, type HostScriptJobOptions } from '../host/pods.js';
 import type { AuditLog } from './audit.js';
 import {
   applyManifest,
@@ -16,8 +16,9 @@ import { MIGRATION_LABEL, NODE_STATE_ANNOTATION, STATE_NAMESPACE, type NetworkLa
 import { NODE_STEPS, STEP_TITLES, type EngineEvent, type EventSink, type NodeStep } from './events.js';
 import { MigrationLock } from './lock.js';
 import { readMigrationRecord, readNodeState, stateFor, writeMigrationRecord, writeNodeState, type MigrationRecord, type NodeMigrationState, type RunRecord } from './state.js';
-import { InterruptedError, selectorString, waitForJob, waitForNoPodOnNode, waitForPodReadyOnNode, WaitTimeoutError, type JobOutcome } from './waits.js';
+import { InterruptedError, selectorString, waitForNoPodOnNode, waitForPodReadyOnNode } from './waits.js';
 import { captureClusterBefore, wasUnschedulableBefore } from './cluster-before.js';
+import { checkHelperImage, runHostScriptJob, type HostJobRun } from './host-jobs.js';
 import { cordonAndDrain, deleteHelperObjects, nodeEvent, probeNode, restartPodNetworkPods, setNetworkLabel, setUnschedulable } from './node-ops.js';
 
 export type Answer = 'yes' | 'no' | 'all';
@@ -106,7 +107,6 @@ function isTransient(err: unknown): boolean {
 const nodeRef = (name: string) => ({ apiVersion: 'v1', kind: 'Node', name });
 
 /** Waiting reasons of a container whose image will not come: the kubelet has given up for now, or the name is invalid. */
-const IMAGE_PULL_FAILURES = new Set(['ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull']);
 
 /**
  * Executes a Plan. Every step checks the cluster before acting, records its progress in the
@@ -507,96 +507,30 @@ export class MigrationEngine {
     if (this.client.serverDryRun) return;
     const image = this.opts.helperImage;
     const job = hostScriptJob({ ...this.hostJobOptions(first), mode: 'check' });
-    const { name, namespace } = job.metadata as { name: string; namespace: string };
-    this.emit({ type: 'phase', phase: 'helper-image-check', message: `checking that helper image ${image} has the host cleanup's commands (Job ${namespace}/${name} on ${first.name}, changes nothing)` });
-    await this.ensureHostJob(job);
-    const outcome = await this.waitForCheckJob(namespace, name);
-    if (outcome.succeeded) {
-      this.emit({ type: 'info', message: `helper image ${image} can run the host cleanup` });
-      return;
-    }
-    const pod = hostPodOutcome(await this.lastJobPod(job));
-    const what = pod.missingCommands.length
-      ? `it lacks the commands ${pod.missingCommands.join(', ')}`
-      : pod.reason ? `its pod did not run the check (${pod.reason}${pod.lines.length ? `: ${pod.lines.join('; ')}` : ''})`
-        : `the check failed (${outcome.reason}${pod.lines.length ? `: ${pod.lines.join('; ')}` : ''})`;
-    const message = `helper image ${image} cannot run the host cleanup on ${first.name}: ${what}. No node was drained. ` +
-      `Rerun with --helper-image set to an image that has sh (bash), ip, rm, nft and the iptables/ip6tables -nft and -legacy save/restore tools, ` +
-      `e.g. ${DEFAULT_HELPER_IMAGE} (the calico/node image of the Calico manifest); see kubectl -n ${namespace} logs job/${name}`;
-    this.emit({ type: 'warning', node: first.name, message });
-    throw new Error(message);
-  }
-
-  /**
-   * Waits for the check Job; a pod whose image cannot be pulled fails it at once instead of at
-   * the Job's deadline (when the Job controller would delete the pod and its reason with it).
-   */
-  private async waitForCheckJob(namespace: string, name: string): Promise<JobOutcome> {
-    const stop = new AbortController();
-    const onAbort = () => stop.abort();
-    this.signal?.addEventListener('abort', onAbort, { once: true });
-    const finished = waitForJob(this.client, namespace, name, this.stepTimeoutMs, stop.signal);
-    const imageStuck = this.client.watchUntil<KubeObject>('v1', 'Pod', { namespace, labelSelector: `job-name=${name}`, timeoutMs: this.stepTimeoutMs, signal: stop.signal },
-      (type, pod) => type !== 'DELETED' && IMAGE_PULL_FAILURES.has(pod.status?.containerStatuses?.[0]?.state?.waiting?.reason))
-      .then((stuck) => (stuck ? { succeeded: false as const, reason: 'its image cannot be pulled' } : new Promise<JobOutcome>(() => undefined)));
+    this.emit({ type: 'phase', phase: 'helper-image-check', message: `checking that helper image ${image} has the host cleanup's commands (Job ${job.metadata!.namespace}/${job.metadata!.name} on ${first.name}, changes nothing)` });
     try {
-      return await Promise.race([finished, imageStuck]);
-    } finally {
-      this.signal?.removeEventListener('abort', onAbort);
-      stop.abort();
-      finished.catch(() => undefined);
-      imageStuck.catch(() => undefined);
+      await checkHelperImage(this.client, job, first.name, this.hostJobRun());
+    } catch (err) {
+      if (!(err instanceof InterruptedError)) this.emit({ type: 'warning', node: first.name, message: (err as Error).message });
+      throw err;
     }
+    this.emit({ type: 'info', message: `helper image ${image} can run the host cleanup` });
   }
 
-  /**
-   * Creates a host Job, or reuses the one a previous run made; one that failed, or was made with
-   * another image or script, is deleted first (and its pods with it), so a rerun never waits on
-   * a stale Job.
-   */
-  private async ensureHostJob(job: KubeObject): Promise<void> {
-    const ref = { apiVersion: 'batch/v1', kind: 'Job', name: job.metadata!.name!, namespace: job.metadata!.namespace };
-    const existing = await this.client.find(ref);
-    const stale = existing && staleHostJobReason(existing, job);
-    if (existing && !stale) return;
-    if (stale) {
-      this.emit({ type: 'info', node: job.spec?.template?.spec?.nodeName, message: `replacing Job ${ref.namespace}/${ref.name}: ${stale}` });
-      await this.client.delete(ref, { propagationPolicy: 'Background' });
-      if (!this.client.serverDryRun) {
-        const gone = await this.client.watchUntil('batch/v1', 'Job', {
-          namespace: ref.namespace, fieldSelector: `metadata.name=${ref.name}`, timeoutMs: this.stepTimeoutMs, onList: (items) => items.length === 0,
-        }, (type) => type === 'DELETED');
-        if (!gone) throw new WaitTimeoutError(`Job ${ref.namespace}/${ref.name} to be deleted`, this.stepTimeoutMs);
-      }
-    }
-    await this.client.ensure(job);
-  }
-
-  /** The newest pod of this Job (its own, not one of an earlier Job of the same name). */
-  private async lastJobPod(job: KubeObject): Promise<KubeObject | undefined> {
-    const current = await this.client.find({ apiVersion: 'batch/v1', kind: 'Job', name: job.metadata!.name!, namespace: job.metadata!.namespace });
-    const uid = current?.metadata?.uid;
-    const pods = await this.client.list('v1', 'Pod', { namespace: job.metadata!.namespace, labelSelector: `job-name=${job.metadata!.name}` });
-    const own = pods.filter((p) => !uid || (p.metadata?.ownerReferences ?? []).some((o: { uid?: string }) => o.uid === uid));
-    own.sort((a, b) => String(a.metadata?.creationTimestamp ?? '').localeCompare(String(b.metadata?.creationTimestamp ?? '')));
-    return own.filter((p) => p.status?.containerStatuses?.[0]?.state?.terminated).pop() ?? own.pop();
+  private hostJobRun(): HostJobRun {
+    return {
+      what: 'host cleanup',
+      image: this.opts.helperImage,
+      timeoutMs: this.stepTimeoutMs,
+      signal: this.signal,
+      onReplace: (message) => this.emit({ type: 'info', message }),
+    };
   }
 
   private async runHostJob(planned: PlannedNode, wait: (m: string) => void): Promise<void> {
-    const job = hostScriptJob(this.hostJobOptions(planned));
-    const { name, namespace } = job.metadata as { name: string; namespace: string };
-    await this.ensureHostJob(job);
-    if (this.client.serverDryRun) return;
-    wait(`waiting for host cleanup Job ${namespace}/${name}`);
-    const outcome = await waitForJob(this.client, namespace, name, this.stepTimeoutMs, this.signal);
-    if (outcome.succeeded) return;
-    const pod = hostPodOutcome(await this.lastJobPod(job));
-    const said = pod.lines.length ? `: ${pod.lines.join('; ')}` : pod.reason ? ` (pod: ${pod.reason})` : '';
-    const fix = pod.missingCommands.length
-      ? ` The helper image ${this.opts.helperImage} lacks ${pod.missingCommands.join(', ')}: rerun with --helper-image set to an image that has them, e.g. ${DEFAULT_HELPER_IMAGE}.`
-      : '';
-    throw new Error(`host cleanup Job ${namespace}/${name} failed (${outcome.reason})${said}.${fix} The node stays cordoned; see kubectl -n ${namespace} logs job/${name}`);
+    await runHostScriptJob(this.client, hostScriptJob(this.hostJobOptions(planned)), { ...this.hostJobRun(), wait });
   }
+
 
   private async nodeEvent(node: string, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
     return nodeEvent(this.client, node, type, reason, message);

@@ -1,4 +1,4 @@
-import type { ClusterClient, KubeObject } from '../cluster/index.js';
+import type { ClusterClient } from '../cluster/index.js';
 import { classifyPod, drainContext } from '../plan/drain-filters.js';
 import type { Plan } from '../plan/types.js';
 import { EVENT_NAMESPACE, MANAGED_BY, MANAGED_BY_LABEL, MIGRATION_LABEL, STATE_NAMESPACE, type NetworkLabel } from './constants.js';
@@ -79,16 +79,6 @@ export async function restartPodNetworkPods(client: ClusterClient, node: string,
   const stale = pods.filter((p) => !p.spec?.hostNetwork && !p.metadata?.deletionTimestamp && !['Succeeded', 'Failed'].includes(p.status?.phase));
   if (stale.length) wait(`restarting ${stale.length} pod(s) still on ${leaving}'s network: ${stale.map((p) => `${p.metadata!.namespace}/${p.metadata!.name}`).join(', ')}`);
   for (const pod of stale) await client.delete({ apiVersion: 'v1', kind: 'Pod', name: pod.metadata!.name!, namespace: pod.metadata!.namespace });
-}
-
-/** Creates a host script Job (idempotent by name) and waits for it; a failed Job is an error naming its logs. */
-export async function runJobToCompletion(client: ClusterClient, job: KubeObject, what: string, timeoutMs: number, wait: (m: string) => void, signal?: AbortSignal): Promise<void> {
-  await client.ensure(job);
-  if (client.serverDryRun) return;
-  const { name, namespace } = job.metadata as { name: string; namespace: string };
-  wait(`waiting for ${what} Job ${namespace}/${name}`);
-  const outcome = await waitForJob(client, namespace, name, timeoutMs, signal);
-  if (!outcome.succeeded) throw new Error(`${what} Job ${namespace}/${name} failed (${outcome.reason}); see kubectl -n ${namespace} logs job/${name}`);
 }
 
 /** An unmigrated, Ready node (flannel side of the overlay), else any other Ready node. */

@@ -1,6 +1,6 @@
 import type { ClusterClient, KubeObject } from '../cluster/index.js';
 import { NODE_ANNOTATIONS } from '../calico/objects.js';
-import { hostScriptJob, loadHostScript } from '../host/pods.js';
+import { hostScriptJob, loadHostScript, type HostScriptJobOptions } from '../host/pods.js';
 import type { Plan } from '../plan/types.js';
 import type { AuditLog } from './audit.js';
 import { CALICO_GV, wasUnschedulableBefore } from './cluster-before.js';
@@ -15,12 +15,12 @@ import {
   nodeRef,
   probeNode,
   restartPodNetworkPods,
-  runJobToCompletion,
   setNetworkLabel,
   setUnschedulable,
 } from './node-ops.js';
 import { deleteMigrationRecord, readMigrationRecord, readNodeState, stateFor, writeMigrationRecord, writeNodeState, type MigrationRecord, type NodeMigrationState } from './state.js';
-import { selectorString, waitForNoPodOnNode, waitForPodReadyOnNode } from './waits.js';
+import { checkHelperImage, runHostScriptJob, type HostJobRun } from './host-jobs.js';
+import { InterruptedError, selectorString, waitForNoPodOnNode, waitForPodReadyOnNode } from './waits.js';
 
 export interface RevertOptions {
   /** Node names, or every node the migration touched (then the cluster is restored as before). */
@@ -174,6 +174,8 @@ export class RevertEngine {
       const batches: string[][] = [];
       for (let i = 0; i < nodes.length; i += this.opts.maxParallel) batches.push(nodes.slice(i, i + this.opts.maxParallel));
       for (const [index, batch] of batches.entries()) {
+        if (this.opts.signal?.aborted) throw new InterruptedError('starting the next batch');
+        if (index === 0) await this.checkHelperImage(batch[0]);
         const question: Confirmation = index === 0 && !this.all
           ? { kind: 'revert', message: `Move ${batch.join(', ')} back to flannel now? Its pods are evicted and its network switches to flannel.`, allowAll: true }
           : { kind: 'revert', message: `Revert batch ${index + 1}/${batches.length} (${batch.join(', ')})?`, allowAll: true };
@@ -208,6 +210,7 @@ export class RevertEngine {
     if (state !== recorded) await writeNodeState(this.client, name, state);
     for (const step of REVERT_STEPS) {
       if (state.completed.includes(step)) continue;
+      if (this.opts.signal?.aborted) throw new InterruptedError(`starting ${STEP_TITLES[step]} on ${name}`);
       const stepStarted = Date.now();
       // Recorded before it is announced, so `status` shows the step a stopped run was in.
       state = { ...state, step, updatedAt: new Date().toISOString(), error: undefined };
@@ -228,6 +231,42 @@ export class RevertEngine {
       this.emit({ type: 'step-done', node: name, step, message: STEP_TITLES[step], elapsedMs: Date.now() - stepStarted });
     }
     this.emit({ type: 'node-done', node: name, elapsedMs: Date.now() - started, network: 'flannel' });
+  }
+
+  private async hostJobOptions(node: string): Promise<HostScriptJobOptions> {
+    const record = this.record!;
+    const pools = await this.client.listIfServed(CALICO_GV, 'IPPool') ?? [];
+    return {
+      script: 'revert',
+      scriptText: loadHostScript('revert'),
+      node,
+      namespace: STATE_NAMESPACE,
+      vni: Number(record.settings.flannelVni && (record.settings.flannelVni as { value?: unknown }).value) || 1,
+      cniConfigDir: String((record.settings.cniConfigDir as { value?: unknown } | undefined)?.value ?? '/etc/cni/net.d'),
+      flavour: record.flavour === 'canal' ? 'canal' : 'flannel',
+      image: this.opts.helperImage,
+      runId: 'revert',
+      podNetworks: pools.map((p) => p.spec?.cidr).filter(Boolean),
+    };
+  }
+
+  private hostJobRun(): HostJobRun {
+    return {
+      what: 'host revert',
+      image: this.opts.helperImage,
+      timeoutMs: this.stepTimeoutMs,
+      signal: this.opts.signal,
+      onReplace: (message) => this.emit({ type: 'info', message }),
+    };
+  }
+
+  /** The revert script's command check in the helper image, on the first node, before anything is drained. */
+  private async checkHelperImage(first: string): Promise<void> {
+    if (this.client.serverDryRun) return;
+    const job = hostScriptJob({ ...(await this.hostJobOptions(first)), mode: 'check' });
+    this.emit({ type: 'phase', phase: 'helper-image-check', message: `checking that helper image ${this.opts.helperImage} has the host revert's commands (Job ${job.metadata!.namespace}/${job.metadata!.name} on ${first}, changes nothing)` });
+    await checkHelperImage(this.client, job, first, this.hostJobRun());
+    this.emit({ type: 'info', message: `helper image ${this.opts.helperImage} can run the host revert` });
   }
 
   private async daemonSetSelector(name: string, namespace: string): Promise<string | undefined> {
@@ -256,25 +295,12 @@ export class RevertEngine {
         const selector = await this.daemonSetSelector(record.calicoDaemonSet, 'kube-system');
         if (selector && !dryRun) {
           wait(`waiting for the calico-node pod to leave ${name}`);
-          await waitForNoPodOnNode(this.client, name, 'kube-system', selector, this.stepTimeoutMs, `calico-node to leave ${name}`);
+          await waitForNoPodOnNode(this.client, name, 'kube-system', selector, this.stepTimeoutMs, `calico-node to leave ${name}`, this.opts.signal);
         }
         return;
       }
       case 'host-revert': {
-        const pools = await this.client.listIfServed(CALICO_GV, 'IPPool') ?? [];
-        const job = hostScriptJob({
-          script: 'revert',
-          scriptText: loadHostScript('revert'),
-          node: name,
-          namespace: STATE_NAMESPACE,
-          vni: Number(record.settings.flannelVni && (record.settings.flannelVni as { value?: unknown }).value) || 1,
-          cniConfigDir: String((record.settings.cniConfigDir as { value?: unknown } | undefined)?.value ?? '/etc/cni/net.d'),
-          flavour: record.flavour === 'canal' ? 'canal' : 'flannel',
-          image: this.opts.helperImage,
-          runId: 'revert',
-          podNetworks: pools.map((p) => p.spec?.cidr).filter(Boolean),
-        });
-        await runJobToCompletion(this.client, job, 'host revert', this.stepTimeoutMs, wait);
+        await runHostScriptJob(this.client, hostScriptJob(await this.hostJobOptions(name)), { ...this.hostJobRun(), wait });
         if (dryRun) return;
         return restartPodNetworkPods(this.client, name, 'Calico', wait);
       }
@@ -284,7 +310,7 @@ export class RevertEngine {
         const selector = await this.daemonSetSelector(dsName, namespace);
         if (selector && !dryRun) {
           wait(`waiting for the ${namespace}/${dsName} pod on ${name} to be Ready`);
-          await waitForPodReadyOnNode(this.client, name, namespace, selector, this.stepTimeoutMs, `the flannel pod on ${name} to be Ready`);
+          await waitForPodReadyOnNode(this.client, name, namespace, selector, this.stepTimeoutMs, `the flannel pod on ${name} to be Ready`, this.opts.signal);
         }
         return;
       }

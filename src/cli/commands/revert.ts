@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { REVERT_STEPS, STEP_TITLES } from '../../engine/events.js';
-import type { RevertOptions, RevertOutcome } from '../../engine/revert.js';
+import type { RevertOptions, RevertOutcome, RevertStepError } from '../../engine/revert.js';
 import type { CommandContext } from '../context.js';
 import { CliError, ExitCode, UsageError } from '../exit.js';
 import { action } from '../main.js';
@@ -14,7 +14,9 @@ function parseMaxParallel(raw: string, targets: number): number {
 }
 
 async function reportOutcome(ctx: CommandContext, outcome: RevertOutcome, all: boolean): Promise<number> {
-  const [{ LockHeldError }, { DrainBlockedError, DrainRefusedError }] = await Promise.all([import('../../engine/lock.js'), import('../../engine/drain.js')]);
+  const [{ LockHeldError }, { DrainBlockedError, DrainRefusedError }, { InterruptedError }] = await Promise.all([
+    import('../../engine/lock.js'), import('../../engine/drain.js'), import('../../engine/waits.js'),
+  ]);
   const c = ctx.chalk;
   if (outcome.status === 'nothing') {
     ctx.out(outcome.message);
@@ -34,6 +36,11 @@ async function reportOutcome(ctx: CommandContext, outcome: RevertOutcome, all: b
     return ExitCode.ok;
   }
   const err = outcome.error;
+  if (err instanceof InterruptedError || (err as RevertStepError).cause instanceof InterruptedError) {
+    ctx.log(`${c.yellow('interrupted:')} the revert stopped${outcome.node ? ` at ${outcome.node} (${STEP_TITLES[outcome.step!]})` : ''}; the step in progress is not recorded as done. ` +
+      `Rerun \`flannel2calico revert ${all ? '--all' : `--node ${outcome.node ?? '…'}`}\` with the same options to resume.`);
+    return ExitCode.resumable;
+  }
   if (err instanceof LockHeldError) throw new CliError(err.message, ExitCode.usage, `Wait for that run to finish (\`flannel2calico status --watch\`), or if its process is gone, retry after the Lease expires (${err.expiresInSeconds} s).`);
   ctx.log(`${c.red('error:')} revert stopped${outcome.node ? ` at ${outcome.node} (${STEP_TITLES[outcome.step!]})` : ''}: ${err.message}`);
   const resume = `Rerun \`flannel2calico revert ${all ? '--all' : `--node ${outcome.node ?? '…'}`}\` with the same options to resume`;
