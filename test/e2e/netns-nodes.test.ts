@@ -36,6 +36,7 @@ const VNI = 1;
 const summary = {
   namespaceNodesMigrated: [] as string[],
   leftovers: [] as string[],
+  reverted: [] as string[],
   failuresInjected: [] as Array<{ flavour: Flavour; failure: string; ended: string }>,
   hostPodsRun: [] as Array<{ flavour: Flavour; node: string; role: string; image: string; outcome: string; exitCode?: number }>,
 };
@@ -92,6 +93,72 @@ function expectOverlayTowards(nn: NetnsNodes, tb: Testbed, peer: string, moved: 
 function stateOf(tb: Testbed, node: string): { step?: string; completed?: string[]; error?: string } | undefined {
   const raw = nodeNamed(tb, node).metadata.annotations?.[STATE_ANNOTATION];
   return raw ? JSON.parse(raw) : undefined;
+}
+
+/** A subset of Felix's iptables rules: its own chains, reached from the built-in ones. */
+const FELIX_RULES = `*filter
+:cali-FORWARD - [0:0]
+:cali-from-hep-forward - [0:0]
+:cali-INPUT - [0:0]
+-A INPUT -m comment --comment "cali:Cz_u1IQiXIMmKD4c" -j cali-INPUT
+-A FORWARD -m comment --comment "cali:wUHhoiAYhphO9Mso" -j cali-FORWARD
+-A cali-FORWARD -m comment --comment "cali:vjrMJCRpqwy5oRoX" -j cali-from-hep-forward
+-A cali-INPUT -p udp -m comment --comment "cali:J76FwxInZIsk7uKY" -m udp --dport 4789 -j ACCEPT
+COMMIT
+*nat
+:cali-POSTROUTING - [0:0]
+:cali-nat-outgoing - [0:0]
+-A POSTROUTING -m comment --comment "cali:O3lYWMrLQYEMJtB5" -j cali-POSTROUTING
+-A cali-POSTROUTING -m comment --comment "cali:Z-c7XtVd2Bq7s_hA" -j cali-nat-outgoing
+-A cali-nat-outgoing -s 10.244.0.0/16 ! -d 10.244.0.0/16 -m comment --comment "cali:flqWnvo8yq4ULQLa" -j MASQUERADE --random-fully
+COMMIT
+`;
+
+/** The node's first Calico IPAM block (written by the migration) and another node's, for Felix's routes. */
+function calicoBlocks(tb: Testbed, node: string): { own: string; other: string } {
+  const blocks = kubectlJson<{ items: Array<{ spec: { affinity?: string; cidr: string } }> }>(tb, ['get', 'ipamblocks.crd.projectcalico.org']).items
+    .filter((b) => !b.spec.cidr.includes(':'));
+  const own = blocks.find((b) => b.spec.affinity === `host:${node}`)?.spec.cidr;
+  const other = blocks.find((b) => b.spec.affinity && b.spec.affinity !== `host:${node}`)?.spec.cidr;
+  if (!own || !other) throw new Error(`no IPAM blocks for ${node} and another node: ${JSON.stringify(blocks)}`);
+  return { own, other };
+}
+
+/** What calico-node leaves on a node: vxlan.calico, Felix's routes (proto 80), its chains, Calico's CNI config. */
+function seedCalico(tb: Testbed, nn: NetnsNodes, node: string): { own: string; other: string } {
+  const blocks = calicoBlocks(tb, node);
+  const must = (r: { status: number | null; stderr: string }, what: string): void => {
+    if (r.status !== 0) throw new Error(`seeding Calico on ${node}: ${what}: ${r.stderr}`);
+  };
+  must(nn.exec(node, 'ip', ['link', 'add', 'vxlan.calico', 'type', 'vxlan', 'id', '4096', 'local', nn.node(node).ip, 'dev', 'eth0', 'dstport', '4789', 'nolearning']), 'vxlan.calico');
+  must(nn.exec(node, 'ip', ['link', 'set', 'vxlan.calico', 'up']), 'vxlan.calico up');
+  must(nn.exec(node, 'ip', ['route', 'add', 'blackhole', blocks.own, 'proto', '80']), 'blackhole route');
+  must(nn.exec(node, 'ip', ['route', 'add', blocks.other, 'via', blocks.other.split('/')[0], 'dev', 'vxlan.calico', 'onlink', 'proto', '80']), 'route via vxlan.calico');
+  must(nn.exec(node, 'iptables-nft-restore', ['--noflush'], FELIX_RULES), 'cali- chains');
+  const cniDir = nn.hostPath(node, 'etc/cni/net.d');
+  fs.writeFileSync(path.join(cniDir, '10-calico.conflist'), JSON.stringify({
+    name: 'k8s-pod-network', cniVersion: '0.3.1',
+    plugins: [
+      { type: 'calico', log_level: 'info', datastore_type: 'kubernetes', nodename: node, mtu: 1450, ipam: { type: 'calico-ipam' }, policy: { type: 'k8s' }, kubernetes: { kubeconfig: '/etc/cni/net.d/calico-kubeconfig' } },
+      { type: 'portmap', snat: true, capabilities: { portMappings: true } },
+    ],
+  }, null, 2));
+  fs.writeFileSync(path.join(cniDir, 'calico-kubeconfig'), 'apiVersion: v1\nkind: Config\n');
+  return blocks;
+}
+
+/** Everything of Calico's on a node, as "node: what" (empty when clean). */
+function calicoLeftovers(nn: NetnsNodes, node: string): string[] {
+  const found: string[] = [];
+  for (const dev of ['vxlan.calico', 'vxlan-v6.calico']) if (nn.links(node).some((l) => l.ifname === dev)) found.push(`link ${dev}`);
+  for (const route of nn.routes(node).filter((r) => r.includes('proto 80') || r.includes('vxlan.calico'))) found.push(`route ${route}`);
+  for (const tool of ['iptables-nft-save', 'iptables-legacy-save']) {
+    for (const chain of nn.chains(node, tool).filter((c) => c.startsWith('cali-'))) found.push(`${tool} chain ${chain}`);
+  }
+  for (const file of ['etc/cni/net.d/10-calico.conflist', 'etc/cni/net.d/calico-kubeconfig']) {
+    if (fs.existsSync(nn.hostPath(node, file))) found.push(`file /${file}`);
+  }
+  return found.map((f) => `${node}: ${f}`);
 }
 
 describe.each<Flavour>(['flannel', 'canal'])('%s: migration where three nodes are network namespaces running flanneld', (flavour) => {
@@ -243,6 +310,88 @@ describe.each<Flavour>(['flannel', 'canal'])('%s: migration where three nodes ar
     expect(onNamespaceNodes.map((p) => p.status?.containerStatuses?.[0]?.containerID?.startsWith('netns://') ?? false)).not.toContain(false);
     expect(flannel.daemonSet).toBeTruthy();
   }, 320_000);
+
+  const revertArgs = (extra: string[]) => ['revert', '--yes', '--force', '--delete-emptydir-data', ...extra];
+
+  // Revert is proven on the flannel cluster only, to keep the suite short.
+  if (injectFailures) it('revert moves two namespace nodes back: Calico\'s side removed by the real revert.sh, flanneld back with its overlay', async () => {
+    const reverted = NAMESPACE_NODES.slice(0, 2);
+    const blocks: Record<string, { own: string; other: string }> = {};
+    for (const node of reverted) {
+      blocks[node] = seedCalico(tb, nn, node);
+      expect(calicoLeftovers(nn, node)).toHaveLength(10);
+    }
+    const r = await tb.cliAsync(revertArgs(reverted.flatMap((n) => ['--node', n])), { timeoutMs: 600_000 });
+    expect(r.stderr).not.toMatch(/error:/);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/2 node\(s\) moved back to flannel/);
+
+    for (const node of reverted) {
+      // The host revert Job really ran: through the agent, once, in the node's namespace.
+      const runs = nn.runs.filter((run) => run.node === node && run.role === 'host-revert');
+      expect(runs.map((run) => [run.image, run.outcome, run.exitCode])).toEqual([[GOOD_IMAGE, 'Succeeded', 0]]);
+      const said = runs[0].output.split('\n').map((l) => l.trim());
+      expect(said).toEqual(expect.arrayContaining([
+        'removed file /etc/cni/net.d/10-calico.conflist',
+        'removed file /etc/cni/net.d/calico-kubeconfig',
+        'removed link vxlan.calico',
+        `removed route blackhole ${blocks[node].own} proto 80`,
+        'removed rule iptables-nft filter FORWARD -> cali-FORWARD',
+        'removed chain iptables-nft filter cali-from-hep-forward',
+        'removed chain iptables-nft nat cali-nat-outgoing',
+      ]));
+      expect(said.some((l) => l.includes(`done: ${node} is clean of Calico's networking`))).toBe(true);
+      expect(calicoLeftovers(nn, node)).toEqual([]);
+
+      // flannel is back: its pod and flanneld, which recreated flannel.<VNI>, subnet.env and its CNI config.
+      const back = nodeNamed(tb, node);
+      expect(back.metadata.labels?.[MIGRATION_LABEL]).toBe('flannel');
+      expect(back.spec.unschedulable).toBeFalsy();
+      expect(stateOf(tb, node)).toMatchObject({ operation: 'revert' });
+      expect(stateOf(tb, node)?.error).toBeUndefined();
+      const flannelPods = kubectlJson<{ items: Array<{ metadata: { ownerReferences?: Array<{ kind: string; name: string }> }; spec: { nodeName?: string }; status?: { phase?: string } }> }>(tb, ['get', 'pods', '-n', flannel.namespace]).items
+        .filter((p) => p.spec.nodeName === node && p.metadata.ownerReferences?.some((o) => o.kind === 'DaemonSet' && o.name === flannel.daemonSet));
+      expect(flannelPods.map((p) => p.status?.phase)).toEqual(['Running']);
+      expect(nn.flanneldRunning(node)).toBe(true);
+      expect(nn.flanneldEvents.filter((e) => e.endsWith(` ${node}`)).slice(-2)).toEqual([`stop ${node}`, `start ${node}`]);
+      expect(nn.links(node).map((l) => l.ifname)).toContain(`flannel.${VNI}`);
+      expect(fs.readFileSync(nn.hostPath(node, 'run/flannel/subnet.env'), 'utf8')).toContain(`FLANNEL_SUBNET=${back.spec.podCIDR!.replace(/0\/24$/, '1/24')}`);
+      expect(JSON.parse(fs.readFileSync(nn.hostPath(node, 'etc/cni/net.d/10-flannel.conflist'), 'utf8'))).toMatchObject({ plugins: expect.arrayContaining([expect.objectContaining({ type: 'flannel' })]) });
+    }
+    // Each reverted node's flanneld reaches the other again: route, neighbour and FDB entry.
+    const mac = (node: string) => nn.links(node).find((l) => l.ifname === `flannel.${VNI}`)!.address!;
+    expectOverlayTowards(nn, tb, reverted[1], reverted[0], mac(reverted[0]));
+    expectOverlayTowards(nn, tb, reverted[0], reverted[1], mac(reverted[1]));
+    summary.reverted.push(...reverted.map((n) => `${flavour}/${n}`));
+  }, 620_000);
+
+  if (injectFailures) it('revert with a helper image without nft and iptables fails closed: exit 1, nothing of Calico\'s removed, the node cordoned with the error recorded', async () => {
+    const node = NAMESPACE_NODES[2];
+    seedCalico(tb, nn, node);
+    const seeded = calicoLeftovers(nn, node);
+    expect(seeded).toHaveLength(10);
+    const r = await tb.cliAsync(revertArgs(['--node', node, '--helper-image', IMAGE_WITHOUT_TOOLS]), { timeoutMs: 300_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`revert stopped at ${node} \\(`));
+    // The script ran in the namespace node with that image's commands, checked them first and changed nothing.
+    const runs = nn.runs.filter((run) => run.node === node && run.role === 'host-revert');
+    expect(runs.length).toBeGreaterThan(0);
+    for (const run of runs) {
+      expect(run.image).toBe(IMAGE_WITHOUT_TOOLS);
+      expect(run.outcome).toBe('Failed');
+      expect(run.exitCode).toBe(2);
+      expect(run.output).toMatch(/nft/);
+      expect(run.output).toMatch(/iptables/);
+      expect(run.output).not.toMatch(/^removed /m);
+    }
+    expect(calicoLeftovers(nn, node)).toEqual(seeded);
+    const state = stateOf(tb, node);
+    expect(nodeNamed(tb, node).spec.unschedulable).toBe(true);
+    expect(state?.step).toBe('host-revert');
+    expect(state?.error).toMatch(/host revert Job/);
+    expect(nn.flanneldRunning(node)).toBe(false);
+    summary.failuresInjected.push({ flavour, failure: `revert --helper-image ${IMAGE_WITHOUT_TOOLS} on ${node}`, ended: `exit ${r.status}, ${node} cordoned, error recorded at step ${state?.step}, Calico's side untouched` });
+  }, 320_000);
 });
 
 afterAll(() => {
@@ -252,6 +401,7 @@ afterAll(() => {
     migrated: summary.namespaceNodesMigrated,
     leftoversFound: summary.leftovers.length,
     leftovers: summary.leftovers,
+    reverted: summary.reverted,
     failuresInjected: summary.failuresInjected,
     hostPodsRunByAgent: summary.hostPodsRun.length,
   }, null, 2)}`);
