@@ -195,7 +195,9 @@ describe.each<Flavour>(['flannel', 'canal'])('%s: migration where three nodes ar
 
   it('flanneld wrote the annotations that detection reads: VtepMAC is flannel.1\'s MAC in each node\'s namespace', () => {
     const r = tb.cli(['detect', '-o', 'json']);
-    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    // Progress only: connecting, reading.
+    expect(r.stderr).not.toMatch(/error|warning/i);
     const doc = JSON.parse(r.stdout) as { flavour?: string; nodes: Array<{ name: string; vtepMacV4?: string; publicIpV4?: string; vni?: number; kubeSubnetManager?: boolean }> };
     for (const name of NAMESPACE_NODES) {
       const node = doc.nodes.find((n) => n.name === name)!;
