@@ -56,7 +56,7 @@ function runAndKill(tb: Testbed, args: string[], killAt: RegExp): Promise<{ kill
   });
 }
 
-describe('migrate: kill -9 at every step, then rerun', () => {
+describe('migrate and revert: kill -9 at every step, then rerun', () => {
   let tb: Testbed;
 
   beforeAll(async () => {
@@ -131,4 +131,39 @@ spec: {holderIdentity: ops@bastion/pid-4242, leaseDurationSeconds: 30, renewTime
     expect(took.status).toBe(0);
     expect(tb.kubectl(['get', 'lease', '-n', 'kube-system', 'flannel2calico']).status).not.toBe(0);
   }, 300_000);
+
+  it('revert --all killed with SIGKILL at every step boundary, then rerun, converges to flannel only', async () => {
+    const args = ['revert', '--all', '--yes'];
+    const killPoints = [
+      /: cordon \.\.\./,
+      /: drain \.\.\./,
+      /: stop calico-node .*\.\.\./,
+      /: remove Calico from the host \.\.\./,
+      /: start flannel .*\.\.\./,
+      /: release the node's Calico IPAM \.\.\./,
+      /: prove pod connectivity \.\.\./,
+      /: uncordon \.\.\./,
+      /removing the migration nodeSelector|deleting the \d+ objects of Calico's install/,
+      /restoring IP pools and FelixConfiguration/,
+    ];
+    for (const point of killPoints) {
+      const r = await runAndKill(tb, args, point);
+      expect({ point: point.source, killed: r.killed }).toEqual({ point: point.source, killed: true });
+    }
+    const final = await runAndKill(tb, args, /^$a/);
+    expect(final.output).not.toMatch(/error:/);
+    expect(final.status).toBe(0);
+
+    const nodes = getNodes(tb);
+    expect(nodes.map((n) => n.metadata.labels?.[MIGRATION_LABEL])).toEqual([undefined, undefined, undefined]);
+    expect(nodes.map((n) => n.metadata.annotations?.['flannel2calico.io/state'])).toEqual([undefined, undefined, undefined]);
+    expect(nodes.every((n) => !n.spec.unschedulable)).toBe(true);
+    expect(tb.kubectl(['get', 'daemonset', '-n', 'kube-system', 'calico-node']).status).not.toBe(0);
+    const flannel = kubectlJson<{ spec: { template: { spec: { nodeSelector?: Record<string, string> } } } }>(tb, ['get', 'daemonset', '-n', 'kube-flannel', 'kube-flannel-ds', '-o', 'json']);
+    expect(flannel.spec.template.spec.nodeSelector?.[MIGRATION_LABEL]).toBeUndefined();
+    expect(tb.kubectl(['get', 'ipamblocks.crd.projectcalico.org']).stdout.trim()).toBe('');
+    expect(tb.kubectl(['get', 'jobs', '-n', 'kube-system', '-l', 'app.kubernetes.io/managed-by=flannel2calico', '-o', 'name']).stdout.trim()).toBe('');
+    await waitForDeployment(tb, 'default', 'web');
+    expect(tb.kubectl(['get', 'lease', '-n', 'kube-system', 'flannel2calico']).status).not.toBe(0);
+  }, 900_000);
 });
