@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { KubeObject } from '../cluster/index.js';
+import { CALICO_GROUP_VERSION } from '../names.js';
 import {
   addressAt,
   addressCount,
@@ -18,9 +19,8 @@ import {
   subdivide,
   subdivisionCount,
   type Family,
-} from './cidr.js';
+} from '../net/cidr.js';
 
-export const CALICO_GROUP_VERSION = 'crd.projectcalico.org/v1';
 
 /** ipam_migrator.go defaultIpv4PoolName / defaultIpv6PoolName. */
 export const POOL_NAMES: Record<Family, string> = { 4: 'default-ipv4-ippool', 6: 'default-ipv6-ippool' };

@@ -1,9 +1,8 @@
 import { isClusterError, type ClusterClient, type KubeObject } from '../cluster/index.js';
 import type { Plan } from '../plan/types.js';
-import { MANAGED_BY, MANAGED_BY_LABEL, MIGRATION_LABEL } from './constants.js';
+import { CALICO_GROUP_VERSION as CALICO_GV, MANAGED_BY, MANAGED_BY_LABEL, MIGRATION_LABEL } from '../names.js';
 import type { EventSink } from './events.js';
 
-const CALICO_GV = 'crd.projectcalico.org/v1';
 
 /**
  * Labels an object the migration itself creates as its own. Objects of Calico's manifest are not

@@ -1,8 +1,8 @@
 import type { ClusterClient, KubeObject } from '../cluster/index.js';
+import { CALICO_GROUP_VERSION as CALICO_GV } from '../names.js';
 import { isCalicoCrdInstalled } from './calico-setup.js';
 import { readNodeState, type ClusterBefore } from './state.js';
 
-export const CALICO_GV = 'crd.projectcalico.org/v1';
 
 /**
  * What the migration may change, as it is before the first change: which objects of the Calico

@@ -12,7 +12,7 @@ import {
   isCalicoCrdInstalled,
   prepareCalicoManifest,
 } from './calico-setup.js';
-import { MIGRATION_LABEL, NODE_STATE_ANNOTATION, STATE_NAMESPACE, type NetworkLabel } from './constants.js';
+import { MIGRATION_LABEL, NODE_STATE_ANNOTATION, STATE_NAMESPACE, type NetworkLabel } from '../names.js';
 import { NODE_STEPS, STEP_TITLES, type EngineEvent, type EventSink, type NodeStep } from './events.js';
 import { MigrationLock } from './lock.js';
 import { readMigrationRecord, readNodeState, stateFor, writeMigrationRecord, writeNodeState, type MigrationRecord, type NodeMigrationState, type RunRecord } from './state.js';

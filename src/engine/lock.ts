@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { isClusterError, type ClusterClient, type KubeObject } from '../cluster/index.js';
-import { LEASE_NAME, STATE_NAMESPACE, MANAGED_BY, MANAGED_BY_LABEL } from './constants.js';
+import { LEASE_NAME, STATE_NAMESPACE, MANAGED_BY, MANAGED_BY_LABEL } from '../names.js';
 
 export class LockHeldError extends Error {
   constructor(readonly holder: string, readonly renewedAt: string | undefined, readonly expiresInSeconds: number) {

@@ -1,7 +1,7 @@
 import type { ClusterClient } from '../cluster/index.js';
 import { classifyPod, drainContext } from '../plan/drain-filters.js';
 import type { Plan } from '../plan/types.js';
-import { EVENT_NAMESPACE, MANAGED_BY, MANAGED_BY_LABEL, MIGRATION_LABEL, STATE_NAMESPACE, type NetworkLabel } from './constants.js';
+import { EVENT_NAMESPACE, MANAGED_BY, MANAGED_BY_LABEL, MIGRATION_LABEL, STATE_NAMESPACE, type NetworkLabel } from '../names.js';
 import { drainNode } from './drain.js';
 import { PROBE_NAMESPACE, probeClientJob, probeServerPod, probeServerSelector } from './probe.js';
 import { waitForJob, waitForPodReadyOnNode } from './waits.js';

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { KubeObject } from '../cluster/index.js';
 import { labelValue } from '../host/pods.js';
-import { MANAGED_BY, MANAGED_BY_LABEL, NODE_LABEL, ROLE_LABEL } from './constants.js';
+import { MANAGED_BY, MANAGED_BY_LABEL, NODE_LABEL, ROLE_LABEL } from '../names.js';
 
 export const PROBE_NAMESPACE = 'kube-system';
 export const PROBE_PORT = 8080;

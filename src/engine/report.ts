@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import type { ClusterClient, KubeObject } from '../cluster/index.js';
-import { EVENT_NAMESPACE, MANAGED_BY, MANAGED_BY_LABEL, MIGRATION_LABEL } from './constants.js';
+import { CALICO_GROUP_VERSION, EVENT_NAMESPACE, MANAGED_BY, MANAGED_BY_LABEL, MIGRATION_LABEL } from '../names.js';
 import { NODE_STEPS, STEP_TITLES, type NodeStep } from './events.js';
 import { readMigrationRecord, stateFor, type MigrationRecord, type NodeMigrationState } from './state.js';
 
@@ -250,7 +250,7 @@ export async function collectReport(client: ClusterClient, auditFile: string): P
     readMigrationRecord(client),
     client.list('v1', 'Node'),
     client.list('v1', 'Event', { namespace: EVENT_NAMESPACE, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}` }),
-    client.listIfServed('crd.projectcalico.org/v1', 'IPPool'),
+    client.listIfServed(CALICO_GROUP_VERSION, 'IPPool'),
   ]);
   const log = readAuditLog(auditFile);
   const nodeNames = new Set([...nodes.map((n) => n.metadata!.name!), ...events.map((e) => String(e.involvedObject?.name ?? ''))]);

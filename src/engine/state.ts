@@ -1,5 +1,5 @@
 import type { ClusterClient, KubeObject, V1Node } from '../cluster/index.js';
-import { NODE_STATE_ANNOTATION, STATE_CONFIGMAP, STATE_NAMESPACE, MANAGED_BY, MANAGED_BY_LABEL } from './constants.js';
+import { NODE_STATE_ANNOTATION, STATE_CONFIGMAP, STATE_NAMESPACE, MANAGED_BY, MANAGED_BY_LABEL } from '../names.js';
 import type { NodeStep } from './events.js';
 
 /** Per-node progress, kept as a JSON annotation on the Node so any rerun resumes where it stopped. */

@@ -1,5 +1,5 @@
 import type { ClusterClient, KubeObject } from '../cluster/index.js';
-import { CONTROL_PLANE_LABELS, EVENT_NAMESPACE, LEASE_NAME, MIGRATION_LABEL, STATE_NAMESPACE } from './constants.js';
+import { CONTROL_PLANE_LABELS, EVENT_NAMESPACE, LEASE_NAME, MIGRATION_LABEL, STATE_NAMESPACE } from '../names.js';
 import { NODE_STEPS, REVERT_STEPS, type NodeStep } from './events.js';
 import { holderIsDeadLocalProcess } from './lock.js';
 import { readMigrationRecord, readNodeState, type MigrationRecord } from './state.js';

@@ -1,4 +1,4 @@
-import { ipFamilyOrUndefined, parseCidrOrUndefined, sameAddress } from '../calico/cidr.js';
+import { ipFamilyOrUndefined, parseCidrOrUndefined, sameAddress } from '../net/cidr.js';
 import type { V1Node } from '../cluster/index.js';
 import type { FlannelNodeInfo } from './types.js';
 

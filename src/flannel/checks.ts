@@ -1,4 +1,4 @@
-import { EVENT_NAMESPACE, STATE_NAMESPACE } from '../engine/constants.js';
+import { CALICO_API_GROUP, EVENT_NAMESPACE, STATE_NAMESPACE } from '../names.js';
 import type { DistributionMarkers, NodeFinding } from './annotations.js';
 import { ADDON_MANAGER_LABEL, compareVersions, formatVersion, imageTag, parseVersion, type FlanneldConfig } from './discovery.js';
 import type { NetConf } from './netconf.js';
@@ -337,7 +337,7 @@ export function rbacRequirements(o: { flannelNamespace: string; calicoCrdsPresen
   add('pods', '', ['get', 'list', 'delete']);
   add('pods', '', ['create'], undefined, 'eviction');
   add('jobs', 'batch', ['get', 'create', 'delete'], STATE_NAMESPACE);
-  for (const resource of CALICO_RESOURCES) add(resource, 'crd.projectcalico.org', ['get', 'list', 'create', 'patch', 'delete']);
+  for (const resource of CALICO_RESOURCES) add(resource, CALICO_API_GROUP, ['get', 'list', 'create', 'patch', 'delete']);
   add('leases', 'coordination.k8s.io', ['get', 'create', 'update'], STATE_NAMESPACE);
   add('configmaps', '', ['create', 'patch'], STATE_NAMESPACE);
   add('events', '', ['create'], EVENT_NAMESPACE);

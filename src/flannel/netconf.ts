@@ -1,4 +1,4 @@
-import { parseCidrOrUndefined } from '../calico/cidr.js';
+import { parseCidrOrUndefined } from '../net/cidr.js';
 
 /**
  * flannel's net-conf.json (pkg/subnet/config.go). flanneld decodes it with Go's encoding/json, which

@@ -1,4 +1,4 @@
-import { cidrContainsLoose, parseCidrOrUndefined } from '../calico/cidr.js';
+import { cidrContainsLoose, parseCidrOrUndefined } from '../net/cidr.js';
 import type { Derived, FlanneldConfig } from './discovery.js';
 import { ASSUMED_UNDERLAY_MTU, FLANNEL_DEFAULT_VXLAN_PORT, VXLAN_OVERHEAD_V4, flannelDefaultSubnetLen, type NetConf } from './netconf.js';
 import {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { HostScript } from './pods.js';
+
+export type HostScript = 'cleanup' | 'revert';
 
 /**
  * The scripts ship as files in src/host (package.json "files"). This module runs from

@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { KubeObject, V1Job } from '../cluster/index.js';
-import { MANAGED_BY, MANAGED_BY_LABEL, NODE_LABEL, ROLE_LABEL } from '../engine/constants.js';
+import { MANAGED_BY, MANAGED_BY_LABEL, NODE_LABEL, ROLE_LABEL } from '../names.js';
 import { DEFAULT_HELPER_IMAGE } from '../plan/types.js';
 
 export { DEFAULT_HELPER_IMAGE };
 
-export { hostScriptPath, loadHostScript } from './load.js';
+import type { HostScript } from './load.js';
 
-export type HostScript = 'cleanup' | 'revert';
+export { hostScriptPath, loadHostScript, type HostScript } from './load.js';
 export type HostFlavour = 'flannel' | 'canal';
 /** run: the script does its work; check: it checks its inputs and the image's commands, and changes nothing. */
 export type HostScriptMode = 'run' | 'check';

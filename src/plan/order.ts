@@ -1,6 +1,6 @@
 /** Node order and batches: workers first in a stable order, control-plane nodes last and alone. */
 import type { V1Node } from '../cluster/index.js';
-import { CONTROL_PLANE_LABELS } from '../engine/constants.js';
+import { CONTROL_PLANE_LABELS } from '../names.js';
 import { SettingError } from '../flannel/settings.js';
 
 /** Options that cannot be planned (unknown --nodes, bad --max-parallel): the CLI exits 2, like bad settings. */

@@ -2,7 +2,7 @@
  * The planner: a pure function from a cluster snapshot and the detected (or overridden) flannel
  * settings to a Plan. No I/O here; collectSnapshot (snapshot.ts) reads the cluster.
  */
-import { cidrContains, familyOf, parseCidr } from '../calico/cidr.js';
+import { cidrContains, familyOf, parseCidr } from '../net/cidr.js';
 import {
   blockSizeFor,
   felixConfigurationPatch,
@@ -12,7 +12,7 @@ import {
   type CalicoNodeIdentity,
 } from '../calico/objects.js';
 import type { V1Node, V1Pod } from '../cluster/index.js';
-import { MIGRATION_LABEL } from '../engine/constants.js';
+import { MIGRATION_LABEL } from '../names.js';
 import type { Detection, FlannelNodeInfo } from '../flannel/types.js';
 import { classifyNodePods, drainContext } from './drain-filters.js';
 import { fingerprint, fingerprintHash } from './fingerprint.js';

@@ -2,9 +2,9 @@
  * Preflight findings: everything that would stop or slow the migration, found before any change.
  * Each finding is pass, warn (shown, accepted) or fail (migrate refuses the plan), with a fix.
  */
-import { RangeIndex, canonicalIpOrUndefined, cidrsOverlap, familyOf, ordinalIn, parseCidr } from '../calico/cidr.js';
+import { RangeIndex, canonicalIpOrUndefined, cidrsOverlap, familyOf, ordinalIn, parseCidr } from '../net/cidr.js';
 import type { KubeObject, V1Node, V1Pod } from '../cluster/index.js';
-import { MIGRATION_LABEL } from '../engine/constants.js';
+import { MIGRATION_LABEL } from '../names.js';
 import type { Detection } from '../flannel/types.js';
 import { controllerRef, isFinished, type ClassifiedPod } from './drain-filters.js';
 import { formatCpu, formatMemory, nodeAllocatable, podRequests, sumResources, ZERO, type Resources } from './resources.js';

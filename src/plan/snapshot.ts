@@ -4,12 +4,12 @@
  */
 import type { ClusterClient, KubeObject, V1ConfigMap, V1DaemonSet, V1Node, V1Pod, V1PodDisruptionBudget, V1Service } from '../cluster/index.js';
 import type { Detection } from '../flannel/types.js';
+import { CALICO_GROUP_VERSION as CALICO } from '../names.js';
 import type { ClusterSnapshot } from './types.js';
 
 export type { ClusterSnapshot } from './types.js';
 export { stateHash, fingerprint, diffSnapshots, diffFingerprints, type DriftChange } from './fingerprint.js';
 
-const CALICO = 'crd.projectcalico.org/v1';
 
 export async function collectSnapshot(client: ClusterClient, detection: Detection): Promise<ClusterSnapshot> {
   const ds = detection.daemonSet;

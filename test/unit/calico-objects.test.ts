@@ -4,10 +4,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import type { KubeObject } from '../../src/cluster/index.js';
-import { addressCount, cidrContains, cidrToName, cidrsOverlap, subdivide } from '../../src/calico/cidr.js';
+import { CALICO_GROUP_VERSION } from '../../src/names.js';
+import { addressCount, cidrContains, cidrToName, cidrsOverlap, subdivide } from '../../src/net/cidr.js';
 import {
   AFFINITY_LABELS,
-  CALICO_GROUP_VERSION,
   MAX_AFFINE_BLOCKS,
   NODE_ANNOTATIONS,
   blockAffinityName,

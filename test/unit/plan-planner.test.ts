@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { addressCount, cidrContains, networkAddress, parseCidr } from '../../src/calico/cidr.js';
+import { addressCount, cidrContains, networkAddress, parseCidr } from '../../src/net/cidr.js';
 import { buildPlan, planFails } from '../../src/plan/planner.js';
 import { stateHash } from '../../src/plan/fingerprint.js';
 import { detection, node, random, smallCluster, snapshot } from './plan-fixtures.js';

@@ -1,6 +1,6 @@
 import YAML from 'yaml';
 import type { ClusterClient } from '../../cluster/index.js';
-import { LEASE_NAME, STATE_NAMESPACE } from '../../engine/constants.js';
+import { LEASE_NAME, STATE_NAMESPACE } from '../../names.js';
 import { buildStatus, readStatusSnapshot, type StatusDocument } from '../../engine/status.js';
 import { selectorString } from '../../engine/waits.js';
 import type { CommandContext } from '../context.js';

@@ -23,7 +23,7 @@ import {
   subdivide,
   subdivisionCount,
   type Family,
-} from '../../src/calico/cidr.js';
+} from '../../src/net/cidr.js';
 import { random as prng } from './plan-fixtures.js';
 
 function randomInt(rand: () => number, min: number, max: number): number {

@@ -1,4 +1,9 @@
-/** Names the migration writes into the cluster; status and revert read the same names. */
+/**
+ * Names every layer shares: what the migration writes into the cluster (status and revert read the
+ * same names) and the well-known names it looks for. The bottom of the import graph: imports nothing.
+ */
+export const CALICO_API_GROUP = 'crd.projectcalico.org';
+export const CALICO_GROUP_VERSION = `${CALICO_API_GROUP}/v1`;
 export const MIGRATION_LABEL = 'projectcalico.org/node-network-during-migration';
 export type NetworkLabel = 'flannel' | 'none' | 'calico';
 export const NODE_STATE_ANNOTATION = 'flannel2calico.io/state';
