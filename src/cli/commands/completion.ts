@@ -1,4 +1,5 @@
-import { Argument, type Command, type Option } from 'commander';
+import { Argument, Command, type Option } from 'commander';
+import { rootOf } from '../action.js';
 
 const NAMES = ['flannel2calico', 'kubectl-flannel2calico'];
 /** Options whose value is a path: completed with file names. */
@@ -107,9 +108,8 @@ if [[ "\${funcstack[1]}" == _flannel2calico ]]; then _flannel2calico "$@"; else 
 `;
 }
 
-export function registerCompletion(program: Command): void {
-  program
-    .command('completion')
+export function completionCommand(): Command {
+  return new Command('completion')
     .description('print a shell completion script (bash or zsh) for flannel2calico and kubectl-flannel2calico')
     .addArgument(new Argument('<shell>', 'the shell to complete in').choices(['bash', 'zsh']))
     .addHelpText('after', `
@@ -117,7 +117,8 @@ Examples:
   source <(flannel2calico completion bash)                       this shell
   flannel2calico completion bash > ~/.local/share/bash-completion/completions/flannel2calico
   flannel2calico completion zsh > "\${fpath[1]}/_flannel2calico"   then start a new shell`)
-    .action((shell: string) => {
+    .action((shell: string, _options: unknown, command: Command) => {
+      const program = rootOf(command);
       process.stdout.write(shell === 'zsh' ? zshCompletion(program) : bashCompletion(program));
     });
 }

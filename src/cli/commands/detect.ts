@@ -1,9 +1,9 @@
-import type { Command } from 'commander';
+import { Command } from 'commander';
 import type { Check, Detection } from '../../flannel/detect.js';
 import { SETTING_DEFINITIONS } from '../../flannel/settings.js';
 import type { CommandContext } from '../context.js';
 import { ExitCode } from '../exit.js';
-import { action } from '../main.js';
+import { action } from '../action.js';
 import { addSettingsOptions, settingsOverrides } from '../settings-flags.js';
 
 export const DETECTION_SCHEMA_VERSION = 1;
@@ -91,9 +91,8 @@ function renderText(ctx: CommandContext, d: Detection): void {
   else ctx.out(c.green(`✔ migration can proceed${warned ? ` (${warned} warning(s))` : ''}`) + c.dim(' — next: flannel2calico plan'));
 }
 
-export function registerDetect(program: Command): void {
-  const cmd = program
-    .command('detect')
+export function detectCommand(): Command {
+  const cmd = new Command('detect')
     .description('find flannel or Canal, read its settings (with where each came from) and check the prerequisites; changes nothing')
     .addHelpText('after', `
 Examples:
@@ -106,7 +105,7 @@ Every setting is detected, or taken from its flag, or from its environment varia
 Calico's flannel-migration controller uses): flag > environment > detected > default. Exit codes: 0 migration can proceed,
 3 a check failed, 2 a bad flag or environment value, 1 the cluster could not be read. See docs/detect.md.`);
   addSettingsOptions(cmd);
-  cmd.action(action(program, 'detect', async (ctx, options) => {
+  cmd.action(action('detect', async (ctx, options) => {
     const overrides = settingsOverrides(options, process.env);
     const [{ detect }, { makeReadProgress }] = await Promise.all([import('../../flannel/detect.js'), import('../progress.js')]);
     ctx.debug(`detect: overrides ${JSON.stringify(overrides)}`);
@@ -122,4 +121,5 @@ Calico's flannel-migration controller uses): flag > environment > detected > def
     else renderText(ctx, detection);
     return doc.ok ? ExitCode.ok : ExitCode.preflightFailed;
   }));
+  return cmd;
 }

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { Option, type Command } from 'commander';
+import { Command, Option } from 'commander';
 import type { ClusterClient, KubeObject } from '../../cluster/index.js';
 import { SETTING_DEFINITIONS } from '../../flannel/settings.js';
 import type { RunOutcome } from '../../engine/engine.js';
@@ -11,7 +11,7 @@ import { narrowPlan, type PlanFlags } from '../../plan/narrow.js';
 import { DEFAULT_HELPER_IMAGE, type Plan } from '../../plan/types.js';
 import type { CommandContext } from '../context.js';
 import { CliError, ExitCode, UsageError } from '../exit.js';
-import { action } from '../main.js';
+import { action } from '../action.js';
 import { addPlanOptions, parsePositiveDuration, planOptionsFrom } from '../plan-options.js';
 import { addSettingsOptions, settingsOverrides } from '../settings-flags.js';
 
@@ -211,9 +211,8 @@ async function reportOutcome(ctx: CommandContext, outcome: RunOutcome): Promise<
   return ExitCode.failure;
 }
 
-export function registerMigrate(program: Command): void {
-  const cmd = program
-    .command('migrate')
+export function migrateCommand(): Command {
+  const cmd = new Command('migrate')
     .description('migrate the cluster to Calico, node by node (resumable; one run at a time)')
     .option('--plan <file>', 'apply a plan saved by `plan --out` (refused if the cluster changed since)')
     .option('--calico-manifest <file|url>', "Calico's flannel-migration calico.yaml, applied when Calico is not installed yet")
@@ -241,7 +240,7 @@ the plan's; --force, --delete-emptydir-data and --grace-period must match the pl
 Ctrl-C stops at the next safe point (exit 4, resumable); a second Ctrl-C exits at once.`);
   addSettingsOptions(cmd);
   addPlanOptions(cmd);
-  cmd.action(action(program, 'migrate', async (ctx, options) => {
+  cmd.action(action('migrate', async (ctx, options) => {
     const [{ MigrationEngine }, { makeProgress }, { makeConfirm, requireConfirmable }] = await Promise.all([
       import('../../engine/engine.js'), import('../progress.js'), import('../prompt.js'),
     ]);
@@ -312,4 +311,5 @@ Ctrl-C stops at the next safe point (exit 4, resumable); a second Ctrl-C exits a
       process.removeListener('SIGINT', onSigint);
     }
   }));
+  return cmd;
 }

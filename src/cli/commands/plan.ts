@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Command } from 'commander';
+import { Command } from 'commander';
 import { parseMaxParallel } from '../../plan/order.js';
 import { DEFAULT_HELPER_IMAGE, type Finding, type Plan, type PlannedNode } from '../../plan/types.js';
 import type { CommandContext } from '../context.js';
 import { CliError, ExitCode, UsageError } from '../exit.js';
-import { action } from '../main.js';
+import { action } from '../action.js';
 import { addPlanOptions, planOptionsFrom } from '../plan-options.js';
 import { addSettingsOptions, settingsOverrides } from '../settings-flags.js';
 
@@ -120,9 +120,8 @@ function savePlan(ctx: CommandContext, plan: Plan, file: string): void {
   ctx.log(`plan saved to ${file} (state hash ${plan.cluster.stateHash.slice(0, 16)})`);
 }
 
-export function registerPlan(program: Command): void {
-  const cmd = program
-    .command('plan')
+export function planCommand(): Command {
+  const cmd = new Command('plan')
     .description('show what the migration would do — Calico objects, node order and batches, what each drain evicts — and check it; changes nothing')
     .option('--out <file>', 'save the plan as JSON (with a hash of the cluster state) for `migrate --plan`')
     .option('--helper-image <image>', 'image of the host cleanup Job, checked on the first node before any drain', DEFAULT_HELPER_IMAGE)
@@ -137,7 +136,7 @@ Exit codes: 0 plan ok, 3 a preflight finding fails (the plan is still printed an
 2 bad flags, 1 the cluster could not be read. See docs/plan.md.`);
   addSettingsOptions(cmd);
   addPlanOptions(cmd);
-  cmd.action(action(program, 'plan', async (ctx, options) => {
+  cmd.action(action('plan', async (ctx, options) => {
     const planOptions = planOptionsFrom(options);
     parseMaxParallel(planOptions.maxParallel);
     const overrides = settingsOverrides(options, process.env);
@@ -166,4 +165,5 @@ Exit codes: 0 plan ok, 3 a preflight finding fails (the plan is still printed an
     if (options.out) savePlan(ctx, plan, options.out);
     return planFails(plan) ? ExitCode.preflightFailed : ExitCode.ok;
   }));
+  return cmd;
 }

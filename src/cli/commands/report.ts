@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Command } from 'commander';
+import { Command } from 'commander';
 import type { CommandContext } from '../context.js';
 import { ExitCode, UsageError } from '../exit.js';
-import { action } from '../main.js';
+import { action } from '../action.js';
 
 function write(file: string, text: string): void {
   try {
@@ -13,9 +13,8 @@ function write(file: string, text: string): void {
   }
 }
 
-export function registerReport(program: Command): void {
-  program
-    .command('report')
+export function reportCommand(): Command {
+  return new Command('report')
     .description('write a report of the migration from what the cluster and the audit log recorded: what changed, node by node with the time of each step, where time went, warnings; changes nothing')
     .option('--out-dir <dir>', 'write report.md, timeline.svg and report.json into this directory (created if missing)')
     .addHelpText('after', `
@@ -29,7 +28,7 @@ Step times come from the audit log (milliseconds) where it covers them, otherwis
 cluster's Events (whole seconds; they expire after kube-apiserver's --event-ttl, 1 h by default).
 Run it right after the migration, before finalize removes the per-node annotations.
 Exit codes: 0 written, 1 the cluster could not be read, 2 bad flags.`)
-    .action(action(program, 'report', async (ctx: CommandContext, options) => {
+    .action(action('report', async (ctx: CommandContext, options) => {
       const [{ collectReport }, { renderMarkdown, renderTimelineSvg }] = await Promise.all([
         import('../../engine/report.js'), import('../../engine/report-render.js'),
       ]);

@@ -1,9 +1,9 @@
-import { Option, type Command } from 'commander';
+import { Command, Option } from 'commander';
 import { REVERT_STEPS, STEP_TITLES } from '../../engine/events.js';
 import type { RevertOptions, RevertOutcome, RevertStepError } from '../../engine/revert.js';
 import type { CommandContext } from '../context.js';
 import { CliError, ExitCode, UsageError } from '../exit.js';
-import { action } from '../main.js';
+import { action } from '../action.js';
 import { parseDurationSeconds, planOptionsFrom } from '../plan-options.js';
 import { DEFAULT_HELPER_IMAGE, DEFAULT_PROBE_IMAGE } from './migrate.js';
 
@@ -56,8 +56,8 @@ async function reportOutcome(ctx: CommandContext, outcome: RevertOutcome, all: b
   return ExitCode.failure;
 }
 
-export function registerRevert(program: Command): void {
-  const cmd = program.command('revert');
+export function revertCommand(): Command {
+  const cmd = new Command('revert');
   cmd
     .description('move nodes back to flannel: one node, or every node and then the cluster as before (resumable)')
     .option('--node <name>', 'revert this node (repeat the flag for several)', (v: string, prev: string[] = []) => [...prev, v])
@@ -82,7 +82,7 @@ Each node: cordon, drain (as migrate), calico-node off (label =none), host rever
 schedulable before). Refused after finalize (flannel is gone) and while another run holds the lock.
 Rerun the same command after a failure, Ctrl-C or crash: it resumes from the state recorded in the cluster.
 Exit codes: 0 done, 1 failed, 2 refused, 4 stopped but resumable (drain blocked).`)
-    .action(action(program, 'revert', async (ctx, options) => {
+    .action(action('revert', async (ctx, options) => {
       const nodes: string[] = options.node ?? [];
       if (!options.all && !nodes.length) throw new UsageError('say which nodes to revert: --node NAME (repeatable) or --all', 'See `flannel2calico status` for where every node stands.');
       if (options.all && nodes.length) throw new UsageError('--node and --all exclude each other');
@@ -145,4 +145,5 @@ Exit codes: 0 done, 1 failed, 2 refused, 4 stopped but resumable (drain blocked)
         process.removeListener('SIGINT', onSigint);
       }
     }));
+  return cmd;
 }

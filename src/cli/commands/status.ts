@@ -1,8 +1,8 @@
-import type { Command } from 'commander';
-import { action } from '../main.js';
+import { Command } from 'commander';
+import { action } from '../action.js';
 
-export function registerStatus(program: Command): void {
-  const cmd = program.command('status');
+export function statusCommand(): Command {
+  const cmd = new Command('status');
   cmd
     .description('show where the migration and every node stand (read-only)')
     .option('--node <name>', 'one node, with its step history from the Events')
@@ -16,5 +16,6 @@ Examples:
   flannel2calico status -o json          the versioned document described in docs/status.md
 
 Needs only get, list and watch rights (nodes, pods, daemonsets, configmaps, leases, events).`)
-    .action(action(program, 'status', async (ctx, options) => (await import('./status-run.js')).runStatus(ctx, options)));
+    .action(action('status', async (ctx, options) => (await import('./status-run.js')).runStatus(ctx, options)));
+  return cmd;
 }
