@@ -23,10 +23,10 @@ import {
 
 
 /** ipam_migrator.go defaultIpv4PoolName / defaultIpv6PoolName. */
-export const POOL_NAMES: Record<Family, string> = { 4: 'default-ipv4-ippool', 6: 'default-ipv6-ippool' };
+const POOL_NAMES: Record<Family, string> = { 4: 'default-ipv4-ippool', 6: 'default-ipv6-ippool' };
 
 /** flannelmigration/config.go DefaultIppoolSize / DefaultIppoolSizeV6. */
-export const DEFAULT_BLOCK_SIZE: Record<Family, number> = { 4: 26, 6: 122 };
+const DEFAULT_BLOCK_SIZE: Record<Family, number> = { 4: 26, 6: 122 };
 
 /** clientv3/ippool.go validateAndSetDefaults: allowed block sizes per family. */
 const BLOCK_SIZE_RANGE: Record<Family, [number, number]> = { 4: [20, 32], 6: [116, 128] };
@@ -52,7 +52,7 @@ export const AFFINITY_LABELS = {
 } as const;
 
 /** Allocation attribute values (libcalico-go/lib/backend/model/block.go). */
-export const TUNNEL_ATTRIBUTE_TYPE: Record<Family, string> = { 4: 'vxlanTunnelAddress', 6: 'vxlanV6TunnelAddress' };
+const TUNNEL_ATTRIBUTE_TYPE: Record<Family, string> = { 4: 'vxlanTunnelAddress', 6: 'vxlanV6TunnelAddress' };
 
 export interface CalicoNodeIdentity {
   node: string;
@@ -160,7 +160,7 @@ export function tunnelHandleId(family: Family, node: string): string {
 }
 
 /** IPAMBlock name: CIDRToName of the block (k8s/resources/ipam_block.go parseKey). */
-export function ipamBlockName(blockCidr: string): string {
+function ipamBlockName(blockCidr: string): string {
   return cidrToName(blockCidr);
 }
 

@@ -90,7 +90,7 @@ export async function printErrorDocument(output: string | undefined, write: (s: 
   else if (output === 'yaml') write((await import('yaml')).stringify(doc));
 }
 
-export async function reportError(ctx: CommandContext, err: unknown): Promise<number> {
+async function reportError(ctx: CommandContext, err: unknown): Promise<number> {
   const report = await classify(err);
   ctx.log(`${ctx.chalk.red('error:')} ${report.message}`);
   if (report.hint) ctx.log(`${ctx.chalk.yellow('hint:')} ${report.hint}`);

@@ -20,7 +20,7 @@ export interface GlobalOptions {
 }
 
 /** CI systems set CI=true; their logs want plain lines, not spinners or colour codes. */
-export function inCi(): boolean {
+function inCi(): boolean {
   const ci = process.env.CI;
   return ci !== undefined && ci !== '' && ci !== '0' && ci.toLowerCase() !== 'false';
 }

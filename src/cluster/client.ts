@@ -16,7 +16,7 @@ import {
 } from './errors.js';
 import { loadKubeConfig, type KubeconfigOptions } from './kubeconfig.js';
 
-export const FIELD_MANAGER = 'flannel2calico';
+const FIELD_MANAGER = 'flannel2calico';
 
 /** Any Kubernetes object, as plain data. */
 export interface KubeObject extends KubernetesObject {
@@ -67,8 +67,8 @@ export interface ClusterClientOptions extends KubeconfigOptions {
   onListPage?: (kind: string, itemsSoFar: number, done: boolean) => void;
 }
 
-export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
-export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 const CONNECT_BOUNDED = Symbol('connectBounded');
 
@@ -522,7 +522,7 @@ export class ClusterClient {
   }
 }
 
-export function refOf(obj: KubeObject): ObjectRef {
+function refOf(obj: KubeObject): ObjectRef {
   if (obj.apiVersion && obj.kind && !obj.metadata?.name && obj.metadata?.generateName) {
     return { apiVersion: obj.apiVersion, kind: obj.kind, name: `${obj.metadata.generateName}*`, namespace: obj.metadata.namespace };
   }

@@ -95,7 +95,7 @@ function wholeSeconds(ms: number): string {
 }
 
 /** The error for a request that was not answered in time; `phase` says whether the connection was ever made. */
-export function timeoutError(phase: 'connect' | 'request', ctx: RequestContext, server: string, timeouts: Timeouts, detail?: string): ClusterError {
+function timeoutError(phase: 'connect' | 'request', ctx: RequestContext, server: string, timeouts: Timeouts, detail?: string): ClusterError {
   const address = serverAddress(server);
   if (phase === 'connect') {
     return new ClusterError('timeout', `no connection to the API server at ${address} within ${wholeSeconds(timeouts.connectTimeoutMs)} (trying to ${ctx.verb} ${describeTarget(ctx)})`,

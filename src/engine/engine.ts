@@ -175,7 +175,7 @@ export class MigrationEngine {
     if (this.signal) setMaxListeners(Math.max(...plan.batches.map((b) => b.length), 1) * 2 + 10, this.signal);
     try {
       if (this.signal?.aborted) return this.stopped({ ...this.summary(migrated), status: 'interrupted', at: [] });
-      if (!(await this.retrying('preparing', () => this.prepare()))) return { ...this.summary(migrated), status: 'declined' };
+      await this.retrying('preparing', () => this.prepare());
       let first = true;
       for (const [index, batch] of plan.batches.entries()) {
         if (this.signal?.aborted) return this.stopped({ ...this.summary(migrated), status: 'interrupted', at: [] });
@@ -221,6 +221,7 @@ export class MigrationEngine {
       const finalized = await this.retrying('finalizing', () => this.maybeFinalize());
       return this.stopped({ ...this.summary(migrated), status: 'completed', finalized });
     } catch (err) {
+      if (err instanceof DeclinedError) return { ...this.summary(migrated), status: 'declined' };
       if (err instanceof InterruptedError || (this.signal?.aborted && isTransient(err))) {
         return this.stopped({ ...this.summary(migrated), status: 'interrupted', at: [] });
       }
@@ -276,7 +277,7 @@ export class MigrationEngine {
   }
 
   /** Everything that happens once, before the first node: Calico installed, datastore written, nodes labelled. */
-  private async prepare(): Promise<boolean> {
+  private async prepare(): Promise<void> {
     const { plan } = this.opts;
     const record = (await readMigrationRecord(this.client)) ?? (await this.recordClusterBefore());
     await this.ensureCalicoInstalled();
@@ -323,7 +324,6 @@ export class MigrationEngine {
     }
     await this.labelNodesNotInPlan();
     await this.restrictFlannelToUnmigratedNodes();
-    return true;
   }
 
   /** The first run writes down what it found, before changing anything, so `revert --all` can restore it. */
@@ -331,7 +331,7 @@ export class MigrationEngine {
     const { plan } = this.opts;
     const now = new Date().toISOString();
     const record: MigrationRecord = {
-      phase: 'prepared',
+      phase: 'migrating',
       planHash: plan.cluster.stateHash,
       flavour: plan.flavour,
       flannelDaemonSet: plan.flannelDaemonSet,
@@ -555,7 +555,8 @@ export class MigrationEngine {
   }
 }
 
-export class DeclinedError extends Error {
+/** The operator answered no to a question asked deep inside a step; the run ends as 'declined'. */
+class DeclinedError extends Error {
   constructor() {
     super('declined by the operator; nothing was changed by this step');
   }

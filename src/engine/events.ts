@@ -43,7 +43,7 @@ export type EngineEvent =
   | { type: 'phase'; phase: string; message: string }
   | { type: 'step-start'; node: string; step: NodeStep; message: string }
   | { type: 'step-wait'; node: string; step: NodeStep; message: string }
-  | { type: 'step-done'; node: string; step: NodeStep; message: string; elapsedMs: number; skipped?: boolean }
+  | { type: 'step-done'; node: string; step: NodeStep; message: string; elapsedMs: number }
   | { type: 'node-done'; node: string; elapsedMs: number; network?: NetworkName }
   | { type: 'node-failed'; node: string; step: NodeStep; message: string }
   | { type: 'batch-start'; index: number; total: number; nodes: string[] }

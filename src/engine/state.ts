@@ -34,7 +34,7 @@ export async function writeNodeState(client: ClusterClient, node: string, state:
 
 /** Cluster-wide record of the migration: what was detected and planned, and how far it got. */
 export interface MigrationRecord {
-  phase: 'prepared' | 'migrating' | 'finalized' | 'reverting';
+  phase: 'migrating' | 'finalized' | 'reverting';
   planHash: string;
   flavour: string;
   flannelDaemonSet: { name: string; namespace: string };

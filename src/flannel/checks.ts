@@ -5,8 +5,8 @@ import type { NetConf } from './netconf.js';
 import type { MigrationSettings } from './settings.js';
 import type { Check, DaemonSetCandidate, FlannelNodeInfo } from './types.js';
 
-export const MIN_FLANNEL_VERSION = { major: 0, minor: 9, patch: 1 };
-export const MIN_CANAL_VERSION = { major: 3, minor: 7, patch: 0 };
+const MIN_FLANNEL_VERSION = { major: 0, minor: 9, patch: 1 };
+const MIN_CANAL_VERSION = { major: 3, minor: 7, patch: 0 };
 
 function list(items: string[], max = 8): string {
   return items.length <= max ? items.join(', ') : `${items.slice(0, max).join(', ')} and ${items.length - max} more`;
@@ -317,7 +317,7 @@ export interface AccessResult extends AccessRequirement {
   allowed: boolean;
 }
 
-export const CALICO_RESOURCES = ['ippools', 'ipamblocks', 'blockaffinities', 'ipamhandles', 'felixconfigurations', 'clusterinformations'];
+const CALICO_RESOURCES = ['ippools', 'ipamblocks', 'blockaffinities', 'ipamhandles', 'felixconfigurations', 'clusterinformations'];
 
 /** Every verb the migration (detect, plan, migrate, revert) uses, on every resource and namespace. */
 export function rbacRequirements(o: { flannelNamespace: string; calicoCrdsPresent: boolean }): AccessRequirement[] {
@@ -346,7 +346,7 @@ export function rbacRequirements(o: { flannelNamespace: string; calicoCrdsPresen
   return out;
 }
 
-export function describeResource(r: AccessRequirement): string {
+function describeResource(r: AccessRequirement): string {
   const resource = `${r.resource}${r.subresource ? `/${r.subresource}` : ''}${r.group ? `.${r.group}` : ''}`;
   return `${resource} ${r.namespace ? `in namespace ${r.namespace}` : 'cluster-wide'}`;
 }

@@ -18,7 +18,7 @@ function allContainers(ds: V1DaemonSet): Container[] {
 }
 
 /** Last path segment of an image reference without tag or digest: "ghcr.io/flannel-io/flannel:v0.28.9" -> "flannel". */
-export function imageRepository(image: string): string {
+function imageRepository(image: string): string {
   const withoutDigest = image.split('@')[0];
   const lastSlash = withoutDigest.lastIndexOf('/');
   const colon = withoutDigest.lastIndexOf(':');

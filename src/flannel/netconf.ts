@@ -34,8 +34,7 @@ export class NetConfError extends Error {
   }
 }
 
-/** flannel's VXLAN defaults (pkg/backend/vxlan): VNI 1, port 0 meaning the kernel's 8472. */
-export const FLANNEL_DEFAULT_VNI = 1;
+/** flannel's VXLAN port default (pkg/backend/vxlan): port 0 means the kernel's 8472. */
 export const FLANNEL_DEFAULT_VXLAN_PORT = 8472;
 /** A VXLAN header over IPv4 costs 50 bytes: flannel sets the device MTU to the underlay's minus 50. */
 export const VXLAN_OVERHEAD_V4 = 50;

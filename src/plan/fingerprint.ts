@@ -111,7 +111,7 @@ const KEY_TITLES: Array<[RegExp, string]> = [
   [/^calico\/ipamhandle\/(.+)$/, 'Calico IPAMHandle $1'],
 ];
 
-export function describeKey(key: string): string {
+function describeKey(key: string): string {
   for (const [re, title] of KEY_TITLES) if (re.test(key)) return key.replace(re, title);
   return key;
 }

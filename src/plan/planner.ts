@@ -22,7 +22,7 @@ import { DEFAULT_HELPER_IMAGE, type ClusterSnapshot, type Plan, type PlanOptions
 
 export { PlanInputError } from './order.js';
 
-export const DEFAULT_DRAIN_TIMEOUT_SECONDS = 600;
+const DEFAULT_DRAIN_TIMEOUT_SECONDS = 600;
 
 export function nodePodCidrs(node: V1Node): string[] {
   const spec = node.spec ?? {};
@@ -31,7 +31,7 @@ export function nodePodCidrs(node: V1Node): string[] {
 }
 
 /** Pods indexed by the node they run on. */
-export function podsByNode(pods: readonly V1Pod[]): Map<string, V1Pod[]> {
+function podsByNode(pods: readonly V1Pod[]): Map<string, V1Pod[]> {
   const out = new Map<string, V1Pod[]>();
   for (const pod of pods) {
     const node = pod.spec?.nodeName;

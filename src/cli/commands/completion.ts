@@ -22,7 +22,7 @@ function words(options: Option[]): string {
 }
 
 /** Completes subcommands, their options, and the values of options with choices or file arguments. */
-export function bashCompletion(program: Command): string {
+function bashCompletion(program: Command): string {
   const commands = program.commands.filter((c) => !(c as any)._hidden);
   const all = [...visibleOptions(program), ...commands.flatMap(visibleOptions)];
   const valued = [...new Set(all.filter((o) => o.required).flatMap(flagsOf))];
@@ -79,7 +79,7 @@ function zshSpec(option: Option): string {
   return zshQuote(`${flags[0]}[${description}]${value}`);
 }
 
-export function zshCompletion(program: Command): string {
+function zshCompletion(program: Command): string {
   const commands = program.commands.filter((c) => !(c as any)._hidden);
   const globals = visibleOptions(program).map(zshSpec).join(' \\\n    ');
   return `#compdef ${NAMES.join(' ')}

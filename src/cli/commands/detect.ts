@@ -6,10 +6,10 @@ import { ExitCode } from '../exit.js';
 import { action } from '../action.js';
 import { addSettingsOptions, settingsOverrides } from '../settings-flags.js';
 
-export const DETECTION_SCHEMA_VERSION = 1;
+const DETECTION_SCHEMA_VERSION = 1;
 
 /** The `-o json|yaml` document; its schema is documented in docs/detect.md. */
-export function detectionDocument(d: Detection): Record<string, unknown> {
+function detectionDocument(d: Detection): Record<string, unknown> {
   const settings: Record<string, unknown> = {};
   for (const def of SETTING_DEFINITIONS) {
     const s = d.settings[def.key];

@@ -150,8 +150,8 @@ function printClientDryRun(ctx: CommandContext, plan: Plan): void {
 }
 
 async function reportOutcome(ctx: CommandContext, outcome: RunOutcome): Promise<number> {
-  const [{ LockHeldError }, { DrainBlockedError, DrainRefusedError }, { DeclinedError }, { WaitTimeoutError }] = await Promise.all([
-    import('../../engine/lock.js'), import('../../engine/drain.js'), import('../../engine/engine.js'), import('../../engine/waits.js'),
+  const [{ LockHeldError }, { DrainBlockedError, DrainRefusedError }, { WaitTimeoutError }] = await Promise.all([
+    import('../../engine/lock.js'), import('../../engine/drain.js'), import('../../engine/waits.js'),
   ]);
   const c = ctx.chalk;
   if (outcome.skipped.length) {
@@ -170,7 +170,7 @@ async function reportOutcome(ctx: CommandContext, outcome: RunOutcome): Promise<
     return ExitCode.ok;
   }
   if (outcome.status === 'declined') {
-    ctx.out(`Stopped at your request after ${outcome.migrated.length} node(s). Rerun \`flannel2calico migrate\` to continue.`);
+    ctx.out(`Stopped at your request after ${outcome.migrated.length} node(s)${outcome.migrated.length ? '' : '; no node was changed'}. Rerun \`flannel2calico migrate\` to continue.`);
     return ExitCode.ok;
   }
   const resume = 'Rerun `flannel2calico migrate` with the same options to resume';
@@ -182,10 +182,6 @@ async function reportOutcome(ctx: CommandContext, outcome: RunOutcome): Promise<
   }
   const err = outcome.error;
   if (err instanceof LockHeldError) throw new CliError(err.message, ExitCode.usage, `Wait for it to finish, or if its process is gone, retry after the Lease expires (${err.expiresInSeconds} s).`);
-  if (err instanceof DeclinedError) {
-    ctx.out('Nothing was changed.');
-    return ExitCode.ok;
-  }
   const nodeFailures = outcome.failures.filter((f) => f.node);
   if (nodeFailures.length > 1) {
     ctx.log(`${c.red('error:')} migration stopped after the batch: ${nodeFailures.length} nodes failed:`);
