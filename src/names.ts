@@ -15,4 +15,17 @@ export const STATE_NAMESPACE = 'kube-system';
 export const STATE_CONFIGMAP = 'flannel2calico-state';
 export const LEASE_NAME = 'flannel2calico';
 export const EVENT_NAMESPACE = 'default';
-export const CONTROL_PLANE_LABELS = ['node-role.kubernetes.io/control-plane', 'node-role.kubernetes.io/master'];
+/** Labels that mark a control-plane node: kubeadm's, the older master, and Rancher RKE's controlplane. */
+export const CONTROL_PLANE_LABELS = ['node-role.kubernetes.io/control-plane', 'node-role.kubernetes.io/master', 'node-role.kubernetes.io/controlplane'];
+/**
+ * flannel's DaemonSet as today's kube-flannel.yml installs it (the defaults of --flannel-daemonset
+ * and --flannel-namespace), then the names older manifests used: kube-system before flannel v0.20,
+ * one DaemonSet per architecture before v0.12 (the default of Calico's flannel-migration controller).
+ */
+export const FLANNEL_DAEMONSETS: ReadonlyArray<{ namespace: string; name: string }> = [
+  { namespace: 'kube-flannel', name: 'kube-flannel-ds' },
+  { namespace: 'kube-system', name: 'kube-flannel-ds' },
+  { namespace: 'kube-system', name: 'kube-flannel-ds-amd64' },
+];
+/** Searched one by one, in this order, when DaemonSets cannot be listed cluster-wide. */
+export const FLANNEL_NAMESPACES = [...new Set(FLANNEL_DAEMONSETS.map((d) => d.namespace))];

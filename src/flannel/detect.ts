@@ -3,6 +3,7 @@
  * and checks the prerequisites of a live migration. Reads only; nothing in the cluster is changed.
  * The parsing and judging are pure functions in the sibling modules; this file does the API calls.
  */
+import { FLANNEL_NAMESPACES } from '../names.js';
 import { isClusterError, type ClusterClient, type V1DaemonSet, type V1Node, type V1Pod, type V1ConfigMap } from '../cluster/index.js';
 import { annotationPrefixesOnNodes, distributionMarkers, hasFlannelAnnotations, readNodeInfo, type NodeFinding } from './annotations.js';
 import {
@@ -43,8 +44,6 @@ import type { Check, DaemonSetCandidate, Detection, DetectedDaemonSet, FlannelNo
 
 export type { Check, CheckStatus, DaemonSetCandidate, Detection, DetectedDaemonSet, FlannelNodeInfo, Flavour, SubnetEnvRead } from './types.js';
 
-/** Namespaces flannel and Canal install into; searched when DaemonSets cannot be listed cluster-wide. */
-export const FLANNEL_NAMESPACES = ['kube-flannel', 'kube-system'];
 const CALICO_CRD = 'ippools.crd.projectcalico.org';
 
 export interface DetectOptions {

@@ -67,7 +67,7 @@ function pick(key: SettingKey, overrides: SettingOverrides, candidates: Array<Ca
   }
   if (detected) return detected.from ? { value: detected.value, source: detected.source, from: detected.from } : { value: detected.value, source: detected.source };
   if (def.defaultValue === null) return { value: null, source: 'unset', from: `not found; pass ${def.flag} or set ${def.env}` };
-  return { value: def.defaultValue, source: 'default', from: 'default of Calico\'s flannel-migration controller' };
+  return { value: def.defaultValue, source: 'default', from: def.defaultFrom ? `default of ${def.defaultFrom}` : 'default of Calico\'s flannel-migration controller' };
 }
 
 /** The most common value and whether every item agreed. */

@@ -3,6 +3,8 @@
  * CNI_CONFIG_DIR), each resolved as flag > environment variable > detected > default, and each
  * carrying where its value came from.
  */
+import { FLANNEL_DAEMONSETS } from '../names.js';
+
 export type SettingSource =
   | 'flag'
   | 'env'
@@ -50,6 +52,8 @@ export interface SettingDefinition {
   flag: string;
   type: SettingType;
   defaultValue: string | number | boolean | null;
+  /** Where the default comes from, when not from Calico's flannel-migration controller. */
+  defaultFrom?: string;
   description: string;
   min?: number;
   max?: number;
@@ -58,8 +62,8 @@ export interface SettingDefinition {
 export const SETTING_DEFINITIONS: readonly SettingDefinition[] = [
   { key: 'flannelNetwork', env: 'FLANNEL_NETWORK', flag: '--flannel-network', type: 'cidr', defaultValue: null, description: 'IPv4 network CIDR used by flannel for the cluster' },
   { key: 'flannelIpv6Network', env: 'FLANNEL_IPV6_NETWORK', flag: '--flannel-ipv6-network', type: 'cidr6', defaultValue: null, description: 'IPv6 network CIDR used by flannel for the cluster' },
-  { key: 'flannelDaemonSetName', env: 'FLANNEL_DAEMONSET_NAME', flag: '--flannel-daemonset', type: 'string', defaultValue: 'kube-flannel-ds-amd64', description: 'name of the flannel (or Canal) DaemonSet' },
-  { key: 'flannelDaemonSetNamespace', env: 'FLANNEL_DAEMONSET_NAMESPACE', flag: '--flannel-namespace', type: 'string', defaultValue: 'kube-system', description: 'namespace of the flannel (or Canal) DaemonSet' },
+  { key: 'flannelDaemonSetName', env: 'FLANNEL_DAEMONSET_NAME', flag: '--flannel-daemonset', type: 'string', defaultValue: FLANNEL_DAEMONSETS[0].name, defaultFrom: "today's kube-flannel.yml", description: 'name of the flannel (or Canal) DaemonSet' },
+  { key: 'flannelDaemonSetNamespace', env: 'FLANNEL_DAEMONSET_NAMESPACE', flag: '--flannel-namespace', type: 'string', defaultValue: FLANNEL_DAEMONSETS[0].namespace, defaultFrom: "today's kube-flannel.yml", description: 'namespace of the flannel (or Canal) DaemonSet' },
   { key: 'flannelMtu', env: 'FLANNEL_MTU', flag: '--flannel-mtu', type: 'int', defaultValue: 1450, description: 'MTU of the flannel VXLAN device', min: 576, max: 9000 },
   { key: 'flannelIpMasq', env: 'FLANNEL_IP_MASQ', flag: '--flannel-ip-masq', type: 'bool', defaultValue: true, description: 'whether flannel masquerades outbound traffic (becomes the pool\'s natOutgoing)' },
   { key: 'flannelSubnetLen', env: 'FLANNEL_SUBNET_LEN', flag: '--flannel-subnet-len', type: 'int', defaultValue: 24, description: 'per-node IPv4 subnet length', min: 8, max: 30 },

@@ -15,6 +15,8 @@ import {
   parseVersion,
   selectDaemonSet,
 } from '../../src/flannel/discovery.js';
+import { FLANNEL_DAEMONSETS, FLANNEL_NAMESPACES } from '../../src/names.js';
+import { SETTING_DEFINITIONS } from '../../src/flannel/settings.js';
 import { canalManifest, flannelManifest } from './flannel-fixtures.js';
 
 const noConfigMaps = () => undefined;
@@ -81,6 +83,17 @@ describe('selectDaemonSet', () => {
   it('takes the only candidate', () => {
     const s = selectDaemonSet([otherDaemonSet(), flannel]);
     expect(s.kind).toBe('found');
+  });
+
+  it('defaults to today\'s kube-flannel.yml and falls back to the names older manifests used', () => {
+    expect(FLANNEL_DAEMONSETS.map((d) => `${d.namespace}/${d.name}`)).toEqual(['kube-flannel/kube-flannel-ds', 'kube-system/kube-flannel-ds', 'kube-system/kube-flannel-ds-amd64']);
+    expect(FLANNEL_NAMESPACES).toEqual(['kube-flannel', 'kube-system']);
+    const defaultOf = (key: string) => SETTING_DEFINITIONS.find((d) => d.key === key)?.defaultValue;
+    expect([defaultOf('flannelDaemonSetNamespace'), defaultOf('flannelDaemonSetName')]).toEqual(['kube-flannel', 'kube-flannel-ds']);
+    for (const { namespace, name } of FLANNEL_DAEMONSETS) {
+      const s = selectDaemonSet([otherDaemonSet(), renamed(flannel, namespace, name)]);
+      expect(s.kind === 'found' && `${s.candidate.namespace}/${s.candidate.name}`).toBe(`${namespace}/${name}`);
+    }
   });
 
   it('finds nothing when nothing runs flanneld', () => {

@@ -109,7 +109,9 @@ describe('resolveSettings', () => {
 
   it('falls back to the defaults when nothing is detected', () => {
     const r = resolveSettings({ nodes: [] }, {}, PREFIX);
-    expect(r.settings.flannelDaemonSetName).toMatchObject({ value: 'kube-flannel-ds-amd64', source: 'default' });
+    expect(r.settings.flannelDaemonSetName).toEqual({ value: 'kube-flannel-ds', source: 'default', from: "default of today's kube-flannel.yml" });
+    expect(r.settings.flannelDaemonSetNamespace).toEqual({ value: 'kube-flannel', source: 'default', from: "default of today's kube-flannel.yml" });
+    expect(r.settings.flannelSubnetLen.from).toBe("default of Calico's flannel-migration controller");
     expect(r.settings.flannelNetwork).toMatchObject({ value: null, source: 'unset' });
     expect(r.settings.flannelSubnetLen).toMatchObject({ value: 24, source: 'default' });
     expect(r.settings.flannelPort).toMatchObject({ value: 8472, source: 'default' });

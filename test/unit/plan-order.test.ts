@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { PlanInputError, batchSize, compareNames, makeBatches, orderNodes, parseMaxParallel } from '../../src/plan/order.js';
+import type { V1Node } from '../../src/cluster/index.js';
+import { PlanInputError, batchSize, compareNames, isControlPlane, makeBatches, orderNodes, parseMaxParallel } from '../../src/plan/order.js';
 import { buildPlan } from '../../src/plan/planner.js';
 import { detection, node, random, snapshot } from './plan-fixtures.js';
 
@@ -44,6 +45,20 @@ describe('compareNames', () => {
     const sorted = [...names].sort(compareNames);
     expect(sorted).toEqual(['Node-3', 'a', 'node-1', 'node-1a', 'node-1b', 'node-02', 'node-2', 'node-10']);
     for (const a of names) for (const b of names) expect(Math.sign(compareNames(a, b))).toBe(-Math.sign(compareNames(b, a)) || 0);
+  });
+});
+
+describe('isControlPlane', () => {
+  const labelled = (labels: Record<string, string>): V1Node => ({ metadata: { name: 'n', labels } });
+  it('knows kubeadm\'s labels, the older master label and Rancher RKE\'s controlplane label', () => {
+    expect(isControlPlane(labelled({ 'node-role.kubernetes.io/control-plane': '' }))).toBe(true);
+    expect(isControlPlane(labelled({ 'node-role.kubernetes.io/master': '' }))).toBe(true);
+    expect(isControlPlane(labelled({ 'node-role.kubernetes.io/controlplane': 'true', 'node-role.kubernetes.io/etcd': 'true' }))).toBe(true);
+  });
+
+  it('takes other roles for workers', () => {
+    expect(isControlPlane(labelled({ 'node-role.kubernetes.io/worker': 'true', 'node-role.kubernetes.io/etcd': 'true' }))).toBe(false);
+    expect(isControlPlane(labelled({}))).toBe(false);
   });
 });
 
