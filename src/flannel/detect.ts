@@ -5,6 +5,7 @@
  */
 import { FLANNEL_NAMESPACES } from '../names.js';
 import { isClusterError, type ClusterClient, type V1DaemonSet, type V1Node, type V1Pod, type V1ConfigMap } from '../cluster/index.js';
+import { labelSelector } from '../k8s.js';
 import { annotationPrefixesOnNodes, distributionMarkers, hasFlannelAnnotations, readNodeInfo, type NodeFinding } from './annotations.js';
 import {
   conflictsCheck,
@@ -38,7 +39,7 @@ import {
 } from './discovery.js';
 import { cniConfMtu, NetConfError, parseNetConf, type NetConf } from './netconf.js';
 import { resolveAnnotationPrefix, resolveSettings, type DetectedSources } from './resolve.js';
-import { SettingError, type SettingOverrides } from './settings.js';
+import { SettingError, calicoDaemonSetName, type SettingOverrides } from './settings.js';
 import { parseSubnetEnv, SUBNET_ENV_PATH, type SubnetEnv } from './subnet-env.js';
 import type { Check, DaemonSetCandidate, Detection, DetectedDaemonSet, FlannelNodeInfo, SubnetEnvRead } from './types.js';
 
@@ -122,7 +123,7 @@ async function checkAccess(client: ClusterClient, flannelNamespace: string): Pro
 /** `cat /run/flannel/subnet.env` in one running pod of the DaemonSet; fails soft (kwok, no exec rights, …). */
 async function readSubnetEnv(client: ClusterClient, ds: V1DaemonSet, container: string, timeoutMs: number): Promise<{ env?: SubnetEnv; read: SubnetEnvRead }> {
   const namespace = ds.metadata?.namespace ?? '';
-  const selector = Object.entries(ds.spec?.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
+  const selector = labelSelector(ds.spec?.selector?.matchLabels);
   const pods = await readSoft(() => client.list<V1Pod & { metadata: any }>('v1', 'Pod', { namespace, labelSelector: selector || undefined }));
   if (!pods.value) return { read: { read: false, reason: `cannot list flannel's pods (${pods.error})` } };
   const running = pods.value
@@ -278,7 +279,7 @@ export async function detect(client: ClusterClient, overrides: SettingOverrides,
     findings.push(...f);
   }
 
-  const calicoDs = daemonSets.items.find((d) => d.metadata?.namespace === 'kube-system' && d.metadata?.name === (overrides.calicoDaemonSetName?.value ?? 'calico-node'));
+  const calicoDs = daemonSets.items.find((d) => d.metadata?.namespace === 'kube-system' && d.metadata?.name === calicoDaemonSetName(overrides));
   const sources: DetectedSources = {
     nodes: nodeInfos,
     ...(ds && candidates[0] && installation.flavour !== 'none' ? { daemonSet: { name: ds.metadata?.name ?? '', namespace: ds.metadata?.namespace ?? '', from: `found by ${candidates[0].evidence.join('; ')}` } } : {}),

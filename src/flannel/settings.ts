@@ -3,7 +3,7 @@
  * CNI_CONFIG_DIR), each resolved as flag > environment variable > detected > default, and each
  * carrying where its value came from.
  */
-import { FLANNEL_DAEMONSETS } from '../names.js';
+import { DEFAULT_CALICO_DAEMONSET, FLANNEL_DAEMONSETS } from '../names.js';
 
 export type SettingSource =
   | 'flag'
@@ -71,9 +71,14 @@ export const SETTING_DEFINITIONS: readonly SettingDefinition[] = [
   { key: 'flannelAnnotationPrefix', env: 'FLANNEL_ANNOTATION_PREFIX', flag: '--flannel-annotation-prefix', type: 'string', defaultValue: 'flannel.alpha.coreos.com', description: 'flannel\'s --kube-annotation-prefix' },
   { key: 'flannelVni', env: 'FLANNEL_VNI', flag: '--flannel-vni', type: 'int', defaultValue: 1, description: 'VXLAN network identifier', min: 1, max: 16777215 },
   { key: 'flannelPort', env: 'FLANNEL_PORT', flag: '--flannel-port', type: 'int', defaultValue: 8472, description: 'UDP port of the VXLAN device', min: 1, max: 65535 },
-  { key: 'calicoDaemonSetName', env: 'CALICO_DAEMONSET_NAME', flag: '--calico-daemonset', type: 'string', defaultValue: 'calico-node', description: 'name of the calico-node DaemonSet in kube-system' },
+  { key: 'calicoDaemonSetName', env: 'CALICO_DAEMONSET_NAME', flag: '--calico-daemonset', type: 'string', defaultValue: DEFAULT_CALICO_DAEMONSET, description: 'name of the calico-node DaemonSet in kube-system' },
   { key: 'cniConfigDir', env: 'CNI_CONFIG_DIR', flag: '--cni-config-dir', type: 'path', defaultValue: '/etc/cni/net.d', description: 'directory on each host holding the CNI config files' },
 ];
+
+/** The name of Calico's DaemonSet in `settings` (a plan's, a detection's or the operator's overrides), else the default. */
+export function calicoDaemonSetName(settings: { calicoDaemonSetName?: { value: unknown } }): string {
+  return String(settings.calicoDaemonSetName?.value ?? DEFAULT_CALICO_DAEMONSET);
+}
 
 export type SettingOverrides = Partial<{ [K in SettingKey]: { value: MigrationSettings[K]['value']; source: 'flag' | 'env' } }>;
 

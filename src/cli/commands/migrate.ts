@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import type { ClusterClient, KubeObject } from '../../cluster/index.js';
-import { SETTING_DEFINITIONS } from '../../flannel/settings.js';
+import { SETTING_DEFINITIONS, calicoDaemonSetName } from '../../flannel/settings.js';
 import type { RunOutcome } from '../../engine/engine.js';
 import { readMigrationRecord, type MigrationRecord } from '../../engine/state.js';
 import { NODE_STEPS, STEP_TITLES } from '../../engine/events.js';
@@ -134,7 +134,7 @@ async function resolvePlan(ctx: CommandContext, client: ClusterClient, options: 
 
 function printClientDryRun(ctx: CommandContext, plan: Plan): void {
   ctx.out(`Dry run (client): nothing is changed. The migration would:`);
-  ctx.out(`  1. install or validate Calico (DaemonSet ${String(plan.settings.calicoDaemonSetName?.value ?? 'calico-node')}, nodeSelector network=calico)`);
+  ctx.out(`  1. install or validate Calico (DaemonSet ${calicoDaemonSetName(plan.settings)}, nodeSelector network=calico)`);
   ctx.out(`  2. create IPPool(s) ${plan.calico.pools.map((p) => `${p.metadata?.name} ${p.spec?.cidr} blockSize ${p.spec?.blockSize}`).join(', ')}`);
   ctx.out(`  3. patch FelixConfiguration default: ${JSON.stringify(plan.calico.felixConfigurationPatch)}`);
   ctx.out(`  4. write per-node IPAM (${plan.nodes.reduce((n, node) => n + node.ipam.blocks.length, 0)} blocks) and label every node network=flannel`);

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
+import { formatDuration } from '../../duration.js';
 import { parseMaxParallel } from '../../plan/order.js';
 import { DEFAULT_HELPER_IMAGE, type Finding, type Plan, type PlannedNode } from '../../plan/types.js';
 import type { CommandContext } from '../context.js';
@@ -8,13 +9,6 @@ import { CliError, ExitCode, UsageError } from '../exit.js';
 import { action } from '../action.js';
 import { addPlanOptions, planOptionsFrom } from '../plan-options.js';
 import { addSettingsOptions, settingsOverrides } from '../settings-flags.js';
-
-function duration(seconds: number): string {
-  if (seconds <= 0) return 'no limit';
-  if (seconds % 3600 === 0) return `${seconds / 3600}h`;
-  if (seconds % 60 === 0) return `${seconds / 60}m`;
-  return `${seconds}s`;
-}
 
 function marker(ctx: CommandContext, level: Finding['level']): string {
   const c = ctx.chalk;
@@ -41,7 +35,7 @@ async function renderSummary(ctx: CommandContext, plan: Plan): Promise<void> {
   }
   const felix = (plan.calico.felixConfigurationPatch as { spec?: Record<string, unknown> }).spec ?? {};
   ctx.out(`  Felix       FelixConfiguration default: ${Object.entries(felix).map(([k, v]) => `${k} ${v}`).join(', ')}`);
-  ctx.out(`  drain       timeout ${duration(plan.drain.timeoutSeconds)}, grace period ${plan.drain.gracePeriodSeconds < 0 ? "each pod's own" : `${plan.drain.gracePeriodSeconds}s`}, --force ${plan.drain.force ? 'on' : 'off'}, --delete-emptydir-data ${plan.drain.deleteEmptyDirData ? 'on' : 'off'}`);
+  ctx.out(`  drain       timeout ${formatDuration(plan.drain.timeoutSeconds)}, grace period ${plan.drain.gracePeriodSeconds < 0 ? "each pod's own" : `${plan.drain.gracePeriodSeconds}s`}, --force ${plan.drain.force ? 'on' : 'off'}, --delete-emptydir-data ${plan.drain.deleteEmptyDirData ? 'on' : 'off'}`);
   if (plan.hostCleanup) {
     ctx.out(`  host Jobs   helper image ${plan.hostCleanup.helperImage} (--helper-image)`);
     ctx.out(`  image check ${plan.hostCleanup.preDrainCheck}`);
