@@ -43,7 +43,7 @@ import { SettingError, calicoDaemonSetName, type SettingOverrides } from './sett
 import { parseSubnetEnv, SUBNET_ENV_PATH, type SubnetEnv } from './subnet-env.js';
 import type { Check, DaemonSetCandidate, Detection, DetectedDaemonSet, FlannelNodeInfo, SubnetEnvRead } from './types.js';
 
-export type { Check, CheckStatus, DaemonSetCandidate, Detection, DetectedDaemonSet, FlannelNodeInfo, Flavour, SubnetEnvRead } from './types.js';
+export type { Check, DaemonSetCandidate, Detection, DetectedDaemonSet, FlannelNodeInfo, Flavour, SubnetEnvRead } from './types.js';
 
 const CALICO_CRD = 'ippools.crd.projectcalico.org';
 

@@ -93,7 +93,7 @@ function podKey(p: { namespace: string; name: string }): string {
 function detectionFindings(detection: Detection): Finding[] {
   const out: Finding[] = detection.checks.map((c) => ({
     id: `detect.${c.id}`,
-    level: c.status,
+    level: c.level,
     message: `${c.title}: ${c.message}`,
     ...(c.fix ? { fix: c.fix } : {}),
   }));

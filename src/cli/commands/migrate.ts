@@ -10,6 +10,7 @@ import { PlanFileError, parsePlanFile } from '../../plan/plan-file.js';
 import { narrowPlan, type PlanFlags } from '../../plan/narrow.js';
 import { DEFAULT_HELPER_IMAGE, type Plan } from '../../plan/types.js';
 import type { CommandContext } from '../context.js';
+import { failureText, warningText } from '../finding-render.js';
 import { CliError, ExitCode, UsageError } from '../exit.js';
 import { action } from '../action.js';
 import { addPlanOptions, parsePositiveDuration, planOptionsFrom } from '../plan-options.js';
@@ -106,9 +107,9 @@ async function resolvePlan(ctx: CommandContext, client: ClusterClient, options: 
     ...(options.flannelNamespace !== undefined ? { namespace: String(options.flannelNamespace) } : {}),
   });
   const resuming = record?.phase === 'migrating';
-  const failed = detection.checks.filter((c) => c.status === 'fail');
+  const failed = detection.checks.filter((c) => c.level === 'fail');
   if (failed.length && !resuming) {
-    for (const c of failed) ctx.log(`${ctx.chalk.red('✘')} ${c.title}: ${c.message}${c.fix ? `\n    fix: ${c.fix}` : ''}`);
+    for (const check of failed) ctx.log(failureText(ctx.chalk, check));
     throw new CliError('detection found problems that block the migration; nothing was changed', ExitCode.preflightFailed, 'Fix them, then run `flannel2calico detect` again.');
   }
   const snapshot = await collectSnapshot(client, detection);
@@ -259,10 +260,10 @@ Ctrl-C stops at the next safe point (exit 4, resumable); a second Ctrl-C exits a
     const { plan, resuming, allNodes } = await resolvePlan(ctx, client, options, record, flags);
     const failed = plan.preflight.filter((f) => f.level === 'fail');
     if (failed.length && !resuming) {
-      for (const f of failed) ctx.log(`${ctx.chalk.red('✘')} ${f.node ? `${f.node}: ` : ''}${f.message}${f.fix ? `\n    fix: ${f.fix}` : ''}`);
+      for (const f of failed) ctx.log(failureText(ctx.chalk, f));
       throw new CliError(`preflight failed (${failed.length} finding${failed.length === 1 ? '' : 's'}); nothing was changed`, ExitCode.preflightFailed, 'See `flannel2calico plan` for the whole plan.');
     }
-    for (const f of plan.preflight.filter((x) => x.level === 'warn')) ctx.log(`${ctx.chalk.yellow('!')} ${f.node ? `${f.node}: ` : ''}${f.message}`);
+    for (const f of plan.preflight.filter((x) => x.level === 'warn')) ctx.log(warningText(ctx.chalk, f));
     if (ctx.opts.dryRun === 'client') {
       printClientDryRun(ctx, plan);
       return ExitCode.ok;

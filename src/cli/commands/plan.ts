@@ -5,6 +5,7 @@ import { formatDuration } from '../../duration.js';
 import { parseMaxParallel } from '../../plan/order.js';
 import { DEFAULT_HELPER_IMAGE, type Finding, type Plan, type PlannedNode } from '../../plan/types.js';
 import type { CommandContext } from '../context.js';
+import { failureText } from '../finding-render.js';
 import { CliError, ExitCode, UsageError } from '../exit.js';
 import { action } from '../action.js';
 import { addPlanOptions, planOptionsFrom } from '../plan-options.js';
@@ -141,9 +142,7 @@ Exit codes: 0 plan ok, 3 a preflight finding fails (the plan is still printed an
     let reading = makeReadProgress(ctx, `reading flannel's installation from ${client.server}`);
     const detection = await detect(client, overrides, { daemonSet: options.flannelDaemonset, namespace: options.flannelNamespace }).finally(() => reading.stop());
     if (detection.flavour !== 'flannel' && detection.flavour !== 'canal') {
-      for (const check of detection.checks.filter((x) => x.status === 'fail')) {
-        ctx.log(`${ctx.chalk.red('✘')} ${check.title}: ${check.message}${check.fix ? `\n    fix: ${check.fix}` : ''}`);
-      }
+      for (const check of detection.checks.filter((x) => x.level === 'fail')) ctx.log(failureText(ctx.chalk, check));
       throw new CliError(`nothing to plan: ${detection.summary}`, ExitCode.preflightFailed, 'Run `flannel2calico detect` for details; name the DaemonSet with --flannel-daemonset and --flannel-namespace.');
     }
     reading = makeReadProgress(ctx, 'reading nodes, pods, PodDisruptionBudgets and Calico objects');
