@@ -9,6 +9,13 @@ export type { Finding } from '../finding.js';
 
 export type PodAction = 'evict' | 'skip' | 'refuse';
 
+/** How the drain treats one pod, and why (kubectl drain's filters). */
+export interface PodVerdict {
+  action: PodAction;
+  reason: string;
+}
+
+/** A PodDisruptionBudget and how many disruptions its status allows now. */
 export interface PdbRef {
   namespace: string;
   name: string;
@@ -16,11 +23,9 @@ export interface PdbRef {
 }
 
 /** What the drain of a node will do with one pod, and why (kubectl drain's filters). */
-export interface PodDisposition {
+export interface PodDisposition extends PodVerdict {
   namespace: string;
   name: string;
-  action: PodAction;
-  reason: string;
   /** PodDisruptionBudgets the eviction of this pod must pass; one with disruptionsAllowed 0 blocks now. */
   blockingPdbs: PdbRef[];
 }
