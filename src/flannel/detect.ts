@@ -32,14 +32,13 @@ import {
   flanneldConfig,
   managedBy,
   netConfSources,
-  parseDaemonSetRef,
   selectDaemonSet,
   type DaemonSetRequest,
   type FlanneldConfig,
 } from './discovery.js';
 import { cniConfMtu, NetConfError, parseNetConf, type NetConf } from './netconf.js';
 import { resolveAnnotationPrefix, resolveSettings, type DetectedSources } from './resolve.js';
-import { SettingError, calicoDaemonSetName, type SettingOverrides } from './settings.js';
+import { calicoDaemonSetName, type SettingOverrides } from './settings.js';
 import { parseSubnetEnv, SUBNET_ENV_PATH, type SubnetEnv } from './subnet-env.js';
 import type { Check, DaemonSetCandidate, Detection, DetectedDaemonSet, FlannelNodeInfo, SubnetEnvRead } from './types.js';
 
@@ -48,9 +47,6 @@ export type { Check, DaemonSetCandidate, Detection, DetectedDaemonSet, FlannelNo
 const CALICO_CRD = 'ippools.crd.projectcalico.org';
 
 export interface DetectOptions {
-  /** The operator's --flannel-daemonset: "name" or "namespace/name". Wins over the FLANNEL_DAEMONSET_NAME override. */
-  daemonSet?: string;
-  namespace?: string;
   /** How long to wait for `cat /run/flannel/subnet.env` in a flannel pod. */
   execTimeoutMs?: number;
 }
@@ -69,14 +65,12 @@ async function readSoft<T>(fn: () => Promise<T>): Promise<{ value?: T; error?: s
   }
 }
 
-function daemonSetRequest(overrides: SettingOverrides, opts: DetectOptions): DaemonSetRequest | undefined {
-  const raw = opts.daemonSet ?? overrides.flannelDaemonSetName?.value;
-  if (raw === undefined) return undefined;
-  const origin = opts.daemonSet !== undefined ? '--flannel-daemonset' : overrides.flannelDaemonSetName?.source === 'env' ? 'FLANNEL_DAEMONSET_NAME' : '--flannel-daemonset';
-  const ref = parseDaemonSetRef(raw);
-  if (!ref) throw new SettingError(`${origin}: expected NAME or NAMESPACE/NAME (got "${raw}")`);
-  const namespace = ref.namespace ?? opts.namespace ?? overrides.flannelDaemonSetNamespace?.value;
-  return { name: ref.name, origin, ...(namespace ? { namespace } : {}) };
+/** The DaemonSet the operator named (parseOverrides has split "namespace/name"), if any. */
+function daemonSetRequest(overrides: SettingOverrides): DaemonSetRequest | undefined {
+  const name = overrides.flannelDaemonSetName;
+  if (!name) return undefined;
+  const namespace = overrides.flannelDaemonSetNamespace?.value;
+  return { name: name.value, origin: name.source === 'env' ? 'FLANNEL_DAEMONSET_NAME' : '--flannel-daemonset', ...(namespace ? { namespace } : {}) };
 }
 
 async function listDaemonSets(client: ClusterClient, extraNamespace?: string): Promise<{ items: V1DaemonSet[]; error?: string }> {
@@ -200,11 +194,11 @@ async function readFlannelConfig(client: ClusterClient, ds: V1DaemonSet): Promis
 
 /**
  * Finds flannel or Canal, resolves every setting (flag > env > detected > default), and
- * runs the prerequisite checks. Throws SettingError for a malformed --flannel-daemonset; ClusterError
+ * runs the prerequisite checks. Throws ClusterError
  * when the API server cannot be reached. Permission problems become failed checks instead.
  */
 export async function detect(client: ClusterClient, overrides: SettingOverrides, opts: DetectOptions = {}): Promise<Detection> {
-  const request = daemonSetRequest(overrides, opts);
+  const request = daemonSetRequest(overrides);
   const [daemonSets, nodesRead] = await Promise.all([
     listDaemonSets(client, request?.namespace),
     readSoft(() => client.list<V1Node & { metadata: any }>('v1', 'Node')),
@@ -212,12 +206,12 @@ export async function detect(client: ClusterClient, overrides: SettingOverrides,
   const nodes: V1Node[] = (nodesRead.value ?? []).sort((a, b) => String(a.metadata?.name).localeCompare(String(b.metadata?.name)));
 
   // --flannel-namespace alone narrows the search to that namespace.
-  const onlyNamespace = request ? undefined : opts.namespace ?? overrides.flannelDaemonSetNamespace?.value;
+  const onlyNamespace = request ? undefined : overrides.flannelDaemonSetNamespace?.value;
   const searched = onlyNamespace ? daemonSets.items.filter((d) => d.metadata?.namespace === onlyNamespace) : daemonSets.items;
   let selection = daemonSets.error && !request ? { kind: 'none' as const } : selectDaemonSet(searched, request);
   const elsewhere = onlyNamespace && selection.kind === 'none' ? findCandidates(daemonSets.items) : [];
   if (elsewhere.length > 0) {
-    selection = { kind: 'not-found', message: `no flannel DaemonSet in namespace ${onlyNamespace} (from ${opts.namespace !== undefined ? '--flannel-namespace' : 'FLANNEL_DAEMONSET_NAMESPACE'}); flannel DaemonSets elsewhere: ${elsewhere.map((c) => `${c.namespace}/${c.name}`).join(', ')}` };
+    selection = { kind: 'not-found', message: `no flannel DaemonSet in namespace ${onlyNamespace} (from ${overrides.flannelDaemonSetNamespace?.source === 'env' ? 'FLANNEL_DAEMONSET_NAMESPACE' : '--flannel-namespace'}); flannel DaemonSets elsewhere: ${elsewhere.map((c) => `${c.namespace}/${c.name}`).join(', ')}` };
   }
   let outcome: InstallationOutcome;
   let ds: V1DaemonSet | undefined;

@@ -134,5 +134,34 @@ export function parseOverrides(flags: Partial<Record<SettingKey, string | undefi
     if (flag !== undefined) out[def.key] = { value: parseValue(def, String(flag), def.flag), source: 'flag' };
     else if (fromEnv !== undefined && fromEnv !== '') out[def.key] = { value: parseValue(def, fromEnv, `environment variable ${def.env}`), source: 'env' };
   }
-  return out as SettingOverrides;
+  return splitDaemonSetRef(out as SettingOverrides);
+}
+
+/** "name" or "namespace/name". Undefined when malformed. */
+export function parseDaemonSetRef(ref: string): { name: string; namespace?: string } | undefined {
+  const parts = ref.trim().split('/');
+  const dns = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+  if (parts.length === 1 && dns.test(parts[0])) return { name: parts[0] };
+  if (parts.length === 2 && dns.test(parts[0]) && dns.test(parts[1])) return { namespace: parts[0], name: parts[1] };
+  return undefined;
+}
+
+/** A DaemonSet named "namespace/name" (flag or FLANNEL_DAEMONSET_NAME) also sets the namespace. */
+function splitDaemonSetRef(overrides: SettingOverrides): SettingOverrides {
+  const name = overrides.flannelDaemonSetName;
+  if (name) {
+    const def = SETTING_DEFINITIONS.find((d) => d.key === 'flannelDaemonSetName')!;
+    const origin = name.source === 'flag' ? def.flag : `environment variable ${def.env}`;
+    const ref = parseDaemonSetRef(name.value);
+    if (!ref) throw new SettingError(`${origin}: expected NAME or NAMESPACE/NAME of a DaemonSet (got "${name.value}")`);
+    overrides.flannelDaemonSetName = { value: ref.name, source: name.source };
+    if (ref.namespace) {
+      const namespace = overrides.flannelDaemonSetNamespace;
+      if (namespace && namespace.value !== ref.namespace && namespace.source === name.source) {
+        throw new SettingError(`${origin} names namespace ${ref.namespace}, but ${namespace.source === 'flag' ? '--flannel-namespace' : 'FLANNEL_DAEMONSET_NAMESPACE'} says ${namespace.value}`);
+      }
+      if (!namespace || namespace.source === 'env' || namespace.value === ref.namespace) overrides.flannelDaemonSetNamespace = { value: ref.namespace, source: name.source };
+    }
+  }
+  return overrides;
 }

@@ -117,10 +117,7 @@ Calico's flannel-migration controller uses): flag > environment > detected > def
     ctx.debug(`detect: overrides ${JSON.stringify(overrides)}`);
     const client = await ctx.connect();
     const reading = makeReadProgress(ctx, `reading flannel's installation from ${client.server}`);
-    const detection = await detect(client, overrides, {
-      ...(options.flannelDaemonset !== undefined ? { daemonSet: String(options.flannelDaemonset) } : {}),
-      ...(options.flannelNamespace !== undefined ? { namespace: String(options.flannelNamespace) } : {}),
-    }).finally(() => reading.stop());
+    const detection = await detect(client, overrides).finally(() => reading.stop());
     const doc = detectionDocument(detection);
     if (ctx.opts.output === 'json') ctx.out(JSON.stringify(doc, null, 2));
     else if (ctx.opts.output === 'yaml') ctx.out((await import('yaml')).stringify(doc).trimEnd());

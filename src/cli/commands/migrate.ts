@@ -102,10 +102,7 @@ async function resolvePlan(ctx: CommandContext, client: ClusterClient, options: 
   const [{ detect }, { collectSnapshot, diffSnapshots }, { buildPlan }] = await Promise.all([
     import('../../flannel/detect.js'), import('../../plan/snapshot.js'), import('../../plan/planner.js'),
   ]);
-  const detection = await detect(client, overrides, {
-    ...(options.flannelDaemonset !== undefined ? { daemonSet: String(options.flannelDaemonset) } : {}),
-    ...(options.flannelNamespace !== undefined ? { namespace: String(options.flannelNamespace) } : {}),
-  });
+  const detection = await detect(client, overrides);
   const resuming = record?.phase === 'migrating';
   const failed = detection.checks.filter((c) => c.level === 'fail');
   if (failed.length && !resuming) {

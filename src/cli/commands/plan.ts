@@ -140,7 +140,7 @@ Exit codes: 0 plan ok, 3 a preflight finding fails (the plan is still printed an
     ]);
     const client = await ctx.connect();
     let reading = makeReadProgress(ctx, `reading flannel's installation from ${client.server}`);
-    const detection = await detect(client, overrides, { daemonSet: options.flannelDaemonset, namespace: options.flannelNamespace }).finally(() => reading.stop());
+    const detection = await detect(client, overrides).finally(() => reading.stop());
     if (detection.flavour !== 'flannel' && detection.flavour !== 'canal') {
       for (const check of detection.checks.filter((x) => x.level === 'fail')) ctx.log(failureText(ctx.chalk, check));
       throw new CliError(`nothing to plan: ${detection.summary}`, ExitCode.preflightFailed, 'Run `flannel2calico detect` for details; name the DaemonSet with --flannel-daemonset and --flannel-namespace.');
