@@ -15,7 +15,7 @@ import {
 import { MIGRATION_LABEL, NODE_STATE_ANNOTATION, STATE_NAMESPACE, type NetworkLabel } from '../names.js';
 import { NODE_STEPS, STEP_TITLES, type EngineEvent, type EventSink, type NodeStep } from './events.js';
 import { MigrationLock } from './lock.js';
-import { readMigrationRecord, readNodeState, stateFor, writeMigrationRecord, writeNodeState, type MigrationRecord, type NodeMigrationState, type RunRecord } from './state.js';
+import { readMigrationRecord, readNodeState, recordOfPlan, stateFor, writeMigrationRecord, writeNodeState, type MigrationRecord, type NodeMigrationState, type RunRecord } from './state.js';
 import { calicoDaemonSetName } from '../flannel/settings.js';
 import { labelSelector } from '../k8s.js';
 import { InterruptedError, waitForNoPodOnNode, waitForPodReadyOnNode } from './waits.js';
@@ -294,12 +294,7 @@ export class MigrationEngine {
     const now = new Date().toISOString();
     await writeMigrationRecord(this.client, {
       phase: 'migrating',
-      planHash: plan.cluster.stateHash,
-      flavour: plan.flavour,
-      flannelDaemonSet: plan.flannelDaemonSet,
-      calicoDaemonSet: calicoDaemonSetName(plan.settings),
-      settings: plan.settings,
-      nodeOrder: plan.nodes.map((n) => n.name),
+      ...recordOfPlan(plan),
       startedAt: record?.startedAt ?? now,
       updatedAt: now,
       before: record?.before,
@@ -334,12 +329,7 @@ export class MigrationEngine {
     const now = new Date().toISOString();
     const record: MigrationRecord = {
       phase: 'migrating',
-      planHash: plan.cluster.stateHash,
-      flavour: plan.flavour,
-      flannelDaemonSet: plan.flannelDaemonSet,
-      calicoDaemonSet: calicoDaemonSetName(plan.settings),
-      settings: plan.settings,
-      nodeOrder: plan.nodes.map((n) => n.name),
+      ...recordOfPlan(plan),
       startedAt: now,
       updatedAt: now,
       before: await captureClusterBefore(this.client, this.opts.calicoManifest ?? []),
