@@ -143,13 +143,19 @@ f2c_list_links() {
   }
 }
 
-# Whether f2c_links (as last listed) holds NAME.
-f2c_listed_link() {
-  local name
-  for name in "${f2c_links[@]}"; do
-    [ "$name" = "$1" ] && return 0
+# Whether WORD is one of the other arguments.
+f2c_one_of() {
+  local word=$1 item
+  shift
+  for item in "$@"; do
+    [ "$item" = "$word" ] && return 0
   done
   return 1
+}
+
+# Whether f2c_links (as last listed) holds NAME.
+f2c_listed_link() {
+  f2c_one_of "$1" "${f2c_links[@]}"
 }
 
 f2c_remove_link() {
@@ -421,12 +427,9 @@ f2c_list_nft_tables() {
   mapfile -t f2c_nft_tables <<<"$out"
 }
 
+# Whether f2c_nft_tables (as last listed) holds "FAMILY NAME".
 f2c_nft_table_listed() {
-  local line
-  for line in "${f2c_nft_tables[@]}"; do
-    [ "$line" = "table $1" ] && return 0
-  done
-  return 1
+  f2c_one_of "table $1" "${f2c_nft_tables[@]}"
 }
 
 # Arguments: "family name" pairs, e.g. "ip flannel-ipv4" "ip6 flannel-ipv6".
