@@ -175,9 +175,10 @@ const ms = (iso: string | undefined) => Date.parse(iso ?? '');
  * Splits each node's time, from the start of its batch to its node-done, into inherent waits and the
  * tool's own time. A wait starts at a `step-wait` event and lasts until the node's next event or its
  * next write to its own Node object (the state annotation written once the step is done), whichever
- * comes first. A wait on a PodDisruptionBudget is inherent only until that PDB's status next allowed
- * a disruption (from kube-apiserver's audit log): a retry that comes later is the tool's time. Where
- * the PDB's status history is not known, the whole wait counts as inherent.
+ * comes first. A refused eviction is an inherent wait only until its PDB's status next allowed a
+ * disruption (from kube-apiserver's audit log): a retry that comes later is the tool's time; the
+ * intervals of concurrent refusals are merged. Where a PDB's status history is not known, the wait
+ * counts as measured (until the node's next event).
  */
 export function splitNodeTimes(entries: CliAuditEntry[], pdbAllowed: Map<string, number[]> = new Map()): NodeSplit[] {
   const batchOf = new Map<string, { index: number; startMs: number }>();
@@ -202,13 +203,20 @@ export function splitNodeTimes(entries: CliAuditEntry[], pdbAllowed: Map<string,
     const segments: Segment[] = [];
     const stepsMs: Record<string, number> = {};
     const stepStart = new Map<string, number>();
-    // Drain waits on PDBs are merged into one span per drain: concurrent evictions interleave their events.
-    let pdbSpan: { step: string; startMs: number; allowedBy: number } | undefined;
+    // Drain waits on PDBs interleave (one per refused eviction, concurrent): their intervals are merged.
+    let pdbSpan: { step: string; intervals: Array<[number, number]> } | undefined;
     const closePdbSpan = (atMs: number) => {
       if (!pdbSpan) return;
-      const inherentEnd = Math.min(atMs, Math.max(pdbSpan.startMs, pdbSpan.allowedBy));
-      segments.push({ step: pdbSpan.step, startMs: pdbSpan.startMs, endMs: inherentEnd, kind: 'eviction' });
-      waits.eviction += inherentEnd - pdbSpan.startMs;
+      const intervals = pdbSpan.intervals.map(([a, b]): [number, number] => [a, Math.min(b, atMs)]).filter(([a, b]) => b > a).sort((x, y) => x[0] - y[0]);
+      let covered = 0;
+      let reach = -Infinity;
+      for (const [a, b] of intervals) {
+        if (b <= reach) continue;
+        covered += b - Math.max(a, reach);
+        reach = b;
+      }
+      if (intervals.length) segments.push({ step: pdbSpan.step, startMs: intervals[0][0], endMs: reach, kind: 'eviction' });
+      waits.eviction += covered;
       pdbSpan = undefined;
     };
     events.forEach((e, i) => {
@@ -227,10 +235,13 @@ export function splitNodeTimes(entries: CliAuditEntry[], pdbAllowed: Map<string,
       if (kind === 'eviction') {
         const pdb = pdbOfMessage(e.message ?? '');
         const allowedAt = pdb ? pdbAllowed.get(pdb)?.find((t) => t >= at) : undefined;
-        // Unknown history: the wait as measured; known: until the budget allowed a disruption again.
-        const allowedBy = allowedAt ?? end;
-        if (pdbSpan && pdbSpan.step === e.step) pdbSpan.allowedBy = Math.max(pdbSpan.allowedBy, allowedBy);
-        else pdbSpan = { step: e.step ?? '', startMs: at, allowedBy };
+        // Known history: the budget said no until it allowed a disruption again; unknown: the wait as measured.
+        const interval: [number, number] = [at, allowedAt ?? end];
+        if (pdbSpan && pdbSpan.step === e.step) pdbSpan.intervals.push(interval);
+        else {
+          closePdbSpan(at);
+          pdbSpan = { step: e.step ?? '', intervals: [interval] };
+        }
         return;
       }
       closePdbSpan(at);
