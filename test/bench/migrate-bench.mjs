@@ -63,9 +63,10 @@ const loadAverage = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
 /**
  * Pods take this long to terminate. kwok would remove them at once, so the disruption controller would
  * never see an evicted StatefulSet pod terminating before its same-name replacement appears, and would
- * hold the PDB at 0 for its 2-minute timeout: a kwok artefact, not what a real kubelet does.
+ * hold the PDB at 0 for its 2-minute timeout: a kwok artefact, not what a real kubelet does. 1 s was
+ * not enough on a loaded 2-core machine (the controller's sync came later); 3 s is.
  */
-const POD_TERMINATION_MS = 1000;
+const POD_TERMINATION_MS = 3000;
 // A /24 per node: /16 holds 256 nodes, /14 1,024.
 const podCidr = nodes > 250 ? '10.128.0.0/14' : '10.244.0.0/16';
 
@@ -120,6 +121,7 @@ async function runCli(tb, args, { budgetMs, stdoutFile, stderrFile } = {}) {
   const started = process.hrtime.bigint();
   const startedAt = Date.now();
   const child = spawn(process.execPath, [cliBin, '--kubeconfig', tb.kubeconfig, ...args], { cwd: repo, env, stdio: ['ignore', out, err] });
+  cliChild = child;
   let peakKb = 0;
   const sample = () => {
     try {
@@ -161,7 +163,17 @@ const result = { nodes, workers, maxParallel, cli: cliBin, startedAt: new Date()
 
 log(`starting a test bed of ${nodes} nodes (load average ${loadAverage()})`);
 let t0 = Date.now();
+let cliChild;
+let testbed;
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    log(`${signal}: stopping the migration and the test bed`);
+    cliChild?.kill('SIGINT');
+    setTimeout(() => (values.keep ? Promise.resolve() : testbed?.down()).finally(() => process.exit(130)), 3000);
+  });
+}
 const tb = await startTestbed({ nodes, controlPlane: 1, auditLog: true, podCidr, podDeletionDelayMs: POD_TERMINATION_MS, persistent: values.keep });
+testbed = tb;
 try {
   result.setup = { testbedSeconds: (Date.now() - t0) / 1000 };
   t0 = Date.now();
@@ -239,6 +251,7 @@ try {
     ['  inherent waits', `${fmt(summary.meanInherentMs / 1000, 2)} s`],
     ...analysis.INHERENT_WAITS.map((w) => [`    ${analysis.WAIT_TITLES[w]}`, `${fmt(summary.meanWaitsMs[w] / 1000, 2)} s`]),
     ['  tool overhead', `${fmt(summary.meanOverheadMs / 1000, 2)} s`],
+    ...(summary.meanSelfReported ? [['  (the tool\'s own account: waiting / pausing)', `${fmt(summary.meanSelfReported.waitedMs / 1000, 2)} s / ${fmt(summary.meanSelfReported.pausedMs / 1000, 2)} s`]] : []),
     ['batches', `${summary.batches.length}, mean wall ${fmt(summary.batches.reduce((a, b) => a + b.wallMs, 0) / Math.max(1, summary.batches.length) / 1000, 1)} s`],
     ['API requests per node (whole run)', `${fmt(all.total / nodes)} (${Object.entries(all.byVerb).sort((a, b) => b[1] - a[1]).map(([v, n]) => `${v} ${fmt(n / nodes)}`).join(', ')})`],
     ['write requests per node (whole run)', fmt(all.writes / nodes)],

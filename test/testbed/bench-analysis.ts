@@ -31,6 +31,9 @@ export interface CliAuditEntry {
   kind?: string;
   name?: string;
   command?: string;
+  /** On step-done, from builds that measure it themselves: time waiting on the cluster, and pausing before retries. */
+  waitedMs?: number;
+  pausedMs?: number;
 }
 
 export const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
@@ -167,6 +170,8 @@ export interface NodeSplit {
   segments: Segment[];
   /** False when the node never reached node-done in this log (a run cut short). */
   finished: boolean;
+  /** The tool's own account (step-done waitedMs / pausedMs), where the build records it. */
+  selfReported?: { waitedMs: number; pausedMs: number };
 }
 
 const ms = (iso: string | undefined) => Date.parse(iso ?? '');
@@ -203,6 +208,7 @@ export function splitNodeTimes(entries: CliAuditEntry[], pdbAllowed: Map<string,
     const segments: Segment[] = [];
     const stepsMs: Record<string, number> = {};
     const stepStart = new Map<string, number>();
+    let selfReported: { waitedMs: number; pausedMs: number } | undefined;
     // Drain waits on PDBs interleave (one per refused eviction, concurrent): their intervals are merged.
     let pdbSpan: { step: string; intervals: Array<[number, number]> } | undefined;
     const closePdbSpan = (atMs: number) => {
@@ -224,6 +230,11 @@ export function splitNodeTimes(entries: CliAuditEntry[], pdbAllowed: Map<string,
       if (e.event === 'step-start' && e.step) stepStart.set(e.step, at);
       if (e.event === 'step-done' && e.step) {
         stepsMs[e.step] = (stepsMs[e.step] ?? 0) + at - (stepStart.get(e.step) ?? at);
+        if (typeof e.waitedMs === 'number' || typeof e.pausedMs === 'number') {
+          selfReported ??= { waitedMs: 0, pausedMs: 0 };
+          selfReported.waitedMs += e.waitedMs ?? 0;
+          selfReported.pausedMs += e.pausedMs ?? 0;
+        }
         closePdbSpan(at);
       }
       if (e.event !== 'step-wait') return;
@@ -253,7 +264,7 @@ export function splitNodeTimes(entries: CliAuditEntry[], pdbAllowed: Map<string,
     const inherentMs = INHERENT_WAITS.reduce((sum, w) => sum + waits[w], 0);
     splits.push({
       node, batch: batch?.index, startMs, endMs, totalMs, inherentMs, overheadMs: Math.max(0, totalMs - inherentMs),
-      waits, stepsMs, segments, finished: Boolean(done),
+      waits, stepsMs, segments, finished: Boolean(done), ...(selfReported ? { selfReported } : {}),
     });
   }
   return splits.sort((a, b) => a.startMs - b.startMs || a.node.localeCompare(b.node));
@@ -268,6 +279,8 @@ export interface SplitSummary {
   meanWaitsMs: Record<InherentWait, number>;
   /** Per batch: from its start to its last node-done. */
   batches: Array<{ index: number; nodes: number; wallMs: number; meanOverheadMs: number }>;
+  /** Mean of the tool's own account, where every finished node has one. */
+  meanSelfReported?: { waitedMs: number; pausedMs: number };
 }
 
 export function summariseSplits(splits: NodeSplit[]): SplitSummary {
@@ -282,6 +295,9 @@ export function summariseSplits(splits: NodeSplit[]): SplitSummary {
     meanInherentMs: mean((s) => s.inherentMs),
     meanOverheadMs: mean((s) => s.overheadMs),
     meanWaitsMs: Object.fromEntries(INHERENT_WAITS.map((w) => [w, mean((s) => s.waits[w])])) as Record<InherentWait, number>,
+    ...(done.length && done.every((s) => s.selfReported)
+      ? { meanSelfReported: { waitedMs: mean((s) => s.selfReported!.waitedMs), pausedMs: mean((s) => s.selfReported!.pausedMs) } }
+      : {}),
     batches: [...batches].sort((a, b) => a[0] - b[0]).map(([index, list]) => ({
       index,
       nodes: list.length,

@@ -93,7 +93,7 @@ describe('splitNodeTimes', () => {
     cli(9250, 'step-done', { node: n, step: 'host-cleanup' }),
     cli(9250, 'step-start', { node: n, step: 'start-calico' }),
     cli(9300, 'step-wait', { node: n, step: 'start-calico', message: 'waiting for calico-node on w-1 to be Ready' }),
-    cli(9500, 'step-done', { node: n, step: 'start-calico' }),
+    cli(9500, 'step-done', { node: n, step: 'start-calico', waitedMs: 190, pausedMs: 0 }),
     cli(10_000, 'node-done', { node: n }),
   ];
 
@@ -111,6 +111,7 @@ describe('splitNodeTimes', () => {
     expect(split.inherentMs).toBe(4900);
     expect(split.overheadMs).toBe(5100);
     expect(split.stepsMs.drain).toBe(8000);
+    expect(split.selfReported).toEqual({ waitedMs: 190, pausedMs: 0 });
   });
 
   it('without the PDB history, counts the whole PDB wait as measured', () => {
