@@ -238,7 +238,7 @@ try {
 
   // the tables
   const wall = migrate.seconds;
-  const headline = new Table({ head: ['figure', 'value'] });
+  const headline = new Table({ head: ['figure', 'value'], style: { head: [], border: [] } });
   headline.push(
     ['cluster', `${nodes} nodes (1 control plane), ${result.pods} pods (${fmt(result.pods / nodes)} per node)`],
     ['--max-parallel', maxParallel],
@@ -261,12 +261,12 @@ try {
     ['control plane after the run', `${fmt(result.controlPlaneRssMb, 0)} MB RSS, /readyz ${result.apiServerReady ? 'ok' : 'FAILING'}`],
     ['load average (1/5/15 min) start / end', `${result.loadAverage.migrateStart} / ${result.loadAverage.migrateEnd} on ${os.cpus().length} cores`],
   );
-  const side = new Table({ head: ['', 'wall time', 'per node', 'how'] });
+  const side = new Table({ head: ['', 'wall time', 'per node', 'how'], style: { head: [], border: [] } });
   side.push(
     ['flannel2calico', `${fmt(result.extrapolatedSeconds ?? wall)} s`, `${fmt((result.extrapolatedSeconds ?? wall) / nodes, 2)} s`, migrate.interrupted ? 'extrapolated from a partial run' : `measured, --max-parallel ${maxParallel}`],
     ["Calico's flannel-migration controller", `${fmt(result.calicoModelledSeconds)} s`, `${analysis.CALICO_SECONDS_PER_NODE} s`, 'MODELLED, not run (its Go modules are refused by the proxy here): 15.4 s per node measured on this test bed, strictly serial (with 3-pod Deployments only; its kubectl drain waits on the same PDBs)'],
   );
-  const verbs = new Table({ head: ['request (whole run)', 'count', 'per node'] });
+  const verbs = new Table({ head: ['request (whole run)', 'count', 'per node'], style: { head: [], border: [] } });
   for (const r of all.byResource.slice(0, 15)) verbs.push([r.key, r.count, fmt(r.count / nodes, 2)]);
   console.log(headline.toString());
   console.log(side.toString());
