@@ -55,8 +55,12 @@ const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
 const outDir = path.resolve(values.out ?? path.join(repo, '.testbed/bench', `${nodes}-${maxParallel.replace('%', 'pct')}-${stamp}`));
 fs.mkdirSync(outDir, { recursive: true });
 const manifest = path.join(fixturesDir, 'calico-v3.32.1/flannel-migration-calico.yaml');
-/** The CLI's requests in kube-apiserver's audit log: @kubernetes/client-node's fetch, or a user agent naming the tool. */
-const CLI_USER_AGENT = /^(flannel2calico|kubectl-flannel2calico|node-fetch|undici|kubernetes-client)/i;
+/**
+ * The CLI's requests in kube-apiserver's audit log: @kubernetes/client-node's fetch, a user agent naming
+ * the tool, or none at all (the CLI's own patch and apply requests send no User-Agent; every other
+ * client of the test bed — kubectl, kwok, the controllers — sends one).
+ */
+const CLI_USER_AGENT = /^(flannel2calico|kubectl-flannel2calico|node-fetch|undici|kubernetes-client)|^$/i;
 const workers = nodes - 1;
 const log = (m) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
 const loadAverage = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
@@ -230,6 +234,7 @@ try {
   const cliEntries = readNdjson(cliLog).filter((e) => e.command === 'migrate');
   const apiEvents = await readApiAudit(tb.auditLogPath);
   result.apiAuditLogMb = fs.statSync(tb.auditLogPath).size / 2 ** 20;
+  fs.copyFileSync(tb.auditLogPath, path.join(outDir, 'kube-apiserver-audit.log'));
   const pdbAllowed = analysis.pdbAllowedTimes(apiEvents);
   const splits = analysis.splitNodeTimes(cliEntries, pdbAllowed);
   const summary = analysis.summariseSplits(splits);
