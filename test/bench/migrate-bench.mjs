@@ -203,7 +203,7 @@ try {
   const objects = workloadObjects();
   log(`creating ${objects.length} workload objects (${6 * workers + 3} Deployment and StatefulSet pods, 2 DaemonSets)`);
   kubectlOk(tb, ['create', '-f', '-'], objects.slice(0, 1).map((o) => JSON.stringify(o)).join('\n'));
-  for (let i = 1; i < objects.length; i += 400) kubectlOk(tb, ['create', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects.slice(i, i + 400) }));
+  for (let i = 1; i < objects.length; i += 100) kubectlOk(tb, ['create', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects.slice(i, i + 100) }));
   await waitForWorkloads(tb, 600_000 + workers * 2000);
   result.setup.workloadSeconds = (Date.now() - t0) / 1000;
   result.pods = podCount(tb);
