@@ -1,5 +1,6 @@
 import { setMaxListeners } from 'node:events';
-import { isClusterError, sleep, type ClusterClient, type KubeObject } from '../cluster/index.js';
+import { isClusterError, sleep, type KubeObject } from '../cluster/index.js';
+import type { ClusterPort } from './cluster-port.js';
 import { throwIfInterrupted, waitForPodsGone } from './waits.js';
 
 /** How one pod is treated by the drain (kubectl drain's filters). */
@@ -51,7 +52,7 @@ function groupBy(pods: Array<{ pod: string; reason: string }>): Record<string, s
 
 const podName = (p: KubeObject) => `${p.metadata?.namespace}/${p.metadata?.name}`;
 
-async function blockingBudget(client: ClusterClient, pod: KubeObject, causes: Array<{ reason?: string; message?: string }>): Promise<BlockingBudget | undefined> {
+async function blockingBudget(client: ClusterPort, pod: KubeObject, causes: Array<{ reason?: string; message?: string }>): Promise<BlockingBudget | undefined> {
   const cause = causes.find((c) => c.reason === 'DisruptionBudget');
   const name = cause?.message ? /disruption budget (\S+)/.exec(cause.message)?.[1] : undefined;
   if (!name) return undefined;
@@ -66,7 +67,7 @@ async function blockingBudget(client: ClusterClient, pod: KubeObject, causes: Ar
  * Eviction API (retrying 429s every retryDelayMs, naming the PodDisruptionBudget that blocks), then
  * wait for the evicted pods to be gone. One global deadline, never infinite.
  */
-export async function drainNode(client: ClusterClient, node: string, opts: DrainOptions): Promise<{ evicted: string[]; skipped: string[] }> {
+export async function drainNode(client: ClusterPort, node: string, opts: DrainOptions): Promise<{ evicted: string[]; skipped: string[] }> {
   const deadline = Date.now() + opts.timeoutMs;
   const pods = await client.list<KubeObject>('v1', 'Pod', { fieldSelector: `spec.nodeName=${node}` });
   const verdicts = pods.map((pod) => ({ pod, verdict: opts.classify(pod) }));
@@ -89,7 +90,7 @@ export async function drainNode(client: ClusterClient, node: string, opts: Drain
   }
 }
 
-async function evictAndWait(client: ClusterClient, node: string, opts: DrainOptions, deadline: number, toEvict: KubeObject[], skipped: string[], signal: AbortSignal): Promise<{ evicted: string[]; skipped: string[] }> {
+async function evictAndWait(client: ClusterPort, node: string, opts: DrainOptions, deadline: number, toEvict: KubeObject[], skipped: string[], signal: AbortSignal): Promise<{ evicted: string[]; skipped: string[] }> {
   const blocked = new Map<string, BlockingBudget>();
   const evictOne = async (pod: KubeObject): Promise<void> => {
     while (!signal.aborted) {

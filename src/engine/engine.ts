@@ -1,5 +1,6 @@
 import { setMaxListeners } from 'node:events';
-import { isClusterError, sleep, type ClusterClient, type KubeObject } from '../cluster/index.js';
+import { isClusterError, sleep, type KubeObject } from '../cluster/index.js';
+import type { ClusterPort } from './cluster-port.js';
 import type { Plan, PlannedNode } from '../plan/types.js';
 import { hostScriptJob, loadHostScript, type HostScriptJobOptions } from '../host/pods.js';
 import type { AuditLog } from './audit.js';
@@ -120,7 +121,7 @@ export class MigrationEngine {
   private readonly skipped = new Set<string>();
   private readonly notInPlan = new Set<string>();
 
-  constructor(private readonly client: ClusterClient, private readonly opts: EngineOptions) {
+  constructor(private readonly client: ClusterPort, private readonly opts: EngineOptions) {
     this.signal = opts.signal;
     this.lock = new MigrationLock(client, 30, opts.signal);
     this.stepTimeoutMs = opts.stepTimeoutMs ?? 5 * 60_000;
@@ -569,7 +570,7 @@ function countKinds(objects: KubeObject[]): string {
 }
 
 /** Removes flannel and every trace of the migration once all nodes run Calico. */
-export async function finalizeMigration(client: ClusterClient, flannel: { name: string; namespace: string }, calicoDaemonSet: string, emit: EventSink): Promise<void> {
+export async function finalizeMigration(client: ClusterPort, flannel: { name: string; namespace: string }, calicoDaemonSet: string, emit: EventSink): Promise<void> {
   emit({ type: 'phase', phase: 'finalize', message: `deleting flannel DaemonSet ${flannel.namespace}/${flannel.name}` });
   await client.delete({ apiVersion: 'apps/v1', kind: 'DaemonSet', name: flannel.name, namespace: flannel.namespace });
   const calicoRef = { apiVersion: 'apps/v1', kind: 'DaemonSet', name: calicoDaemonSet, namespace: 'kube-system' };

@@ -1,4 +1,5 @@
-import type { ClusterClient, KubeObject } from '../cluster/index.js';
+import type { KubeObject } from '../cluster/index.js';
+import type { ClusterPort } from './cluster-port.js';
 import { NODE_ANNOTATIONS } from '../calico/objects.js';
 import { hostScriptJob, loadHostScript, type HostScriptJobOptions } from '../host/pods.js';
 import type { Plan } from '../plan/types.js';
@@ -90,7 +91,7 @@ export class RevertEngine {
   private confirmAll = false;
   private record?: MigrationRecord;
 
-  constructor(private readonly client: ClusterClient, private readonly opts: RevertOptions) {
+  constructor(private readonly client: ClusterPort, private readonly opts: RevertOptions) {
     this.lock = new MigrationLock(client);
     this.stepTimeoutMs = opts.stepTimeoutMs ?? 5 * 60_000;
   }
@@ -421,7 +422,7 @@ export class RevertEngine {
  * Deletes a node's IPAM objects (blocks affine to it, their affinities, its tunnel handle) unless a
  * pod that still exists holds an address in the block. Returns the objects kept.
  */
-export async function releaseNodeIpam(client: ClusterClient, node: string, info: (m: string) => void): Promise<string[]> {
+export async function releaseNodeIpam(client: ClusterPort, node: string, info: (m: string) => void): Promise<string[]> {
   const [blocks, affinities, handles] = await Promise.all(IPAM_KINDS.map((k) => client.listIfServed(CALICO_GV, k)));
   if (!blocks) return [];
   const kept: string[] = [];

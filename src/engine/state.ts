@@ -1,5 +1,6 @@
-import type { ClusterClient, KubeObject, V1Node } from '../cluster/index.js';
+import type { KubeObject, V1Node } from '../cluster/index.js';
 import { NODE_STATE_ANNOTATION, STATE_CONFIGMAP, STATE_NAMESPACE, MANAGED_BY, MANAGED_BY_LABEL } from '../names.js';
+import type { ClusterPort } from './cluster-port.js';
 import type { NodeStep } from './events.js';
 
 /** Per-node progress, kept as a JSON annotation on the Node so any rerun resumes where it stopped. */
@@ -26,7 +27,7 @@ export function readNodeState(node: V1Node | KubeObject): NodeMigrationState | u
   }
 }
 
-export async function writeNodeState(client: ClusterClient, node: string, state: NodeMigrationState | null): Promise<void> {
+export async function writeNodeState(client: ClusterPort, node: string, state: NodeMigrationState | null): Promise<void> {
   await client.mergePatch({ apiVersion: 'v1', kind: 'Node', name: node }, {
     metadata: { annotations: { [NODE_STATE_ANNOTATION]: state ? JSON.stringify(state) : null } },
   });
@@ -79,17 +80,17 @@ export function stateFor(node: V1Node | KubeObject, operation: 'migrate' | 'reve
 
 const stateRef = { apiVersion: 'v1', kind: 'ConfigMap', name: STATE_CONFIGMAP, namespace: STATE_NAMESPACE };
 
-export async function readMigrationRecord(client: ClusterClient): Promise<MigrationRecord | undefined> {
+export async function readMigrationRecord(client: ClusterPort): Promise<MigrationRecord | undefined> {
   const cm = await client.find(stateRef);
   const raw = cm?.data?.record;
   return raw ? (JSON.parse(raw) as MigrationRecord) : undefined;
 }
 
-export async function deleteMigrationRecord(client: ClusterClient): Promise<void> {
+export async function deleteMigrationRecord(client: ClusterPort): Promise<void> {
   await client.delete(stateRef);
 }
 
-export async function writeMigrationRecord(client: ClusterClient, record: MigrationRecord): Promise<void> {
+export async function writeMigrationRecord(client: ClusterPort, record: MigrationRecord): Promise<void> {
   const body = {
     apiVersion: 'v1',
     kind: 'ConfigMap',

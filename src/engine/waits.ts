@@ -1,4 +1,5 @@
-import type { ClusterClient, KubeObject } from '../cluster/index.js';
+import type { KubeObject } from '../cluster/index.js';
+import type { ClusterPort } from './cluster-port.js';
 
 /** The operator interrupted the run (Ctrl-C): the wait or step stopped before it finished. */
 export class InterruptedError extends Error {
@@ -27,7 +28,7 @@ export function selectorString(matchLabels: Record<string, string> | undefined):
 }
 
 /** Waits (by watch) until a pod matching `labelSelector` on `node` is Ready. */
-export async function waitForPodReadyOnNode(client: ClusterClient, node: string, namespace: string, labelSelector: string, timeoutMs: number, what: string, signal?: AbortSignal): Promise<KubeObject> {
+export async function waitForPodReadyOnNode(client: ClusterPort, node: string, namespace: string, labelSelector: string, timeoutMs: number, what: string, signal?: AbortSignal): Promise<KubeObject> {
   let ready: KubeObject | undefined;
   const ok = await client.watchUntil<KubeObject>('v1', 'Pod', { namespace, labelSelector, fieldSelector: `spec.nodeName=${node}`, timeoutMs, signal }, (type, pod) => {
     if (type !== 'DELETED' && !pod.metadata?.deletionTimestamp && isPodReady(pod)) ready = pod;
@@ -41,7 +42,7 @@ export async function waitForPodReadyOnNode(client: ClusterClient, node: string,
 }
 
 /** Waits (by watch) until no pod matching `labelSelector` is left on `node`. */
-export async function waitForNoPodOnNode(client: ClusterClient, node: string, namespace: string | undefined, labelSelector: string, timeoutMs: number, what: string, signal?: AbortSignal): Promise<void> {
+export async function waitForNoPodOnNode(client: ClusterPort, node: string, namespace: string | undefined, labelSelector: string, timeoutMs: number, what: string, signal?: AbortSignal): Promise<void> {
   const present = new Set<string>();
   const ok = await client.watchUntil<KubeObject>('v1', 'Pod', {
     namespace, labelSelector, fieldSelector: `spec.nodeName=${node}`, timeoutMs, signal,
@@ -62,7 +63,7 @@ export async function waitForNoPodOnNode(client: ClusterClient, node: string, na
 }
 
 /** Waits (by watch) until every pod in `uids` is gone (deleted, or replaced by a pod with a new UID). */
-export async function waitForPodsGone(client: ClusterClient, node: string, uids: Set<string>, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+export async function waitForPodsGone(client: ClusterPort, node: string, uids: Set<string>, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
   const remaining = new Set(uids);
   if (remaining.size === 0) return true;
   return client.watchUntil<KubeObject>('v1', 'Pod', {
@@ -81,7 +82,7 @@ export async function waitForPodsGone(client: ClusterClient, node: string, uids:
 export type JobOutcome = { succeeded: true } | { succeeded: false; reason: string };
 
 /** Waits (by watch) until a Job completes or fails. */
-export async function waitForJob(client: ClusterClient, namespace: string, name: string, timeoutMs: number, signal?: AbortSignal): Promise<JobOutcome> {
+export async function waitForJob(client: ClusterPort, namespace: string, name: string, timeoutMs: number, signal?: AbortSignal): Promise<JobOutcome> {
   let outcome: JobOutcome | undefined;
   const ok = await client.watchUntil<KubeObject>('batch/v1', 'Job', { namespace, fieldSelector: `metadata.name=${name}`, timeoutMs, signal }, (type, job) => {
     if (type === 'DELETED') {
