@@ -3,7 +3,6 @@ import { isClusterError, sleep, type KubeObject } from '../cluster/index.js';
 import type { ClusterPort } from './cluster-port.js';
 import type { Plan, PlannedNode } from '../plan/types.js';
 import { hostScriptJob, loadHostScript, type HostScriptJobOptions } from '../host/pods.js';
-import type { AuditLog } from './audit.js';
 import {
   applyManifest,
   calicoDaemonSetProblems,
@@ -16,20 +15,12 @@ import {
 import { MIGRATION_LABEL, NODE_STATE_ANNOTATION, STATE_NAMESPACE, type NetworkLabel } from '../names.js';
 import { NODE_STEPS, STEP_TITLES, type EngineEvent, type EventSink, type NodeStep } from './events.js';
 import { MigrationLock } from './lock.js';
+import type { Confirmation, RunContext } from './run-context.js';
 import { readMigrationRecord, readNodeState, stateFor, writeMigrationRecord, writeNodeState, type MigrationRecord, type NodeMigrationState, type RunRecord } from './state.js';
 import { InterruptedError, selectorString, waitForNoPodOnNode, waitForPodReadyOnNode } from './waits.js';
 import { captureClusterBefore, wasUnschedulableBefore } from './cluster-before.js';
 import { checkHelperImage, runHostScriptJob, type HostJobRun } from './host-jobs.js';
 import { cordonAndDrain, deleteHelperObjects, nodeEvent, probeNode, restartPodNetworkPods, setNetworkLabel, setUnschedulable } from './node-ops.js';
-
-export type Answer = 'yes' | 'no' | 'all';
-
-export interface Confirmation {
-  kind: 'install-calico' | 'first-node' | 'batch' | 'finalize' | 'revert';
-  message: string;
-  /** Offer "yes to all remaining". */
-  allowAll?: boolean;
-}
 
 export interface EngineOptions {
   plan: Plan;
@@ -37,9 +28,6 @@ export interface EngineOptions {
   allNodes?: PlannedNode[];
   /** Upstream flannel-migration manifest, used when Calico is not installed yet. */
   calicoManifest?: KubeObject[];
-  confirm: (c: Confirmation) => Promise<Answer>;
-  onEvent: EventSink;
-  audit: AuditLog;
   helperImage: string;
   probeImage: string;
   drainTimeoutMs: number;
@@ -49,8 +37,6 @@ export interface EngineOptions {
   finalize: 'yes' | 'no' | 'ask';
   /** Skip the connectivity proof (e.g. where helper images cannot be pulled). */
   skipProbe?: boolean;
-  /** Ctrl-C: every wait and loop stops at its next safe point; no new node or step starts. */
-  signal?: AbortSignal;
   /** How long an unreachable or failing API server is waited for before the run gives up (default 5 min). */
   apiOutageMs?: number;
 }
@@ -117,13 +103,12 @@ export class MigrationEngine {
   private readonly lock: MigrationLock;
   private readonly stepTimeoutMs: number;
   private readonly signal?: AbortSignal;
-  private confirmAll = false;
   private readonly skipped = new Set<string>();
   private readonly notInPlan = new Set<string>();
 
-  constructor(private readonly client: ClusterPort, private readonly opts: EngineOptions) {
-    this.signal = opts.signal;
-    this.lock = new MigrationLock(client, 30, opts.signal);
+  constructor(private readonly client: ClusterPort, private readonly ctx: RunContext, private readonly opts: EngineOptions) {
+    this.signal = ctx.signal;
+    this.lock = new MigrationLock(client, 30, ctx.signal);
     this.stepTimeoutMs = opts.stepTimeoutMs ?? 5 * 60_000;
   }
 
@@ -157,15 +142,7 @@ export class MigrationEngine {
   }
 
   private emit(event: EngineEvent): void {
-    this.opts.audit.write({ ...event, type: 'event', event: event.type });
-    this.opts.onEvent(event);
-  }
-
-  private async ask(c: Confirmation): Promise<boolean> {
-    if (this.confirmAll && c.allowAll) return true;
-    const answer = await this.opts.confirm(c);
-    if (answer === 'all') this.confirmAll = true;
-    return answer !== 'no';
+    this.ctx.emit(event);
   }
 
   async run(): Promise<RunOutcome> {
@@ -197,7 +174,7 @@ export class MigrationEngine {
           : { kind: 'batch', message: `Migrate batch ${index + 1}/${plan.batches.length} (${names})?`, allowAll: true };
         if (first) await this.checkHelperImage(pending[0]);
         first = false;
-        if (!(await this.ask(question))) return { ...this.summary(migrated), status: 'declined' };
+        if (!(await this.ctx.ask(question))) return { ...this.summary(migrated), status: 'declined' };
         if (this.signal?.aborted) return this.stopped({ ...this.summary(migrated), status: 'interrupted', at: [] });
         this.emit({ type: 'batch-start', index: index + 1, total: plan.batches.length, nodes: pending.map((n) => n.name) });
         const results = await Promise.allSettled(pending.map((n) => this.migrateNode(n)));
@@ -233,8 +210,8 @@ export class MigrationEngine {
   }
 
   /** Records how the run ended in the migration record (for `status` and the next run), then returns the outcome. */
-  private async stopped(outcome: RunOutcome): Promise<RunOutcome> {
-    const run: RunRecord = { outcome: outcome.status === 'declined' ? 'completed' : outcome.status, at: new Date().toISOString() };
+  private async stopped(outcome: Exclude<RunOutcome, { status: 'declined' }>): Promise<RunOutcome> {
+    const run: RunRecord = { outcome: outcome.status, at: new Date().toISOString() };
     if (outcome.status === 'failed') run.failures = outcome.failures.map((f) => ({ node: f.node, step: f.step, error: f.error.message }));
     if (outcome.status === 'interrupted') run.failures = outcome.at.map((a) => ({ node: a.node, step: a.step, error: 'interrupted' }));
     if (outcome.skipped.length) run.skipped = outcome.skipped;
@@ -287,22 +264,10 @@ export class MigrationEngine {
     if (!calicoKinds) this.emit({ type: 'warning', message: 'server dry run: Calico\'s CRDs are not installed yet, so the IP pools, Felix settings and IPAM objects cannot be validated by the API server; skipping them' });
     this.emit({ type: 'phase', phase: 'datastore', message: 'writing Calico IP pools, Felix VXLAN settings and per-node IPAM' });
     if (calicoKinds) {
-      await ensurePools(this.client, plan, this.opts.onEvent);
+      await ensurePools(this.client, plan, (e) => this.emit(e));
       await ensureFelixConfiguration(this.client, plan.calico.felixConfigurationPatch);
     }
-    const now = new Date().toISOString();
-    await writeMigrationRecord(this.client, {
-      phase: 'migrating',
-      planHash: plan.cluster.stateHash,
-      flavour: plan.flavour,
-      flannelDaemonSet: plan.flannelDaemonSet,
-      calicoDaemonSet: String(plan.settings.calicoDaemonSetName?.value ?? 'calico-node'),
-      settings: plan.settings,
-      nodeOrder: plan.nodes.map((n) => n.name),
-      startedAt: record?.startedAt ?? now,
-      updatedAt: now,
-      before: record?.before,
-    });
+    await writeMigrationRecord(this.client, this.planRecord('migrating', record.startedAt, record.before));
     const everyNode = new Map([...(this.opts.allNodes ?? []), ...plan.nodes].map((n) => [n.name, n]));
     for (const node of everyNode.values()) {
       const current = await this.client.find(nodeRef(node.name));
@@ -329,22 +294,26 @@ export class MigrationEngine {
 
   /** The first run writes down what it found, before changing anything, so `revert --all` can restore it. */
   private async recordClusterBefore(): Promise<MigrationRecord> {
+    const record = this.planRecord('migrating', new Date().toISOString(), await captureClusterBefore(this.client, this.opts.calicoManifest ?? []));
+    await writeMigrationRecord(this.client, record);
+    return record;
+  }
+
+  /** The migration record of this plan. */
+  private planRecord(phase: MigrationRecord['phase'], startedAt: string, before: MigrationRecord['before']): MigrationRecord {
     const { plan } = this.opts;
-    const now = new Date().toISOString();
-    const record: MigrationRecord = {
-      phase: 'migrating',
+    return {
+      phase,
       planHash: plan.cluster.stateHash,
       flavour: plan.flavour,
       flannelDaemonSet: plan.flannelDaemonSet,
       calicoDaemonSet: String(plan.settings.calicoDaemonSetName?.value ?? 'calico-node'),
       settings: plan.settings,
       nodeOrder: plan.nodes.map((n) => n.name),
-      startedAt: now,
-      updatedAt: now,
-      before: await captureClusterBefore(this.client, this.opts.calicoManifest ?? []),
+      startedAt,
+      updatedAt: new Date().toISOString(),
+      before,
     };
-    await writeMigrationRecord(this.client, record);
-    return record;
   }
 
   private async ensureCalicoInstalled(): Promise<void> {
@@ -364,9 +333,9 @@ export class MigrationEngine {
     const prepared = prepareCalicoManifest(this.opts.calicoManifest, name, mtu);
     const summary = `Install Calico in migration mode: ${prepared.objects.length} objects (${countKinds(prepared.objects)})` +
       (prepared.changes.length ? `, adjusted:\n  - ${prepared.changes.join('\n  - ')}` : '');
-    if (!(await this.ask({ kind: 'install-calico', message: `${summary}\nApply it now?` }))) throw new DeclinedError();
+    if (!(await this.ctx.ask({ kind: 'install-calico', message: `${summary}\nApply it now?` }))) throw new DeclinedError();
     this.emit({ type: 'phase', phase: 'install-calico', message: `applying ${prepared.objects.length} objects of the Calico manifest (server-side apply)` });
-    await applyManifest(this.client, prepared.objects, this.opts.onEvent);
+    await applyManifest(this.client, prepared.objects, (e) => this.emit(e));
   }
 
   private async restrictFlannelToUnmigratedNodes(): Promise<void> {
@@ -434,7 +403,7 @@ export class MigrationEngine {
           timeoutMs: this.opts.drainTimeoutMs,
           retryDelayMs: this.opts.drainRetryDelayMs ?? 5000,
           onWaiting: wait,
-          onEvicted: (pod) => this.opts.audit.write({ type: 'evicted', node: name, pod }),
+          onEvicted: (pod) => this.ctx.audit.write({ type: 'evicted', node: name, pod }),
           signal: this.signal,
         });
       case 'stop-flannel': {
@@ -548,7 +517,7 @@ export class MigrationEngine {
       this.emit({ type: 'info', message: 'every node runs Calico; run `flannel2calico migrate --finalize` to remove flannel (until then its DaemonSet is kept, so nodes can still be moved back)' });
       return false;
     }
-    if (this.opts.finalize === 'ask' && !(await this.ask({ kind: 'finalize', message: 'Every node runs Calico. Finalize now: delete the flannel DaemonSet and the migration labels? (nodes can no longer be moved back to flannel afterwards)' }))) {
+    if (this.opts.finalize === 'ask' && !(await this.ctx.ask({ kind: 'finalize', message: 'Every node runs Calico. Finalize now: delete the flannel DaemonSet and the migration labels? (nodes can no longer be moved back to flannel afterwards)' }))) {
       return false;
     }
     await finalizeMigration(this.client, this.opts.plan.flannelDaemonSet, String(this.opts.plan.settings.calicoDaemonSetName?.value ?? 'calico-node'), (e) => this.emit(e));

@@ -35,6 +35,10 @@ export async function writeNodeState(client: ClusterPort, node: string, state: N
 
 /** Cluster-wide record of the migration: what was detected and planned, and how far it got. */
 export interface MigrationRecord {
+  /**
+   * migrating: the cluster as it was is recorded and the migration under way (a rerun resumes);
+   * finalized: flannel is gone; reverting: `revert --all` is moving every node back.
+   */
   phase: 'migrating' | 'finalized' | 'reverting';
   planHash: string;
   flavour: string;
