@@ -1,4 +1,4 @@
-import type { KubeObject, V1Node } from '../cluster/index.js';
+import { isClusterError, sleep, type KubeObject, type V1Node } from '../cluster/index.js';
 import { NODE_STATE_ANNOTATION, STATE_CONFIGMAP, STATE_NAMESPACE, MANAGED_BY, MANAGED_BY_LABEL } from '../names.js';
 import type { ClusterPort } from './cluster-port.js';
 import type { NodeStep } from './events.js';
@@ -27,10 +27,23 @@ export function readNodeState(node: V1Node | KubeObject): NodeMigrationState | u
   }
 }
 
+/** Records race other writers (a controller updating the Node, an operator's kubectl): retried on 409 Conflict. */
+async function retryOnConflict(write: () => Promise<unknown>, attempts = 5): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await write();
+      return;
+    } catch (err) {
+      if (!isClusterError(err, 'conflict') || attempt >= attempts) throw err;
+      await sleep(100 * attempt);
+    }
+  }
+}
+
 export async function writeNodeState(client: ClusterPort, node: string, state: NodeMigrationState | null): Promise<void> {
-  await client.mergePatch({ apiVersion: 'v1', kind: 'Node', name: node }, {
+  await retryOnConflict(() => client.mergePatch({ apiVersion: 'v1', kind: 'Node', name: node }, {
     metadata: { annotations: { [NODE_STATE_ANNOTATION]: state ? JSON.stringify(state) : null } },
-  });
+  }));
 }
 
 /** Cluster-wide record of the migration: what was detected and planned, and how far it got. */
@@ -101,5 +114,5 @@ export async function writeMigrationRecord(client: ClusterPort, record: Migratio
     metadata: { name: STATE_CONFIGMAP, namespace: STATE_NAMESPACE, labels: { [MANAGED_BY_LABEL]: MANAGED_BY } },
     data: { record: JSON.stringify(record, null, 2) },
   };
-  await client.apply(body);
+  await retryOnConflict(() => client.apply(body));
 }
