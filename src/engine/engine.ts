@@ -357,7 +357,7 @@ export class MigrationEngine {
     let state: NodeMigrationState = recorded ?? {
       operation: 'migrate', step: 'cordon', completed: [], wasUnschedulable: wasUnschedulableBefore(node), startedAt: now, updatedAt: now,
     };
-    if (!recorded) await this.retrying(`recording ${planned.name}`, () => writeNodeState(this.client, planned.name, state));
+    if (!recorded) await this.recordProgress(planned.name, 'cordon', state);
     for (const step of NODE_STEPS) {
       if (state.completed.includes(step)) continue;
       // A safe point: the previous step is recorded as done; start no new step after Ctrl-C.
@@ -383,12 +383,21 @@ export class MigrationEngine {
         throw new NodeStepError(planned.name, step, error);
       }
       state = { ...state, completed: [...state.completed, step], updatedAt: new Date().toISOString() };
-      const done = state;
-      await this.retrying(`recording ${planned.name}`, () => writeNodeState(this.client, planned.name, done));
+      await this.recordProgress(planned.name, step, state);
       await this.nodeEvent(planned.name, 'Normal', 'MigrationStep', `${STEP_TITLES[step]}: done`);
       this.emit({ type: 'step-done', node: planned.name, step, message: STEP_TITLES[step], elapsedMs: Date.now() - stepStarted });
     }
     this.emit({ type: 'node-done', node: planned.name, elapsedMs: Date.now() - started });
+  }
+
+  /** Records a node's progress on the Node; a node deleted meanwhile is gone, not failed. */
+  private async recordProgress(node: string, step: NodeStep, state: NodeMigrationState): Promise<void> {
+    try {
+      await this.retrying(`recording ${node}`, () => writeNodeState(this.client, node, state));
+    } catch (err) {
+      if (isClusterError(err, 'not-found')) throw new NodeGoneError(node, step);
+      throw err;
+    }
   }
 
   private async runStep(step: NodeStep, planned: PlannedNode, state: NodeMigrationState): Promise<void> {
