@@ -17,7 +17,7 @@ import { NODE_STEPS, STEP_TITLES, type EngineEvent, type EventSink, type NodeSte
 import { MigrationLock } from './lock.js';
 import type { Confirmation, RunContext } from './run-context.js';
 import { readMigrationRecord, readNodeState, stateFor, writeMigrationRecord, writeNodeState, type MigrationRecord, type NodeMigrationState, type RunRecord } from './state.js';
-import { InterruptedError, selectorString, waitForNoPodOnNode, waitForPodReadyOnNode } from './waits.js';
+import { InterruptedError, selectorString, waitForDaemonSetGone, waitForNoPodOnNode, waitForPodReadyOnNode } from './waits.js';
 import { captureClusterBefore, wasUnschedulableBefore } from './cluster-before.js';
 import { checkHelperImage, runHostScriptJob, type HostJobRun } from './host-jobs.js';
 import { cordonAndDrain, deleteHelperObjects, nodeEvent, probeNode, restartPodNetworkPods, setNetworkLabel, setUnschedulable } from './node-ops.js';
@@ -529,7 +529,8 @@ export class MigrationEngine {
     if (this.opts.finalize === 'ask' && !(await this.ctx.ask({ kind: 'finalize', message: 'Every node runs Calico. Finalize now: delete the flannel DaemonSet and the migration labels? (nodes can no longer be moved back to flannel afterwards)' }))) {
       return false;
     }
-    await finalizeMigration(this.client, this.opts.plan.flannelDaemonSet, String(this.opts.plan.settings.calicoDaemonSetName?.value ?? 'calico-node'), (e) => this.emit(e));
+    await finalizeMigration(this.client, this.opts.plan.flannelDaemonSet, String(this.opts.plan.settings.calicoDaemonSetName?.value ?? 'calico-node'), (e) => this.emit(e),
+      { timeoutMs: this.stepTimeoutMs, signal: this.signal });
     return true;
   }
 }
@@ -547,10 +548,18 @@ function countKinds(objects: KubeObject[]): string {
   return [...counts.entries()].map(([k, n]) => `${n} ${k}`).join(', ');
 }
 
-/** Removes flannel and every trace of the migration once all nodes run Calico. */
-export async function finalizeMigration(client: ClusterPort, flannel: { name: string; namespace: string }, calicoDaemonSet: string, emit: EventSink): Promise<void> {
+/**
+ * Removes flannel and every trace of the migration once all nodes run Calico: flannel's DaemonSet
+ * first, waiting (up to `timeoutMs`, stopping at Ctrl-C) until it and its pods are gone.
+ */
+export async function finalizeMigration(client: ClusterPort, flannel: { name: string; namespace: string }, calicoDaemonSet: string, emit: EventSink,
+  wait: { timeoutMs: number; signal?: AbortSignal }): Promise<void> {
   emit({ type: 'phase', phase: 'finalize', message: `deleting flannel DaemonSet ${flannel.namespace}/${flannel.name}` });
   await client.delete({ apiVersion: 'apps/v1', kind: 'DaemonSet', name: flannel.name, namespace: flannel.namespace });
+  if (!client.serverDryRun) {
+    emit({ type: 'phase', phase: 'finalize', message: `waiting for DaemonSet ${flannel.namespace}/${flannel.name} and its pods to be gone (up to ${Math.round(wait.timeoutMs / 1000)} s)` });
+    await waitForDaemonSetGone(client, flannel, wait.timeoutMs, wait.signal, (message) => emit({ type: 'info', message }));
+  }
   const calicoRef = { apiVersion: 'apps/v1', kind: 'DaemonSet', name: calicoDaemonSet, namespace: 'kube-system' };
   const calico = await client.find(calicoRef);
   if (calico?.spec?.template?.spec?.nodeSelector?.[MIGRATION_LABEL] !== undefined) {

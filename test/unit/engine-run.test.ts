@@ -3,7 +3,9 @@ import { describe, expect, it } from '@jest/globals';
 import { MIGRATION_LABEL } from '../../src/names.js';
 import { NODE_STEPS } from '../../src/engine/events.js';
 import { readMigrationRecord } from '../../src/engine/state.js';
-import { fakeCluster, migrate, nodeObject, nodeState, plan, stepsStarted } from './engine-fixtures.js';
+import { WaitTimeoutError } from '../../src/engine/waits.js';
+import { fakeCluster, FLANNEL_DS, migrate, nodeObject, nodeState, plan, stepsStarted } from './engine-fixtures.js';
+import type { FakeCluster } from './fake-cluster.js';
 
 describe('a migration run against the in-memory cluster', () => {
   it('moves every planned node through every step and records it', async () => {
@@ -112,5 +114,65 @@ describe('a migration run against the in-memory cluster', () => {
     const { outcome } = await migrate(cluster, plan([['a']]));
     expect(outcome).toMatchObject({ status: 'completed', migrated: ['a'], notInPlan: ['late'] });
     expect(cluster.peek('Node', 'late')?.metadata?.labels?.[MIGRATION_LABEL]).toBe('flannel');
+  });
+});
+
+describe('finalize', () => {
+  /** A pod of flannel's DaemonSet whose finalizer holds it after its DaemonSet is deleted, until the test lets it go. */
+  function heldFlannelPod(cluster: FakeCluster): () => void {
+    const ds = cluster.peek('DaemonSet', FLANNEL_DS.name, FLANNEL_DS.namespace)!;
+    cluster.put({
+      apiVersion: 'v1', kind: 'Pod',
+      metadata: {
+        name: 'kube-flannel-ds-held', namespace: FLANNEL_DS.namespace, labels: { app: 'flannel' }, finalizers: ['test.example/hold'],
+        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: FLANNEL_DS.name, uid: ds.metadata!.uid!, controller: true }],
+      },
+      spec: {},
+    });
+    return () => cluster.remove('Pod', 'kube-flannel-ds-held', FLANNEL_DS.namespace);
+  }
+
+  const flannelPods = (cluster: FakeCluster) => cluster.all('Pod', { namespace: FLANNEL_DS.namespace });
+
+  it('waits until flannel\'s DaemonSet and its pods are gone, then records the migration as finalized', async () => {
+    const cluster = fakeCluster([nodeObject('a'), nodeObject('b')]);
+    const release = heldFlannelPod(cluster);
+    cluster.after((call) => {
+      if (call.verb === 'delete' && call.kind === 'DaemonSet') setTimeout(release, 50);
+    });
+    const { outcome, recorded } = await migrate(cluster, plan([['a', 'b']]), { finalize: 'yes' });
+    expect(outcome).toMatchObject({ status: 'completed', finalized: true });
+    expect(cluster.peek('DaemonSet', FLANNEL_DS.name, FLANNEL_DS.namespace)).toBeUndefined();
+    expect(flannelPods(cluster)).toEqual([]);
+    expect(recorded.events).toContainEqual(expect.objectContaining({ type: 'phase', message: expect.stringMatching(/waiting for DaemonSet kube-flannel\/kube-flannel-ds and its pods to be gone/) }));
+    expect(recorded.events).toContainEqual(expect.objectContaining({ type: 'info', message: expect.stringMatching(/waiting for 1 pod\(s\) of DaemonSet kube-flannel\/kube-flannel-ds to terminate/) }));
+    expect((await readMigrationRecord(cluster))?.phase).toBe('finalized');
+    expect(cluster.peek('Node', 'a')?.metadata?.labels?.[MIGRATION_LABEL]).toBeUndefined();
+  });
+
+  it('a flannel pod that never goes fails finalize at the step timeout, not recorded as finalized; a rerun finishes it', async () => {
+    const cluster = fakeCluster([nodeObject('a')]);
+    const release = heldFlannelPod(cluster);
+    const { outcome } = await migrate(cluster, plan([['a']]), { finalize: 'yes', stepTimeoutMs: 200 });
+    expect(outcome.status).toBe('failed');
+    if (outcome.status !== 'failed') return;
+    expect(outcome.error).toBeInstanceOf(WaitTimeoutError);
+    expect(outcome.error.message).toMatch(/DaemonSet kube-flannel\/kube-flannel-ds and its pods to be gone/);
+    expect((await readMigrationRecord(cluster))?.phase).toBe('migrating');
+    release();
+    const rerun = await migrate(cluster, plan([['a']]), { finalize: 'yes' });
+    expect(rerun.outcome).toMatchObject({ status: 'completed', finalized: true });
+  });
+
+  it('Ctrl-C while waiting stops finalize without recording it', async () => {
+    const abort = new AbortController();
+    const cluster = fakeCluster([nodeObject('a')]);
+    heldFlannelPod(cluster);
+    cluster.after((call) => {
+      if (call.verb === 'delete' && call.kind === 'DaemonSet') setTimeout(() => abort.abort(), 50);
+    });
+    const { outcome } = await migrate(cluster, plan([['a']]), { finalize: 'yes', stepTimeoutMs: 10_000, signal: abort.signal });
+    expect(outcome.status).toBe('interrupted');
+    expect((await readMigrationRecord(cluster))?.phase).toBe('migrating');
   });
 });

@@ -4,7 +4,8 @@
  * knows the few API semantics the engine relies on (409 on create of an existing object, merge and
  * JSON patches with a `test` op, the Eviction API's 404/429/403 answers, list-then-watch) and plays
  * the controllers the engine waits for (DaemonSet pods follow their nodeSelector, a kubelet makes
- * pods Ready, Jobs complete, deleted nodes lose their pods). The end-to-end suites against the real
+ * pods Ready, Jobs complete, deleted nodes and DaemonSets lose their pods, finalizers hold a pod
+ * marked for deletion until the test removes it). The end-to-end suites against the real
  * control plane (test/e2e) remain the proof that the engine works on a cluster.
  */
 import crypto from 'node:crypto';
@@ -416,7 +417,7 @@ export class FakeCluster implements ClusterPort {
     const nodeNames = new Set(nodes.map((n) => n.metadata!.name!));
     const pods = [...this.objects.values()].filter((o) => o.kind === 'Pod');
     for (const pod of pods) {
-      if (pod.spec?.nodeName && !nodeNames.has(pod.spec.nodeName)) return this.removeQuietly(pod);
+      if (pod.spec?.nodeName && !nodeNames.has(pod.spec.nodeName) && this.removeQuietly(pod)) return true;
       if (pod.spec?.nodeName && !pod.status?.phase) {
         this.store({ ...pod, status: { phase: 'Running', podIP: '10.244.0.10', podIPs: [{ ip: '10.244.0.10' }], conditions: [{ type: 'Ready', status: 'True' }] } });
         return true;
@@ -439,13 +440,13 @@ export class FakeCluster implements ClusterPort {
           });
           return true;
         }
-        if (!wanted && own) return this.removeQuietly(own);
+        if (!wanted && own && this.removeQuietly(own)) return true;
       }
     }
     const dsUids = new Set([...this.objects.values()].filter((o) => o.kind === 'DaemonSet').map((d) => d.metadata!.uid));
     for (const pod of pods) {
       const owner = pod.metadata?.ownerReferences?.find((o: any) => o.kind === 'DaemonSet');
-      if (owner && !dsUids.has(owner.uid)) return this.removeQuietly(pod);
+      if (owner && !dsUids.has(owner.uid) && this.removeQuietly(pod)) return true;
     }
     for (const job of [...this.objects.values()].filter((o) => o.kind === 'Job' && !o.status?.conditions)) {
       const outcome = this.jobOutcome(job);
@@ -467,7 +468,13 @@ export class FakeCluster implements ClusterPort {
     this.notify(existed ? 'MODIFIED' : 'ADDED', stored);
   }
 
-  private removeQuietly(obj: KubeObject): true {
+  /** A controller's delete: an object with finalizers is only marked for deletion (once). */
+  private removeQuietly(obj: KubeObject): boolean {
+    if (obj.metadata?.finalizers?.length) {
+      if (obj.metadata.deletionTimestamp) return false;
+      this.store({ ...obj, metadata: { ...obj.metadata, deletionTimestamp: new Date().toISOString() as any } });
+      return true;
+    }
     this.objects.delete(key(obj.kind!, obj.metadata?.namespace, obj.metadata!.name!));
     this.notify('DELETED', obj);
     return true;
