@@ -36,10 +36,8 @@ export interface ClusterPort {
    * Lists, then watches, calling `onEvent` until it returns true (resolves true), the deadline
    * passes (false) or `signal` aborts (false).
    */
-  watchUntil<T extends KubeObject>(
-    apiVersion: string,
-    kind: string,
-    opts: ListOptions & { timeoutMs: number; signal?: AbortSignal; onList?: (items: T[]) => boolean },
-    onEvent: (type: WatchEventType, obj: T) => boolean,
-  ): Promise<boolean>;
+  watchUntil<T extends KubeObject>(apiVersion: string, kind: string, opts: WatchOptions<T>, onEvent: (type: WatchEventType, obj: T) => boolean): Promise<boolean>;
 }
+
+/** Where and how long to watch; `onList` sees the initial list and may end the watch at once. */
+export type WatchOptions<T extends KubeObject> = ListOptions & { timeoutMs: number; signal?: AbortSignal; onList?: (items: T[]) => boolean };

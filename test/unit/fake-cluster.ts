@@ -10,7 +10,7 @@
  */
 import crypto from 'node:crypto';
 import { ClusterError, type KubeObject, type ListOptions, type ObjectRef, type WatchEventType } from '../../src/cluster/index.js';
-import type { ClusterPort } from '../../src/engine/cluster-port.js';
+import type { ClusterPort, WatchOptions } from '../../src/engine/cluster-port.js';
 
 export type Verb = 'get' | 'list' | 'create' | 'apply' | 'patch' | 'delete' | 'evict' | 'watch';
 
@@ -359,12 +359,7 @@ export class FakeCluster implements ClusterPort {
     return 'evicted';
   }
 
-  async watchUntil<T extends KubeObject>(
-    apiVersion: string,
-    kind: string,
-    opts: ListOptions & { timeoutMs: number; signal?: AbortSignal; onList?: (items: T[]) => boolean },
-    onEvent: (type: WatchEventType, obj: T) => boolean,
-  ): Promise<boolean> {
+  async watchUntil<T extends KubeObject>(apiVersion: string, kind: string, opts: WatchOptions<T>, onEvent: (type: WatchEventType, obj: T) => boolean): Promise<boolean> {
     const call: Call = { verb: 'watch', kind, namespace: opts.namespace };
     this.begin(call);
     this.end(call);
