@@ -13,7 +13,7 @@ import type { Call, FakeCluster } from './fake-cluster.js';
 
 const NODE = 'worker-1';
 
-const patchesNode = (calls: Call[], test: (body: any) => boolean) => calls.some((c) => c.verb === 'patch' && c.kind === 'Node' && c.name === NODE && test(c.body));
+const patchesNode = (calls: Call[], test: (body: any) => boolean) => calls.some((c) => c.ok && c.verb === 'patch' && c.kind === 'Node' && c.name === NODE && test(c.body));
 
 /** The cleanup Job the engine makes for NODE (a previous run's, when it exists already). */
 function cleanupJob(): KubeObject {
@@ -45,7 +45,7 @@ const ROWS: StepRow[] = [
   },
   {
     step: 'drain',
-    acted: (calls) => calls.some((c) => c.verb === 'evict' && c.name === `web-${NODE}`),
+    acted: (calls) => calls.some((c) => c.ok && c.verb === 'evict' && c.name === `web-${NODE}`),
     alreadyDone: (cluster) => cluster.remove('Pod', `web-${NODE}`, 'default'),
   },
   {
@@ -55,7 +55,7 @@ const ROWS: StepRow[] = [
   },
   {
     step: 'host-cleanup',
-    acted: (calls) => calls.some((c) => c.verb === 'create' && c.kind === 'Job' && c.name === cleanupJob().metadata!.name),
+    acted: (calls) => calls.some((c) => c.ok && c.verb === 'create' && c.kind === 'Job' && c.name === cleanupJob().metadata!.name),
     alreadyDone: (cluster) => cluster.put(cleanupJob()),
   },
   {
@@ -64,7 +64,7 @@ const ROWS: StepRow[] = [
     alreadyDone: (cluster) => withLabel(cluster, 'calico'),
   },
   // A proof, not a change: it runs again until it is recorded as done.
-  { step: 'probe', acted: (calls) => calls.some((c) => c.verb === 'create' && c.kind === 'Pod' && c.name!.startsWith('f2c-probe-server-')) },
+  { step: 'probe', acted: (calls) => calls.some((c) => c.ok && c.verb === 'create' && c.kind === 'Pod' && c.name!.startsWith('f2c-probe-server-')) },
   {
     step: 'uncordon',
     acted: (calls) => patchesNode(calls, (b) => b?.spec?.unschedulable === false),
@@ -125,8 +125,8 @@ describe('rerunning a finished migration', () => {
     expect(outcome).toMatchObject({ status: 'completed', migrated: ['a', 'b'] });
     expect(recorded.events.filter((e) => e.type === 'step-start')).toEqual([]);
     const rerun = cluster.calls.slice(before);
-    expect(rerun.filter((c) => c.kind === 'Node' && c.verb !== 'get' && c.verb !== 'list')).toEqual([]);
-    expect(rerun.filter((c) => c.verb === 'evict' || (c.verb === 'create' && c.kind === 'Job'))).toEqual([]);
+    expect(rerun.filter((c) => c.ok && c.kind === 'Node' && !['get', 'list', 'watch'].includes(c.verb))).toEqual([]);
+    expect(rerun.filter((c) => c.ok && (c.verb === 'evict' || (c.verb === 'create' && c.kind === 'Job')))).toEqual([]);
   });
 
   it('leaves a node the operator had cordoned cordoned', async () => {
@@ -134,7 +134,7 @@ describe('rerunning a finished migration', () => {
     const { outcome } = await migrate(cluster, plan([['a']]));
     expect(outcome.status).toBe('completed');
     expect(cluster.peek('Node', 'a')?.spec?.unschedulable).toBe(true);
-    expect(cluster.writes('Node').some((c) => (c.body as any)?.spec?.unschedulable === false)).toBe(false);
+    expect(cluster.changes('Node').some((c) => (c.body as any)?.spec?.unschedulable === false)).toBe(false);
   });
 
   it('restricts flannel to unmigrated nodes once, and labels every node', async () => {
@@ -142,7 +142,7 @@ describe('rerunning a finished migration', () => {
     await migrate(cluster, plan([['a']]));
     await migrate(cluster, plan([['a']]));
     expect(cluster.peek('DaemonSet', FLANNEL_DS.name, FLANNEL_DS.namespace)?.spec.template.spec.nodeSelector).toEqual({ [MIGRATION_LABEL]: 'flannel' });
-    expect(cluster.writes('DaemonSet').filter((c) => c.name === FLANNEL_DS.name)).toHaveLength(1);
+    expect(cluster.changes('DaemonSet').filter((c) => c.name === FLANNEL_DS.name)).toHaveLength(1);
     expect(cluster.peek('Node', 'b')?.metadata?.labels?.[MIGRATION_LABEL]).toBe('flannel');
   });
 });

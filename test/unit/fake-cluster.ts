@@ -21,6 +21,8 @@ export interface Call {
   namespace?: string;
   /** The patch or object sent, for writes. */
   body?: unknown;
+  /** The call succeeded (a refused create, a 404 or an injected fault leaves it unset). */
+  ok?: boolean;
 }
 
 interface Match {
@@ -212,9 +214,14 @@ export class FakeCluster implements ClusterPort {
     return true;
   }
 
-  /** The writes (not reads) made through the port, optionally of one kind. */
+  /** The writes (not reads) sent through the port, optionally of one kind, refused ones included. */
   writes(kind?: string): Call[] {
     return this.calls.filter((c) => !['get', 'list', 'watch'].includes(c.verb) && (!kind || c.kind === kind));
+  }
+
+  /** The writes that changed something. */
+  changes(kind?: string): Call[] {
+    return this.writes(kind).filter((c) => c.ok);
   }
 
   // ---- ClusterPort -------------------------------------------------------------------------
@@ -230,6 +237,7 @@ export class FakeCluster implements ClusterPort {
   }
 
   private end(call: Call): void {
+    call.ok = true;
     for (const hook of this.afterHooks) hook(call);
   }
 
