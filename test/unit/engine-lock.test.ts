@@ -1,7 +1,7 @@
 /** One migration at a time: the Lease is taken, refused while another live run holds it, taken over once it is stale. */
 import { describe, expect, it } from '@jest/globals';
 import type { KubeObject } from '../../src/cluster/index.js';
-import { LEASE_NAME, STATE_NAMESPACE } from '../../src/engine/constants.js';
+import { LEASE_NAME, STATE_NAMESPACE } from '../../src/names.js';
 import { LockHeldError, MigrationLock } from '../../src/engine/lock.js';
 import { fakeCluster, migrate, nodeObject, nodeState, plan } from './engine-fixtures.js';
 import { conflict, FakeCluster } from './fake-cluster.js';

@@ -1,6 +1,6 @@
 /** The revert engine on the same port and run context as migrate: a node back to flannel, and the whole cluster restored. */
 import { describe, expect, it } from '@jest/globals';
-import { MIGRATION_LABEL } from '../../src/engine/constants.js';
+import { MIGRATION_LABEL } from '../../src/names.js';
 import { REVERT_STEPS } from '../../src/engine/events.js';
 import { RevertEngine, type RevertOptions, type RevertOutcome } from '../../src/engine/revert.js';
 import { readMigrationRecord } from '../../src/engine/state.js';

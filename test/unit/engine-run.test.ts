@@ -81,9 +81,21 @@ describe('a migration run against the in-memory cluster', () => {
   it('declining the first batch changes no node', async () => {
     const cluster = fakeCluster([nodeObject('a')]);
     const { outcome } = await migrate(cluster, plan([['a']]), { answer: () => 'no' });
-    expect(outcome).toMatchObject({ status: 'declined', declined: 'first-node', migrated: [] });
+    expect(outcome).toMatchObject({ status: 'declined', migrated: [] });
     expect(nodeState(cluster, 'a')).toBeUndefined();
     expect(cluster.writes('Node').some((c) => (c.body as any)?.spec)).toBe(false);
+  });
+
+  it('declining the Calico install ends the run as declined, with nothing installed and no node changed', async () => {
+    const cluster = fakeCluster([nodeObject('a')]);
+    const calico = cluster.peek('DaemonSet', 'calico-node', 'kube-system')!;
+    cluster.remove('DaemonSet', 'calico-node', 'kube-system');
+    const manifest = [{ apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'calico-node', namespace: 'kube-system' }, spec: { ...calico.spec, template: { spec: {} } } }];
+    const { outcome, recorded } = await migrate(cluster, plan([['a']]), { calicoManifest: manifest, answer: (q) => (q.kind === 'install-calico' ? 'no' : 'yes') });
+    expect(outcome).toMatchObject({ status: 'declined', migrated: [] });
+    expect(recorded.questions.map((q) => q.kind)).toEqual(['install-calico']);
+    expect(cluster.peek('DaemonSet', 'calico-node', 'kube-system')).toBeUndefined();
+    expect(cluster.changes('Node')).toEqual([]);
   });
 
   it('"all" answers the remaining batch questions', async () => {

@@ -1,6 +1,6 @@
 /** The records a rerun resumes from: per node on the Node, cluster-wide in a ConfigMap; written through 409 Conflicts. */
 import { describe, expect, it } from '@jest/globals';
-import { STATE_CONFIGMAP, STATE_NAMESPACE } from '../../src/engine/constants.js';
+import { STATE_CONFIGMAP, STATE_NAMESPACE } from '../../src/names.js';
 import { readMigrationRecord, readNodeState, writeMigrationRecord, writeNodeState, type MigrationRecord, type NodeMigrationState } from '../../src/engine/state.js';
 import { nodeObject } from './engine-fixtures.js';
 import { conflict, FakeCluster } from './fake-cluster.js';

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import type { KubeObject } from '../../src/cluster/index.js';
-import { MIGRATION_LABEL, STATE_NAMESPACE } from '../../src/engine/constants.js';
+import { MIGRATION_LABEL, STATE_NAMESPACE } from '../../src/names.js';
 import { NODE_STEPS, type NodeStep } from '../../src/engine/events.js';
 import { hostScriptJob, loadHostScript } from '../../src/host/pods.js';
 import { fakeCluster, migrate, nodeObject, nodeState, plan, stepsStarted, workloadPod, FLANNEL_DS } from './engine-fixtures.js';
