@@ -267,7 +267,7 @@ export class MigrationEngine {
       await ensurePools(this.client, plan, (e) => this.emit(e));
       await ensureFelixConfiguration(this.client, plan.calico.felixConfigurationPatch);
     }
-    await writeMigrationRecord(this.client, this.planRecord('migrating', record.startedAt, record.before));
+    await writeMigrationRecord(this.client, this.planRecord(record.startedAt, record.before));
     const everyNode = new Map([...(this.opts.allNodes ?? []), ...plan.nodes].map((n) => [n.name, n]));
     for (const node of everyNode.values()) {
       const current = await this.client.find(nodeRef(node.name));
@@ -294,16 +294,16 @@ export class MigrationEngine {
 
   /** The first run writes down what it found, before changing anything, so `revert --all` can restore it. */
   private async recordClusterBefore(): Promise<MigrationRecord> {
-    const record = this.planRecord('migrating', new Date().toISOString(), await captureClusterBefore(this.client, this.opts.calicoManifest ?? []));
+    const record = this.planRecord(new Date().toISOString(), await captureClusterBefore(this.client, this.opts.calicoManifest ?? []));
     await writeMigrationRecord(this.client, record);
     return record;
   }
 
   /** The migration record of this plan. */
-  private planRecord(phase: MigrationRecord['phase'], startedAt: string, before: MigrationRecord['before']): MigrationRecord {
+  private planRecord(startedAt: string, before: MigrationRecord['before']): MigrationRecord {
     const { plan } = this.opts;
     return {
-      phase,
+      phase: 'migrating',
       planHash: plan.cluster.stateHash,
       flavour: plan.flavour,
       flannelDaemonSet: plan.flannelDaemonSet,
