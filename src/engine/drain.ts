@@ -1,13 +1,9 @@
 import { setMaxListeners } from 'node:events';
 import { isClusterError, sleep, type KubeObject } from '../cluster/index.js';
+import { cannotDelete } from '../plan/drain-filters.js';
+import type { PdbRef, PodVerdict } from '../plan/types.js';
 import type { ClusterPort } from './cluster-port.js';
 import { throwIfInterrupted, waitForPodsGone } from './waits.js';
-
-/** How one pod is treated by the drain (kubectl drain's filters). */
-export interface PodVerdict {
-  action: 'evict' | 'skip' | 'refuse';
-  reason: string;
-}
 
 export interface DrainOptions {
   timeoutMs: number;
@@ -21,17 +17,15 @@ export interface DrainOptions {
   signal?: AbortSignal;
 }
 
-export interface BlockingBudget {
-  namespace: string;
-  name: string;
-  disruptionsAllowed?: number;
+/** A PodDisruptionBudget that refused the eviction of `pod`. */
+export interface BlockingBudget extends PdbRef {
   pod: string;
 }
 
 /** Pods that kubectl drain would refuse to remove without --force / --delete-emptydir-data. */
 export class DrainRefusedError extends Error {
   constructor(readonly node: string, readonly pods: Array<{ pod: string; reason: string }>) {
-    super(`cannot drain ${node}: ${Object.entries(groupBy(pods)).map(([reason, names]) => `${reason}: ${names.join(', ')}`).join('; ')}`);
+    super(`cannot drain ${node}: ${cannotDelete(pods)}`);
   }
 }
 
@@ -39,15 +33,9 @@ export class DrainRefusedError extends Error {
 export class DrainBlockedError extends Error {
   constructor(readonly node: string, readonly budgets: BlockingBudget[], readonly pending: string[]) {
     super(budgets.length
-      ? `drain of ${node} timed out: ${budgets.map((b) => `PodDisruptionBudget ${b.namespace}/${b.name} allows ${b.disruptionsAllowed ?? 0} disruption(s) (blocks ${b.pod})`).join('; ')}`
+      ? `drain of ${node} timed out: ${budgets.map((b) => `PodDisruptionBudget ${b.namespace}/${b.name} allows ${b.disruptionsAllowed} disruption(s) (blocks ${b.pod})`).join('; ')}`
       : `drain of ${node} timed out with pods still terminating: ${pending.join(', ')}`);
   }
-}
-
-function groupBy(pods: Array<{ pod: string; reason: string }>): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  for (const p of pods) (out[p.reason] ??= []).push(p.pod);
-  return out;
 }
 
 const podName = (p: KubeObject) => `${p.metadata?.namespace}/${p.metadata?.name}`;
@@ -58,7 +46,7 @@ async function blockingBudget(client: ClusterPort, pod: KubeObject, causes: Arra
   if (!name) return undefined;
   const namespace = pod.metadata!.namespace!;
   const pdb = await client.find({ apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', name, namespace }).catch(() => undefined);
-  return { namespace, name, disruptionsAllowed: pdb?.status?.disruptionsAllowed, pod: podName(pod) };
+  return { namespace, name, disruptionsAllowed: pdb?.status?.disruptionsAllowed ?? 0, pod: podName(pod) };
 }
 
 /** The Eviction API refuses pods of a namespace being deleted (403, cause NamespaceTerminating). */
@@ -128,7 +116,7 @@ async function evictAndWait(client: ClusterPort, node: string, opts: DrainOption
         const left = deadline - Date.now();
         if (left <= 0 || signal.aborted) return;
         opts.onWaiting(budget
-          ? `waiting on PDB ${budget.namespace}/${budget.name}: ${budget.disruptionsAllowed ?? 0} disruptions allowed (${budget.pod}); retry in ${Math.round(opts.retryDelayMs / 1000)} s, ${Math.round(left / 1000)} s left`
+          ? `waiting on PDB ${budget.namespace}/${budget.name}: ${budget.disruptionsAllowed} disruptions allowed (${budget.pod}); retry in ${Math.round(opts.retryDelayMs / 1000)} s, ${Math.round(left / 1000)} s left`
           : `eviction of ${podName(pod)} refused (${err.message}); retry in ${Math.round(opts.retryDelayMs / 1000)} s`);
         await sleep(Math.min(opts.retryDelayMs, left), signal);
       }

@@ -16,8 +16,10 @@ import { MIGRATION_LABEL, NODE_STATE_ANNOTATION, STATE_NAMESPACE, type NetworkLa
 import { NODE_STEPS, STEP_TITLES, type EngineEvent, type EventSink, type NodeStep } from './events.js';
 import { MigrationLock } from './lock.js';
 import type { Confirmation, RunContext } from './run-context.js';
-import { readMigrationRecord, readNodeState, stateFor, writeMigrationRecord, writeNodeState, type MigrationRecord, type NodeMigrationState, type RunRecord } from './state.js';
-import { InterruptedError, selectorString, waitForDaemonSetGone, waitForNoPodOnNode, waitForPodReadyOnNode } from './waits.js';
+import { readMigrationRecord, readNodeState, recordOfPlan, stateFor, writeMigrationRecord, writeNodeState, type MigrationRecord, type NodeMigrationState, type RunRecord } from './state.js';
+import { calicoDaemonSetName } from '../flannel/settings.js';
+import { labelSelector } from '../k8s.js';
+import { InterruptedError, waitForDaemonSetGone, waitForNoPodOnNode, waitForPodReadyOnNode } from './waits.js';
 import { captureClusterBefore, wasUnschedulableBefore } from './cluster-before.js';
 import { checkHelperImage, runHostScriptJob, type HostJobRun } from './host-jobs.js';
 import { cordonAndDrain, deleteHelperObjects, nodeEvent, probeNode, restartPodNetworkPods, setNetworkLabel, setUnschedulable } from './node-ops.js';
@@ -304,12 +306,7 @@ export class MigrationEngine {
     const { plan } = this.opts;
     return {
       phase: 'migrating',
-      planHash: plan.cluster.stateHash,
-      flavour: plan.flavour,
-      flannelDaemonSet: plan.flannelDaemonSet,
-      calicoDaemonSet: String(plan.settings.calicoDaemonSetName?.value ?? 'calico-node'),
-      settings: plan.settings,
-      nodeOrder: plan.nodes.map((n) => n.name),
+      ...recordOfPlan(plan),
       startedAt,
       updatedAt: new Date().toISOString(),
       before,
@@ -318,7 +315,7 @@ export class MigrationEngine {
 
   private async ensureCalicoInstalled(): Promise<void> {
     const { plan } = this.opts;
-    const name = String(plan.settings.calicoDaemonSetName?.value ?? 'calico-node');
+    const name = calicoDaemonSetName(plan.settings);
     const existing = await this.client.find({ apiVersion: 'apps/v1', kind: 'DaemonSet', name, namespace: 'kube-system' });
     if (existing) {
       const problems = calicoDaemonSetProblems(existing);
@@ -430,10 +427,10 @@ export class MigrationEngine {
       case 'start-calico': {
         await this.setNetworkLabel(name, 'calico');
         if (this.client.serverDryRun) return;
-        const dsName = String(this.opts.plan.settings.calicoDaemonSetName?.value ?? 'calico-node');
+        const dsName = calicoDaemonSetName(this.opts.plan.settings);
         const ds = await this.client.get({ apiVersion: 'apps/v1', kind: 'DaemonSet', name: dsName, namespace: 'kube-system' });
         wait(`waiting for calico-node on ${name} to be Ready`);
-        await waitForPodReadyOnNode(this.client, name, 'kube-system', selectorString(ds.spec?.selector?.matchLabels), this.stepTimeoutMs, `calico-node on ${name} to be Ready`, this.signal);
+        await waitForPodReadyOnNode(this.client, name, 'kube-system', labelSelector(ds.spec?.selector?.matchLabels), this.stepTimeoutMs, `calico-node on ${name} to be Ready`, this.signal);
         return;
       }
       case 'probe':
@@ -459,7 +456,7 @@ export class MigrationEngine {
     const { name, namespace } = this.opts.plan.flannelDaemonSet;
     const ds = await this.client.find({ apiVersion: 'apps/v1', kind: 'DaemonSet', name, namespace });
     const labels = ds?.spec?.selector?.matchLabels;
-    return labels ? { namespace, selector: selectorString(labels) } : undefined;
+    return labels ? { namespace, selector: labelSelector(labels) } : undefined;
   }
 
   private hostJobOptions(planned: PlannedNode): HostScriptJobOptions {
@@ -529,7 +526,7 @@ export class MigrationEngine {
     if (this.opts.finalize === 'ask' && !(await this.ctx.ask({ kind: 'finalize', message: 'Every node runs Calico. Finalize now: delete the flannel DaemonSet and the migration labels? (nodes can no longer be moved back to flannel afterwards)' }))) {
       return false;
     }
-    await finalizeMigration(this.client, this.opts.plan.flannelDaemonSet, String(this.opts.plan.settings.calicoDaemonSetName?.value ?? 'calico-node'), (e) => this.emit(e),
+    await finalizeMigration(this.client, this.opts.plan.flannelDaemonSet, calicoDaemonSetName(this.opts.plan.settings), (e) => this.emit(e),
       { timeoutMs: this.stepTimeoutMs, signal: this.signal });
     return true;
   }

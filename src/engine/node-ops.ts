@@ -1,7 +1,8 @@
+import { isNodeReady } from '../k8s.js';
 import type { ClusterPort } from './cluster-port.js';
 import { classifyPod, drainContext } from '../plan/drain-filters.js';
 import type { Plan } from '../plan/types.js';
-import { EVENT_NAMESPACE, MANAGED_BY, MANAGED_BY_LABEL, MIGRATION_LABEL, STATE_NAMESPACE, type NetworkLabel } from '../names.js';
+import { EVENT_NAMESPACE, MANAGED_BY, MANAGED_BY_LABEL, MANAGED_BY_SELECTOR, MIGRATION_LABEL, STATE_NAMESPACE, type NetworkLabel } from '../names.js';
 import { drainNode } from './drain.js';
 import { PROBE_NAMESPACE, probeClientJob, probeServerPod, probeServerSelector } from './probe.js';
 import { waitForJob, waitForPodReadyOnNode } from './waits.js';
@@ -84,7 +85,7 @@ export async function restartPodNetworkPods(client: ClusterPort, node: string, l
 /** An unmigrated, Ready node (flannel side of the overlay), else any other Ready node. */
 export async function pickPeer(client: ClusterPort, except: string, prefer: NetworkLabel = 'flannel'): Promise<string | undefined> {
   const nodes = await client.list('v1', 'Node');
-  const ready = nodes.filter((n) => n.metadata?.name !== except && (n.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True'));
+  const ready = nodes.filter((n) => n.metadata?.name !== except && isNodeReady(n));
   const preferred = ready.filter((n) => n.metadata?.labels?.[MIGRATION_LABEL] === prefer);
   return (preferred[0] ?? ready[0])?.metadata?.name;
 }
@@ -122,7 +123,7 @@ export async function probeNode(client: ClusterPort, node: string, opts: { image
 /** Deletes the tool's helper Jobs and pods (host scripts, probes). */
 export async function deleteHelperObjects(client: ClusterPort): Promise<void> {
   for (const kind of [{ apiVersion: 'batch/v1', kind: 'Job' }, { apiVersion: 'v1', kind: 'Pod' }]) {
-    for (const obj of await client.list(kind.apiVersion, kind.kind, { namespace: STATE_NAMESPACE, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}` })) {
+    for (const obj of await client.list(kind.apiVersion, kind.kind, { namespace: STATE_NAMESPACE, labelSelector: MANAGED_BY_SELECTOR })) {
       await client.delete({ ...kind, name: obj.metadata!.name!, namespace: STATE_NAMESPACE }, { propagationPolicy: 'Background' });
     }
   }

@@ -4,7 +4,7 @@ import { NODE_ANNOTATIONS } from '../calico/objects.js';
 import { hostScriptJob, loadHostScript, type HostScriptJobOptions } from '../host/pods.js';
 import type { Plan } from '../plan/types.js';
 import { wasUnschedulableBefore } from './cluster-before.js';
-import { CALICO_GROUP_VERSION as CALICO_GV, EVENT_NAMESPACE, MANAGED_BY, MANAGED_BY_LABEL, MIGRATION_LABEL, NODE_STATE_ANNOTATION, STATE_NAMESPACE } from '../names.js';
+import { CALICO_GROUP_VERSION as CALICO_GV, EVENT_NAMESPACE, MANAGED_BY_SELECTOR, MIGRATION_LABEL, NODE_STATE_ANNOTATION, STATE_NAMESPACE } from '../names.js';
 import type { Confirmation, RunContext } from './run-context.js';
 import { REVERT_STEPS, STEP_TITLES, type EngineEvent, type NodeStep } from './events.js';
 import { MigrationLock } from './lock.js';
@@ -20,7 +20,8 @@ import {
 } from './node-ops.js';
 import { deleteMigrationRecord, readMigrationRecord, readNodeState, stateFor, writeMigrationRecord, writeNodeState, type MigrationRecord, type NodeMigrationState } from './state.js';
 import { checkHelperImage, runHostScriptJob, type HostJobRun } from './host-jobs.js';
-import { InterruptedError, selectorString, waitForNoPodOnNode, waitForPodReadyOnNode } from './waits.js';
+import { labelSelector } from '../k8s.js';
+import { InterruptedError, waitForNoPodOnNode, waitForPodReadyOnNode } from './waits.js';
 
 export interface RevertOptions {
   /** Node names, or every node the migration touched (then the cluster is restored as before). */
@@ -258,7 +259,7 @@ export class RevertEngine {
 
   private async daemonSetSelector(name: string, namespace: string): Promise<string | undefined> {
     const ds = await this.client.find({ apiVersion: 'apps/v1', kind: 'DaemonSet', name, namespace });
-    return selectorString(ds?.spec?.selector?.matchLabels) || undefined;
+    return labelSelector(ds?.spec?.selector?.matchLabels) || undefined;
   }
 
   private async runStep(step: NodeStep, name: string, state: NodeMigrationState): Promise<void> {
@@ -396,7 +397,7 @@ export class RevertEngine {
     }
     emit('deleting helper Jobs and pods, the migration Events and the migration record');
     await deleteHelperObjects(this.client);
-    for (const event of await this.client.list('v1', 'Event', { namespace: EVENT_NAMESPACE, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}` })) {
+    for (const event of await this.client.list('v1', 'Event', { namespace: EVENT_NAMESPACE, labelSelector: MANAGED_BY_SELECTOR })) {
       await this.client.delete({ apiVersion: 'v1', kind: 'Event', name: event.metadata!.name!, namespace: EVENT_NAMESPACE });
     }
     await deleteMigrationRecord(this.client);

@@ -1,5 +1,7 @@
 import { isClusterError, sleep, type KubeObject, type V1Node } from '../cluster/index.js';
+import { calicoDaemonSetName } from '../flannel/settings.js';
 import { NODE_STATE_ANNOTATION, STATE_CONFIGMAP, STATE_NAMESPACE, MANAGED_BY, MANAGED_BY_LABEL } from '../names.js';
+import type { Plan } from '../plan/types.js';
 import type { ClusterPort } from './cluster-port.js';
 import type { NodeStep } from './events.js';
 
@@ -96,6 +98,18 @@ export function stateFor(node: V1Node | KubeObject, operation: 'migrate' | 'reve
 }
 
 const stateRef = { apiVersion: 'v1', kind: 'ConfigMap', name: STATE_CONFIGMAP, namespace: STATE_NAMESPACE };
+
+/** What the migration record keeps of the plan it runs. */
+export function recordOfPlan(plan: Plan): Pick<MigrationRecord, 'planHash' | 'flavour' | 'flannelDaemonSet' | 'calicoDaemonSet' | 'settings' | 'nodeOrder'> {
+  return {
+    planHash: plan.cluster.stateHash,
+    flavour: plan.flavour,
+    flannelDaemonSet: plan.flannelDaemonSet,
+    calicoDaemonSet: calicoDaemonSetName(plan.settings),
+    settings: plan.settings,
+    nodeOrder: plan.nodes.map((n) => n.name),
+  };
+}
 
 export async function readMigrationRecord(client: ClusterPort): Promise<MigrationRecord | undefined> {
   const cm = await client.find(stateRef);

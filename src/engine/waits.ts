@@ -23,10 +23,6 @@ export function isPodReady(pod: KubeObject): boolean {
   return pod.status?.phase === 'Running' && (pod.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True');
 }
 
-export function selectorString(matchLabels: Record<string, string> | undefined): string {
-  return Object.entries(matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
-}
-
 /** Waits (by watch) until a pod matching `labelSelector` on `node` is Ready. */
 export async function waitForPodReadyOnNode(client: ClusterPort, node: string, namespace: string, labelSelector: string, timeoutMs: number, what: string, signal?: AbortSignal): Promise<KubeObject> {
   let ready: KubeObject | undefined;
