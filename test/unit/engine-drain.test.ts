@@ -1,7 +1,8 @@
 /** The drain against the Eviction API's answers: 429 from a PodDisruptionBudget, 403 in a namespace being deleted, 404, refusals. */
 import { describe, expect, it } from '@jest/globals';
 import { ClusterError, type KubeObject } from '../../src/cluster/index.js';
-import { DrainBlockedError, DrainRefusedError, drainNode, type DrainOptions, type PodVerdict } from '../../src/engine/drain.js';
+import { DrainBlockedError, DrainRefusedError, drainNode, type DrainOptions } from '../../src/engine/drain.js';
+import type { PodVerdict } from '../../src/plan/types.js';
 import { InterruptedError } from '../../src/engine/waits.js';
 import { nodeObject, workloadPod } from './engine-fixtures.js';
 import { FakeCluster } from './fake-cluster.js';
@@ -59,7 +60,7 @@ describe('drainNode', () => {
     const classify = (pod: KubeObject): PodVerdict => (pod.metadata!.name === 'lonely' ? { action: 'refuse', reason: 'Pods that declare no controller (use --force to override)' } : { action: 'evict', reason: '' });
     const err = await drainNode(cluster, NODE, opts({ classify })).catch((e: Error) => e);
     expect(err).toBeInstanceOf(DrainRefusedError);
-    expect((err as Error).message).toMatch(/cannot drain worker-1: Pods that declare no controller \(use --force to override\): default\/lonely/);
+    expect((err as Error).message).toMatch(/cannot drain worker-1: cannot delete Pods that declare no controller \(use --force to override\): default\/lonely/);
     expect(cluster.calls.filter((c) => c.verb === 'evict')).toEqual([]);
   });
 
