@@ -1,7 +1,8 @@
 import { setMaxListeners } from 'node:events';
-import { isClusterError, sleep, type ClusterClient, type KubeObject } from '../cluster/index.js';
+import { isClusterError, sleep, type KubeObject } from '../cluster/index.js';
 import { cannotDelete } from '../plan/drain-filters.js';
 import type { PdbRef, PodVerdict } from '../plan/types.js';
+import type { ClusterPort } from './cluster-port.js';
 import { throwIfInterrupted, waitForPodsGone } from './waits.js';
 
 export interface DrainOptions {
@@ -39,7 +40,7 @@ export class DrainBlockedError extends Error {
 
 const podName = (p: KubeObject) => `${p.metadata?.namespace}/${p.metadata?.name}`;
 
-async function blockingBudget(client: ClusterClient, pod: KubeObject, causes: Array<{ reason?: string; message?: string }>): Promise<BlockingBudget | undefined> {
+async function blockingBudget(client: ClusterPort, pod: KubeObject, causes: Array<{ reason?: string; message?: string }>): Promise<BlockingBudget | undefined> {
   const cause = causes.find((c) => c.reason === 'DisruptionBudget');
   const name = cause?.message ? /disruption budget (\S+)/.exec(cause.message)?.[1] : undefined;
   if (!name) return undefined;
@@ -48,13 +49,28 @@ async function blockingBudget(client: ClusterClient, pod: KubeObject, causes: Ar
   return { namespace, name, disruptionsAllowed: pdb?.status?.disruptionsAllowed ?? 0, pod: podName(pod) };
 }
 
+/** The Eviction API refuses pods of a namespace being deleted (403, cause NamespaceTerminating). */
+function isNamespaceTerminating(err: unknown): boolean {
+  return isClusterError(err, 'forbidden') && err.causes.some((c) => c.reason === 'NamespaceTerminating');
+}
+
+/**
+ * As kubectl drain: a pod the namespace controller has marked for deletion (or that is already
+ * gone or replaced) is not evicted again, only waited for.
+ */
+async function markedForDeletion(client: ClusterPort, pod: KubeObject): Promise<boolean> {
+  const fresh = await client.find({ apiVersion: 'v1', kind: 'Pod', name: pod.metadata!.name!, namespace: pod.metadata!.namespace }).catch(() => pod);
+  return !fresh || fresh.metadata?.uid !== pod.metadata?.uid || Boolean(fresh.metadata?.deletionTimestamp);
+}
+
 /**
  * Drains a cordoned node the way `kubectl drain --ignore-daemonsets` does: list the node's pods,
  * refuse the whole node if any pod may not be removed, evict the rest concurrently through the
- * Eviction API (retrying 429s every retryDelayMs, naming the PodDisruptionBudget that blocks), then
- * wait for the evicted pods to be gone. One global deadline, never infinite.
+ * Eviction API (retrying 429s every retryDelayMs, naming the PodDisruptionBudget that blocks; in a
+ * namespace being deleted, retrying until the pod is marked for deletion), then wait for the evicted
+ * pods to be gone. One global deadline, never infinite.
  */
-export async function drainNode(client: ClusterClient, node: string, opts: DrainOptions): Promise<{ evicted: string[]; skipped: string[] }> {
+export async function drainNode(client: ClusterPort, node: string, opts: DrainOptions): Promise<{ evicted: string[]; skipped: string[] }> {
   const deadline = Date.now() + opts.timeoutMs;
   const pods = await client.list<KubeObject>('v1', 'Pod', { fieldSelector: `spec.nodeName=${node}` });
   const verdicts = pods.map((pod) => ({ pod, verdict: opts.classify(pod) }));
@@ -77,7 +93,7 @@ export async function drainNode(client: ClusterClient, node: string, opts: Drain
   }
 }
 
-async function evictAndWait(client: ClusterClient, node: string, opts: DrainOptions, deadline: number, toEvict: KubeObject[], skipped: string[], signal: AbortSignal): Promise<{ evicted: string[]; skipped: string[] }> {
+async function evictAndWait(client: ClusterPort, node: string, opts: DrainOptions, deadline: number, toEvict: KubeObject[], skipped: string[], signal: AbortSignal): Promise<{ evicted: string[]; skipped: string[] }> {
   const blocked = new Map<string, BlockingBudget>();
   const evictOne = async (pod: KubeObject): Promise<void> => {
     while (!signal.aborted) {
@@ -86,6 +102,14 @@ async function evictAndWait(client: ClusterClient, node: string, opts: DrainOpti
         blocked.delete(podName(pod));
         return;
       } catch (err) {
+        if (isNamespaceTerminating(err)) {
+          if (await markedForDeletion(client, pod)) return;
+          const left = deadline - Date.now();
+          if (left <= 0 || signal.aborted) return;
+          opts.onWaiting(`eviction of ${podName(pod)} refused: namespace ${pod.metadata!.namespace} is being deleted; waiting for its controller to delete the pod; retry in ${Math.round(opts.retryDelayMs / 1000)} s, ${Math.round(left / 1000)} s left`);
+          await sleep(Math.min(opts.retryDelayMs, left), signal);
+          continue;
+        }
         if (!isClusterError(err, 'too-many-requests')) throw err;
         const budget = await blockingBudget(client, pod, err.causes);
         if (budget) blocked.set(podName(pod), budget);

@@ -1,8 +1,8 @@
 import { setMaxListeners } from 'node:events';
-import { isClusterError, sleep, type ClusterClient, type KubeObject } from '../cluster/index.js';
+import { isClusterError, sleep, type KubeObject } from '../cluster/index.js';
+import type { ClusterPort } from './cluster-port.js';
 import type { Plan, PlannedNode } from '../plan/types.js';
 import { hostScriptJob, loadHostScript, type HostScriptJobOptions } from '../host/pods.js';
-import type { AuditLog } from './audit.js';
 import {
   applyManifest,
   calicoDaemonSetProblems,
@@ -15,22 +15,14 @@ import {
 import { MIGRATION_LABEL, NODE_STATE_ANNOTATION, STATE_NAMESPACE, type NetworkLabel } from '../names.js';
 import { NODE_STEPS, STEP_TITLES, type EngineEvent, type EventSink, type NodeStep } from './events.js';
 import { MigrationLock } from './lock.js';
+import type { Confirmation, RunContext } from './run-context.js';
 import { readMigrationRecord, readNodeState, recordOfPlan, stateFor, writeMigrationRecord, writeNodeState, type MigrationRecord, type NodeMigrationState, type RunRecord } from './state.js';
 import { calicoDaemonSetName } from '../flannel/settings.js';
 import { labelSelector } from '../k8s.js';
-import { InterruptedError, waitForNoPodOnNode, waitForPodReadyOnNode } from './waits.js';
+import { InterruptedError, waitForDaemonSetGone, waitForNoPodOnNode, waitForPodReadyOnNode } from './waits.js';
 import { captureClusterBefore, wasUnschedulableBefore } from './cluster-before.js';
 import { checkHelperImage, runHostScriptJob, type HostJobRun } from './host-jobs.js';
 import { cordonAndDrain, deleteHelperObjects, nodeEvent, probeNode, restartPodNetworkPods, setNetworkLabel, setUnschedulable } from './node-ops.js';
-
-export type Answer = 'yes' | 'no' | 'all';
-
-export interface Confirmation {
-  kind: 'install-calico' | 'first-node' | 'batch' | 'finalize' | 'revert';
-  message: string;
-  /** Offer "yes to all remaining". */
-  allowAll?: boolean;
-}
 
 export interface EngineOptions {
   plan: Plan;
@@ -38,9 +30,6 @@ export interface EngineOptions {
   allNodes?: PlannedNode[];
   /** Upstream flannel-migration manifest, used when Calico is not installed yet. */
   calicoManifest?: KubeObject[];
-  confirm: (c: Confirmation) => Promise<Answer>;
-  onEvent: EventSink;
-  audit: AuditLog;
   helperImage: string;
   probeImage: string;
   drainTimeoutMs: number;
@@ -50,8 +39,6 @@ export interface EngineOptions {
   finalize: 'yes' | 'no' | 'ask';
   /** Skip the connectivity proof (e.g. where helper images cannot be pulled). */
   skipProbe?: boolean;
-  /** Ctrl-C: every wait and loop stops at its next safe point; no new node or step starts. */
-  signal?: AbortSignal;
   /** How long an unreachable or failing API server is waited for before the run gives up (default 5 min). */
   apiOutageMs?: number;
 }
@@ -118,13 +105,12 @@ export class MigrationEngine {
   private readonly lock: MigrationLock;
   private readonly stepTimeoutMs: number;
   private readonly signal?: AbortSignal;
-  private confirmAll = false;
   private readonly skipped = new Set<string>();
   private readonly notInPlan = new Set<string>();
 
-  constructor(private readonly client: ClusterClient, private readonly opts: EngineOptions) {
-    this.signal = opts.signal;
-    this.lock = new MigrationLock(client, 30, opts.signal);
+  constructor(private readonly client: ClusterPort, private readonly ctx: RunContext, private readonly opts: EngineOptions) {
+    this.signal = ctx.signal;
+    this.lock = new MigrationLock(client, 30, ctx.signal);
     this.stepTimeoutMs = opts.stepTimeoutMs ?? 5 * 60_000;
   }
 
@@ -158,15 +144,7 @@ export class MigrationEngine {
   }
 
   private emit(event: EngineEvent): void {
-    this.opts.audit.write({ ...event, type: 'event', event: event.type });
-    this.opts.onEvent(event);
-  }
-
-  private async ask(c: Confirmation): Promise<boolean> {
-    if (this.confirmAll && c.allowAll) return true;
-    const answer = await this.opts.confirm(c);
-    if (answer === 'all') this.confirmAll = true;
-    return answer !== 'no';
+    this.ctx.emit(event);
   }
 
   async run(): Promise<RunOutcome> {
@@ -198,7 +176,7 @@ export class MigrationEngine {
           : { kind: 'batch', message: `Migrate batch ${index + 1}/${plan.batches.length} (${names})?`, allowAll: true };
         if (first) await this.checkHelperImage(pending[0]);
         first = false;
-        if (!(await this.ask(question))) return { ...this.summary(migrated), status: 'declined' };
+        if (!(await this.ctx.ask(question))) return { ...this.summary(migrated), status: 'declined' };
         if (this.signal?.aborted) return this.stopped({ ...this.summary(migrated), status: 'interrupted', at: [] });
         this.emit({ type: 'batch-start', index: index + 1, total: plan.batches.length, nodes: pending.map((n) => n.name) });
         const results = await Promise.allSettled(pending.map((n) => this.migrateNode(n)));
@@ -234,8 +212,8 @@ export class MigrationEngine {
   }
 
   /** Records how the run ended in the migration record (for `status` and the next run), then returns the outcome. */
-  private async stopped(outcome: RunOutcome): Promise<RunOutcome> {
-    const run: RunRecord = { outcome: outcome.status === 'declined' ? 'completed' : outcome.status, at: new Date().toISOString() };
+  private async stopped(outcome: Exclude<RunOutcome, { status: 'declined' }>): Promise<RunOutcome> {
+    const run: RunRecord = { outcome: outcome.status, at: new Date().toISOString() };
     if (outcome.status === 'failed') run.failures = outcome.failures.map((f) => ({ node: f.node, step: f.step, error: f.error.message }));
     if (outcome.status === 'interrupted') run.failures = outcome.at.map((a) => ({ node: a.node, step: a.step, error: 'interrupted' }));
     if (outcome.skipped.length) run.skipped = outcome.skipped;
@@ -288,17 +266,10 @@ export class MigrationEngine {
     if (!calicoKinds) this.emit({ type: 'warning', message: 'server dry run: Calico\'s CRDs are not installed yet, so the IP pools, Felix settings and IPAM objects cannot be validated by the API server; skipping them' });
     this.emit({ type: 'phase', phase: 'datastore', message: 'writing Calico IP pools, Felix VXLAN settings and per-node IPAM' });
     if (calicoKinds) {
-      await ensurePools(this.client, plan, this.opts.onEvent);
+      await ensurePools(this.client, plan, (e) => this.emit(e));
       await ensureFelixConfiguration(this.client, plan.calico.felixConfigurationPatch);
     }
-    const now = new Date().toISOString();
-    await writeMigrationRecord(this.client, {
-      phase: 'migrating',
-      ...recordOfPlan(plan),
-      startedAt: record?.startedAt ?? now,
-      updatedAt: now,
-      before: record?.before,
-    });
+    await writeMigrationRecord(this.client, this.planRecord(record.startedAt, record.before));
     const everyNode = new Map([...(this.opts.allNodes ?? []), ...plan.nodes].map((n) => [n.name, n]));
     for (const node of everyNode.values()) {
       const current = await this.client.find(nodeRef(node.name));
@@ -325,17 +296,21 @@ export class MigrationEngine {
 
   /** The first run writes down what it found, before changing anything, so `revert --all` can restore it. */
   private async recordClusterBefore(): Promise<MigrationRecord> {
-    const { plan } = this.opts;
-    const now = new Date().toISOString();
-    const record: MigrationRecord = {
-      phase: 'migrating',
-      ...recordOfPlan(plan),
-      startedAt: now,
-      updatedAt: now,
-      before: await captureClusterBefore(this.client, this.opts.calicoManifest ?? []),
-    };
+    const record = this.planRecord(new Date().toISOString(), await captureClusterBefore(this.client, this.opts.calicoManifest ?? []));
     await writeMigrationRecord(this.client, record);
     return record;
+  }
+
+  /** The migration record of this plan. */
+  private planRecord(startedAt: string, before: MigrationRecord['before']): MigrationRecord {
+    const { plan } = this.opts;
+    return {
+      phase: 'migrating',
+      ...recordOfPlan(plan),
+      startedAt,
+      updatedAt: new Date().toISOString(),
+      before,
+    };
   }
 
   private async ensureCalicoInstalled(): Promise<void> {
@@ -355,9 +330,9 @@ export class MigrationEngine {
     const prepared = prepareCalicoManifest(this.opts.calicoManifest, name, mtu);
     const summary = `Install Calico in migration mode: ${prepared.objects.length} objects (${countKinds(prepared.objects)})` +
       (prepared.changes.length ? `, adjusted:\n  - ${prepared.changes.join('\n  - ')}` : '');
-    if (!(await this.ask({ kind: 'install-calico', message: `${summary}\nApply it now?` }))) throw new DeclinedError();
+    if (!(await this.ctx.ask({ kind: 'install-calico', message: `${summary}\nApply it now?` }))) throw new DeclinedError();
     this.emit({ type: 'phase', phase: 'install-calico', message: `applying ${prepared.objects.length} objects of the Calico manifest (server-side apply)` });
-    await applyManifest(this.client, prepared.objects, this.opts.onEvent);
+    await applyManifest(this.client, prepared.objects, (e) => this.emit(e));
   }
 
   private async restrictFlannelToUnmigratedNodes(): Promise<void> {
@@ -379,7 +354,7 @@ export class MigrationEngine {
     let state: NodeMigrationState = recorded ?? {
       operation: 'migrate', step: 'cordon', completed: [], wasUnschedulable: wasUnschedulableBefore(node), startedAt: now, updatedAt: now,
     };
-    if (!recorded) await this.retrying(`recording ${planned.name}`, () => writeNodeState(this.client, planned.name, state));
+    if (!recorded) await this.recordProgress(planned.name, 'cordon', state);
     for (const step of NODE_STEPS) {
       if (state.completed.includes(step)) continue;
       // A safe point: the previous step is recorded as done; start no new step after Ctrl-C.
@@ -405,12 +380,21 @@ export class MigrationEngine {
         throw new NodeStepError(planned.name, step, error);
       }
       state = { ...state, completed: [...state.completed, step], updatedAt: new Date().toISOString() };
-      const done = state;
-      await this.retrying(`recording ${planned.name}`, () => writeNodeState(this.client, planned.name, done));
+      await this.recordProgress(planned.name, step, state);
       await this.nodeEvent(planned.name, 'Normal', 'MigrationStep', `${STEP_TITLES[step]}: done`);
       this.emit({ type: 'step-done', node: planned.name, step, message: STEP_TITLES[step], elapsedMs: Date.now() - stepStarted });
     }
     this.emit({ type: 'node-done', node: planned.name, elapsedMs: Date.now() - started });
+  }
+
+  /** Records a node's progress on the Node; a node deleted meanwhile is gone, not failed. */
+  private async recordProgress(node: string, step: NodeStep, state: NodeMigrationState): Promise<void> {
+    try {
+      await this.retrying(`recording ${node}`, () => writeNodeState(this.client, node, state));
+    } catch (err) {
+      if (isClusterError(err, 'not-found')) throw new NodeGoneError(node, step);
+      throw err;
+    }
   }
 
   private async runStep(step: NodeStep, planned: PlannedNode, state: NodeMigrationState): Promise<void> {
@@ -425,7 +409,7 @@ export class MigrationEngine {
           timeoutMs: this.opts.drainTimeoutMs,
           retryDelayMs: this.opts.drainRetryDelayMs ?? 5000,
           onWaiting: wait,
-          onEvicted: (pod) => this.opts.audit.write({ type: 'evicted', node: name, pod }),
+          onEvicted: (pod) => this.ctx.audit.write({ type: 'evicted', node: name, pod }),
           signal: this.signal,
         });
       case 'stop-flannel': {
@@ -539,10 +523,11 @@ export class MigrationEngine {
       this.emit({ type: 'info', message: 'every node runs Calico; run `flannel2calico migrate --finalize` to remove flannel (until then its DaemonSet is kept, so nodes can still be moved back)' });
       return false;
     }
-    if (this.opts.finalize === 'ask' && !(await this.ask({ kind: 'finalize', message: 'Every node runs Calico. Finalize now: delete the flannel DaemonSet and the migration labels? (nodes can no longer be moved back to flannel afterwards)' }))) {
+    if (this.opts.finalize === 'ask' && !(await this.ctx.ask({ kind: 'finalize', message: 'Every node runs Calico. Finalize now: delete the flannel DaemonSet and the migration labels? (nodes can no longer be moved back to flannel afterwards)' }))) {
       return false;
     }
-    await finalizeMigration(this.client, this.opts.plan.flannelDaemonSet, calicoDaemonSetName(this.opts.plan.settings), (e) => this.emit(e));
+    await finalizeMigration(this.client, this.opts.plan.flannelDaemonSet, calicoDaemonSetName(this.opts.plan.settings), (e) => this.emit(e),
+      { timeoutMs: this.stepTimeoutMs, signal: this.signal });
     return true;
   }
 }
@@ -560,10 +545,18 @@ function countKinds(objects: KubeObject[]): string {
   return [...counts.entries()].map(([k, n]) => `${n} ${k}`).join(', ');
 }
 
-/** Removes flannel and every trace of the migration once all nodes run Calico. */
-export async function finalizeMigration(client: ClusterClient, flannel: { name: string; namespace: string }, calicoDaemonSet: string, emit: EventSink): Promise<void> {
+/**
+ * Removes flannel and every trace of the migration once all nodes run Calico: flannel's DaemonSet
+ * first, waiting (up to `timeoutMs`, stopping at Ctrl-C) until it and its pods are gone.
+ */
+export async function finalizeMigration(client: ClusterPort, flannel: { name: string; namespace: string }, calicoDaemonSet: string, emit: EventSink,
+  wait: { timeoutMs: number; signal?: AbortSignal }): Promise<void> {
   emit({ type: 'phase', phase: 'finalize', message: `deleting flannel DaemonSet ${flannel.namespace}/${flannel.name}` });
   await client.delete({ apiVersion: 'apps/v1', kind: 'DaemonSet', name: flannel.name, namespace: flannel.namespace });
+  if (!client.serverDryRun) {
+    emit({ type: 'phase', phase: 'finalize', message: `waiting for DaemonSet ${flannel.namespace}/${flannel.name} and its pods to be gone (up to ${Math.round(wait.timeoutMs / 1000)} s)` });
+    await waitForDaemonSetGone(client, flannel, wait.timeoutMs, wait.signal, (message) => emit({ type: 'info', message }));
+  }
   const calicoRef = { apiVersion: 'apps/v1', kind: 'DaemonSet', name: calicoDaemonSet, namespace: 'kube-system' };
   const calico = await client.find(calicoRef);
   if (calico?.spec?.template?.spec?.nodeSelector?.[MIGRATION_LABEL] !== undefined) {

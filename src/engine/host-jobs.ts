@@ -1,4 +1,5 @@
-import type { ClusterClient, KubeObject } from '../cluster/index.js';
+import type { KubeObject } from '../cluster/index.js';
+import type { ClusterPort } from './cluster-port.js';
 import { DEFAULT_HELPER_IMAGE, hostPodOutcome, staleHostJobReason } from '../host/pods.js';
 import { waitForJob, WaitTimeoutError, type JobOutcome } from './waits.js';
 
@@ -31,7 +32,7 @@ function jobRef(job: KubeObject) {
  * another image or script, is deleted first (and its pods with it), so a rerun never waits on
  * a stale Job.
  */
-export async function ensureHostJob(client: ClusterClient, job: KubeObject, run: HostJobRun): Promise<void> {
+export async function ensureHostJob(client: ClusterPort, job: KubeObject, run: HostJobRun): Promise<void> {
   const ref = jobRef(job);
   const existing = await client.find(ref);
   const stale = existing && staleHostJobReason(existing, job);
@@ -50,7 +51,7 @@ export async function ensureHostJob(client: ClusterClient, job: KubeObject, run:
 }
 
 /** The newest pod of this Job (its own, not one of an earlier Job of the same name). */
-async function lastJobPod(client: ClusterClient, job: KubeObject): Promise<KubeObject | undefined> {
+async function lastJobPod(client: ClusterPort, job: KubeObject): Promise<KubeObject | undefined> {
   const current = await client.find(jobRef(job));
   const uid = current?.metadata?.uid;
   const pods = await client.list('v1', 'Pod', { namespace: job.metadata!.namespace, labelSelector: `job-name=${job.metadata!.name}` });
@@ -60,7 +61,7 @@ async function lastJobPod(client: ClusterClient, job: KubeObject): Promise<KubeO
 }
 
 /** Runs a host script Job to its end; a failure is an error with the script's own lines and, for missing commands, the image to use. */
-export async function runHostScriptJob(client: ClusterClient, job: KubeObject, run: HostJobRun & { wait: (m: string) => void }): Promise<void> {
+export async function runHostScriptJob(client: ClusterPort, job: KubeObject, run: HostJobRun & { wait: (m: string) => void }): Promise<void> {
   const { name, namespace } = job.metadata as { name: string; namespace: string };
   await ensureHostJob(client, job, run);
   if (client.serverDryRun) return;
@@ -79,7 +80,7 @@ export async function runHostScriptJob(client: ClusterClient, job: KubeObject, r
  * Waits for a check Job; a pod whose image cannot be pulled fails it at once instead of at the
  * Job's deadline (when the Job controller would delete the pod and its reason with it).
  */
-async function waitForCheckJob(client: ClusterClient, namespace: string, name: string, run: HostJobRun): Promise<JobOutcome> {
+async function waitForCheckJob(client: ClusterPort, namespace: string, name: string, run: HostJobRun): Promise<JobOutcome> {
   const stop = new AbortController();
   const onAbort = () => stop.abort();
   run.signal?.addEventListener('abort', onAbort, { once: true });
@@ -102,7 +103,7 @@ async function waitForCheckJob(client: ClusterClient, namespace: string, name: s
  * first node to move, before anything is drained: a wrong image stops the run while no node has
  * moved. Returns nothing when the image can run the script; throws an error saying why not.
  */
-export async function checkHelperImage(client: ClusterClient, checkJob: KubeObject, node: string, run: HostJobRun): Promise<void> {
+export async function checkHelperImage(client: ClusterPort, checkJob: KubeObject, node: string, run: HostJobRun): Promise<void> {
   if (client.serverDryRun) return;
   const { name, namespace } = checkJob.metadata as { name: string; namespace: string };
   await ensureHostJob(client, checkJob, run);

@@ -1,5 +1,5 @@
-import type { ClusterClient } from '../cluster/index.js';
 import { isNodeReady } from '../k8s.js';
+import type { ClusterPort } from './cluster-port.js';
 import { classifyPod, drainContext } from '../plan/drain-filters.js';
 import type { Plan } from '../plan/types.js';
 import { EVENT_NAMESPACE, MANAGED_BY, MANAGED_BY_LABEL, MANAGED_BY_SELECTOR, MIGRATION_LABEL, STATE_NAMESPACE, type NetworkLabel } from '../names.js';
@@ -11,20 +11,20 @@ import { waitForJob, waitForPodReadyOnNode } from './waits.js';
 
 export const nodeRef = (name: string) => ({ apiVersion: 'v1', kind: 'Node', name });
 
-export async function setUnschedulable(client: ClusterClient, node: string, value: boolean): Promise<void> {
+export async function setUnschedulable(client: ClusterPort, node: string, value: boolean): Promise<void> {
   const current = await client.get(nodeRef(node));
   if ((current.spec?.unschedulable === true) === value) return;
   await client.strategicPatch(nodeRef(node), { spec: { unschedulable: value } });
 }
 
-export async function setNetworkLabel(client: ClusterClient, node: string, value: NetworkLabel): Promise<void> {
+export async function setNetworkLabel(client: ClusterPort, node: string, value: NetworkLabel): Promise<void> {
   const current = await client.get(nodeRef(node));
   if (current.metadata?.labels?.[MIGRATION_LABEL] === value) return;
   await client.mergePatch(nodeRef(node), { metadata: { labels: { [MIGRATION_LABEL]: value } } });
 }
 
 /** A Normal or Warning Event on the Node; best effort (history, not state). */
-export async function nodeEvent(client: ClusterClient, node: string, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+export async function nodeEvent(client: ClusterPort, node: string, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
   const now = new Date().toISOString();
   await client.create({
     apiVersion: 'v1',
@@ -52,7 +52,7 @@ export interface DrainRun {
 }
 
 /** Cordons (again, in case someone uncordoned a stopped node) and drains with kubectl drain's filters. */
-export async function cordonAndDrain(client: ClusterClient, node: string, run: DrainRun): Promise<void> {
+export async function cordonAndDrain(client: ClusterPort, node: string, run: DrainRun): Promise<void> {
   await setUnschedulable(client, node, true);
   const filters = drainContext({
     force: run.drain.force,
@@ -75,7 +75,7 @@ export async function cordonAndDrain(client: ClusterClient, node: string, run: D
  * Pods the drain left (DaemonSet pods) still hold addresses of the network the node just left:
  * delete them so their controllers recreate them on the new one.
  */
-export async function restartPodNetworkPods(client: ClusterClient, node: string, leaving: string, wait: (m: string) => void): Promise<void> {
+export async function restartPodNetworkPods(client: ClusterPort, node: string, leaving: string, wait: (m: string) => void): Promise<void> {
   const pods = await client.list('v1', 'Pod', { fieldSelector: `spec.nodeName=${node}` });
   const stale = pods.filter((p) => !p.spec?.hostNetwork && !p.metadata?.deletionTimestamp && !['Succeeded', 'Failed'].includes(p.status?.phase));
   if (stale.length) wait(`restarting ${stale.length} pod(s) still on ${leaving}'s network: ${stale.map((p) => `${p.metadata!.namespace}/${p.metadata!.name}`).join(', ')}`);
@@ -83,7 +83,7 @@ export async function restartPodNetworkPods(client: ClusterClient, node: string,
 }
 
 /** An unmigrated, Ready node (flannel side of the overlay), else any other Ready node. */
-export async function pickPeer(client: ClusterClient, except: string, prefer: NetworkLabel = 'flannel'): Promise<string | undefined> {
+export async function pickPeer(client: ClusterPort, except: string, prefer: NetworkLabel = 'flannel'): Promise<string | undefined> {
   const nodes = await client.list('v1', 'Node');
   const ready = nodes.filter((n) => n.metadata?.name !== except && isNodeReady(n));
   const preferred = ready.filter((n) => n.metadata?.labels?.[MIGRATION_LABEL] === prefer);
@@ -94,7 +94,7 @@ export async function pickPeer(client: ClusterClient, except: string, prefer: Ne
  * Proves a node's pod network: a server pod there, reached from a peer on the other network; DNS
  * from the node. Everything it creates is deleted afterwards.
  */
-export async function probeNode(client: ClusterClient, node: string, opts: { image: string; timeoutMs: number; peerNetwork: NetworkLabel; wait: (m: string) => void; signal?: AbortSignal }): Promise<void> {
+export async function probeNode(client: ClusterPort, node: string, opts: { image: string; timeoutMs: number; peerNetwork: NetworkLabel; wait: (m: string) => void; signal?: AbortSignal }): Promise<void> {
   const { image, wait } = opts;
   const server = probeServerPod(node, image);
   await client.ensure(server);
@@ -121,7 +121,7 @@ export async function probeNode(client: ClusterClient, node: string, opts: { ima
 }
 
 /** Deletes the tool's helper Jobs and pods (host scripts, probes). */
-export async function deleteHelperObjects(client: ClusterClient): Promise<void> {
+export async function deleteHelperObjects(client: ClusterPort): Promise<void> {
   for (const kind of [{ apiVersion: 'batch/v1', kind: 'Job' }, { apiVersion: 'v1', kind: 'Pod' }]) {
     for (const obj of await client.list(kind.apiVersion, kind.kind, { namespace: STATE_NAMESPACE, labelSelector: MANAGED_BY_SELECTOR })) {
       await client.delete({ ...kind, name: obj.metadata!.name!, namespace: STATE_NAMESPACE }, { propagationPolicy: 'Background' });

@@ -235,8 +235,8 @@ Ctrl-C stops at the next safe point (exit 4, resumable); a second Ctrl-C exits a
   addSettingsOptions(cmd);
   addPlanOptions(cmd);
   cmd.action(action('migrate', async (ctx, options) => {
-    const [{ MigrationEngine }, { makeProgress }, { makeConfirm, requireConfirmable }] = await Promise.all([
-      import('../../engine/engine.js'), import('../progress.js'), import('../prompt.js'),
+    const [{ MigrationEngine }, { RunContext }, { makeProgress }, { makeConfirm, requireConfirmable }] = await Promise.all([
+      import('../../engine/engine.js'), import('../../engine/run-context.js'), import('../progress.js'), import('../prompt.js'),
     ]);
     requireConfirmable(ctx);
     // Every input is checked before the first request to the cluster.
@@ -280,13 +280,11 @@ Ctrl-C stops at the next safe point (exit 4, resumable); a second Ctrl-C exits a
     };
     process.on('SIGINT', onSigint);
     try {
-      const engine = new MigrationEngine(client, {
+      const run = new RunContext({ onEvent: progress.onEvent, confirm: makeConfirm(ctx), audit: ctx.audit, signal: abort.signal });
+      const engine = new MigrationEngine(client, run, {
         plan,
         allNodes,
         calicoManifest: manifest,
-        confirm: makeConfirm(ctx),
-        onEvent: progress.onEvent,
-        audit: ctx.audit,
         helperImage: options.helperImage ?? plan.hostCleanup?.helperImage ?? DEFAULT_HELPER_IMAGE,
         probeImage: options.probeImage,
         drainTimeoutMs: plan.drain.timeoutSeconds * 1000,
@@ -295,7 +293,6 @@ Ctrl-C stops at the next safe point (exit 4, resumable); a second Ctrl-C exits a
         // Finalizing removes the way back: --yes alone never answers it; it needs --finalize or a person.
         finalize: options.finalize === true ? 'yes' : options.finalize === false || ctx.opts.yes ? 'no' : 'ask',
         skipProbe: options.skipProbe === true,
-        signal: abort.signal,
       });
       const outcome = await engine.run().catch((error: Error): RunOutcome => ({ status: 'failed', migrated: [], skipped: [], notInPlan: [], error, failures: [{ error }] }));
       progress.stop();
