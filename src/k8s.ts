@@ -20,20 +20,29 @@ export function shortHash(...parts: string[]): string {
 export function boundedName(prefix: string, node: string, ...hashParts: string[]): string {
   const hash = shortHash(...hashParts);
   const room = MAX_NAME - prefix.length - hash.length - 2;
-  const nodePart = node.toLowerCase().replace(/[^a-z0-9-]+/g, '-').slice(0, room).replace(/^-+|-+$/g, '');
+  const nodePart = node
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .slice(0, room)
+    .replace(/^-+|-+$/g, '');
   return `${prefix}-${nodePart ? `${nodePart}-` : ''}${hash}`;
 }
 
 /** `value` if it is a valid label value, else a valid one made from it (truncated, with a hash). */
 export function labelValue(value: string): string {
   if (/^([A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?)?$/.test(value)) return value;
-  const cleaned = value.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, MAX_NAME - HASH_LENGTH - 1).replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '');
+  const cleaned = value
+    .replace(/[^A-Za-z0-9_.-]/g, '-')
+    .slice(0, MAX_NAME - HASH_LENGTH - 1)
+    .replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '');
   return cleaned ? `${cleaned}-${shortHash(value)}` : shortHash(value);
 }
 
 /** A selector's matchLabels as the API's labelSelector parameter takes them: "k1=v1,k2=v2" ("" selects everything). */
 export function labelSelector(matchLabels: Record<string, string> | null | undefined): string {
-  return Object.entries(matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
+  return Object.entries(matchLabels ?? {})
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
 }
 
 interface NodeCondition {

@@ -20,7 +20,11 @@ export const EVENT_NAMESPACE = 'default';
 /** Calico's DaemonSet in kube-system, unless the operator names another (CALICO_DAEMONSET_NAME). */
 export const DEFAULT_CALICO_DAEMONSET = 'calico-node';
 /** Labels that mark a control-plane node: kubeadm's, the older master, and Rancher RKE's controlplane. */
-export const CONTROL_PLANE_LABELS = ['node-role.kubernetes.io/control-plane', 'node-role.kubernetes.io/master', 'node-role.kubernetes.io/controlplane'];
+export const CONTROL_PLANE_LABELS = [
+  'node-role.kubernetes.io/control-plane',
+  'node-role.kubernetes.io/master',
+  'node-role.kubernetes.io/controlplane',
+];
 /**
  * flannel's DaemonSet as today's kube-flannel.yml installs it (the defaults of --flannel-daemonset
  * and --flannel-namespace), then the names older manifests used: kube-system before flannel v0.20,

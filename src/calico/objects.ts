@@ -21,7 +21,6 @@ import {
   type Family,
 } from '../net/cidr.js';
 
-
 /** ipam_migrator.go defaultIpv4PoolName / defaultIpv6PoolName. */
 const POOL_NAMES: Record<Family, string> = { 4: 'default-ipv4-ippool', 6: 'default-ipv6-ippool' };
 
@@ -114,7 +113,13 @@ export function ipPool(o: { family: Family; cidr: string; blockSize: number; nat
  * With `ipv6`, vxlanMTUV6 is set too (to `mtuV6`, else to `mtu`: flannel gives pods one MTU for
  * both families); Calico's controller leaves it to auto-detection.
  */
-export function felixConfigurationPatch(o: { vni: number; port: number; mtu: number; ipv6?: boolean; mtuV6?: number }): object {
+export function felixConfigurationPatch(o: {
+  vni: number;
+  port: number;
+  mtu: number;
+  ipv6?: boolean;
+  mtuV6?: number;
+}): object {
   checkInteger('VXLAN VNI', o.vni, 1, 0xffffff);
   checkInteger('VXLAN port', o.port, 1, 65535);
   checkInteger('VXLAN MTU', o.mtu, 0, 65535);
@@ -131,7 +136,13 @@ export function felixConfigurationPatch(o: { vni: number; port: number; mtu: num
  * FelixConfiguration `default` to create when it does not exist yet (ipam_migrator.go creates an
  * empty one, then updates it with the VXLAN settings; this is the end state).
  */
-export function felixConfiguration(o: { vni: number; port: number; mtu: number; ipv6?: boolean; mtuV6?: number }): KubeObject {
+export function felixConfiguration(o: {
+  vni: number;
+  port: number;
+  mtu: number;
+  ipv6?: boolean;
+  mtuV6?: number;
+}): KubeObject {
   const { spec } = felixConfigurationPatch(o) as { spec: Record<string, number> };
   return { apiVersion: CALICO_GROUP_VERSION, kind: 'FelixConfiguration', metadata: { name: 'default' }, spec };
 }
@@ -219,7 +230,12 @@ function base32NoPad(bytes: Uint8Array): string {
  *   blocks are claimed on demand by Calico when pods need addresses. A flannel IPv6 node subnet
  *   (/64 by default) holds 2^58 blocks of /122, far too many to claim up front.
  */
-export function nodeIpam(id: CalicoNodeIdentity, blockSizeV4: number, blockSizeV6: number, opts: NodeIpamOptions = {}): NodeIpam {
+export function nodeIpam(
+  id: CalicoNodeIdentity,
+  blockSizeV4: number,
+  blockSizeV6: number,
+  opts: NodeIpamOptions = {},
+): NodeIpam {
   checkNodeName(id.node);
   const now = opts.now ?? new Date();
   if (Number.isNaN(now.getTime())) throw new Error('invalid claim time');
@@ -234,7 +250,9 @@ export function nodeIpam(id: CalicoNodeIdentity, blockSizeV4: number, blockSizeV
     }
     const count = subdivisionCount(id.podCidrV4, blockSizeV4);
     if (count > BigInt(MAX_AFFINE_BLOCKS)) {
-      throw new Error(`node ${id.node}: podCIDR ${id.podCidrV4} holds ${count} blocks of /${blockSizeV4}; at most ${MAX_AFFINE_BLOCKS} are supported`);
+      throw new Error(
+        `node ${id.node}: podCIDR ${id.podCidrV4} holds ${count} blocks of /${blockSizeV4}; at most ${MAX_AFFINE_BLOCKS} are supported`,
+      );
     }
     result.tunnelAddressV4 = addFamily(result, id.node, family, subdivide(id.podCidrV4, blockSizeV4), now);
   }
@@ -412,7 +430,11 @@ function requireIp(node: string, field: string, ip: string | undefined, family: 
 }
 
 function checkNodeName(node: string): void {
-  if (typeof node !== 'string' || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(node) || node.length > 253) {
+  if (
+    typeof node !== 'string' ||
+    !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(node) ||
+    node.length > 253
+  ) {
     throw new Error(`invalid node name "${node}": expected a Kubernetes node name (lower-case DNS subdomain)`);
   }
 }

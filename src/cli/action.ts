@@ -66,14 +66,40 @@ export interface ErrorReport {
 async function classify(err: unknown): Promise<ErrorReport & { detail?: string }> {
   // Loaded only when an error is reported, so that startup does not pay for it.
   const { AuditLogError } = await import('../engine/audit.js');
-  if (err instanceof CliError) return { kind: err.exitCode === ExitCode.usage ? 'usage' : err.exitCode === ExitCode.preflightFailed ? 'preflight' : 'failure', message: err.message, hint: err.hint, exitCode: err.exitCode };
+  if (err instanceof CliError)
+    return {
+      kind:
+        err.exitCode === ExitCode.usage ? 'usage' : err.exitCode === ExitCode.preflightFailed ? 'preflight' : 'failure',
+      message: err.message,
+      hint: err.hint,
+      exitCode: err.exitCode,
+    };
   if (err instanceof SettingError) {
-    return { kind: 'usage', message: err.message, hint: (err as { hint?: string }).hint ?? 'Fix the flag or environment variable; `flannel2calico detect --help` lists every setting and its format.', exitCode: ExitCode.usage };
+    return {
+      kind: 'usage',
+      message: err.message,
+      hint:
+        (err as { hint?: string }).hint ??
+        'Fix the flag or environment variable; `flannel2calico detect --help` lists every setting and its format.',
+      exitCode: ExitCode.usage,
+    };
   }
   if (err instanceof AuditLogError) {
-    return { kind: 'audit-log', message: `${err.message}; nothing was changed`, hint: 'Choose a writable file with --log-file (its directory is created 0700, the file 0600).', exitCode: ExitCode.usage };
+    return {
+      kind: 'audit-log',
+      message: `${err.message}; nothing was changed`,
+      hint: 'Choose a writable file with --log-file (its directory is created 0700, the file 0600).',
+      exitCode: ExitCode.usage,
+    };
   }
-  if (err instanceof ClusterError) return { kind: err.kind, message: err.message, hint: err.hint, exitCode: err.kind === 'kubeconfig' ? ExitCode.usage : ExitCode.failure, detail: err.detail };
+  if (err instanceof ClusterError)
+    return {
+      kind: err.kind,
+      message: err.message,
+      hint: err.hint,
+      exitCode: err.kind === 'kubeconfig' ? ExitCode.usage : ExitCode.failure,
+      detail: err.detail,
+    };
   return {
     kind: 'unexpected',
     message: `unexpected failure: ${(err as Error)?.message ?? String(err)}`,
@@ -84,8 +110,19 @@ async function classify(err: unknown): Promise<ErrorReport & { detail?: string }
 }
 
 /** Writes the machine-readable error document on stdout when -o json|yaml was asked for. */
-export async function printErrorDocument(output: string | undefined, write: (s: string) => void, report: ErrorReport): Promise<void> {
-  const doc = { error: { kind: report.kind, message: report.message, ...(report.hint ? { hint: report.hint } : {}), exitCode: report.exitCode } };
+export async function printErrorDocument(
+  output: string | undefined,
+  write: (s: string) => void,
+  report: ErrorReport,
+): Promise<void> {
+  const doc = {
+    error: {
+      kind: report.kind,
+      message: report.message,
+      ...(report.hint ? { hint: report.hint } : {}),
+      exitCode: report.exitCode,
+    },
+  };
   if (output === 'json') write(`${JSON.stringify(doc, null, 2)}\n`);
   else if (output === 'yaml') write((await import('yaml')).stringify(doc));
 }

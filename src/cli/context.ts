@@ -27,7 +27,9 @@ function inCi(): boolean {
 
 /** Spinners and in-place updates only on a real terminal of known width, outside CI, for text output. */
 export function canAnimate(stream: { isTTY?: boolean; columns?: number }, output: OutputFormat): boolean {
-  return Boolean(stream.isTTY) && (stream.columns ?? 0) > 0 && !inCi() && process.env.TERM !== 'dumb' && output === 'text';
+  return (
+    Boolean(stream.isTTY) && (stream.columns ?? 0) > 0 && !inCi() && process.env.TERM !== 'dumb' && output === 'text'
+  );
 }
 
 /** What every subcommand gets: its options, output streams, and (lazily) the one cluster client. */
@@ -48,7 +50,8 @@ export class CommandContext {
     readonly stderr: NodeJS.WritableStream & { isTTY?: boolean } = process.stderr,
     readonly command = 'unknown',
   ) {
-    const colour = opts.color && !process.env.NO_COLOR && !inCi() && opts.output === 'text' && Boolean(stderr.isTTY || stdout.isTTY);
+    const colour =
+      opts.color && !process.env.NO_COLOR && !inCi() && opts.output === 'text' && Boolean(stderr.isTTY || stdout.isTTY);
     this.chalk = new Chalk({ level: colour ? 1 : 0 });
     this.interactive = Boolean(process.stdin.isTTY && stderr.isTTY);
   }
@@ -107,7 +110,13 @@ export class CommandContext {
     if (!canAnimate(this.stderr, this.opts.output)) return false;
     if (this.spinner) this.spinner.text = text;
     // ora colours its frames by itself, ignoring NO_COLOR and --no-color: follow ours.
-    else this.spinner = ora({ text, stream: this.stderr as NodeJS.WriteStream, discardStdin: false, color: this.chalk.level > 0 ? 'cyan' : false }).start();
+    else
+      this.spinner = ora({
+        text,
+        stream: this.stderr as NodeJS.WriteStream,
+        discardStdin: false,
+        color: this.chalk.level > 0 ? 'cyan' : false,
+      }).start();
     return true;
   }
 

@@ -10,7 +10,11 @@ export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
 /** An error the operator caused or can fix: printed as one line plus a hint, never with a stack. */
 export class CliError extends Error {
-  constructor(message: string, readonly exitCode: ExitCode = ExitCode.failure, readonly hint?: string) {
+  constructor(
+    message: string,
+    readonly exitCode: ExitCode = ExitCode.failure,
+    readonly hint?: string,
+  ) {
     super(message);
     this.name = 'CliError';
   }

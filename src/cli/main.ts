@@ -28,7 +28,9 @@ export function normalizeDryRun(argv: string[]): string[] {
 export function buildProgram(): Command {
   const program = new Command('flannel2calico');
   program
-    .description('Live-migrate a Kubernetes cluster from flannel (VXLAN) or Canal to Calico networking with Calico IPAM, node by node, without downtime.')
+    .description(
+      'Live-migrate a Kubernetes cluster from flannel (VXLAN) or Canal to Calico networking with Calico IPAM, node by node, without downtime.',
+    )
     .version(pkg.version, '--version', 'print the version')
     .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)')
     .option('--context <name>', 'kubeconfig context to use (default: the current context)')
@@ -36,11 +38,23 @@ export function buildProgram(): Command {
     .option('-v, --verbose', 'show details: every step, API error bodies, stack traces')
     .option('--no-color', 'disable colours (also: NO_COLOR=1)')
     .option('-y, --yes', 'answer yes to every confirmation (required without a terminal)')
-    .addOption(new Option('--dry-run [mode]', 'show what would change: "client" (the default when no mode follows) changes nothing, "server" sends writes with dryRun=All').choices(['client', 'server']))
+    .addOption(
+      new Option(
+        '--dry-run [mode]',
+        'show what would change: "client" (the default when no mode follows) changes nothing, "server" sends writes with dryRun=All',
+      ).choices(['client', 'server']),
+    )
     .option('--log-file <file>', 'audit log (NDJSON) path (default: $XDG_STATE_HOME/flannel2calico/audit.ndjson)')
-    .addOption(new Option('--request-timeout <duration>', 'bound on each API request, watches excepted (connecting: half of it, 10 s at most)').default('30s'))
+    .addOption(
+      new Option(
+        '--request-timeout <duration>',
+        'bound on each API request, watches excepted (connecting: half of it, 10 s at most)',
+      ).default('30s'),
+    )
     .showHelpAfterError('hint: run the command with --help for its options and their formats')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Workflow:
   flannel2calico detect                 read flannel's settings and check prerequisites
   flannel2calico plan --out plan.json   review the plan (nothing is changed)
@@ -49,12 +63,21 @@ Workflow:
   flannel2calico revert --node NAME     move one node back to flannel (--all: the whole cluster)
 
 Exit codes: 0 ok, 1 failure, 2 usage error or refused, 3 preflight failed (nothing changed),
-4 stopped but resumable (e.g. drain blocked by a PodDisruptionBudget). See docs/cli.md.`);
+4 stopped but resumable (e.g. drain blocked by a PodDisruptionBudget). See docs/cli.md.`,
+    );
   program.exitOverride();
   // Inherited by every subcommand added below: its --help lists --kubeconfig, -o, --yes, …
   program.configureHelp({ showGlobalOptions: true });
   program.configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
-  for (const sub of [detectCommand(), planCommand(), migrateCommand(), statusCommand(), revertCommand(), reportCommand(), completionCommand()]) {
+  for (const sub of [
+    detectCommand(),
+    planCommand(),
+    migrateCommand(),
+    statusCommand(),
+    revertCommand(),
+    reportCommand(),
+    completionCommand(),
+  ]) {
     // What program.command() would have given it: the help, output and error settings set above.
     sub.copyInheritedSettings(program);
     program.addCommand(sub);
@@ -70,9 +93,13 @@ export async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return ExitCode.ok;
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help')
+        return ExitCode.ok;
       await printErrorDocument(program.opts().output, (s) => process.stdout.write(s), {
-        kind: 'usage', message: err.message.replace(/^error: /, ''), hint: 'Run the command with --help for its options and their formats.', exitCode: ExitCode.usage,
+        kind: 'usage',
+        message: err.message.replace(/^error: /, ''),
+        hint: 'Run the command with --help for its options and their formats.',
+        exitCode: ExitCode.usage,
       });
       return ExitCode.usage;
     }

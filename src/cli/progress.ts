@@ -20,9 +20,11 @@ export function makeProgress(ctx: CommandContext): { onEvent: (e: EngineEvent) =
   const spinners = new Map<string, { spinner: Ora; started: number; title: string }>();
   const tty = canAnimate(ctx.stderr as NodeJS.WriteStream, ctx.opts.output);
   const plain = (line: string) => ctx.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
-  const timer = tty ? setInterval(() => {
-    for (const s of spinners.values()) s.spinner.suffixText = c.dim(seconds(Date.now() - s.started));
-  }, 500) : undefined;
+  const timer = tty
+    ? setInterval(() => {
+        for (const s of spinners.values()) s.spinner.suffixText = c.dim(seconds(Date.now() - s.started));
+      }, 500)
+    : undefined;
   timer?.unref();
 
   const onEvent = (e: EngineEvent) => {
@@ -31,10 +33,17 @@ export function makeProgress(ctx: CommandContext): { onEvent: (e: EngineEvent) =
       case 'phase':
         return tty ? ctx.log(c.bold(`» ${e.message}`)) : plain(`» ${e.message}`);
       case 'batch-start':
-        return tty ? ctx.log(c.bold(`Batch ${e.index}/${e.total}: ${e.nodes.join(', ')}`)) : plain(`batch ${e.index}/${e.total}: ${e.nodes.join(', ')}`);
+        return tty
+          ? ctx.log(c.bold(`Batch ${e.index}/${e.total}: ${e.nodes.join(', ')}`))
+          : plain(`batch ${e.index}/${e.total}: ${e.nodes.join(', ')}`);
       case 'step-start': {
         const title = `${e.node}: ${STEP_TITLES[e.step]}`;
-        if (tty) spinners.set(e.node, { spinner: ora({ text: title, stream: ctx.stderr as NodeJS.WriteStream, color: spinnerColour(ctx) }).start(), started: Date.now(), title });
+        if (tty)
+          spinners.set(e.node, {
+            spinner: ora({ text: title, stream: ctx.stderr as NodeJS.WriteStream, color: spinnerColour(ctx) }).start(),
+            started: Date.now(),
+            title,
+          });
         else plain(`${title} ...`);
         return;
       }
@@ -63,8 +72,12 @@ export function makeProgress(ctx: CommandContext): { onEvent: (e: EngineEvent) =
       }
       case 'node-done':
         return e.network === 'flannel'
-          ? (tty ? ctx.log(c.green(`✔ ${e.node} runs flannel again (${seconds(e.elapsedMs)})`)) : plain(`${e.node}: reverted in ${seconds(e.elapsedMs)}`))
-          : (tty ? ctx.log(c.green(`✔ ${e.node} runs Calico (${seconds(e.elapsedMs)})`)) : plain(`${e.node}: migrated in ${seconds(e.elapsedMs)}`));
+          ? tty
+            ? ctx.log(c.green(`✔ ${e.node} runs flannel again (${seconds(e.elapsedMs)})`))
+            : plain(`${e.node}: reverted in ${seconds(e.elapsedMs)}`)
+          : tty
+            ? ctx.log(c.green(`✔ ${e.node} runs Calico (${seconds(e.elapsedMs)})`))
+            : plain(`${e.node}: migrated in ${seconds(e.elapsedMs)}`);
       case 'warning':
         return tty ? ctx.log(c.yellow(`! ${e.message}`)) : plain(`warning: ${e.message}`);
       case 'info':
@@ -81,7 +94,12 @@ export function makeProgress(ctx: CommandContext): { onEvent: (e: EngineEvent) =
   };
 }
 
-const PLURALS: Record<string, string> = { PodDisruptionBudget: 'PodDisruptionBudgets', Node: 'Nodes', Pod: 'Pods', DaemonSet: 'DaemonSets' };
+const PLURALS: Record<string, string> = {
+  PodDisruptionBudget: 'PodDisruptionBudgets',
+  Node: 'Nodes',
+  Pod: 'Pods',
+  DaemonSet: 'DaemonSets',
+};
 
 /**
  * Shows how far reading the cluster has got (detect, plan): on a terminal one spinner line with the
@@ -93,13 +111,19 @@ export function makeReadProgress(ctx: CommandContext, title: string): { stop: ()
   const started = Date.now();
   // The context's one progress line (the spinner `connect()` started) shows the counts.
   const tty = ctx.showProgress(title);
-  const describe = () => [...counts.entries()].filter(([, n]) => n > 0).map(([kind, n]) => `${n} ${PLURALS[kind] ?? kind}`).join(', ');
+  const describe = () =>
+    [...counts.entries()]
+      .filter(([, n]) => n > 0)
+      .map(([kind, n]) => `${n} ${PLURALS[kind] ?? kind}`)
+      .join(', ');
   ctx.onListPage = (kind, itemsSoFar, done) => {
     counts.set(kind, itemsSoFar);
     pages.set(kind, (pages.get(kind) ?? 0) + 1);
     if (tty) ctx.showProgress(`${title}: ${describe()}`);
     else if (ctx.opts.output === 'text' && pages.get(kind)! > 1 && (done || pages.get(kind)! % 10 === 0)) {
-      ctx.log(`${new Date().toISOString().slice(11, 19)} read ${itemsSoFar} ${PLURALS[kind] ?? kind}${done ? '' : ' so far'}`);
+      ctx.log(
+        `${new Date().toISOString().slice(11, 19)} read ${itemsSoFar} ${PLURALS[kind] ?? kind}${done ? '' : ' so far'}`,
+      );
     }
   };
   return {

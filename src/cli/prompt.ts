@@ -12,23 +12,34 @@ export function makeConfirm(ctx: CommandContext): (c: Confirmation) => Promise<A
     ctx.stopProgress();
     if (ctx.opts.yes) return 'yes';
     if (!ctx.interactive) {
-      throw new CliError('confirmation needed but there is no terminal to ask on', ExitCode.usage,
-        'Rerun with --yes to confirm every step (e.g. in CI), or run it in a terminal.');
+      throw new CliError(
+        'confirmation needed but there is no terminal to ask on',
+        ExitCode.usage,
+        'Rerun with --yes to confirm every step (e.g. in CI), or run it in a terminal.',
+      );
     }
     if (c.allowAll) {
-      const { answer } = await inquirer.prompt<{ answer: Answer }>([{
-        type: 'select',
-        name: 'answer',
-        message: c.message,
-        choices: [
-          { name: 'yes', value: 'yes' },
-          { name: 'yes to all remaining batches', value: 'all' },
-          { name: 'no, stop here (the migration can be resumed later)', value: 'no' },
+      const { answer } = await inquirer.prompt<{ answer: Answer }>(
+        [
+          {
+            type: 'select',
+            name: 'answer',
+            message: c.message,
+            choices: [
+              { name: 'yes', value: 'yes' },
+              { name: 'yes to all remaining batches', value: 'all' },
+              { name: 'no, stop here (the migration can be resumed later)', value: 'no' },
+            ],
+          },
         ],
-      }], { output: process.stderr } as any);
+        { output: process.stderr } as any,
+      );
       return answer;
     }
-    const { ok } = await inquirer.prompt<{ ok: boolean }>([{ type: 'confirm', name: 'ok', message: c.message, default: false }], { output: process.stderr } as any);
+    const { ok } = await inquirer.prompt<{ ok: boolean }>(
+      [{ type: 'confirm', name: 'ok', message: c.message, default: false }],
+      { output: process.stderr } as any,
+    );
     return ok ? 'yes' : 'no';
   };
 }
@@ -36,7 +47,10 @@ export function makeConfirm(ctx: CommandContext): (c: Confirmation) => Promise<A
 /** Refuses early, before anything is read or changed, when confirmations will be needed but cannot be asked. */
 export function requireConfirmable(ctx: CommandContext): void {
   if (!ctx.opts.yes && !ctx.interactive && ctx.opts.dryRun !== 'client') {
-    throw new CliError('this command changes the cluster and needs confirmations, but there is no terminal to ask on', ExitCode.usage,
-      'Rerun with --yes to confirm every step (e.g. in CI), or with --dry-run=client to only print the steps.');
+    throw new CliError(
+      'this command changes the cluster and needs confirmations, but there is no terminal to ask on',
+      ExitCode.usage,
+      'Rerun with --yes to confirm every step (e.g. in CI), or with --dry-run=client to only print the steps.',
+    );
   }
 }

@@ -7,7 +7,12 @@ function helpOf(cmd: Command): string {
   const previous = cmd.configureHelp();
   cmd.configureHelp({ ...previous, helpWidth: WIDTH });
   const chunks: string[] = [];
-  cmd.configureOutput({ ...cmd.configureOutput(), writeOut: (s: string) => { chunks.push(s); } });
+  cmd.configureOutput({
+    ...cmd.configureOutput(),
+    writeOut: (s: string) => {
+      chunks.push(s);
+    },
+  });
   cmd.outputHelp();
   cmd.configureHelp(previous);
   return chunks.join('').trimEnd();

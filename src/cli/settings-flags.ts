@@ -1,5 +1,11 @@
 import { Option, type Command } from 'commander';
-import { SETTING_DEFINITIONS, parseOverrides, type SettingDefinition, type SettingKey, type SettingOverrides } from '../flannel/settings.js';
+import {
+  SETTING_DEFINITIONS,
+  parseOverrides,
+  type SettingDefinition,
+  type SettingKey,
+  type SettingOverrides,
+} from '../flannel/settings.js';
 
 const PLACEHOLDERS: Record<SettingDefinition['type'], string> = {
   cidr: 'cidr',

@@ -12,7 +12,14 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import {
-  CONNECT_TIMEOUT_CODE, ClusterError, isClusterError, serverAddress, toClusterError, unauthorizedError, type RequestContext, type Timeouts,
+  CONNECT_TIMEOUT_CODE,
+  ClusterError,
+  isClusterError,
+  serverAddress,
+  toClusterError,
+  unauthorizedError,
+  type RequestContext,
+  type Timeouts,
 } from './errors.js';
 import { loadKubeConfig, type KubeconfigOptions } from './kubeconfig.js';
 
@@ -83,7 +90,9 @@ function boundConnect<A extends http.Agent | undefined>(agent: A, ms: number): A
     const socket = create(...args);
     const secure = agent instanceof https.Agent;
     const timer = setTimeout(() => {
-      const err = Object.assign(new Error(`connection not established within ${ms} ms`), { code: CONNECT_TIMEOUT_CODE });
+      const err = Object.assign(new Error(`connection not established within ${ms} ms`), {
+        code: CONNECT_TIMEOUT_CODE,
+      });
       socket.destroy(err);
     }, ms);
     timer.unref();
@@ -102,9 +111,12 @@ export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ER
 class ObjectApi extends KubernetesObjectApi {
   async pathFor(apiVersion: string, kind: string, namespace?: string): Promise<string> {
     const resource = await this.resource(apiVersion, kind);
-    if (!resource) throw new ClusterError('not-found', `the API server does not serve ${kind} (${apiVersion})`, undefined, 404);
+    if (!resource)
+      throw new ClusterError('not-found', `the API server does not serve ${kind} (${apiVersion})`, undefined, 404);
     const base = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
-    return resource.namespaced && namespace ? `${base}/namespaces/${namespace}/${resource.name}` : `${base}/${resource.name}`;
+    return resource.namespaced && namespace
+      ? `${base}/namespaces/${namespace}/${resource.name}`
+      : `${base}/${resource.name}`;
   }
 
   async isNamespaced(apiVersion: string, kind: string): Promise<boolean> {
@@ -115,7 +127,6 @@ class ObjectApi extends KubernetesObjectApi {
 function plainObject<T>(obj: T): T {
   return JSON.parse(JSON.stringify(obj)) as T;
 }
-
 
 /**
  * The only code that talks to the Kubernetes API. Every subcommand builds one from the global
@@ -132,7 +143,10 @@ export class ClusterClient {
   readonly timeouts: Timeouts;
   private readonly onListPage: (kind: string, itemsSoFar: number, done: boolean) => void;
 
-  constructor(readonly kubeConfig: KubeConfig, opts: Omit<ClusterClientOptions, 'kubeconfig' | 'context'> = {}) {
+  constructor(
+    readonly kubeConfig: KubeConfig,
+    opts: Omit<ClusterClientOptions, 'kubeconfig' | 'context'> = {},
+  ) {
     this.server = kubeConfig.getCurrentCluster()?.server ?? '(unknown)';
     this.contextName = kubeConfig.getCurrentContext();
     this.serverDryRun = opts.serverDryRun ?? false;
@@ -141,7 +155,11 @@ export class ClusterClient {
     const requestTimeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     // The connect bound stays below the request bound, so that a server that never completes the
     // TCP or TLS handshake is reported as such, not as one that does not answer.
-    this.timeouts = { requestTimeoutMs, connectTimeoutMs: opts.connectTimeoutMs ?? Math.min(DEFAULT_CONNECT_TIMEOUT_MS, Math.max(500, Math.floor(requestTimeoutMs / 2))) };
+    this.timeouts = {
+      requestTimeoutMs,
+      connectTimeoutMs:
+        opts.connectTimeoutMs ?? Math.min(DEFAULT_CONNECT_TIMEOUT_MS, Math.max(500, Math.floor(requestTimeoutMs / 2))),
+    };
     this.boundRequests(kubeConfig);
     this.onListPage = opts.onListPage ?? (() => undefined);
     this.objects = kubeConfig.makeApiClient(ObjectApi);
@@ -191,7 +209,14 @@ export class ClusterClient {
 
   async get<T extends KubeObject = KubeObject>(ref: ObjectRef): Promise<T> {
     return this.call({ verb: 'get', resource: ref.kind, name: ref.name, namespace: ref.namespace }, async () =>
-      plainObject(await this.objects.read<T>({ apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace } } as any)));
+      plainObject(
+        await this.objects.read<T>({
+          apiVersion: ref.apiVersion,
+          kind: ref.kind,
+          metadata: { name: ref.name, namespace: ref.namespace },
+        } as any),
+      ),
+    );
   }
 
   /** Like get, but undefined when the object (or its kind) does not exist. */
@@ -205,18 +230,38 @@ export class ClusterClient {
   }
 
   /** Lists every page. */
-  async list<T extends KubeObject = KubeObject>(apiVersion: string, kind: string, opts: ListOptions = {}): Promise<T[]> {
+  async list<T extends KubeObject = KubeObject>(
+    apiVersion: string,
+    kind: string,
+    opts: ListOptions = {},
+  ): Promise<T[]> {
     return (await this.listWithVersion<T>(apiVersion, kind, opts)).items;
   }
 
-  async listWithVersion<T extends KubeObject = KubeObject>(apiVersion: string, kind: string, opts: ListOptions = {}): Promise<{ items: T[]; resourceVersion: string }> {
+  async listWithVersion<T extends KubeObject = KubeObject>(
+    apiVersion: string,
+    kind: string,
+    opts: ListOptions = {},
+  ): Promise<{ items: T[]; resourceVersion: string }> {
     const ctx = { verb: 'list', resource: kind, namespace: opts.namespace };
     const items: T[] = [];
     let token: string | undefined;
     let resourceVersion = '';
     do {
       const page = await this.call(ctx, () =>
-        this.objects.list<T>(apiVersion, kind, opts.namespace, undefined, undefined, undefined, opts.fieldSelector, opts.labelSelector, 500, token));
+        this.objects.list<T>(
+          apiVersion,
+          kind,
+          opts.namespace,
+          undefined,
+          undefined,
+          undefined,
+          opts.fieldSelector,
+          opts.labelSelector,
+          500,
+          token,
+        ),
+      );
       for (const item of page.items) items.push(plainObject({ apiVersion, kind, ...item }));
       token = page.metadata?._continue || undefined;
       resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
@@ -226,7 +271,11 @@ export class ClusterClient {
   }
 
   /** Lists a kind that may not be installed (e.g. Calico CRDs): [] when the API does not serve it. */
-  async listIfServed<T extends KubeObject = KubeObject>(apiVersion: string, kind: string, opts: ListOptions = {}): Promise<T[] | undefined> {
+  async listIfServed<T extends KubeObject = KubeObject>(
+    apiVersion: string,
+    kind: string,
+    opts: ListOptions = {},
+  ): Promise<T[] | undefined> {
     try {
       return await this.list<T>(apiVersion, kind, opts);
     } catch (err) {
@@ -238,12 +287,19 @@ export class ClusterClient {
   async create<T extends KubeObject = KubeObject>(obj: T): Promise<T> {
     const ref = refOf(obj);
     try {
-      const created = await this.call({ verb: 'create', resource: ref.kind, name: ref.name, namespace: ref.namespace },
-        () => this.objects.create<T>(obj, undefined, this.dryRun, FIELD_MANAGER));
+      const created = await this.call(
+        { verb: 'create', resource: ref.kind, name: ref.name, namespace: ref.namespace },
+        () => this.objects.create<T>(obj, undefined, this.dryRun, FIELD_MANAGER),
+      );
       this.record({ verb: 'create', ...ref, outcome: 'ok' });
       return plainObject(created);
     } catch (err) {
-      this.record({ verb: 'create', ...ref, outcome: isClusterError(err, 'conflict') ? 'exists' : 'error', detail: (err as Error).message });
+      this.record({
+        verb: 'create',
+        ...ref,
+        outcome: isClusterError(err, 'conflict') ? 'exists' : 'error',
+        detail: (err as Error).message,
+      });
       throw err;
     }
   }
@@ -263,8 +319,20 @@ export class ClusterClient {
    * their typed models, which drops fields whose JSON names differ from the model's property
    * names (e.g. x-kubernetes-int-or-string in CRD schemas).
    */
-  private async rawRequest<T>(method: string, path: string, query: Record<string, string | undefined>, body: unknown, contentType: string): Promise<T> {
-    const res = await this.send(method, path, query, body === undefined ? undefined : JSON.stringify(body), contentType);
+  private async rawRequest<T>(
+    method: string,
+    path: string,
+    query: Record<string, string | undefined>,
+    body: unknown,
+    contentType: string,
+  ): Promise<T> {
+    const res = await this.send(
+      method,
+      path,
+      query,
+      body === undefined ? undefined : JSON.stringify(body),
+      contentType,
+    );
     if (res.status >= 300) throw { code: res.status, body: res.text };
     try {
       return JSON.parse(res.text) as T;
@@ -274,28 +342,49 @@ export class ClusterClient {
   }
 
   /** One bounded HTTP request with the kubeconfig's credentials; resolves whatever the status. */
-  private async send(method: string, path: string, query: Record<string, string | undefined>, payload: string | undefined, contentType: string)
-    : Promise<{ status: number; contentType: string; text: string }> {
+  private async send(
+    method: string,
+    path: string,
+    query: Record<string, string | undefined>,
+    payload: string | undefined,
+    contentType: string,
+  ): Promise<{ status: number; contentType: string; text: string }> {
     const url = new URL(this.server);
     url.pathname = `${url.pathname.replace(/\/$/, '')}${path}`;
     for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, v);
-    const options: https.RequestOptions = { method, headers: { 'Content-Type': contentType, Accept: 'application/json' } };
+    const options: https.RequestOptions = {
+      method,
+      headers: { 'Content-Type': contentType, Accept: 'application/json' },
+    };
     try {
       await this.kubeConfig.applyToHTTPSOptions(options);
     } catch (err) {
-      throw new ClusterError('kubeconfig', `cannot use the cluster and user of context "${this.contextName}": ${(err as Error).message}`,
+      throw new ClusterError(
+        'kubeconfig',
+        `cannot use the cluster and user of context "${this.contextName}": ${(err as Error).message}`,
         'Fix the kubeconfig (kubectl config view --minify): an http:// server needs insecure-skip-tls-verify: true; an exec or auth-provider plugin must work on this machine.',
-        undefined, (err as Error).stack);
+        undefined,
+        (err as Error).stack,
+      );
     }
     const transport = url.protocol === 'http:' ? http : https;
-    options.agent = boundConnect((options.agent as http.Agent | undefined) ?? new http.Agent(), this.timeouts.connectTimeoutMs);
+    options.agent = boundConnect(
+      (options.agent as http.Agent | undefined) ?? new http.Agent(),
+      this.timeouts.connectTimeoutMs,
+    );
     options.signal = AbortSignal.timeout(this.timeouts.requestTimeoutMs);
     return new Promise((resolve, reject) => {
       const req = transport.request(url, options, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', reject);
-        res.on('end', () => resolve({ status: res.statusCode ?? 500, contentType: String(res.headers['content-type'] ?? ''), text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 500,
+            contentType: String(res.headers['content-type'] ?? ''),
+            text: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
       });
       req.on('error', reject);
       req.end(payload);
@@ -328,8 +417,12 @@ export class ClusterClient {
       return { gitVersion: 'unknown' };
     }
     const what = `HTTP ${res.status}${res.contentType ? ` ${res.contentType.split(';')[0]}` : ''}`;
-    throw new ClusterError('not-kubernetes', `the server at ${serverAddress(this.server)} is not a Kubernetes API server (GET /version answered ${what}, not a Kubernetes version)`,
-      `Point --kubeconfig/--context at the cluster's API server: its address is the "server" of the context's cluster (kubectl config view --minify).`, res.status);
+    throw new ClusterError(
+      'not-kubernetes',
+      `the server at ${serverAddress(this.server)} is not a Kubernetes API server (GET /version answered ${what}, not a Kubernetes version)`,
+      `Point --kubeconfig/--context at the cluster's API server: its address is the "server" of the context's cluster (kubectl config view --minify).`,
+      res.status,
+    );
   }
   /** Server-side apply with our field manager. */
   async apply<T extends KubeObject = KubeObject>(obj: T, force = true): Promise<T> {
@@ -338,10 +431,19 @@ export class ClusterClient {
     delete (body.metadata as any).resourceVersion;
     delete (body.metadata as any).managedFields;
     try {
-      const out = await this.call({ verb: 'apply', resource: ref.kind, name: ref.name, namespace: ref.namespace }, async () => {
-        const path = `${await this.objects.pathFor(ref.apiVersion, ref.kind, ref.namespace)}/${encodeURIComponent(ref.name)}`;
-        return this.rawRequest<T>('PATCH', path, { fieldManager: FIELD_MANAGER, force: force ? 'true' : undefined, dryRun: this.dryRun }, body, PatchStrategy.ServerSideApply);
-      });
+      const out = await this.call(
+        { verb: 'apply', resource: ref.kind, name: ref.name, namespace: ref.namespace },
+        async () => {
+          const path = `${await this.objects.pathFor(ref.apiVersion, ref.kind, ref.namespace)}/${encodeURIComponent(ref.name)}`;
+          return this.rawRequest<T>(
+            'PATCH',
+            path,
+            { fieldManager: FIELD_MANAGER, force: force ? 'true' : undefined, dryRun: this.dryRun },
+            body,
+            PatchStrategy.ServerSideApply,
+          );
+        },
+      );
       this.record({ verb: 'apply', ...ref, outcome: 'ok' });
       return plainObject(out);
     } catch (err) {
@@ -367,10 +469,19 @@ export class ClusterClient {
 
   private async patch<T extends KubeObject>(ref: ObjectRef, patch: object, strategy: PatchStrategy): Promise<T> {
     try {
-      const out = await this.call({ verb: 'patch', resource: ref.kind, name: ref.name, namespace: ref.namespace }, async () => {
-        const path = `${await this.objects.pathFor(ref.apiVersion, ref.kind, ref.namespace)}/${encodeURIComponent(ref.name)}`;
-        return this.rawRequest<T>('PATCH', path, { fieldManager: FIELD_MANAGER, dryRun: this.dryRun }, patch, strategy);
-      });
+      const out = await this.call(
+        { verb: 'patch', resource: ref.kind, name: ref.name, namespace: ref.namespace },
+        async () => {
+          const path = `${await this.objects.pathFor(ref.apiVersion, ref.kind, ref.namespace)}/${encodeURIComponent(ref.name)}`;
+          return this.rawRequest<T>(
+            'PATCH',
+            path,
+            { fieldManager: FIELD_MANAGER, dryRun: this.dryRun },
+            patch,
+            strategy,
+          );
+        },
+      );
       this.record({ verb: 'patch', ...ref, outcome: 'ok', detail: JSON.stringify(patch) });
       return out;
     } catch (err) {
@@ -380,11 +491,21 @@ export class ClusterClient {
   }
 
   /** Deletes; true when something was deleted, false when it was already gone. */
-  async delete(ref: ObjectRef, opts: { propagationPolicy?: 'Foreground' | 'Background' | 'Orphan'; gracePeriodSeconds?: number } = {}): Promise<boolean> {
+  async delete(
+    ref: ObjectRef,
+    opts: { propagationPolicy?: 'Foreground' | 'Background' | 'Orphan'; gracePeriodSeconds?: number } = {},
+  ): Promise<boolean> {
     try {
-      await this.call({ verb: 'delete', resource: ref.kind, name: ref.name, namespace: ref.namespace },
-        () => this.objects.delete({ apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace } },
-          undefined, this.dryRun, opts.gracePeriodSeconds, undefined, opts.propagationPolicy ?? 'Background'));
+      await this.call({ verb: 'delete', resource: ref.kind, name: ref.name, namespace: ref.namespace }, () =>
+        this.objects.delete(
+          { apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace } },
+          undefined,
+          this.dryRun,
+          opts.gracePeriodSeconds,
+          undefined,
+          opts.propagationPolicy ?? 'Background',
+        ),
+      );
       this.record({ verb: 'delete', ...ref, outcome: 'ok' });
       return true;
     } catch (err) {
@@ -414,7 +535,8 @@ export class ClusterClient {
             metadata: { name, namespace },
             deleteOptions: { gracePeriodSeconds, dryRun: this.dryRun ? ['All'] : undefined },
           },
-        }));
+        }),
+      );
       this.record({ verb: 'evict', ...ref, outcome: 'ok' });
       return 'evicted';
     } catch (err) {
@@ -428,21 +550,40 @@ export class ClusterClient {
   }
 
   /** SelfSubjectAccessReview: may the current user do this? */
-  async canI(verb: string, resource: string, opts: { group?: string; namespace?: string; subresource?: string } = {}): Promise<boolean> {
+  async canI(
+    verb: string,
+    resource: string,
+    opts: { group?: string; namespace?: string; subresource?: string } = {},
+  ): Promise<boolean> {
     const api = this.kubeConfig.makeApiClient(AuthorizationV1Api);
     const review = await this.call({ verb: 'create', resource: 'selfsubjectaccessreviews' }, () =>
       api.createSelfSubjectAccessReview({
         body: {
           apiVersion: 'authorization.k8s.io/v1',
           kind: 'SelfSubjectAccessReview',
-          spec: { resourceAttributes: { verb, resource, group: opts.group ?? '', namespace: opts.namespace, subresource: opts.subresource } },
+          spec: {
+            resourceAttributes: {
+              verb,
+              resource,
+              group: opts.group ?? '',
+              namespace: opts.namespace,
+              subresource: opts.subresource,
+            },
+          },
         },
-      }));
+      }),
+    );
     return review.status?.allowed === true;
   }
 
   /** Reads one file from a container (used for /run/flannel/subnet.env). Undefined when exec is not possible. */
-  async readFileInPod(namespace: string, pod: string, container: string, file: string, timeoutMs = 5000): Promise<string | undefined> {
+  async readFileInPod(
+    namespace: string,
+    pod: string,
+    container: string,
+    file: string,
+    timeoutMs = 5000,
+  ): Promise<string | undefined> {
     const { Exec } = await import('@kubernetes/client-node');
     const { PassThrough } = await import('node:stream');
     const out = new PassThrough();
@@ -452,10 +593,22 @@ export class ClusterClient {
       const exec = new Exec(this.kubeConfig);
       return await new Promise<string | undefined>((resolve) => {
         const timer = setTimeout(() => resolve(undefined), timeoutMs);
-        exec.exec(namespace, pod, container, ['cat', file], out, null, null, false, (status) => {
-          clearTimeout(timer);
-          resolve(status.status === 'Success' ? Buffer.concat(chunks).toString('utf8') : undefined);
-        }).then((ws) => ws.on('error', () => { clearTimeout(timer); resolve(undefined); }), () => { clearTimeout(timer); resolve(undefined); });
+        exec
+          .exec(namespace, pod, container, ['cat', file], out, null, null, false, (status) => {
+            clearTimeout(timer);
+            resolve(status.status === 'Success' ? Buffer.concat(chunks).toString('utf8') : undefined);
+          })
+          .then(
+            (ws) =>
+              ws.on('error', () => {
+                clearTimeout(timer);
+                resolve(undefined);
+              }),
+            () => {
+              clearTimeout(timer);
+              resolve(undefined);
+            },
+          );
       });
     } catch {
       return undefined;
@@ -474,7 +627,9 @@ export class ClusterClient {
     onEvent: (type: WatchEventType, obj: T) => boolean,
   ): Promise<boolean> {
     const deadline = Date.now() + opts.timeoutMs;
-    const path = await this.call({ verb: 'watch', resource: kind }, () => this.objects.pathFor(apiVersion, kind, opts.namespace));
+    const path = await this.call({ verb: 'watch', resource: kind }, () =>
+      this.objects.pathFor(apiVersion, kind, opts.namespace),
+    );
     const watch = new Watch(this.kubeConfig);
     let resourceVersion: string | undefined;
     while (Date.now() < deadline && !opts.signal?.aborted) {
@@ -501,15 +656,30 @@ export class ClusterClient {
         opts.signal?.addEventListener('abort', onAbort);
         // Aborted while listing: the listener above will never fire.
         if (opts.signal?.aborted) return finish('closed');
-        watch.watch(path, {
-          resourceVersion, allowWatchBookmarks: true, timeoutSeconds: Math.min(remaining, 300),
-          labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector,
-        }, (type, obj) => {
-          if (type === 'ERROR') return finish(obj?.code === 410 ? 'gone' : 'error');
-          if (obj?.metadata?.resourceVersion) resourceVersion = obj.metadata.resourceVersion;
-          if (type !== 'BOOKMARK' && onEvent(type as WatchEventType, obj as T)) finish('matched');
-        }, (err) => finish(err ? 'error' : 'closed'))
-          .then((c) => { controller = c; if (settled) c.abort(); }, () => finish('error'));
+        watch
+          .watch(
+            path,
+            {
+              resourceVersion,
+              allowWatchBookmarks: true,
+              timeoutSeconds: Math.min(remaining, 300),
+              labelSelector: opts.labelSelector,
+              fieldSelector: opts.fieldSelector,
+            },
+            (type, obj) => {
+              if (type === 'ERROR') return finish(obj?.code === 410 ? 'gone' : 'error');
+              if (obj?.metadata?.resourceVersion) resourceVersion = obj.metadata.resourceVersion;
+              if (type !== 'BOOKMARK' && onEvent(type as WatchEventType, obj as T)) finish('matched');
+            },
+            (err) => finish(err ? 'error' : 'closed'),
+          )
+          .then(
+            (c) => {
+              controller = c;
+              if (settled) c.abort();
+            },
+            () => finish('error'),
+          );
       });
       if (outcome === 'matched') return true;
       if (outcome === 'gone') resourceVersion = undefined;
@@ -524,9 +694,15 @@ export class ClusterClient {
 
 function refOf(obj: KubeObject): ObjectRef {
   if (obj.apiVersion && obj.kind && !obj.metadata?.name && obj.metadata?.generateName) {
-    return { apiVersion: obj.apiVersion, kind: obj.kind, name: `${obj.metadata.generateName}*`, namespace: obj.metadata.namespace };
+    return {
+      apiVersion: obj.apiVersion,
+      kind: obj.kind,
+      name: `${obj.metadata.generateName}*`,
+      namespace: obj.metadata.namespace,
+    };
   }
-  if (!obj.apiVersion || !obj.kind || !obj.metadata?.name) throw new Error(`object without apiVersion/kind/name: ${JSON.stringify(obj).slice(0, 200)}`);
+  if (!obj.apiVersion || !obj.kind || !obj.metadata?.name)
+    throw new Error(`object without apiVersion/kind/name: ${JSON.stringify(obj).slice(0, 200)}`);
   return { apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata.name, namespace: obj.metadata.namespace };
 }
 
@@ -534,9 +710,14 @@ function refOf(obj: KubeObject): ObjectRef {
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve();
-    const onAbort = () => { clearTimeout(t); resolve(); };
-    const t = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      resolve();
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
-

@@ -10,7 +10,10 @@ export function defaultAuditLogPath(): string {
 
 /** The audit log cannot be written: a mutating command must not start. */
 export class AuditLogError extends Error {
-  constructor(readonly file: string, readonly reason: string) {
+  constructor(
+    readonly file: string,
+    readonly reason: string,
+  ) {
     super(`cannot write the audit log ${file}: ${reason}`);
     this.name = 'AuditLogError';
   }
@@ -26,7 +29,10 @@ export class AuditLog {
   private readonly runId = `${new Date().toISOString()}-${process.pid}`;
   private failed = false;
 
-  constructor(file: string | undefined, private readonly command: string) {
+  constructor(
+    file: string | undefined,
+    private readonly command: string,
+  ) {
     this.file = file ?? defaultAuditLogPath();
   }
 
@@ -47,16 +53,23 @@ export class AuditLog {
   /** Proves the log can be written (records the start of the run); throws AuditLogError otherwise. Call before the first change. */
   open(entry: Record<string, unknown> = {}): void {
     try {
-      if (fs.existsSync(this.file) && fs.statSync(this.file).isDirectory()) throw Object.assign(new Error('it is a directory'), { code: 'EISDIR' });
+      if (fs.existsSync(this.file) && fs.statSync(this.file).isDirectory())
+        throw Object.assign(new Error('it is a directory'), { code: 'EISDIR' });
       this.append(this.line({ type: 'run-start', ...entry }));
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      const reason = code === 'EACCES' || code === 'EPERM' ? 'permission denied'
-        : code === 'ENOENT' ? 'its directory cannot be created'
-          : code === 'EISDIR' ? 'it is a directory'
-            : code === 'ENOTDIR' || code === 'EEXIST' ? 'a part of its path is a file, not a directory'
-              : code === 'EROFS' ? 'read-only file system'
-                : (err as Error).message;
+      const reason =
+        code === 'EACCES' || code === 'EPERM'
+          ? 'permission denied'
+          : code === 'ENOENT'
+            ? 'its directory cannot be created'
+            : code === 'EISDIR'
+              ? 'it is a directory'
+              : code === 'ENOTDIR' || code === 'EEXIST'
+                ? 'a part of its path is a file, not a directory'
+                : code === 'EROFS'
+                  ? 'read-only file system'
+                  : (err as Error).message;
       throw new AuditLogError(this.file, reason);
     }
   }
@@ -67,7 +80,9 @@ export class AuditLog {
       this.append(this.line(entry));
     } catch (err) {
       this.failed = true;
-      process.stderr.write(`warning: cannot write the audit log ${this.file}: ${(err as Error).message}; use --log-file to choose another path\n`);
+      process.stderr.write(
+        `warning: cannot write the audit log ${this.file}: ${(err as Error).message}; use --log-file to choose another path\n`,
+      );
     }
   }
 

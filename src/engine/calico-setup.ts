@@ -4,7 +4,6 @@ import type { Plan } from '../plan/types.js';
 import { CALICO_GROUP_VERSION as CALICO_GV, MANAGED_BY, MANAGED_BY_LABEL, MIGRATION_LABEL } from '../names.js';
 import type { EventSink } from './events.js';
 
-
 /**
  * Labels an object the migration itself creates as its own. Objects of Calico's manifest are not
  * labelled: they are Calico's installation, which stays after the migration.
@@ -28,24 +27,42 @@ function calicoDaemonSet(objects: KubeObject[], name: string): KubeObject | unde
  * only on nodes labelled network=calico, and the pod MTU must be flannel's (calico-config veth_mtu),
  * exactly what Calico's own migration controller ensures.
  */
-export function prepareCalicoManifest(objects: KubeObject[], calicoDaemonSetName: string, mtu: number): PreparedManifest {
+export function prepareCalicoManifest(
+  objects: KubeObject[],
+  calicoDaemonSetName: string,
+  mtu: number,
+): PreparedManifest {
   const out = structuredClone(objects);
   const changes: string[] = [];
   const ds = calicoDaemonSet(out, calicoDaemonSetName);
-  if (!ds) throw new Error(`the Calico manifest has no DaemonSet named "${calicoDaemonSetName}" (found: ${out.filter((o) => o.kind === 'DaemonSet').map((o) => o.metadata?.name).join(', ') || 'none'}); use the flannel-migration calico.yaml or pass --calico-daemonset`);
+  if (!ds)
+    throw new Error(
+      `the Calico manifest has no DaemonSet named "${calicoDaemonSetName}" (found: ${
+        out
+          .filter((o) => o.kind === 'DaemonSet')
+          .map((o) => o.metadata?.name)
+          .join(', ') || 'none'
+      }); use the flannel-migration calico.yaml or pass --calico-daemonset`,
+    );
   const selector = (ds.spec.template.spec.nodeSelector ??= {});
   if (selector[MIGRATION_LABEL] !== 'calico') {
     selector[MIGRATION_LABEL] = 'calico';
-    changes.push(`DaemonSet ${calicoDaemonSetName}: added nodeSelector ${MIGRATION_LABEL}=calico so calico-node starts only on migrated nodes`);
+    changes.push(
+      `DaemonSet ${calicoDaemonSetName}: added nodeSelector ${MIGRATION_LABEL}=calico so calico-node starts only on migrated nodes`,
+    );
   }
   const config = out.find((o) => o.kind === 'ConfigMap' && o.metadata?.name === 'calico-config');
   if (config) {
     if (config.data?.veth_mtu !== String(mtu)) {
-      changes.push(`ConfigMap calico-config: veth_mtu ${config.data?.veth_mtu ?? '(unset)'} -> ${mtu} (flannel's MTU, so pods keep their MTU across the overlay)`);
+      changes.push(
+        `ConfigMap calico-config: veth_mtu ${config.data?.veth_mtu ?? '(unset)'} -> ${mtu} (flannel's MTU, so pods keep their MTU across the overlay)`,
+      );
       config.data = { ...config.data, veth_mtu: String(mtu) };
     }
   } else {
-    changes.push('no calico-config ConfigMap in the manifest: the CNI MTU could not be set; check it after the install');
+    changes.push(
+      'no calico-config ConfigMap in the manifest: the CNI MTU could not be set; check it after the install',
+    );
   }
   return { objects: out, changes };
 }
@@ -58,8 +75,12 @@ export async function applyManifest(client: ClusterPort, objects: KubeObject[], 
   if (crds.length && !client.serverDryRun) {
     onEvent({ type: 'info', message: `waiting for ${crds.length} CustomResourceDefinitions to be established` });
     for (const crd of crds) {
-      await client.watchUntil<KubeObject>('apiextensions.k8s.io/v1', 'CustomResourceDefinition', { fieldSelector: `metadata.name=${crd.metadata!.name}`, timeoutMs: 60_000 },
-        (_t, o) => (o.status?.conditions ?? []).some((c: any) => c.type === 'Established' && c.status === 'True'));
+      await client.watchUntil<KubeObject>(
+        'apiextensions.k8s.io/v1',
+        'CustomResourceDefinition',
+        { fieldSelector: `metadata.name=${crd.metadata!.name}`, timeoutMs: 60_000 },
+        (_t, o) => (o.status?.conditions ?? []).some((c: any) => c.type === 'Established' && c.status === 'True'),
+      );
     }
   }
   for (const obj of rest) await client.apply(obj);
@@ -69,7 +90,9 @@ export async function applyManifest(client: ClusterPort, objects: KubeObject[], 
 export function calicoDaemonSetProblems(ds: KubeObject): string[] {
   const selector = ds.spec?.template?.spec?.nodeSelector ?? {};
   if (selector[MIGRATION_LABEL] === 'calico') return [];
-  return [`DaemonSet ${ds.metadata?.namespace}/${ds.metadata?.name} has no nodeSelector ${MIGRATION_LABEL}=calico: it would start calico-node on nodes still running flannel`];
+  return [
+    `DaemonSet ${ds.metadata?.namespace}/${ds.metadata?.name} has no nodeSelector ${MIGRATION_LABEL}=calico: it would start calico-node on nodes still running flannel`,
+  ];
 }
 
 function sameObjectSpec(a: KubeObject, b: KubeObject, keys: string[]): string[] {
@@ -82,7 +105,10 @@ export async function ensurePools(client: ClusterPort, plan: Plan, onEvent: Even
     const ref = { apiVersion: CALICO_GV, kind: 'IPPool', name };
     const existing = await client.find(ref);
     if (existing && existing.spec?.vxlanMode !== 'Always') {
-      onEvent({ type: 'info', message: `replacing Canal's default IPPool ${name} (${existing.spec?.cidr}, no VXLAN) with a VXLAN pool` });
+      onEvent({
+        type: 'info',
+        message: `replacing Canal's default IPPool ${name} (${existing.spec?.cidr}, no VXLAN) with a VXLAN pool`,
+      });
       await client.delete(ref);
     }
   }
@@ -95,7 +121,9 @@ export async function ensurePools(client: ClusterPort, plan: Plan, onEvent: Even
     }
     const differs = sameObjectSpec(existing, pool, ['cidr', 'blockSize', 'vxlanMode', 'natOutgoing']);
     if (differs.length) {
-      throw new Error(`IPPool ${ref.name} exists with a different ${differs.join(', ')} (${differs.map((k) => `${JSON.stringify(existing.spec?.[k])} instead of ${JSON.stringify(pool.spec[k])}`).join(', ')}); delete or fix it, then rerun`);
+      throw new Error(
+        `IPPool ${ref.name} exists with a different ${differs.join(', ')} (${differs.map((k) => `${JSON.stringify(existing.spec?.[k])} instead of ${JSON.stringify(pool.spec[k])}`).join(', ')}); delete or fix it, then rerun`,
+      );
     }
   }
 }
@@ -103,7 +131,10 @@ export async function ensurePools(client: ClusterPort, plan: Plan, onEvent: Even
 export async function ensureFelixConfiguration(client: ClusterPort, patch: object): Promise<void> {
   const ref = { apiVersion: CALICO_GV, kind: 'FelixConfiguration', name: 'default' };
   if (await client.find(ref)) await client.mergePatch(ref, patch);
-  else await client.create(owned({ apiVersion: CALICO_GV, kind: 'FelixConfiguration', metadata: { name: 'default' }, ...(patch as object) }));
+  else
+    await client.create(
+      owned({ apiVersion: CALICO_GV, kind: 'FelixConfiguration', metadata: { name: 'default' }, ...(patch as object) }),
+    );
 }
 
 const IPAM_IDENTITY_FIELDS: Record<string, string[]> = {
@@ -122,7 +153,9 @@ export async function ensureNodeIpam(client: ClusterPort, objects: KubeObject[])
     if (created) continue;
     const differs = sameObjectSpec(existing, obj, IPAM_IDENTITY_FIELDS[obj.kind!] ?? []);
     if (differs.length) {
-      throw new Error(`${obj.kind} ${obj.metadata!.name} already exists with a different ${differs.join(', ')}: the podCIDR is claimed by something else; inspect it with kubectl get ${obj.kind!.toLowerCase()}s.crd.projectcalico.org ${obj.metadata!.name} -o yaml`);
+      throw new Error(
+        `${obj.kind} ${obj.metadata!.name} already exists with a different ${differs.join(', ')}: the podCIDR is claimed by something else; inspect it with kubectl get ${obj.kind!.toLowerCase()}s.crd.projectcalico.org ${obj.metadata!.name} -o yaml`,
+      );
     }
     if (obj.kind === 'IPAMBlock') {
       const tunnelOrdinal = (obj.spec.allocations as Array<number | null>).findIndex((a) => a !== null);
@@ -131,7 +164,9 @@ export async function ensureNodeIpam(client: ClusterPort, objects: KubeObject[])
         const held = existing.spec?.allocations?.[tunnelOrdinal];
         const holder = held === null || held === undefined ? undefined : existing.spec?.attributes?.[held]?.handle_id;
         if (holder !== wanted) {
-          throw new Error(`the tunnel address of block ${obj.spec.cidr} is ${holder ? `allocated to ${holder}` : 'not allocated'} instead of ${wanted}; release it (calicoctl ipam release) and rerun`);
+          throw new Error(
+            `the tunnel address of block ${obj.spec.cidr} is ${holder ? `allocated to ${holder}` : 'not allocated'} instead of ${wanted}; release it (calicoctl ipam release) and rerun`,
+          );
         }
       }
     }

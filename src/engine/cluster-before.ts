@@ -4,7 +4,6 @@ import type { ClusterPort } from './cluster-port.js';
 import { isCalicoCrdInstalled } from './calico-setup.js';
 import { readNodeState, type ClusterBefore } from './state.js';
 
-
 /**
  * What the migration may change, as it is before the first change: which objects of the Calico
  * manifest do not exist yet (the install creates them), the IP pools and FelixConfiguration.
@@ -13,7 +12,12 @@ import { readNodeState, type ClusterBefore } from './state.js';
 export async function captureClusterBefore(client: ClusterPort, manifest: KubeObject[]): Promise<ClusterBefore> {
   const createdByInstall: ClusterBefore['createdByInstall'] = [];
   for (const obj of manifest) {
-    const ref = { apiVersion: obj.apiVersion!, kind: obj.kind!, name: obj.metadata!.name!, ...(obj.metadata?.namespace ? { namespace: obj.metadata.namespace } : {}) };
+    const ref = {
+      apiVersion: obj.apiVersion!,
+      kind: obj.kind!,
+      name: obj.metadata!.name!,
+      ...(obj.metadata?.namespace ? { namespace: obj.metadata.namespace } : {}),
+    };
     const existing = await client.find(ref).catch(() => undefined);
     if (!existing) createdByInstall.push(ref);
   }
@@ -21,7 +25,8 @@ export async function captureClusterBefore(client: ClusterPort, manifest: KubeOb
   let felixConfiguration: ClusterBefore['felixConfiguration'] = null;
   if (await isCalicoCrdInstalled(client)) {
     pools = (await client.list(CALICO_GV, 'IPPool')).map((p) => ({ name: p.metadata!.name!, spec: p.spec ?? {} }));
-    felixConfiguration = (await client.find({ apiVersion: CALICO_GV, kind: 'FelixConfiguration', name: 'default' }))?.spec ?? null;
+    felixConfiguration =
+      (await client.find({ apiVersion: CALICO_GV, kind: 'FelixConfiguration', name: 'default' }))?.spec ?? null;
   }
   return { capturedAt: new Date().toISOString(), createdByInstall, pools, felixConfiguration };
 }

@@ -15,7 +15,11 @@ export interface ClusterPort {
   find<T extends KubeObject = KubeObject>(ref: ObjectRef): Promise<T | undefined>;
   list<T extends KubeObject = KubeObject>(apiVersion: string, kind: string, opts?: ListOptions): Promise<T[]>;
   /** Undefined when the API does not serve the kind (e.g. Calico's CRDs not installed). */
-  listIfServed<T extends KubeObject = KubeObject>(apiVersion: string, kind: string, opts?: ListOptions): Promise<T[] | undefined>;
+  listIfServed<T extends KubeObject = KubeObject>(
+    apiVersion: string,
+    kind: string,
+    opts?: ListOptions,
+  ): Promise<T[] | undefined>;
 
   create<T extends KubeObject = KubeObject>(obj: T): Promise<T>;
   /** Creates the object, or returns the existing one unchanged. */
@@ -27,7 +31,10 @@ export interface ClusterPort {
   /** RFC 6902; a failed `test` op rejects (invalid or conflict). */
   jsonPatch<T extends KubeObject = KubeObject>(ref: ObjectRef, ops: object[]): Promise<T>;
   /** True when something was deleted, false when it was already gone. */
-  delete(ref: ObjectRef, opts?: { propagationPolicy?: 'Foreground' | 'Background' | 'Orphan'; gracePeriodSeconds?: number }): Promise<boolean>;
+  delete(
+    ref: ObjectRef,
+    opts?: { propagationPolicy?: 'Foreground' | 'Background' | 'Orphan'; gracePeriodSeconds?: number },
+  ): Promise<boolean>;
 
   /** The Eviction API: 'gone' for a pod that no longer exists; a PDB refusal rejects with kind 'too-many-requests'. */
   evict(name: string, namespace: string, gracePeriodSeconds?: number): Promise<'evicted' | 'gone'>;
@@ -36,8 +43,17 @@ export interface ClusterPort {
    * Lists, then watches, calling `onEvent` until it returns true (resolves true), the deadline
    * passes (false) or `signal` aborts (false).
    */
-  watchUntil<T extends KubeObject>(apiVersion: string, kind: string, opts: WatchOptions<T>, onEvent: (type: WatchEventType, obj: T) => boolean): Promise<boolean>;
+  watchUntil<T extends KubeObject>(
+    apiVersion: string,
+    kind: string,
+    opts: WatchOptions<T>,
+    onEvent: (type: WatchEventType, obj: T) => boolean,
+  ): Promise<boolean>;
 }
 
 /** Where and how long to watch; `onList` sees the initial list and may end the watch at once. */
-export type WatchOptions<T extends KubeObject> = ListOptions & { timeoutMs: number; signal?: AbortSignal; onList?: (items: T[]) => boolean };
+export type WatchOptions<T extends KubeObject> = ListOptions & {
+  timeoutMs: number;
+  signal?: AbortSignal;
+  onList?: (items: T[]) => boolean;
+};

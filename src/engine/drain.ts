@@ -24,28 +24,43 @@ export interface BlockingBudget extends PdbRef {
 
 /** Pods that kubectl drain would refuse to remove without --force / --delete-emptydir-data. */
 export class DrainRefusedError extends Error {
-  constructor(readonly node: string, readonly pods: Array<{ pod: string; reason: string }>) {
+  constructor(
+    readonly node: string,
+    readonly pods: Array<{ pod: string; reason: string }>,
+  ) {
     super(`cannot drain ${node}: ${cannotDelete(pods)}`);
   }
 }
 
 /** The drain ran out of time because PodDisruptionBudgets kept refusing evictions. */
 export class DrainBlockedError extends Error {
-  constructor(readonly node: string, readonly budgets: BlockingBudget[], readonly pending: string[]) {
-    super(budgets.length
-      ? `drain of ${node} timed out: ${budgets.map((b) => `PodDisruptionBudget ${b.namespace}/${b.name} allows ${b.disruptionsAllowed} disruption(s) (blocks ${b.pod})`).join('; ')}`
-      : `drain of ${node} timed out with pods still terminating: ${pending.join(', ')}`);
+  constructor(
+    readonly node: string,
+    readonly budgets: BlockingBudget[],
+    readonly pending: string[],
+  ) {
+    super(
+      budgets.length
+        ? `drain of ${node} timed out: ${budgets.map((b) => `PodDisruptionBudget ${b.namespace}/${b.name} allows ${b.disruptionsAllowed} disruption(s) (blocks ${b.pod})`).join('; ')}`
+        : `drain of ${node} timed out with pods still terminating: ${pending.join(', ')}`,
+    );
   }
 }
 
 const podName = (p: KubeObject) => `${p.metadata?.namespace}/${p.metadata?.name}`;
 
-async function blockingBudget(client: ClusterPort, pod: KubeObject, causes: Array<{ reason?: string; message?: string }>): Promise<BlockingBudget | undefined> {
+async function blockingBudget(
+  client: ClusterPort,
+  pod: KubeObject,
+  causes: Array<{ reason?: string; message?: string }>,
+): Promise<BlockingBudget | undefined> {
   const cause = causes.find((c) => c.reason === 'DisruptionBudget');
   const name = cause?.message ? /disruption budget (\S+)/.exec(cause.message)?.[1] : undefined;
   if (!name) return undefined;
   const namespace = pod.metadata!.namespace!;
-  const pdb = await client.find({ apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', name, namespace }).catch(() => undefined);
+  const pdb = await client
+    .find({ apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', name, namespace })
+    .catch(() => undefined);
   return { namespace, name, disruptionsAllowed: pdb?.status?.disruptionsAllowed ?? 0, pod: podName(pod) };
 }
 
@@ -59,7 +74,9 @@ function isNamespaceTerminating(err: unknown): boolean {
  * gone or replaced) is not evicted again, only waited for.
  */
 async function markedForDeletion(client: ClusterPort, pod: KubeObject): Promise<boolean> {
-  const fresh = await client.find({ apiVersion: 'v1', kind: 'Pod', name: pod.metadata!.name!, namespace: pod.metadata!.namespace }).catch(() => pod);
+  const fresh = await client
+    .find({ apiVersion: 'v1', kind: 'Pod', name: pod.metadata!.name!, namespace: pod.metadata!.namespace })
+    .catch(() => pod);
   return !fresh || fresh.metadata?.uid !== pod.metadata?.uid || Boolean(fresh.metadata?.deletionTimestamp);
 }
 
@@ -70,12 +87,20 @@ async function markedForDeletion(client: ClusterPort, pod: KubeObject): Promise<
  * namespace being deleted, retrying until the pod is marked for deletion), then wait for the evicted
  * pods to be gone. One global deadline, never infinite.
  */
-export async function drainNode(client: ClusterPort, node: string, opts: DrainOptions): Promise<{ evicted: string[]; skipped: string[] }> {
+export async function drainNode(
+  client: ClusterPort,
+  node: string,
+  opts: DrainOptions,
+): Promise<{ evicted: string[]; skipped: string[] }> {
   const deadline = Date.now() + opts.timeoutMs;
   const pods = await client.list<KubeObject>('v1', 'Pod', { fieldSelector: `spec.nodeName=${node}` });
   const verdicts = pods.map((pod) => ({ pod, verdict: opts.classify(pod) }));
   const refused = verdicts.filter((v) => v.verdict.action === 'refuse');
-  if (refused.length) throw new DrainRefusedError(node, refused.map((v) => ({ pod: podName(v.pod), reason: v.verdict.reason })));
+  if (refused.length)
+    throw new DrainRefusedError(
+      node,
+      refused.map((v) => ({ pod: podName(v.pod), reason: v.verdict.reason })),
+    );
   const toEvict = verdicts.filter((v) => v.verdict.action === 'evict').map((v) => v.pod);
   const skipped = verdicts.filter((v) => v.verdict.action === 'skip').map((v) => podName(v.pod));
 
@@ -93,7 +118,15 @@ export async function drainNode(client: ClusterPort, node: string, opts: DrainOp
   }
 }
 
-async function evictAndWait(client: ClusterPort, node: string, opts: DrainOptions, deadline: number, toEvict: KubeObject[], skipped: string[], signal: AbortSignal): Promise<{ evicted: string[]; skipped: string[] }> {
+async function evictAndWait(
+  client: ClusterPort,
+  node: string,
+  opts: DrainOptions,
+  deadline: number,
+  toEvict: KubeObject[],
+  skipped: string[],
+  signal: AbortSignal,
+): Promise<{ evicted: string[]; skipped: string[] }> {
   const blocked = new Map<string, BlockingBudget>();
   const evictOne = async (pod: KubeObject): Promise<void> => {
     while (!signal.aborted) {
@@ -106,7 +139,9 @@ async function evictAndWait(client: ClusterPort, node: string, opts: DrainOption
           if (await markedForDeletion(client, pod)) return;
           const left = deadline - Date.now();
           if (left <= 0 || signal.aborted) return;
-          opts.onWaiting(`eviction of ${podName(pod)} refused: namespace ${pod.metadata!.namespace} is being deleted; waiting for its controller to delete the pod; retry in ${Math.round(opts.retryDelayMs / 1000)} s, ${Math.round(left / 1000)} s left`);
+          opts.onWaiting(
+            `eviction of ${podName(pod)} refused: namespace ${pod.metadata!.namespace} is being deleted; waiting for its controller to delete the pod; retry in ${Math.round(opts.retryDelayMs / 1000)} s, ${Math.round(left / 1000)} s left`,
+          );
           await sleep(Math.min(opts.retryDelayMs, left), signal);
           continue;
         }
@@ -115,9 +150,11 @@ async function evictAndWait(client: ClusterPort, node: string, opts: DrainOption
         if (budget) blocked.set(podName(pod), budget);
         const left = deadline - Date.now();
         if (left <= 0 || signal.aborted) return;
-        opts.onWaiting(budget
-          ? `waiting on PDB ${budget.namespace}/${budget.name}: ${budget.disruptionsAllowed} disruptions allowed (${budget.pod}); retry in ${Math.round(opts.retryDelayMs / 1000)} s, ${Math.round(left / 1000)} s left`
-          : `eviction of ${podName(pod)} refused (${err.message}); retry in ${Math.round(opts.retryDelayMs / 1000)} s`);
+        opts.onWaiting(
+          budget
+            ? `waiting on PDB ${budget.namespace}/${budget.name}: ${budget.disruptionsAllowed} disruptions allowed (${budget.pod}); retry in ${Math.round(opts.retryDelayMs / 1000)} s, ${Math.round(left / 1000)} s left`
+            : `eviction of ${podName(pod)} refused (${err.message}); retry in ${Math.round(opts.retryDelayMs / 1000)} s`,
+        );
         await sleep(Math.min(opts.retryDelayMs, left), signal);
       }
     }

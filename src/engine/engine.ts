@@ -16,13 +16,31 @@ import { MIGRATION_LABEL, NODE_STATE_ANNOTATION, STATE_NAMESPACE, type NetworkLa
 import { NODE_STEPS, STEP_TITLES, type EngineEvent, type EventSink, type NodeStep } from './events.js';
 import { MigrationLock } from './lock.js';
 import type { Confirmation, RunContext } from './run-context.js';
-import { readMigrationRecord, readNodeState, recordOfPlan, stateFor, writeMigrationRecord, writeNodeState, type MigrationRecord, type NodeMigrationState, type RunRecord } from './state.js';
+import {
+  readMigrationRecord,
+  readNodeState,
+  recordOfPlan,
+  stateFor,
+  writeMigrationRecord,
+  writeNodeState,
+  type MigrationRecord,
+  type NodeMigrationState,
+  type RunRecord,
+} from './state.js';
 import { calicoDaemonSetName } from '../flannel/settings.js';
 import { labelSelector } from '../k8s.js';
 import { InterruptedError, waitForDaemonSetGone, waitForNoPodOnNode, waitForPodReadyOnNode } from './waits.js';
 import { captureClusterBefore, wasUnschedulableBefore } from './cluster-before.js';
 import { checkHelperImage, runHostScriptJob, type HostJobRun } from './host-jobs.js';
-import { cordonAndDrain, deleteHelperObjects, nodeEvent, probeNode, restartPodNetworkPods, setNetworkLabel, setUnschedulable } from './node-ops.js';
+import {
+  cordonAndDrain,
+  deleteHelperObjects,
+  nodeEvent,
+  probeNode,
+  restartPodNetworkPods,
+  setNetworkLabel,
+  setUnschedulable,
+} from './node-ops.js';
 
 export interface EngineOptions {
   plan: Plan;
@@ -58,30 +76,41 @@ export interface RunSummary {
   notInPlan: string[];
 }
 
-export type RunOutcome = RunSummary & (
-  | { status: 'completed'; finalized: boolean }
-  | { status: 'declined' }
-  | { status: 'interrupted'; at: Array<{ node: string; step: NodeStep }> }
-  /** `node`, `step` and `error` are the first failure; `failures` names every failed node of the batch. */
-  | { status: 'failed'; node?: string; step?: NodeStep; error: Error; failures: NodeFailure[] }
-);
+export type RunOutcome = RunSummary &
+  (
+    | { status: 'completed'; finalized: boolean }
+    | { status: 'declined' }
+    | { status: 'interrupted'; at: Array<{ node: string; step: NodeStep }> }
+    /** `node`, `step` and `error` are the first failure; `failures` names every failed node of the batch. */
+    | { status: 'failed'; node?: string; step?: NodeStep; error: Error; failures: NodeFailure[] }
+  );
 
 export class NodeStepError extends Error {
-  constructor(readonly node: string, readonly step: NodeStep, readonly cause: Error) {
+  constructor(
+    readonly node: string,
+    readonly step: NodeStep,
+    readonly cause: Error,
+  ) {
     super(`${node}: ${STEP_TITLES[step]} failed: ${cause.message}`);
   }
 }
 
 /** The run was interrupted while this node was at this step; the step is not recorded as done. */
 export class NodeInterruptedError extends Error {
-  constructor(readonly node: string, readonly step: NodeStep) {
+  constructor(
+    readonly node: string,
+    readonly step: NodeStep,
+  ) {
     super(`${node}: interrupted during ${STEP_TITLES[step]}`);
   }
 }
 
 /** The node was deleted from the cluster while it was being migrated. */
 export class NodeGoneError extends Error {
-  constructor(readonly node: string, readonly step: NodeStep) {
+  constructor(
+    readonly node: string,
+    readonly step: NodeStep,
+  ) {
     super(`${node} was deleted from the cluster during ${STEP_TITLES[step]}`);
   }
 }
@@ -90,7 +119,12 @@ export class NodeGoneError extends Error {
 function isTransient(err: unknown): boolean {
   if (isClusterError(err, 'unreachable') || isClusterError(err, 'timeout')) return true;
   // Not every 500: the Eviction API answers 500 for a pod under two budgets, which no wait cures.
-  return isClusterError(err, 'server') && (err.status === 502 || err.status === 503 || (err.status === 500 && /etcd|storage|unable to handle/i.test(err.message)));
+  return (
+    isClusterError(err, 'server') &&
+    (err.status === 502 ||
+      err.status === 503 ||
+      (err.status === 500 && /etcd|storage|unable to handle/i.test(err.message)))
+  );
 }
 
 const nodeRef = (name: string) => ({ apiVersion: 'v1', kind: 'Node', name });
@@ -108,7 +142,11 @@ export class MigrationEngine {
   private readonly skipped = new Set<string>();
   private readonly notInPlan = new Set<string>();
 
-  constructor(private readonly client: ClusterPort, private readonly ctx: RunContext, private readonly opts: EngineOptions) {
+  constructor(
+    private readonly client: ClusterPort,
+    private readonly ctx: RunContext,
+    private readonly opts: EngineOptions,
+  ) {
     this.signal = ctx.signal;
     this.lock = new MigrationLock(client, 30, ctx.signal);
     this.stepTimeoutMs = opts.stepTimeoutMs ?? 5 * 60_000;
@@ -128,13 +166,17 @@ export class MigrationEngine {
     while (true) {
       try {
         const result = await fn();
-        if (outageSince !== undefined) this.emit({ type: 'info', message: `the API server answers again; continuing (${what})` });
+        if (outageSince !== undefined)
+          this.emit({ type: 'info', message: `the API server answers again; continuing (${what})` });
         return result;
       } catch (err) {
         if (!isTransient(err) || this.signal?.aborted) throw err;
         if (outageSince === undefined) {
           outageSince = Date.now();
-          this.emit({ type: 'warning', message: `${(err as Error).message}; waiting up to ${Math.round(limitMs / 1000)} s for the API server (${what})` });
+          this.emit({
+            type: 'warning',
+            message: `${(err as Error).message}; waiting up to ${Math.round(limitMs / 1000)} s for the API server (${what})`,
+          });
         } else if (Date.now() - outageSince > limitMs) {
           throw err;
         }
@@ -149,7 +191,11 @@ export class MigrationEngine {
 
   async run(): Promise<RunOutcome> {
     const { tookOverFrom } = await this.lock.acquire();
-    if (tookOverFrom) this.emit({ type: 'warning', message: `took over the migration lock from ${tookOverFrom}, which stopped renewing it` });
+    if (tookOverFrom)
+      this.emit({
+        type: 'warning',
+        message: `took over the migration lock from ${tookOverFrom}, which stopped renewing it`,
+      });
     const migrated: string[] = [];
     const plan = this.opts.plan;
     if (this.signal) setMaxListeners(Math.max(...plan.batches.map((b) => b.length), 1) * 2 + 10, this.signal);
@@ -172,13 +218,22 @@ export class MigrationEngine {
         if (!pending.length) continue;
         const names = pending.map((n) => n.name).join(', ');
         const question: Confirmation = first
-          ? { kind: 'first-node', message: `Migrate the first batch (${names}) now? Its pods are evicted and its network switches to Calico.`, allowAll: true }
+          ? {
+              kind: 'first-node',
+              message: `Migrate the first batch (${names}) now? Its pods are evicted and its network switches to Calico.`,
+              allowAll: true,
+            }
           : { kind: 'batch', message: `Migrate batch ${index + 1}/${plan.batches.length} (${names})?`, allowAll: true };
         if (first) await this.checkHelperImage(pending[0]);
         first = false;
         if (!(await this.ctx.ask(question))) return { ...this.summary(migrated), status: 'declined' };
         if (this.signal?.aborted) return this.stopped({ ...this.summary(migrated), status: 'interrupted', at: [] });
-        this.emit({ type: 'batch-start', index: index + 1, total: plan.batches.length, nodes: pending.map((n) => n.name) });
+        this.emit({
+          type: 'batch-start',
+          index: index + 1,
+          total: plan.batches.length,
+          nodes: pending.map((n) => n.name),
+        });
         const results = await Promise.allSettled(pending.map((n) => this.migrateNode(n)));
         const failures: NodeFailure[] = [];
         const interrupted: Array<{ node: string; step: NodeStep }> = [];
@@ -192,9 +247,17 @@ export class MigrationEngine {
           else failures.push({ node: n.name, error: err });
         });
         if (failures.length) {
-          return this.stopped({ ...this.summary(migrated), status: 'failed', node: failures[0].node, step: failures[0].step, error: failures[0].error, failures });
+          return this.stopped({
+            ...this.summary(migrated),
+            status: 'failed',
+            node: failures[0].node,
+            step: failures[0].step,
+            error: failures[0].error,
+            failures,
+          });
         }
-        if (interrupted.length || this.signal?.aborted) return this.stopped({ ...this.summary(migrated), status: 'interrupted', at: interrupted });
+        if (interrupted.length || this.signal?.aborted)
+          return this.stopped({ ...this.summary(migrated), status: 'interrupted', at: interrupted });
       }
       await this.retrying('looking for nodes that joined', () => this.labelNodesNotInPlan());
       if (this.signal?.aborted) return this.stopped({ ...this.summary(migrated), status: 'interrupted', at: [] });
@@ -205,7 +268,12 @@ export class MigrationEngine {
       if (err instanceof InterruptedError || (this.signal?.aborted && isTransient(err))) {
         return this.stopped({ ...this.summary(migrated), status: 'interrupted', at: [] });
       }
-      return this.stopped({ ...this.summary(migrated), status: 'failed', error: err as Error, failures: [{ error: err as Error }] });
+      return this.stopped({
+        ...this.summary(migrated),
+        status: 'failed',
+        error: err as Error,
+        failures: [{ error: err as Error }],
+      });
     } finally {
       await this.lock.release().catch(() => undefined);
     }
@@ -214,15 +282,20 @@ export class MigrationEngine {
   /** Records how the run ended in the migration record (for `status` and the next run), then returns the outcome. */
   private async stopped(outcome: Exclude<RunOutcome, { status: 'declined' }>): Promise<RunOutcome> {
     const run: RunRecord = { outcome: outcome.status, at: new Date().toISOString() };
-    if (outcome.status === 'failed') run.failures = outcome.failures.map((f) => ({ node: f.node, step: f.step, error: f.error.message }));
-    if (outcome.status === 'interrupted') run.failures = outcome.at.map((a) => ({ node: a.node, step: a.step, error: 'interrupted' }));
+    if (outcome.status === 'failed')
+      run.failures = outcome.failures.map((f) => ({ node: f.node, step: f.step, error: f.error.message }));
+    if (outcome.status === 'interrupted')
+      run.failures = outcome.at.map((a) => ({ node: a.node, step: a.step, error: 'interrupted' }));
     if (outcome.skipped.length) run.skipped = outcome.skipped;
     if (outcome.notInPlan.length) run.notInPlan = outcome.notInPlan;
     try {
       const record = await readMigrationRecord(this.client);
       if (record) await writeMigrationRecord(this.client, { ...record, lastRun: run, updatedAt: run.at });
     } catch (err) {
-      this.emit({ type: 'warning', message: `could not record how the run ended in kube-system/flannel2calico-state: ${(err as Error).message}` });
+      this.emit({
+        type: 'warning',
+        message: `could not record how the run ended in kube-system/flannel2calico-state: ${(err as Error).message}`,
+      });
     }
     return outcome;
   }
@@ -236,7 +309,10 @@ export class MigrationEngine {
   private async nodeProgress(name: string): Promise<'gone' | 'done' | 'pending'> {
     const node = await this.client.find(nodeRef(name));
     if (!node) return 'gone';
-    return node.metadata?.labels?.[MIGRATION_LABEL] === 'calico' && (readNodeState(node)?.completed.includes('done') ?? false) ? 'done' : 'pending';
+    return node.metadata?.labels?.[MIGRATION_LABEL] === 'calico' &&
+      (readNodeState(node)?.completed.includes('done') ?? false)
+      ? 'done'
+      : 'pending';
   }
 
   /**
@@ -251,7 +327,11 @@ export class MigrationEngine {
       await this.client.mergePatch(nodeRef(name), { metadata: { labels: { [MIGRATION_LABEL]: 'flannel' } } });
       if (!planned.has(name) && !this.notInPlan.has(name)) {
         this.notInPlan.add(name);
-        this.emit({ type: 'warning', node: name, message: `${name} joined the cluster during the run: it is not part of this plan, so it stays on flannel (labelled network=flannel); rerun \`flannel2calico migrate\` without --plan, or make a new plan, to migrate it` });
+        this.emit({
+          type: 'warning',
+          node: name,
+          message: `${name} joined the cluster during the run: it is not part of this plan, so it stays on flannel (labelled network=flannel); rerun \`flannel2calico migrate\` without --plan, or make a new plan, to migrate it`,
+        });
       }
     }
   }
@@ -263,8 +343,17 @@ export class MigrationEngine {
     await this.ensureCalicoInstalled();
     // A server dry run cannot create CRDs, so objects of kinds that do not exist yet cannot be validated.
     const calicoKinds = !this.client.serverDryRun || (await isCalicoCrdInstalled(this.client));
-    if (!calicoKinds) this.emit({ type: 'warning', message: 'server dry run: Calico\'s CRDs are not installed yet, so the IP pools, Felix settings and IPAM objects cannot be validated by the API server; skipping them' });
-    this.emit({ type: 'phase', phase: 'datastore', message: 'writing Calico IP pools, Felix VXLAN settings and per-node IPAM' });
+    if (!calicoKinds)
+      this.emit({
+        type: 'warning',
+        message:
+          "server dry run: Calico's CRDs are not installed yet, so the IP pools, Felix settings and IPAM objects cannot be validated by the API server; skipping them",
+      });
+    this.emit({
+      type: 'phase',
+      phase: 'datastore',
+      message: 'writing Calico IP pools, Felix VXLAN settings and per-node IPAM',
+    });
     if (calicoKinds) {
       await ensurePools(this.client, plan, (e) => this.emit(e));
       await ensureFelixConfiguration(this.client, plan.calico.felixConfigurationPatch);
@@ -277,7 +366,8 @@ export class MigrationEngine {
         if (plan.nodes.some((n) => n.name === node.name)) this.skipNode(node.name, 'it no longer exists');
         continue;
       }
-      if (calicoKinds) await ensureNodeIpam(this.client, [...node.ipam.blocks, ...node.ipam.affinities, ...node.ipam.handles]);
+      if (calicoKinds)
+        await ensureNodeIpam(this.client, [...node.ipam.blocks, ...node.ipam.affinities, ...node.ipam.handles]);
       const annotations = current.metadata?.annotations ?? {};
       const missing = Object.entries(node.annotations).filter(([k, v]) => annotations[k] !== v);
       const labelled = current.metadata?.labels?.[MIGRATION_LABEL];
@@ -296,7 +386,10 @@ export class MigrationEngine {
 
   /** The first run writes down what it found, before changing anything, so `revert --all` can restore it. */
   private async recordClusterBefore(): Promise<MigrationRecord> {
-    const record = this.planRecord(new Date().toISOString(), await captureClusterBefore(this.client, this.opts.calicoManifest ?? []));
+    const record = this.planRecord(
+      new Date().toISOString(),
+      await captureClusterBefore(this.client, this.opts.calicoManifest ?? []),
+    );
     await writeMigrationRecord(this.client, record);
     return record;
   }
@@ -316,22 +409,38 @@ export class MigrationEngine {
   private async ensureCalicoInstalled(): Promise<void> {
     const { plan } = this.opts;
     const name = calicoDaemonSetName(plan.settings);
-    const existing = await this.client.find({ apiVersion: 'apps/v1', kind: 'DaemonSet', name, namespace: 'kube-system' });
+    const existing = await this.client.find({
+      apiVersion: 'apps/v1',
+      kind: 'DaemonSet',
+      name,
+      namespace: 'kube-system',
+    });
     if (existing) {
       const problems = calicoDaemonSetProblems(existing);
-      if (problems.length) throw new Error(`${problems.join('; ')}. Patch it: kubectl -n kube-system patch ds ${name} -p '{"spec":{"template":{"spec":{"nodeSelector":{"${MIGRATION_LABEL}":"calico"}}}}}'`);
+      if (problems.length)
+        throw new Error(
+          `${problems.join('; ')}. Patch it: kubectl -n kube-system patch ds ${name} -p '{"spec":{"template":{"spec":{"nodeSelector":{"${MIGRATION_LABEL}":"calico"}}}}}'`,
+        );
       this.emit({ type: 'info', message: `Calico is installed (DaemonSet kube-system/${name}) in migration mode` });
       return;
     }
     if (!this.opts.calicoManifest) {
-      throw new Error(`Calico is not installed (no DaemonSet kube-system/${name}); pass --calico-manifest with Calico's flannel-migration calico.yaml`);
+      throw new Error(
+        `Calico is not installed (no DaemonSet kube-system/${name}); pass --calico-manifest with Calico's flannel-migration calico.yaml`,
+      );
     }
     const mtu = Number(plan.settings.flannelMtu?.value ?? 1450);
     const prepared = prepareCalicoManifest(this.opts.calicoManifest, name, mtu);
-    const summary = `Install Calico in migration mode: ${prepared.objects.length} objects (${countKinds(prepared.objects)})` +
+    const summary =
+      `Install Calico in migration mode: ${prepared.objects.length} objects (${countKinds(prepared.objects)})` +
       (prepared.changes.length ? `, adjusted:\n  - ${prepared.changes.join('\n  - ')}` : '');
-    if (!(await this.ctx.ask({ kind: 'install-calico', message: `${summary}\nApply it now?` }))) throw new DeclinedError();
-    this.emit({ type: 'phase', phase: 'install-calico', message: `applying ${prepared.objects.length} objects of the Calico manifest (server-side apply)` });
+    if (!(await this.ctx.ask({ kind: 'install-calico', message: `${summary}\nApply it now?` })))
+      throw new DeclinedError();
+    this.emit({
+      type: 'phase',
+      phase: 'install-calico',
+      message: `applying ${prepared.objects.length} objects of the Calico manifest (server-side apply)`,
+    });
     await applyManifest(this.client, prepared.objects, (e) => this.emit(e));
   }
 
@@ -340,9 +449,12 @@ export class MigrationEngine {
     const ds = await this.client.find({ apiVersion: 'apps/v1', kind: 'DaemonSet', name, namespace });
     if (!ds) return;
     if (ds.spec?.template?.spec?.nodeSelector?.[MIGRATION_LABEL] === 'flannel') return;
-    await this.client.strategicPatch({ apiVersion: 'apps/v1', kind: 'DaemonSet', name, namespace }, {
-      spec: { template: { spec: { nodeSelector: { [MIGRATION_LABEL]: 'flannel' } } } },
-    });
+    await this.client.strategicPatch(
+      { apiVersion: 'apps/v1', kind: 'DaemonSet', name, namespace },
+      {
+        spec: { template: { spec: { nodeSelector: { [MIGRATION_LABEL]: 'flannel' } } } },
+      },
+    );
   }
 
   private async migrateNode(planned: PlannedNode): Promise<void> {
@@ -352,7 +464,12 @@ export class MigrationEngine {
     const now = new Date().toISOString();
     const recorded = stateFor(node, 'migrate');
     let state: NodeMigrationState = recorded ?? {
-      operation: 'migrate', step: 'cordon', completed: [], wasUnschedulable: wasUnschedulableBefore(node), startedAt: now, updatedAt: now,
+      operation: 'migrate',
+      step: 'cordon',
+      completed: [],
+      wasUnschedulable: wasUnschedulableBefore(node),
+      startedAt: now,
+      updatedAt: now,
     };
     if (!recorded) await this.recordProgress(planned.name, 'cordon', state);
     for (const step of NODE_STEPS) {
@@ -369,20 +486,40 @@ export class MigrationEngine {
         const error = err as Error;
         if (error instanceof InterruptedError || this.signal?.aborted) {
           const message = `interrupted during ${STEP_TITLES[step]}: not recorded as done${NODE_STEPS.indexOf(step) > 0 ? '; the node stays cordoned' : ''}`;
-          await writeNodeState(this.client, planned.name, { ...state, error: message, updatedAt: new Date().toISOString() }).catch(() => undefined);
+          await writeNodeState(this.client, planned.name, {
+            ...state,
+            error: message,
+            updatedAt: new Date().toISOString(),
+          }).catch(() => undefined);
           this.emit({ type: 'warning', node: planned.name, message: `${planned.name}: ${message}` });
           throw new NodeInterruptedError(planned.name, step);
         }
-        if (!(await this.client.find(nodeRef(planned.name)).catch(() => true))) throw new NodeGoneError(planned.name, step);
-        await writeNodeState(this.client, planned.name, { ...state, error: error.message, updatedAt: new Date().toISOString() }).catch(() => undefined);
-        await this.nodeEvent(planned.name, 'Warning', 'MigrationStepFailed', `${STEP_TITLES[step]} failed: ${error.message}`);
+        if (!(await this.client.find(nodeRef(planned.name)).catch(() => true)))
+          throw new NodeGoneError(planned.name, step);
+        await writeNodeState(this.client, planned.name, {
+          ...state,
+          error: error.message,
+          updatedAt: new Date().toISOString(),
+        }).catch(() => undefined);
+        await this.nodeEvent(
+          planned.name,
+          'Warning',
+          'MigrationStepFailed',
+          `${STEP_TITLES[step]} failed: ${error.message}`,
+        );
         this.emit({ type: 'node-failed', node: planned.name, step, message: error.message });
         throw new NodeStepError(planned.name, step, error);
       }
       state = { ...state, completed: [...state.completed, step], updatedAt: new Date().toISOString() };
       await this.recordProgress(planned.name, step, state);
       await this.nodeEvent(planned.name, 'Normal', 'MigrationStep', `${STEP_TITLES[step]}: done`);
-      this.emit({ type: 'step-done', node: planned.name, step, message: STEP_TITLES[step], elapsedMs: Date.now() - stepStarted });
+      this.emit({
+        type: 'step-done',
+        node: planned.name,
+        step,
+        message: STEP_TITLES[step],
+        elapsedMs: Date.now() - stepStarted,
+      });
     }
     this.emit({ type: 'node-done', node: planned.name, elapsedMs: Date.now() - started });
   }
@@ -417,7 +554,15 @@ export class MigrationEngine {
         const flannel = await this.flannelPodSelector();
         if (flannel && !this.client.serverDryRun) {
           wait(`waiting for the ${flannel.namespace}/${this.opts.plan.flannelDaemonSet.name} pod to leave the node`);
-          await waitForNoPodOnNode(this.client, name, flannel.namespace, flannel.selector, this.stepTimeoutMs, `the flannel pod to leave ${name}`, this.signal);
+          await waitForNoPodOnNode(
+            this.client,
+            name,
+            flannel.namespace,
+            flannel.selector,
+            this.stepTimeoutMs,
+            `the flannel pod to leave ${name}`,
+            this.signal,
+          );
         }
         return;
       }
@@ -428,14 +573,33 @@ export class MigrationEngine {
         await this.setNetworkLabel(name, 'calico');
         if (this.client.serverDryRun) return;
         const dsName = calicoDaemonSetName(this.opts.plan.settings);
-        const ds = await this.client.get({ apiVersion: 'apps/v1', kind: 'DaemonSet', name: dsName, namespace: 'kube-system' });
+        const ds = await this.client.get({
+          apiVersion: 'apps/v1',
+          kind: 'DaemonSet',
+          name: dsName,
+          namespace: 'kube-system',
+        });
         wait(`waiting for calico-node on ${name} to be Ready`);
-        await waitForPodReadyOnNode(this.client, name, 'kube-system', labelSelector(ds.spec?.selector?.matchLabels), this.stepTimeoutMs, `calico-node on ${name} to be Ready`, this.signal);
+        await waitForPodReadyOnNode(
+          this.client,
+          name,
+          'kube-system',
+          labelSelector(ds.spec?.selector?.matchLabels),
+          this.stepTimeoutMs,
+          `calico-node on ${name} to be Ready`,
+          this.signal,
+        );
         return;
       }
       case 'probe':
         if (this.opts.skipProbe || this.client.serverDryRun) return;
-        return probeNode(this.client, name, { image: this.opts.probeImage, timeoutMs: this.stepTimeoutMs, peerNetwork: 'flannel', wait, signal: this.signal });
+        return probeNode(this.client, name, {
+          image: this.opts.probeImage,
+          timeoutMs: this.stepTimeoutMs,
+          peerNetwork: 'flannel',
+          wait,
+          signal: this.signal,
+        });
       case 'uncordon':
         if (!state.wasUnschedulable) await this.setUnschedulable(name, false);
         return;
@@ -483,11 +647,16 @@ export class MigrationEngine {
     if (this.client.serverDryRun) return;
     const image = this.opts.helperImage;
     const job = hostScriptJob({ ...this.hostJobOptions(first), mode: 'check' });
-    this.emit({ type: 'phase', phase: 'helper-image-check', message: `checking that helper image ${image} has the host cleanup's commands (Job ${job.metadata!.namespace}/${job.metadata!.name} on ${first.name}, changes nothing)` });
+    this.emit({
+      type: 'phase',
+      phase: 'helper-image-check',
+      message: `checking that helper image ${image} has the host cleanup's commands (Job ${job.metadata!.namespace}/${job.metadata!.name} on ${first.name}, changes nothing)`,
+    });
     try {
       await checkHelperImage(this.client, job, first.name, this.hostJobRun());
     } catch (err) {
-      if (!(err instanceof InterruptedError)) this.emit({ type: 'warning', node: first.name, message: (err as Error).message });
+      if (!(err instanceof InterruptedError))
+        this.emit({ type: 'warning', node: first.name, message: (err as Error).message });
       throw err;
     }
     this.emit({ type: 'info', message: `helper image ${image} can run the host cleanup` });
@@ -507,7 +676,6 @@ export class MigrationEngine {
     await runHostScriptJob(this.client, hostScriptJob(this.hostJobOptions(planned)), { ...this.hostJobRun(), wait });
   }
 
-
   private async nodeEvent(node: string, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
     return nodeEvent(this.client, node, type, reason, message);
   }
@@ -516,18 +684,40 @@ export class MigrationEngine {
     const nodes = await this.client.list('v1', 'Node');
     const notDone = nodes.filter((n) => n.metadata?.labels?.[MIGRATION_LABEL] !== 'calico');
     if (notDone.length) {
-      this.emit({ type: 'info', message: `${notDone.length} node(s) still on flannel (${notDone.slice(0, 5).map((n) => n.metadata!.name).join(', ')}${notDone.length > 5 ? ', …' : ''}); finalize after migrating them` });
+      this.emit({
+        type: 'info',
+        message: `${notDone.length} node(s) still on flannel (${notDone
+          .slice(0, 5)
+          .map((n) => n.metadata!.name)
+          .join(', ')}${notDone.length > 5 ? ', …' : ''}); finalize after migrating them`,
+      });
       return false;
     }
     if (this.opts.finalize === 'no') {
-      this.emit({ type: 'info', message: 'every node runs Calico; run `flannel2calico migrate --finalize` to remove flannel (until then its DaemonSet is kept, so nodes can still be moved back)' });
+      this.emit({
+        type: 'info',
+        message:
+          'every node runs Calico; run `flannel2calico migrate --finalize` to remove flannel (until then its DaemonSet is kept, so nodes can still be moved back)',
+      });
       return false;
     }
-    if (this.opts.finalize === 'ask' && !(await this.ctx.ask({ kind: 'finalize', message: 'Every node runs Calico. Finalize now: delete the flannel DaemonSet and the migration labels? (nodes can no longer be moved back to flannel afterwards)' }))) {
+    if (
+      this.opts.finalize === 'ask' &&
+      !(await this.ctx.ask({
+        kind: 'finalize',
+        message:
+          'Every node runs Calico. Finalize now: delete the flannel DaemonSet and the migration labels? (nodes can no longer be moved back to flannel afterwards)',
+      }))
+    ) {
       return false;
     }
-    await finalizeMigration(this.client, this.opts.plan.flannelDaemonSet, calicoDaemonSetName(this.opts.plan.settings), (e) => this.emit(e),
-      { timeoutMs: this.stepTimeoutMs, signal: this.signal });
+    await finalizeMigration(
+      this.client,
+      this.opts.plan.flannelDaemonSet,
+      calicoDaemonSetName(this.opts.plan.settings),
+      (e) => this.emit(e),
+      { timeoutMs: this.stepTimeoutMs, signal: this.signal },
+    );
     return true;
   }
 }
@@ -549,29 +739,52 @@ function countKinds(objects: KubeObject[]): string {
  * Removes flannel and every trace of the migration once all nodes run Calico: flannel's DaemonSet
  * first, waiting (up to `timeoutMs`, stopping at Ctrl-C) until it and its pods are gone.
  */
-export async function finalizeMigration(client: ClusterPort, flannel: { name: string; namespace: string }, calicoDaemonSet: string, emit: EventSink,
-  wait: { timeoutMs: number; signal?: AbortSignal }): Promise<void> {
-  emit({ type: 'phase', phase: 'finalize', message: `deleting flannel DaemonSet ${flannel.namespace}/${flannel.name}` });
+export async function finalizeMigration(
+  client: ClusterPort,
+  flannel: { name: string; namespace: string },
+  calicoDaemonSet: string,
+  emit: EventSink,
+  wait: { timeoutMs: number; signal?: AbortSignal },
+): Promise<void> {
+  emit({
+    type: 'phase',
+    phase: 'finalize',
+    message: `deleting flannel DaemonSet ${flannel.namespace}/${flannel.name}`,
+  });
   await client.delete({ apiVersion: 'apps/v1', kind: 'DaemonSet', name: flannel.name, namespace: flannel.namespace });
   if (!client.serverDryRun) {
-    emit({ type: 'phase', phase: 'finalize', message: `waiting for DaemonSet ${flannel.namespace}/${flannel.name} and its pods to be gone (up to ${Math.round(wait.timeoutMs / 1000)} s)` });
-    await waitForDaemonSetGone(client, flannel, wait.timeoutMs, wait.signal, (message) => emit({ type: 'info', message }));
+    emit({
+      type: 'phase',
+      phase: 'finalize',
+      message: `waiting for DaemonSet ${flannel.namespace}/${flannel.name} and its pods to be gone (up to ${Math.round(wait.timeoutMs / 1000)} s)`,
+    });
+    await waitForDaemonSetGone(client, flannel, wait.timeoutMs, wait.signal, (message) =>
+      emit({ type: 'info', message }),
+    );
   }
   const calicoRef = { apiVersion: 'apps/v1', kind: 'DaemonSet', name: calicoDaemonSet, namespace: 'kube-system' };
   const calico = await client.find(calicoRef);
   if (calico?.spec?.template?.spec?.nodeSelector?.[MIGRATION_LABEL] !== undefined) {
-    emit({ type: 'info', message: `removing the migration nodeSelector from DaemonSet kube-system/${calicoDaemonSet}` });
-    await client.strategicPatch(calicoRef, { spec: { template: { spec: { nodeSelector: { [MIGRATION_LABEL]: null } } } } });
+    emit({
+      type: 'info',
+      message: `removing the migration nodeSelector from DaemonSet kube-system/${calicoDaemonSet}`,
+    });
+    await client.strategicPatch(calicoRef, {
+      spec: { template: { spec: { nodeSelector: { [MIGRATION_LABEL]: null } } } },
+    });
   }
   for (const node of await client.list('v1', 'Node')) {
     const labels = node.metadata?.labels ?? {};
     const annotations = node.metadata?.annotations ?? {};
     if (MIGRATION_LABEL in labels || NODE_STATE_ANNOTATION in annotations) {
-      await client.mergePatch(nodeRef(node.metadata!.name!), { metadata: { labels: { [MIGRATION_LABEL]: null }, annotations: { [NODE_STATE_ANNOTATION]: null } } });
+      await client.mergePatch(nodeRef(node.metadata!.name!), {
+        metadata: { labels: { [MIGRATION_LABEL]: null }, annotations: { [NODE_STATE_ANNOTATION]: null } },
+      });
     }
   }
   emit({ type: 'info', message: 'deleting helper Jobs and pods' });
   await deleteHelperObjects(client);
   const record = await readMigrationRecord(client);
-  if (record) await writeMigrationRecord(client, { ...record, phase: 'finalized', updatedAt: new Date().toISOString() });
+  if (record)
+    await writeMigrationRecord(client, { ...record, phase: 'finalized', updatedAt: new Date().toISOString() });
 }

@@ -17,10 +17,29 @@ export type NodeStep =
   | 'start-flannel'
   | 'release-ipam';
 
-export const NODE_STEPS: readonly NodeStep[] = ['cordon', 'drain', 'stop-flannel', 'host-cleanup', 'start-calico', 'probe', 'uncordon', 'done'];
+export const NODE_STEPS: readonly NodeStep[] = [
+  'cordon',
+  'drain',
+  'stop-flannel',
+  'host-cleanup',
+  'start-calico',
+  'probe',
+  'uncordon',
+  'done',
+];
 
 /** The steps of a node's way back to flannel (revert). */
-export const REVERT_STEPS: readonly NodeStep[] = ['cordon', 'drain', 'stop-calico', 'host-revert', 'start-flannel', 'release-ipam', 'probe', 'uncordon', 'done'];
+export const REVERT_STEPS: readonly NodeStep[] = [
+  'cordon',
+  'drain',
+  'stop-calico',
+  'host-revert',
+  'start-flannel',
+  'release-ipam',
+  'probe',
+  'uncordon',
+  'done',
+];
 
 export const STEP_TITLES: Record<NodeStep, string> = {
   cordon: 'cordon',

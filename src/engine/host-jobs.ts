@@ -41,9 +41,18 @@ export async function ensureHostJob(client: ClusterPort, job: KubeObject, run: H
     run.onReplace?.(`replacing Job ${ref.namespace}/${ref.name}: ${stale}`);
     await client.delete(ref, { propagationPolicy: 'Background' });
     if (!client.serverDryRun) {
-      const gone = await client.watchUntil('batch/v1', 'Job', {
-        namespace: ref.namespace, fieldSelector: `metadata.name=${ref.name}`, timeoutMs: run.timeoutMs, signal: run.signal, onList: (items) => items.length === 0,
-      }, (type) => type === 'DELETED');
+      const gone = await client.watchUntil(
+        'batch/v1',
+        'Job',
+        {
+          namespace: ref.namespace,
+          fieldSelector: `metadata.name=${ref.name}`,
+          timeoutMs: run.timeoutMs,
+          signal: run.signal,
+          onList: (items) => items.length === 0,
+        },
+        (type) => type === 'DELETED',
+      );
       if (!gone) throw new WaitTimeoutError(`Job ${ref.namespace}/${ref.name} to be deleted`, run.timeoutMs);
     }
   }
@@ -54,14 +63,25 @@ export async function ensureHostJob(client: ClusterPort, job: KubeObject, run: H
 async function lastJobPod(client: ClusterPort, job: KubeObject): Promise<KubeObject | undefined> {
   const current = await client.find(jobRef(job));
   const uid = current?.metadata?.uid;
-  const pods = await client.list('v1', 'Pod', { namespace: job.metadata!.namespace, labelSelector: `job-name=${job.metadata!.name}` });
-  const own = pods.filter((p) => !uid || (p.metadata?.ownerReferences ?? []).some((o: { uid?: string }) => o.uid === uid));
-  own.sort((a, b) => String(a.metadata?.creationTimestamp ?? '').localeCompare(String(b.metadata?.creationTimestamp ?? '')));
+  const pods = await client.list('v1', 'Pod', {
+    namespace: job.metadata!.namespace,
+    labelSelector: `job-name=${job.metadata!.name}`,
+  });
+  const own = pods.filter(
+    (p) => !uid || (p.metadata?.ownerReferences ?? []).some((o: { uid?: string }) => o.uid === uid),
+  );
+  own.sort((a, b) =>
+    String(a.metadata?.creationTimestamp ?? '').localeCompare(String(b.metadata?.creationTimestamp ?? '')),
+  );
   return own.filter((p) => p.status?.containerStatuses?.[0]?.state?.terminated).pop() ?? own.pop();
 }
 
 /** Runs a host script Job to its end; a failure is an error with the script's own lines and, for missing commands, the image to use. */
-export async function runHostScriptJob(client: ClusterPort, job: KubeObject, run: HostJobRun & { wait: (m: string) => void }): Promise<void> {
+export async function runHostScriptJob(
+  client: ClusterPort,
+  job: KubeObject,
+  run: HostJobRun & { wait: (m: string) => void },
+): Promise<void> {
   const { name, namespace } = job.metadata as { name: string; namespace: string };
   await ensureHostJob(client, job, run);
   if (client.serverDryRun) return;
@@ -73,21 +93,38 @@ export async function runHostScriptJob(client: ClusterPort, job: KubeObject, run
   const fix = pod.missingCommands.length
     ? ` The helper image ${run.image} lacks ${pod.missingCommands.join(', ')}: rerun with --helper-image set to an image that has them, e.g. ${DEFAULT_HELPER_IMAGE}.`
     : '';
-  throw new Error(`${run.what} Job ${namespace}/${name} failed (${outcome.reason})${said}.${fix} The node stays cordoned; see kubectl -n ${namespace} logs job/${name}`);
+  throw new Error(
+    `${run.what} Job ${namespace}/${name} failed (${outcome.reason})${said}.${fix} The node stays cordoned; see kubectl -n ${namespace} logs job/${name}`,
+  );
 }
 
 /**
  * Waits for a check Job; a pod whose image cannot be pulled fails it at once instead of at the
  * Job's deadline (when the Job controller would delete the pod and its reason with it).
  */
-async function waitForCheckJob(client: ClusterPort, namespace: string, name: string, run: HostJobRun): Promise<JobOutcome> {
+async function waitForCheckJob(
+  client: ClusterPort,
+  namespace: string,
+  name: string,
+  run: HostJobRun,
+): Promise<JobOutcome> {
   const stop = new AbortController();
   const onAbort = () => stop.abort();
   run.signal?.addEventListener('abort', onAbort, { once: true });
   const finished = waitForJob(client, namespace, name, run.timeoutMs, stop.signal);
-  const imageStuck = client.watchUntil<KubeObject>('v1', 'Pod', { namespace, labelSelector: `job-name=${name}`, timeoutMs: run.timeoutMs, signal: stop.signal },
-    (type, pod) => type !== 'DELETED' && IMAGE_PULL_FAILURES.has(pod.status?.containerStatuses?.[0]?.state?.waiting?.reason))
-    .then((stuck) => (stuck ? { succeeded: false as const, reason: 'its image cannot be pulled' } : new Promise<JobOutcome>(() => undefined)));
+  const imageStuck = client
+    .watchUntil<KubeObject>(
+      'v1',
+      'Pod',
+      { namespace, labelSelector: `job-name=${name}`, timeoutMs: run.timeoutMs, signal: stop.signal },
+      (type, pod) =>
+        type !== 'DELETED' && IMAGE_PULL_FAILURES.has(pod.status?.containerStatuses?.[0]?.state?.waiting?.reason),
+    )
+    .then((stuck) =>
+      stuck
+        ? { succeeded: false as const, reason: 'its image cannot be pulled' }
+        : new Promise<JobOutcome>(() => undefined),
+    );
   try {
     return await Promise.race([finished, imageStuck]);
   } finally {
@@ -103,7 +140,12 @@ async function waitForCheckJob(client: ClusterPort, namespace: string, name: str
  * first node to move, before anything is drained: a wrong image stops the run while no node has
  * moved. Returns nothing when the image can run the script; throws an error saying why not.
  */
-export async function checkHelperImage(client: ClusterPort, checkJob: KubeObject, node: string, run: HostJobRun): Promise<void> {
+export async function checkHelperImage(
+  client: ClusterPort,
+  checkJob: KubeObject,
+  node: string,
+  run: HostJobRun,
+): Promise<void> {
   if (client.serverDryRun) return;
   const { name, namespace } = checkJob.metadata as { name: string; namespace: string };
   await ensureHostJob(client, checkJob, run);
@@ -112,9 +154,12 @@ export async function checkHelperImage(client: ClusterPort, checkJob: KubeObject
   const pod = hostPodOutcome(await lastJobPod(client, checkJob));
   const what = pod.missingCommands.length
     ? `it lacks the commands ${pod.missingCommands.join(', ')}`
-    : pod.reason ? `its pod did not run the check (${pod.reason}${pod.lines.length ? `: ${pod.lines.join('; ')}` : ''})`
+    : pod.reason
+      ? `its pod did not run the check (${pod.reason}${pod.lines.length ? `: ${pod.lines.join('; ')}` : ''})`
       : `the check failed (${outcome.reason}${pod.lines.length ? `: ${pod.lines.join('; ')}` : ''})`;
-  throw new Error(`helper image ${run.image} cannot run the ${run.what} on ${node}: ${what}. No node was drained. ` +
-    `Rerun with --helper-image set to an image that has ${NEEDED}, ` +
-    `e.g. ${DEFAULT_HELPER_IMAGE} (the calico/node image of the Calico manifest); see kubectl -n ${namespace} logs job/${name}`);
+  throw new Error(
+    `helper image ${run.image} cannot run the ${run.what} on ${node}: ${what}. No node was drained. ` +
+      `Rerun with --helper-image set to an image that has ${NEEDED}, ` +
+      `e.g. ${DEFAULT_HELPER_IMAGE} (the calico/node image of the Calico manifest); see kubectl -n ${namespace} logs job/${name}`,
+  );
 }

@@ -4,9 +4,15 @@ import { LEASE_NAME, STATE_NAMESPACE, MANAGED_BY, MANAGED_BY_LABEL } from '../na
 import type { ClusterPort } from './cluster-port.js';
 
 export class LockHeldError extends Error {
-  constructor(readonly holder: string, readonly renewedAt: string | undefined, readonly expiresInSeconds: number) {
-    super(`another migration is running: the Lease ${STATE_NAMESPACE}/${LEASE_NAME} is held by ${holder}` +
-      (renewedAt ? ` (renewed ${renewedAt})` : ''));
+  constructor(
+    readonly holder: string,
+    readonly renewedAt: string | undefined,
+    readonly expiresInSeconds: number,
+  ) {
+    super(
+      `another migration is running: the Lease ${STATE_NAMESPACE}/${LEASE_NAME} is held by ${holder}` +
+        (renewedAt ? ` (renewed ${renewedAt})` : ''),
+    );
   }
 }
 
@@ -42,7 +48,11 @@ export class MigrationLock {
   readonly identity = holderIdentity();
 
   /** `signal`: at Ctrl-C the renewal stops; the run releases the Lease as it stops (or it expires). */
-  constructor(private readonly client: ClusterPort, private readonly durationSeconds = 30, private readonly signal?: AbortSignal) {}
+  constructor(
+    private readonly client: ClusterPort,
+    private readonly durationSeconds = 30,
+    private readonly signal?: AbortSignal,
+  ) {}
 
   async acquire(attempt = 1): Promise<{ tookOverFrom?: string }> {
     const now = new Date();
@@ -55,7 +65,11 @@ export class MigrationLock {
     };
     if (!existing) {
       try {
-        await this.client.create({ ...leaseRef, metadata: { name: LEASE_NAME, namespace: STATE_NAMESPACE, labels: { [MANAGED_BY_LABEL]: MANAGED_BY } }, spec });
+        await this.client.create({
+          ...leaseRef,
+          metadata: { name: LEASE_NAME, namespace: STATE_NAMESPACE, labels: { [MANAGED_BY_LABEL]: MANAGED_BY } },
+          spec,
+        });
       } catch (err) {
         if (isClusterError(err, 'conflict') && attempt < 5) return this.acquire(attempt + 1);
         throw err;
@@ -69,7 +83,8 @@ export class MigrationLock {
       const renewed = existing.spec?.renewTime ? Date.parse(existing.spec.renewTime) : 0;
       const duration = existing.spec?.leaseDurationSeconds ?? this.durationSeconds;
       const expiresIn = Math.ceil((renewed + duration * 1000 - now.getTime()) / 1000);
-      if (expiresIn > 0 && !holderIsDeadLocalProcess(holder)) throw new LockHeldError(holder, existing.spec?.renewTime, expiresIn);
+      if (expiresIn > 0 && !holderIsDeadLocalProcess(holder))
+        throw new LockHeldError(holder, existing.spec?.renewTime, expiresIn);
       tookOverFrom = holder;
     }
     // The resourceVersion precondition makes two simultaneous takeovers fail for one of them.
@@ -80,7 +95,8 @@ export class MigrationLock {
       ]);
     } catch (err) {
       // The test op failed: someone else changed the Lease in between; look again.
-      if ((isClusterError(err, 'invalid') || isClusterError(err, 'conflict')) && attempt < 5) return this.acquire(attempt + 1);
+      if ((isClusterError(err, 'invalid') || isClusterError(err, 'conflict')) && attempt < 5)
+        return this.acquire(attempt + 1);
       throw err;
     }
     this.startRenewing();

@@ -28,13 +28,15 @@ export function probeServerPod(node: string, image: string): KubeObject {
       tolerations: tolerateAll,
       restartPolicy: 'Never',
       terminationGracePeriodSeconds: 0,
-      containers: [{
-        name: 'server',
-        image,
-        command: ['sh', '-c', `echo ok > /tmp/index.html && exec httpd -f -p ${PROBE_PORT} -h /tmp`],
-        ports: [{ containerPort: PROBE_PORT }],
-        readinessProbe: { tcpSocket: { port: PROBE_PORT }, periodSeconds: 1 },
-      }],
+      containers: [
+        {
+          name: 'server',
+          image,
+          command: ['sh', '-c', `echo ok > /tmp/index.html && exec httpd -f -p ${PROBE_PORT} -h /tmp`],
+          ports: [{ containerPort: PROBE_PORT }],
+          readinessProbe: { tcpSocket: { port: PROBE_PORT }, periodSeconds: 1 },
+        },
+      ],
     },
   };
 }
@@ -43,10 +45,20 @@ export function probeServerPod(node: string, image: string): KubeObject {
  * A Job on `runOn` that must reach every target: pod IPs over HTTP, and names through cluster DNS.
  * It fails (non-zero exit) on the first unreachable target.
  */
-export function probeClientJob(opts: { runOn: string; migratedNode: string; image: string; httpTargets: string[]; dnsNames: string[]; suffix: string }): KubeObject {
+export function probeClientJob(opts: {
+  runOn: string;
+  migratedNode: string;
+  image: string;
+  httpTargets: string[];
+  dnsNames: string[];
+  suffix: string;
+}): KubeObject {
   const name = boundedName(`f2c-probe-${opts.suffix}`, opts.migratedNode, opts.migratedNode);
   const checks = [
-    ...opts.httpTargets.map((t) => `wget -q -T 5 -O /dev/null http://${t.includes(':') && !t.startsWith('[') ? `[${t}]` : t}:${PROBE_PORT}/ || { echo "cannot reach ${t}:${PROBE_PORT}"; exit 1; }`),
+    ...opts.httpTargets.map(
+      (t) =>
+        `wget -q -T 5 -O /dev/null http://${t.includes(':') && !t.startsWith('[') ? `[${t}]` : t}:${PROBE_PORT}/ || { echo "cannot reach ${t}:${PROBE_PORT}"; exit 1; }`,
+    ),
     ...opts.dnsNames.map((n) => `nslookup ${n} >/dev/null || { echo "cannot resolve ${n}"; exit 1; }`),
     'echo all probes passed',
   ];

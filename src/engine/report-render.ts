@@ -57,28 +57,40 @@ export function renderMarkdown(report: MigrationReport, svgFile?: string): strin
   lines.push(`- Generated: ${clock(report.generatedAt)} UTC`);
   if (!r) {
     lines.push('');
-    lines.push('No migration is recorded in this cluster (no ConfigMap kube-system/flannel2calico-state): nothing has been changed by `flannel2calico migrate` yet.');
+    lines.push(
+      'No migration is recorded in this cluster (no ConfigMap kube-system/flannel2calico-state): nothing has been changed by `flannel2calico migrate` yet.',
+    );
     lines.push('');
     return lines.join('\n');
   }
   const migrated = report.nodes.filter((n) => nodeStatus(n) === 'Calico').length;
   lines.push(`- Phase: **${r.phase}**; ${migrated} of ${report.nodes.length} node(s) run Calico`);
   lines.push(`- Started: ${clock(r.startedAt)} UTC; last change: ${clock(r.updatedAt)} UTC`);
-  lines.push(`- flannel DaemonSet: ${r.flannelDaemonSet.namespace}/${r.flannelDaemonSet.name}${r.phase === 'finalized' ? ' (deleted at finalize)' : ''}; Calico DaemonSet: kube-system/${r.calicoDaemonSet}`);
+  lines.push(
+    `- flannel DaemonSet: ${r.flannelDaemonSet.namespace}/${r.flannelDaemonSet.name}${r.phase === 'finalized' ? ' (deleted at finalize)' : ''}; Calico DaemonSet: kube-system/${r.calicoDaemonSet}`,
+  );
   lines.push(`- Plan state hash: \`${r.planHash.slice(0, 16)}\``);
-  lines.push(`- Sources: the cluster (migration record, node labels and annotations, ${report.nodes.reduce((n, x) => n + x.steps.filter((s) => s.source === 'event').length, 0)} step Events) and the audit log ${report.auditLog.found ? `\`${report.auditLog.file}\` (${report.auditLog.entries} entries from ${report.auditLog.runs.length} run(s))` : `(not found at \`${report.auditLog.file}\`)`}`);
+  lines.push(
+    `- Sources: the cluster (migration record, node labels and annotations, ${report.nodes.reduce((n, x) => n + x.steps.filter((s) => s.source === 'event').length, 0)} step Events) and the audit log ${report.auditLog.found ? `\`${report.auditLog.file}\` (${report.auditLog.entries} entries from ${report.auditLog.runs.length} run(s))` : `(not found at \`${report.auditLog.file}\`)`}`,
+  );
   lines.push('');
 
   lines.push('## What changed');
   lines.push('');
-  for (const pool of report.calico.ipPools) lines.push(`- Calico IPPool \`${pool.name}\`: ${pool.cidr ?? '?'}, blockSize ${pool.blockSize ?? '?'}, vxlanMode ${pool.vxlanMode ?? '?'}`);
+  for (const pool of report.calico.ipPools)
+    lines.push(
+      `- Calico IPPool \`${pool.name}\`: ${pool.cidr ?? '?'}, blockSize ${pool.blockSize ?? '?'}, vxlanMode ${pool.vxlanMode ?? '?'}`,
+    );
   if (report.changes.length) {
     lines.push('');
     lines.push('| change | objects | for example |');
     lines.push('|---|---:|---|');
-    for (const c of report.changes) lines.push(`| ${c.verb} ${c.kind} | ${c.count} | ${c.examples.map((e) => `\`${e}\``).join(', ')} |`);
+    for (const c of report.changes)
+      lines.push(`| ${c.verb} ${c.kind} | ${c.count} | ${c.examples.map((e) => `\`${e}\``).join(', ')} |`);
   } else {
-    lines.push('- The audit log has no writes of this migration, so only the state above and the node table below are known.');
+    lines.push(
+      '- The audit log has no writes of this migration, so only the state above and the node table below are known.',
+    );
   }
   lines.push('');
 
@@ -89,33 +101,43 @@ export function renderMarkdown(report: MigrationReport, svgFile?: string): strin
     lines.push('');
   }
   const shown = stepsShown(report);
-  lines.push(`| node | result | started (UTC) | ${shown.map((s) => STEP_TITLES[s].replace(/ \(.*\)$/, '')).join(' | ')} | total | pods evicted |`);
+  lines.push(
+    `| node | result | started (UTC) | ${shown.map((s) => STEP_TITLES[s].replace(/ \(.*\)$/, '')).join(' | ')} | total | pods evicted |`,
+  );
   lines.push(`|---|---|---|${shown.map(() => '---:').join('|')}|---:|---:|`);
   for (const n of report.nodes) {
     const cells = shown.map((s) => {
       const step = n.steps.find((x) => x.step === s);
       return step ? `${formatDuration(step.durationMs)}${step.source === 'event' ? '¹' : ''}` : '';
     });
-    lines.push(`| ${n.name} | ${nodeStatus(n)} | ${clock(n.startedAt)} | ${cells.join(' | ')} | ${formatDuration(n.durationMs)} | ${n.evictedPods.length} |`);
+    lines.push(
+      `| ${n.name} | ${nodeStatus(n)} | ${clock(n.startedAt)} | ${cells.join(' | ')} | ${formatDuration(n.durationMs)} | ${n.evictedPods.length} |`,
+    );
   }
   if (report.nodes.some((n) => n.steps.some((s) => s.source === 'event'))) {
     lines.push('');
-    lines.push('¹ from the cluster\'s Events (whole seconds; the step is timed from the end of the previous one).');
+    lines.push("¹ from the cluster's Events (whole seconds; the step is timed from the end of the previous one).");
   }
   lines.push('');
   lines.push('Each step finished at (UTC):');
   lines.push('');
   for (const n of report.nodes) {
     if (!n.steps.length) continue;
-    lines.push(`- **${n.name}**: ${n.steps.map((s) => `${STEP_TITLES[s.step].replace(/ \(.*\)$/, '')} ${clock(s.finishedAt).slice(11)}`).join(' → ')}`);
+    lines.push(
+      `- **${n.name}**: ${n.steps.map((s) => `${STEP_TITLES[s.step].replace(/ \(.*\)$/, '')} ${clock(s.finishedAt).slice(11)}`).join(' → ')}`,
+    );
   }
   lines.push('');
 
   lines.push('## Where time went');
   lines.push('');
   const total = Object.values(report.timeByStep).reduce((a, b) => a + (b ?? 0), 0);
-  if (report.wallClockMs !== undefined) lines.push(`- Wall clock, first write to last step: ${formatDuration(report.wallClockMs)}`);
-  if (report.preparationMs !== undefined) lines.push(`- Preparation before the first node (Calico, IP pools, IPAM, labels): ${formatDuration(report.preparationMs)}`);
+  if (report.wallClockMs !== undefined)
+    lines.push(`- Wall clock, first write to last step: ${formatDuration(report.wallClockMs)}`);
+  if (report.preparationMs !== undefined)
+    lines.push(
+      `- Preparation before the first node (Calico, IP pools, IPAM, labels): ${formatDuration(report.preparationMs)}`,
+    );
   lines.push('');
   lines.push('| step | time, all nodes | share |');
   lines.push('|---|---:|---:|');
@@ -123,11 +145,16 @@ export function renderMarkdown(report: MigrationReport, svgFile?: string): strin
     const t = report.timeByStep[s] ?? 0;
     lines.push(`| ${STEP_TITLES[s]} | ${formatDuration(t)} | ${total ? Math.round((t / total) * 100) : 0} % |`);
   }
-  const slowest = report.nodes.flatMap((n) => n.steps.map((s) => ({ node: n.name, s }))).filter((x) => x.s.durationMs !== undefined)
-    .sort((a, b) => b.s.durationMs! - a.s.durationMs!).slice(0, 3);
+  const slowest = report.nodes
+    .flatMap((n) => n.steps.map((s) => ({ node: n.name, s })))
+    .filter((x) => x.s.durationMs !== undefined)
+    .sort((a, b) => b.s.durationMs! - a.s.durationMs!)
+    .slice(0, 3);
   if (slowest.length) {
     lines.push('');
-    lines.push(`Slowest steps: ${slowest.map((x) => `${x.node} ${STEP_TITLES[x.s.step]} (${formatDuration(x.s.durationMs)})`).join('; ')}.`);
+    lines.push(
+      `Slowest steps: ${slowest.map((x) => `${x.node} ${STEP_TITLES[x.s.step]} (${formatDuration(x.s.durationMs)})`).join('; ')}.`,
+    );
   }
   lines.push('');
 
@@ -146,7 +173,9 @@ function escapeXml(text: string): string {
 /** A timeline: a row per node, a bar per step coloured by step, time on the x axis. */
 export function renderTimelineSvg(report: MigrationReport): string {
   const rows = report.nodes.filter((n) => n.steps.length);
-  const spans = rows.flatMap((n) => n.steps.map((s) => ({ from: Date.parse(s.startedAt ?? s.finishedAt), to: Date.parse(s.finishedAt) })));
+  const spans = rows.flatMap((n) =>
+    n.steps.map((s) => ({ from: Date.parse(s.startedAt ?? s.finishedAt), to: Date.parse(s.finishedAt) })),
+  );
   const t0 = spans.length ? Math.min(...spans.map((s) => s.from)) : 0;
   const t1 = spans.length ? Math.max(...spans.map((s) => s.to)) : 1;
   const span = Math.max(1, t1 - t0);
@@ -159,14 +188,18 @@ export function renderTimelineSvg(report: MigrationReport): string {
   const width = labelWidth + plotWidth + 20;
   const x = (t: number) => labelWidth + ((t - t0) / span) * plotWidth;
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+  );
   out.push(`<title>flannel2calico migration timeline, context ${escapeXml(report.cluster.context)}</title>`);
   out.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`);
   for (let i = 0; i <= 4; i++) {
     const t = t0 + (span * i) / 4;
     const px = x(t).toFixed(1);
     out.push(`<line x1="${px}" y1="${top - 6}" x2="${px}" y2="${top + rows.length * rowHeight}" stroke="#dddddd"/>`);
-    out.push(`<text x="${px}" y="${top - 10}" text-anchor="middle" fill="#555555">+${escapeXml(formatDuration(t - t0))}</text>`);
+    out.push(
+      `<text x="${px}" y="${top - 10}" text-anchor="middle" fill="#555555">+${escapeXml(formatDuration(t - t0))}</text>`,
+    );
   }
   rows.forEach((n, i) => {
     const y = top + i * rowHeight;
@@ -177,7 +210,9 @@ export function renderTimelineSvg(report: MigrationReport): string {
       const from = Date.parse(s.startedAt ?? s.finishedAt);
       const to = Date.parse(s.finishedAt);
       const w = Math.max(1.5, x(to) - x(from));
-      out.push(`<rect class="step" data-step="${s.step}" x="${x(from).toFixed(1)}" y="${y + 3}" width="${w.toFixed(1)}" height="${rowHeight - 6}" fill="${STEP_COLOURS[s.step]}"><title>${escapeXml(`${n.name}: ${STEP_TITLES[s.step]}, ${formatDuration(s.durationMs)} (finished ${clock(s.finishedAt)} UTC)`)}</title></rect>`);
+      out.push(
+        `<rect class="step" data-step="${s.step}" x="${x(from).toFixed(1)}" y="${y + 3}" width="${w.toFixed(1)}" height="${rowHeight - 6}" fill="${STEP_COLOURS[s.step]}"><title>${escapeXml(`${n.name}: ${STEP_TITLES[s.step]}, ${formatDuration(s.durationMs)} (finished ${clock(s.finishedAt)} UTC)`)}</title></rect>`,
+      );
     }
     out.push('</g>');
   });
@@ -185,7 +220,9 @@ export function renderTimelineSvg(report: MigrationReport): string {
   legendSteps.forEach((s, i) => {
     const lx = labelWidth + (i % 4) * 180;
     const ly = legendTop + Math.floor(i / 4) * 18;
-    out.push(`<rect x="${lx}" y="${ly}" width="12" height="12" fill="${STEP_COLOURS[s]}"/><text x="${lx + 16}" y="${ly + 10}">${escapeXml(STEP_TITLES[s].replace(/ \(.*\)$/, ''))}</text>`);
+    out.push(
+      `<rect x="${lx}" y="${ly}" width="12" height="12" fill="${STEP_COLOURS[s]}"/><text x="${lx + 16}" y="${ly + 10}">${escapeXml(STEP_TITLES[s].replace(/ \(.*\)$/, ''))}</text>`,
+    );
   });
   out.push('</svg>');
   return `${out.join('\n')}\n`;

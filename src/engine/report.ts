@@ -128,20 +128,37 @@ function podName(pod: AuditEntry['pod']): string {
  * wrote anything at or after the migration record's start. The log is per workstation and may hold
  * runs against other clusters; those never overlap this record's node names and times.
  */
-export function entriesOfMigration(entries: AuditEntry[], record: MigrationRecord | undefined, nodeNames: Set<string>): AuditEntry[] {
+export function entriesOfMigration(
+  entries: AuditEntry[],
+  record: MigrationRecord | undefined,
+  nodeNames: Set<string>,
+): AuditEntry[] {
   if (!record) return [];
   const since = Date.parse(record.startedAt);
-  const runs = new Set(entries
-    .filter((e) => e.command === 'migrate' && Date.parse(e.time) >= since && (!e.node || nodeNames.has(e.node)) && e.dryRun !== true)
-    .filter((e) => e.type === 'event' || e.type === 'mutation')
-    .map((e) => e.run));
+  const runs = new Set(
+    entries
+      .filter(
+        (e) =>
+          e.command === 'migrate' &&
+          Date.parse(e.time) >= since &&
+          (!e.node || nodeNames.has(e.node)) &&
+          e.dryRun !== true,
+      )
+      .filter((e) => e.type === 'event' || e.type === 'mutation')
+      .map((e) => e.run),
+  );
   // A server dry run writes nothing: its runs are not part of what happened.
   for (const e of entries) if (e.type === 'mutation' && e.dryRun === true) runs.delete(e.run);
   return entries.filter((e) => runs.has(e.run));
 }
 
 /** Builds each node's step times: the audit log's when it has them, otherwise the cluster's Events. */
-export function nodeReports(nodes: KubeObject[], events: KubeObject[], audit: AuditEntry[], order: string[]): NodeReport[] {
+export function nodeReports(
+  nodes: KubeObject[],
+  events: KubeObject[],
+  audit: AuditEntry[],
+  order: string[],
+): NodeReport[] {
   const byName = new Map(nodes.map((n) => [n.metadata!.name!, n]));
   const eventsByNode = new Map<string, KubeObject[]>();
   for (const e of events) {
@@ -149,8 +166,9 @@ export function nodeReports(nodes: KubeObject[], events: KubeObject[], audit: Au
     if (e.involvedObject?.kind !== 'Node' || !name) continue;
     eventsByNode.set(name, [...(eventsByNode.get(name) ?? []), e]);
   }
-  const names = [...new Set([...order, ...eventsByNode.keys(), ...audit.filter((a) => a.node).map((a) => a.node!)])]
-    .filter((n) => byName.has(n) || eventsByNode.has(n));
+  const names = [
+    ...new Set([...order, ...eventsByNode.keys(), ...audit.filter((a) => a.node).map((a) => a.node!)]),
+  ].filter((n) => byName.has(n) || eventsByNode.has(n));
   const reports: NodeReport[] = [];
   for (const name of names) {
     const node = byName.get(name);
@@ -168,7 +186,14 @@ export function nodeReports(nodes: KubeObject[], events: KubeObject[], audit: Au
         const previous = steps[steps.length - 1];
         const startedAt = previous?.finishedAt ?? state?.startedAt;
         const finishedAt = eventTime(e);
-        steps.push({ step, title: STEP_TITLES[step], startedAt, finishedAt, durationMs: ms(startedAt, finishedAt), source: 'event' });
+        steps.push({
+          step,
+          title: STEP_TITLES[step],
+          startedAt,
+          finishedAt,
+          durationMs: ms(startedAt, finishedAt),
+          source: 'event',
+        });
       } else if (e.reason === 'RevertStep' && message === 'done: done') {
         revertedAt = eventTime(e);
       } else if (e.reason === 'MigrationStepFailed') {
@@ -178,26 +203,36 @@ export function nodeReports(nodes: KubeObject[], events: KubeObject[], audit: Au
     }
     // The audit log has millisecond times and each step's own start; it wins where it covers a step.
     for (const done of nodeAudit.filter((a) => a.event === 'step-done' && a.step)) {
-      const start = nodeAudit.filter((a) => a.event === 'step-start' && a.step === done.step && a.time <= done.time).pop();
+      const start = nodeAudit
+        .filter((a) => a.event === 'step-start' && a.step === done.step && a.time <= done.time)
+        .pop();
       const record: StepRecord = {
-        step: done.step!, title: STEP_TITLES[done.step!], startedAt: start?.time, finishedAt: done.time,
-        durationMs: typeof done.elapsedMs === 'number' ? done.elapsedMs : ms(start?.time, done.time), source: 'audit-log',
+        step: done.step!,
+        title: STEP_TITLES[done.step!],
+        startedAt: start?.time,
+        finishedAt: done.time,
+        durationMs: typeof done.elapsedMs === 'number' ? done.elapsedMs : ms(start?.time, done.time),
+        source: 'audit-log',
       };
       const i = steps.findIndex((s) => s.step === done.step);
       if (i >= 0) steps[i] = record;
       else steps.push(record);
     }
     for (const f of nodeAudit.filter((a) => a.event === 'node-failed')) {
-      if (!failures.some((x) => x.step === f.step && Math.abs(Date.parse(x.at) - Date.parse(f.time)) < 5000)) failures.push({ step: f.step, message: String(f.message ?? ''), at: f.time });
+      if (!failures.some((x) => x.step === f.step && Math.abs(Date.parse(x.at) - Date.parse(f.time)) < 5000))
+        failures.push({ step: f.step, message: String(f.message ?? ''), at: f.time });
     }
     steps.sort((a, b) => NODE_STEPS.indexOf(a.step) - NODE_STEPS.indexOf(b.step));
     failures.sort((a, b) => a.at.localeCompare(b.at));
     const startedAt = state?.startedAt ?? steps[0]?.startedAt ?? steps[0]?.finishedAt;
-    const finishedAt = steps.some((s) => s.step === 'done') || steps.some((s) => s.step === 'uncordon') ? steps[steps.length - 1].finishedAt : undefined;
+    const finishedAt =
+      steps.some((s) => s.step === 'done') || steps.some((s) => s.step === 'uncordon')
+        ? steps[steps.length - 1].finishedAt
+        : undefined;
     const labels = node?.metadata?.labels ?? {};
     reports.push({
       name,
-      network: !node ? 'gone' : labels[MIGRATION_LABEL] ?? 'removed',
+      network: !node ? 'gone' : (labels[MIGRATION_LABEL] ?? 'removed'),
       cordoned: node?.spec?.unschedulable === true,
       ...(state ? { state } : {}),
       steps,
@@ -214,7 +249,9 @@ export function nodeReports(nodes: KubeObject[], events: KubeObject[], audit: Au
 
 export function summariseChanges(audit: AuditEntry[]): ChangeCount[] {
   const counts = new Map<string, ChangeCount>();
-  for (const m of audit.filter((a) => a.type === 'mutation' && a.dryRun !== true && a.outcome !== 'error' && a.outcome !== 'not-found')) {
+  for (const m of audit.filter(
+    (a) => a.type === 'mutation' && a.dryRun !== true && a.outcome !== 'error' && a.outcome !== 'not-found',
+  )) {
     const key = `${m.verb} ${m.kind}`;
     const entry = counts.get(key) ?? { verb: String(m.verb), kind: String(m.kind), count: 0, examples: [] };
     entry.count += 1;
@@ -225,20 +262,40 @@ export function summariseChanges(audit: AuditEntry[]): ChangeCount[] {
   return [...counts.values()].sort((a, b) => b.count - a.count || a.kind.localeCompare(b.kind));
 }
 
-function warningsOf(record: MigrationRecord | undefined, nodes: NodeReport[], audit: AuditEntry[], auditFound: boolean, auditFile: string): string[] {
+function warningsOf(
+  record: MigrationRecord | undefined,
+  nodes: NodeReport[],
+  audit: AuditEntry[],
+  auditFound: boolean,
+  auditFile: string,
+): string[] {
   const warnings: string[] = [];
   if (!record) return warnings;
-  if (!auditFound) warnings.push(`no audit log at ${auditFile}: step times come from the cluster's Events (whole seconds) and "what changed" is incomplete; pass --log-file with the file the migration wrote`);
-  else if (!audit.length) warnings.push(`the audit log ${auditFile} has no entries for this migration (it was run from another workstation or with another --log-file): step times come from the cluster's Events`);
-  for (const e of audit.filter((a) => a.event === 'warning')) warnings.push(`${e.time.slice(0, 19)}Z ${e.node ? `${e.node}: ` : ''}${e.message}`);
+  if (!auditFound)
+    warnings.push(
+      `no audit log at ${auditFile}: step times come from the cluster's Events (whole seconds) and "what changed" is incomplete; pass --log-file with the file the migration wrote`,
+    );
+  else if (!audit.length)
+    warnings.push(
+      `the audit log ${auditFile} has no entries for this migration (it was run from another workstation or with another --log-file): step times come from the cluster's Events`,
+    );
+  for (const e of audit.filter((a) => a.event === 'warning'))
+    warnings.push(`${e.time.slice(0, 19)}Z ${e.node ? `${e.node}: ` : ''}${e.message}`);
   for (const n of nodes) {
     for (const f of n.failures) warnings.push(`${f.at.slice(0, 19)}Z ${n.name}: ${f.message}`);
-    if (n.state?.error) warnings.push(`${n.name} is stopped at "${STEP_TITLES[n.state.step]}": ${n.state.error} (rerun \`flannel2calico migrate\` to resume)`);
-    if (n.cordoned && !(n.state?.wasUnschedulable)) warnings.push(`${n.name} is still cordoned`);
-    if (n.revertedAt) warnings.push(`${n.revertedAt.slice(0, 19)}Z ${n.name}: moved back to flannel by \`flannel2calico revert\``);
-    if (n.network === 'flannel' || n.network === 'none') warnings.push(`${n.name} is not migrated yet (network=${n.network})`);
+    if (n.state?.error)
+      warnings.push(
+        `${n.name} is stopped at "${STEP_TITLES[n.state.step]}": ${n.state.error} (rerun \`flannel2calico migrate\` to resume)`,
+      );
+    if (n.cordoned && !n.state?.wasUnschedulable) warnings.push(`${n.name} is still cordoned`);
+    if (n.revertedAt)
+      warnings.push(`${n.revertedAt.slice(0, 19)}Z ${n.name}: moved back to flannel by \`flannel2calico revert\``);
+    if (n.network === 'flannel' || n.network === 'none')
+      warnings.push(`${n.name} is not migrated yet (network=${n.network})`);
     if ((n.network === 'calico' || n.network === 'removed') && !n.steps.length) {
-      warnings.push(`${n.name} runs Calico but the cluster has no step Events for it: Events expire (kube-apiserver --event-ttl, 1 h by default); keep the audit log for the record`);
+      warnings.push(
+        `${n.name} runs Calico but the cluster has no step Events for it: Events expire (kube-apiserver --event-ttl, 1 h by default); keep the audit log for the record`,
+      );
     }
   }
   return warnings;
@@ -253,13 +310,20 @@ export async function collectReport(client: ClusterClient, auditFile: string): P
     client.listIfServed(CALICO_GROUP_VERSION, 'IPPool'),
   ]);
   const log = readAuditLog(auditFile);
-  const nodeNames = new Set([...nodes.map((n) => n.metadata!.name!), ...events.map((e) => String(e.involvedObject?.name ?? ''))]);
+  const nodeNames = new Set([
+    ...nodes.map((n) => n.metadata!.name!),
+    ...events.map((e) => String(e.involvedObject?.name ?? '')),
+  ]);
   const audit = entriesOfMigration(log.entries, record, nodeNames);
   const reports = record ? nodeReports(nodes, events, audit, record.nodeOrder) : [];
   const timeByStep: Partial<Record<NodeStep, number>> = {};
-  for (const n of reports) for (const s of n.steps) timeByStep[s.step] = (timeByStep[s.step] ?? 0) + (s.durationMs ?? 0);
+  for (const n of reports)
+    for (const s of n.steps) timeByStep[s.step] = (timeByStep[s.step] ?? 0) + (s.durationMs ?? 0);
   const firstStep = reports.flatMap((n) => n.steps.map((s) => s.startedAt ?? s.finishedAt)).sort()[0];
-  const lastStep = reports.flatMap((n) => n.steps.map((s) => s.finishedAt)).sort().pop();
+  const lastStep = reports
+    .flatMap((n) => n.steps.map((s) => s.finishedAt))
+    .sort()
+    .pop();
   const firstAudit = audit[0]?.time;
   return {
     schemaVersion: REPORT_SCHEMA_VERSION,
@@ -269,7 +333,12 @@ export async function collectReport(client: ClusterClient, auditFile: string): P
     record: record ?? null,
     auditLog: { file: auditFile, found: log.found, entries: audit.length, runs: [...new Set(audit.map((a) => a.run))] },
     calico: {
-      ipPools: (ipPools ?? []).map((p) => ({ name: p.metadata!.name!, cidr: p.spec?.cidr, blockSize: p.spec?.blockSize, vxlanMode: p.spec?.vxlanMode })),
+      ipPools: (ipPools ?? []).map((p) => ({
+        name: p.metadata!.name!,
+        cidr: p.spec?.cidr,
+        blockSize: p.spec?.blockSize,
+        vxlanMode: p.spec?.vxlanMode,
+      })),
     },
     nodes: reports,
     timeByStep,

@@ -42,10 +42,19 @@ async function retryOnConflict(write: () => Promise<unknown>, attempts = 5): Pro
   }
 }
 
-export async function writeNodeState(client: ClusterPort, node: string, state: NodeMigrationState | null): Promise<void> {
-  await retryOnConflict(() => client.mergePatch({ apiVersion: 'v1', kind: 'Node', name: node }, {
-    metadata: { annotations: { [NODE_STATE_ANNOTATION]: state ? JSON.stringify(state) : null } },
-  }));
+export async function writeNodeState(
+  client: ClusterPort,
+  node: string,
+  state: NodeMigrationState | null,
+): Promise<void> {
+  await retryOnConflict(() =>
+    client.mergePatch(
+      { apiVersion: 'v1', kind: 'Node', name: node },
+      {
+        metadata: { annotations: { [NODE_STATE_ANNOTATION]: state ? JSON.stringify(state) : null } },
+      },
+    ),
+  );
 }
 
 /** Cluster-wide record of the migration: what was detected and planned, and how far it got. */
@@ -100,7 +109,9 @@ export function stateFor(node: V1Node | KubeObject, operation: 'migrate' | 'reve
 const stateRef = { apiVersion: 'v1', kind: 'ConfigMap', name: STATE_CONFIGMAP, namespace: STATE_NAMESPACE };
 
 /** What the migration record keeps of the plan it runs. */
-export function recordOfPlan(plan: Plan): Pick<MigrationRecord, 'planHash' | 'flavour' | 'flannelDaemonSet' | 'calicoDaemonSet' | 'settings' | 'nodeOrder'> {
+export function recordOfPlan(
+  plan: Plan,
+): Pick<MigrationRecord, 'planHash' | 'flavour' | 'flannelDaemonSet' | 'calicoDaemonSet' | 'settings' | 'nodeOrder'> {
   return {
     planHash: plan.cluster.stateHash,
     flavour: plan.flavour,

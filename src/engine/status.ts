@@ -13,7 +13,14 @@ export type RunPhase = 'not-started' | 'migrating' | 'stopped' | 'all-calico' | 
 export type NodeNetwork = 'flannel' | 'none' | 'calico';
 /** Grouping of nodes, most interesting first. */
 export type NodeCondition = 'failed' | 'in-progress' | 'stopped' | 'pending' | 'reverted' | 'migrated';
-export const NODE_CONDITION_ORDER: readonly NodeCondition[] = ['failed', 'in-progress', 'stopped', 'pending', 'reverted', 'migrated'];
+export const NODE_CONDITION_ORDER: readonly NodeCondition[] = [
+  'failed',
+  'in-progress',
+  'stopped',
+  'pending',
+  'reverted',
+  'migrated',
+];
 export type PodReadiness = 'ready' | 'not-ready' | 'absent' | 'unknown';
 
 export interface NodeHistoryEntry {
@@ -88,7 +95,11 @@ export interface StatusSnapshot {
   events?: KubeObject[];
 }
 
-function podReadiness(pods: KubeObject[] | undefined, byNode: Map<string, KubeObject[]> | undefined, node: string): PodReadiness {
+function podReadiness(
+  pods: KubeObject[] | undefined,
+  byNode: Map<string, KubeObject[]> | undefined,
+  node: string,
+): PodReadiness {
   if (!pods || !byNode) return 'unknown';
   const here = (byNode.get(node) ?? []).filter((p) => !p.metadata?.deletionTimestamp);
   if (!here.length) return 'absent';
@@ -123,7 +134,12 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-function nodeNext(name: string, condition: NodeCondition, operation: 'migrate' | 'revert' | null, finalized: boolean): string | null {
+function nodeNext(
+  name: string,
+  condition: NodeCondition,
+  operation: 'migrate' | 'revert' | null,
+  finalized: boolean,
+): string | null {
   if (finalized) return null;
   switch (condition) {
     case 'failed':
@@ -152,7 +168,12 @@ export function buildStatus(s: StatusSnapshot): StatusDocument {
   for (const e of s.events ?? []) {
     const node = e.involvedObject?.name;
     if (!node) continue;
-    const entry = { time: e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? e.metadata?.creationTimestamp ?? '', type: e.type ?? 'Normal', reason: e.reason ?? '', message: e.message ?? '' };
+    const entry = {
+      time: e.lastTimestamp ?? e.eventTime ?? e.firstTimestamp ?? e.metadata?.creationTimestamp ?? '',
+      type: e.type ?? 'Normal',
+      reason: e.reason ?? '',
+      message: e.message ?? '',
+    };
     const list = eventsByNode.get(node);
     if (list) list.push(entry);
     else eventsByNode.set(node, [entry]);
@@ -162,16 +183,17 @@ export function buildStatus(s: StatusSnapshot): StatusDocument {
     const name = n.metadata!.name!;
     const labels = n.metadata?.labels ?? {};
     const label = labels[MIGRATION_LABEL];
-    const network: NodeNetwork = label === 'none' || label === 'calico' || label === 'flannel' ? label : finalized ? 'calico' : 'flannel';
+    const network: NodeNetwork =
+      label === 'none' || label === 'calico' || label === 'flannel' ? label : finalized ? 'calico' : 'flannel';
     const state = readNodeState(n);
-    const operation = state ? state.operation ?? 'migrate' : null;
+    const operation = state ? (state.operation ?? 'migrate') : null;
     const done = state?.completed.includes('done') ?? false;
     let condition: NodeCondition;
     if (!state) condition = network === 'calico' ? 'migrated' : 'pending';
     else if (done) condition = operation === 'revert' ? 'reverted' : 'migrated';
     else if (state.error) condition = 'failed';
     else condition = running ? 'in-progress' : 'stopped';
-    const history = s.events ? eventsByNode.get(name) ?? [] : undefined;
+    const history = s.events ? (eventsByNode.get(name) ?? []) : undefined;
     return {
       name,
       controlPlane: CONTROL_PLANE_LABELS.some((l) => l in labels),
@@ -193,21 +215,35 @@ export function buildStatus(s: StatusSnapshot): StatusDocument {
   const rank = new Map(NODE_CONDITION_ORDER.map((c, i) => [c, i]));
   nodes.sort((a, b) => rank.get(a.condition)! - rank.get(b.condition)! || a.name.localeCompare(b.name));
 
-  const counts = { total: nodes.length, flannel: 0, none: 0, calico: 0, failed: 0, 'in-progress': 0, stopped: 0, pending: 0, reverted: 0, migrated: 0 };
+  const counts = {
+    total: nodes.length,
+    flannel: 0,
+    none: 0,
+    calico: 0,
+    failed: 0,
+    'in-progress': 0,
+    stopped: 0,
+    pending: 0,
+    reverted: 0,
+    migrated: 0,
+  };
   for (const n of nodes) {
     counts[n.network]++;
     counts[n.condition]++;
   }
 
-  const touched = nodes.some((n) => n.operation !== null) || s.nodes.some((n) => MIGRATION_LABEL in (n.metadata?.labels ?? {}));
+  const touched =
+    nodes.some((n) => n.operation !== null) || s.nodes.some((n) => MIGRATION_LABEL in (n.metadata?.labels ?? {}));
   const reverting = s.record?.phase === 'reverting' || nodes.some((n) => n.operation === 'revert' && n.step !== 'done');
-  const problem = nodes.find((n) => n.condition === 'failed') ?? (running ? undefined : nodes.find((n) => n.condition === 'stopped'));
+  const problem =
+    nodes.find((n) => n.condition === 'failed') ?? (running ? undefined : nodes.find((n) => n.condition === 'stopped'));
   let phase: RunPhase;
   if (finalized) phase = 'finalized';
   else if (!s.record && !touched) phase = 'not-started';
   else if (problem && !running) phase = 'stopped';
   else if (reverting) phase = 'reverting';
-  else if (nodes.length && nodes.every((n) => n.network === 'calico' && n.condition === 'migrated')) phase = 'all-calico';
+  else if (nodes.length && nodes.every((n) => n.network === 'calico' && n.condition === 'migrated'))
+    phase = 'all-calico';
   else phase = 'migrating';
 
   // ETA: median of the finished nodes' times (for the direction the run is going), times the nodes left.
@@ -218,12 +254,21 @@ export function buildStatus(s: StatusSnapshot): StatusDocument {
     const ms = Date.parse(st.updatedAt) - Date.parse(st.startedAt);
     return Number.isFinite(ms) && ms >= 0 ? [ms / 1000] : [];
   });
-  const remainingNodes = phase === 'finalized' || phase === 'not-started' ? 0
-    : direction === 'revert' ? nodes.filter((n) => n.network !== 'flannel' || (n.operation !== null && n.step !== 'done')).length
-      : nodes.filter((n) => n.condition !== 'migrated').length;
-  const eta = measured.length && remainingNodes
-    ? { remainingNodes, secondsPerNode: Math.round(median(measured) * 10) / 10, seconds: Math.round(median(measured) * remainingNodes), measuredNodes: measured.length }
-    : null;
+  const remainingNodes =
+    phase === 'finalized' || phase === 'not-started'
+      ? 0
+      : direction === 'revert'
+        ? nodes.filter((n) => n.network !== 'flannel' || (n.operation !== null && n.step !== 'done')).length
+        : nodes.filter((n) => n.condition !== 'migrated').length;
+  const eta =
+    measured.length && remainingNodes
+      ? {
+          remainingNodes,
+          secondsPerNode: Math.round(median(measured) * 10) / 10,
+          seconds: Math.round(median(measured) * remainingNodes),
+          measuredNodes: measured.length,
+        }
+      : null;
 
   let next: string | null = null;
   if (phase === 'not-started') next = 'flannel2calico plan';
@@ -238,7 +283,8 @@ export function buildStatus(s: StatusSnapshot): StatusDocument {
     schemaVersion: STATUS_SCHEMA_VERSION,
     generatedAt: s.now.toISOString(),
     phase,
-    stoppedAt: phase === 'stopped' && problem ? { node: problem.name, step: problem.step, error: problem.lastError } : null,
+    stoppedAt:
+      phase === 'stopped' && problem ? { node: problem.name, step: problem.step, error: problem.lastError } : null,
     lock,
     flavour: s.record?.flavour ?? null,
     flannelDaemonSet: s.record?.flannelDaemonSet ?? null,
@@ -255,17 +301,31 @@ export function stepsOf(operation: 'migrate' | 'revert' | null): readonly NodeSt
   return operation === 'revert' ? REVERT_STEPS : NODE_STEPS;
 }
 
-async function daemonSetPods(client: ClusterClient, name: string, namespace: string, node?: string): Promise<KubeObject[] | undefined> {
+async function daemonSetPods(
+  client: ClusterClient,
+  name: string,
+  namespace: string,
+  node?: string,
+): Promise<KubeObject[] | undefined> {
   const ds = await client.find({ apiVersion: 'apps/v1', kind: 'DaemonSet', name, namespace });
   const selector = labelSelector(ds?.spec?.selector?.matchLabels);
   if (!ds || !selector) return ds ? [] : undefined;
-  return client.list('v1', 'Pod', { namespace, labelSelector: selector, ...(node ? { fieldSelector: `spec.nodeName=${node}` } : {}) });
+  return client.list('v1', 'Pod', {
+    namespace,
+    labelSelector: selector,
+    ...(node ? { fieldSelector: `spec.nodeName=${node}` } : {}),
+  });
 }
 
 /** Reads a StatusSnapshot with get/list rights only. With `node`, only that node, plus its Events. */
 export async function readStatusSnapshot(client: ClusterClient, opts: { node?: string } = {}): Promise<StatusSnapshot> {
   const record = await readMigrationRecord(client);
-  const lease = await client.find({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', name: LEASE_NAME, namespace: STATE_NAMESPACE });
+  const lease = await client.find({
+    apiVersion: 'coordination.k8s.io/v1',
+    kind: 'Lease',
+    name: LEASE_NAME,
+    namespace: STATE_NAMESPACE,
+  });
   const nodes = opts.node
     ? [await client.get({ apiVersion: 'v1', kind: 'Node', name: opts.node })]
     : await client.list('v1', 'Node');
@@ -273,9 +333,22 @@ export async function readStatusSnapshot(client: ClusterClient, opts: { node?: s
   const flannelPods = flannel ? await daemonSetPods(client, flannel.name, flannel.namespace, opts.node) : undefined;
   const calicoPods = record ? await daemonSetPods(client, record.calicoDaemonSet, 'kube-system', opts.node) : undefined;
   const events = opts.node
-    ? (await client.list('v1', 'Event', { namespace: EVENT_NAMESPACE, fieldSelector: `involvedObject.kind=Node,involvedObject.name=${opts.node}` }))
-      .filter((e) => e.source?.component === 'flannel2calico' || e.reportingComponent === 'flannel2calico')
+    ? (
+        await client.list('v1', 'Event', {
+          namespace: EVENT_NAMESPACE,
+          fieldSelector: `involvedObject.kind=Node,involvedObject.name=${opts.node}`,
+        })
+      ).filter((e) => e.source?.component === 'flannel2calico' || e.reportingComponent === 'flannel2calico')
     : undefined;
   const holder = lease?.spec?.holderIdentity;
-  return { now: new Date(), record, lease, lockHolderGone: holder ? holderIsDeadLocalProcess(holder) : false, nodes, flannelPods, calicoPods, events: opts.node ? events ?? [] : undefined };
+  return {
+    now: new Date(),
+    record,
+    lease,
+    lockHolderGone: holder ? holderIsDeadLocalProcess(holder) : false,
+    nodes,
+    flannelPods,
+    calicoPods,
+    events: opts.node ? (events ?? []) : undefined,
+  };
 }

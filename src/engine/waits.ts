@@ -14,22 +14,41 @@ export function throwIfInterrupted(signal: AbortSignal | undefined, what: string
 }
 
 export class WaitTimeoutError extends Error {
-  constructor(readonly what: string, readonly timeoutMs: number) {
+  constructor(
+    readonly what: string,
+    readonly timeoutMs: number,
+  ) {
     super(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}`);
   }
 }
 
 export function isPodReady(pod: KubeObject): boolean {
-  return pod.status?.phase === 'Running' && (pod.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True');
+  return (
+    pod.status?.phase === 'Running' &&
+    (pod.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True')
+  );
 }
 
 /** Waits (by watch) until a pod matching `labelSelector` on `node` is Ready. */
-export async function waitForPodReadyOnNode(client: ClusterPort, node: string, namespace: string, labelSelector: string, timeoutMs: number, what: string, signal?: AbortSignal): Promise<KubeObject> {
+export async function waitForPodReadyOnNode(
+  client: ClusterPort,
+  node: string,
+  namespace: string,
+  labelSelector: string,
+  timeoutMs: number,
+  what: string,
+  signal?: AbortSignal,
+): Promise<KubeObject> {
   let ready: KubeObject | undefined;
-  const ok = await client.watchUntil<KubeObject>('v1', 'Pod', { namespace, labelSelector, fieldSelector: `spec.nodeName=${node}`, timeoutMs, signal }, (type, pod) => {
-    if (type !== 'DELETED' && !pod.metadata?.deletionTimestamp && isPodReady(pod)) ready = pod;
-    return ready !== undefined;
-  });
+  const ok = await client.watchUntil<KubeObject>(
+    'v1',
+    'Pod',
+    { namespace, labelSelector, fieldSelector: `spec.nodeName=${node}`, timeoutMs, signal },
+    (type, pod) => {
+      if (type !== 'DELETED' && !pod.metadata?.deletionTimestamp && isPodReady(pod)) ready = pod;
+      return ready !== undefined;
+    },
+  );
   if (!ok || !ready) {
     throwIfInterrupted(signal, `waiting for ${what}`);
     throw new WaitTimeoutError(what, timeoutMs);
@@ -38,8 +57,22 @@ export async function waitForPodReadyOnNode(client: ClusterPort, node: string, n
 }
 
 /** Waits (by watch) until no pod matching `labelSelector` is left on `node`. */
-export async function waitForNoPodOnNode(client: ClusterPort, node: string, namespace: string | undefined, labelSelector: string, timeoutMs: number, what: string, signal?: AbortSignal): Promise<void> {
-  const ok = await waitForNoPods(client, { namespace, labelSelector, fieldSelector: `spec.nodeName=${node}` }, () => true, timeoutMs, signal);
+export async function waitForNoPodOnNode(
+  client: ClusterPort,
+  node: string,
+  namespace: string | undefined,
+  labelSelector: string,
+  timeoutMs: number,
+  what: string,
+  signal?: AbortSignal,
+): Promise<void> {
+  const ok = await waitForNoPods(
+    client,
+    { namespace, labelSelector, fieldSelector: `spec.nodeName=${node}` },
+    () => true,
+    timeoutMs,
+    signal,
+  );
   if (!ok) {
     throwIfInterrupted(signal, `waiting for ${what}`);
     throw new WaitTimeoutError(what, timeoutMs);
@@ -47,46 +80,88 @@ export async function waitForNoPodOnNode(client: ClusterPort, node: string, name
 }
 
 /** Waits (by watch) until no pod matching the selectors and `which` is left; `onCount` hears how many are left. */
-async function waitForNoPods(client: ClusterPort, selectors: { namespace?: string; labelSelector?: string; fieldSelector?: string }, which: (pod: KubeObject) => boolean,
-  timeoutMs: number, signal?: AbortSignal, onCount?: (left: number) => void): Promise<boolean> {
+async function waitForNoPods(
+  client: ClusterPort,
+  selectors: { namespace?: string; labelSelector?: string; fieldSelector?: string },
+  which: (pod: KubeObject) => boolean,
+  timeoutMs: number,
+  signal?: AbortSignal,
+  onCount?: (left: number) => void,
+): Promise<boolean> {
   const present = new Set<string>();
-  return client.watchUntil<KubeObject>('v1', 'Pod', {
-    ...selectors, timeoutMs, signal,
-    onList: (items) => {
-      present.clear();
-      for (const p of items) if (which(p)) present.add(p.metadata!.uid!);
-      onCount?.(present.size);
+  return client.watchUntil<KubeObject>(
+    'v1',
+    'Pod',
+    {
+      ...selectors,
+      timeoutMs,
+      signal,
+      onList: (items) => {
+        present.clear();
+        for (const p of items) if (which(p)) present.add(p.metadata!.uid!);
+        onCount?.(present.size);
+        return present.size === 0;
+      },
+    },
+    (type, pod) => {
+      if (!which(pod)) return false;
+      const before = present.size;
+      if (type === 'DELETED') present.delete(pod.metadata!.uid!);
+      else present.add(pod.metadata!.uid!);
+      if (present.size !== before) onCount?.(present.size);
       return present.size === 0;
     },
-  }, (type, pod) => {
-    if (!which(pod)) return false;
-    const before = present.size;
-    if (type === 'DELETED') present.delete(pod.metadata!.uid!);
-    else present.add(pod.metadata!.uid!);
-    if (present.size !== before) onCount?.(present.size);
-    return present.size === 0;
-  });
+  );
 }
 
 /**
  * Waits (by watch) until a deleted DaemonSet is gone and so are its pods (the garbage collector
  * deletes them after it); `onProgress` hears how many pods are left, at most every few seconds.
  */
-export async function waitForDaemonSetGone(client: ClusterPort, ds: { name: string; namespace: string }, timeoutMs: number, signal: AbortSignal | undefined,
-  onProgress: (message: string) => void): Promise<void> {
+export async function waitForDaemonSetGone(
+  client: ClusterPort,
+  ds: { name: string; namespace: string },
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+  onProgress: (message: string) => void,
+): Promise<void> {
   const what = `DaemonSet ${ds.namespace}/${ds.name} and its pods to be gone`;
   const deadline = Date.now() + timeoutMs;
-  const deleted = await client.watchUntil<KubeObject>('apps/v1', 'DaemonSet', {
-    namespace: ds.namespace, fieldSelector: `metadata.name=${ds.name}`, timeoutMs, signal, onList: (items) => items.length === 0,
-  }, (type) => type === 'DELETED');
-  const ownedBy = (pod: KubeObject) => (pod.metadata?.ownerReferences ?? []).some((o: { kind?: string; name?: string; controller?: boolean }) => o.controller && o.kind === 'DaemonSet' && o.name === ds.name);
+  const deleted = await client.watchUntil<KubeObject>(
+    'apps/v1',
+    'DaemonSet',
+    {
+      namespace: ds.namespace,
+      fieldSelector: `metadata.name=${ds.name}`,
+      timeoutMs,
+      signal,
+      onList: (items) => items.length === 0,
+    },
+    (type) => type === 'DELETED',
+  );
+  const ownedBy = (pod: KubeObject) =>
+    (pod.metadata?.ownerReferences ?? []).some(
+      (o: { kind?: string; name?: string; controller?: boolean }) =>
+        o.controller && o.kind === 'DaemonSet' && o.name === ds.name,
+    );
   let told = 0;
-  const gone = deleted && await waitForNoPods(client, { namespace: ds.namespace }, ownedBy, Math.max(1, deadline - Date.now()), signal, (left) => {
-    if (left > 0 && Date.now() - told >= 5000) {
-      told = Date.now();
-      onProgress(`waiting for ${left} pod(s) of DaemonSet ${ds.namespace}/${ds.name} to terminate (${Math.round((deadline - Date.now()) / 1000)} s left)`);
-    }
-  });
+  const gone =
+    deleted &&
+    (await waitForNoPods(
+      client,
+      { namespace: ds.namespace },
+      ownedBy,
+      Math.max(1, deadline - Date.now()),
+      signal,
+      (left) => {
+        if (left > 0 && Date.now() - told >= 5000) {
+          told = Date.now();
+          onProgress(
+            `waiting for ${left} pod(s) of DaemonSet ${ds.namespace}/${ds.name} to terminate (${Math.round((deadline - Date.now()) / 1000)} s left)`,
+          );
+        }
+      },
+    ));
   if (!gone) {
     throwIfInterrupted(signal, `waiting for ${what}`);
     throw new WaitTimeoutError(what, timeoutMs);
@@ -94,38 +169,67 @@ export async function waitForDaemonSetGone(client: ClusterPort, ds: { name: stri
 }
 
 /** Waits (by watch) until every pod in `uids` is gone (deleted, or replaced by a pod with a new UID). */
-export async function waitForPodsGone(client: ClusterPort, node: string, uids: Set<string>, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+export async function waitForPodsGone(
+  client: ClusterPort,
+  node: string,
+  uids: Set<string>,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<boolean> {
   const remaining = new Set(uids);
   if (remaining.size === 0) return true;
-  return client.watchUntil<KubeObject>('v1', 'Pod', {
-    fieldSelector: `spec.nodeName=${node}`, timeoutMs, signal,
-    onList: (items) => {
-      const listed = new Set(items.map((p) => p.metadata!.uid!));
-      for (const uid of [...remaining]) if (!listed.has(uid)) remaining.delete(uid);
+  return client.watchUntil<KubeObject>(
+    'v1',
+    'Pod',
+    {
+      fieldSelector: `spec.nodeName=${node}`,
+      timeoutMs,
+      signal,
+      onList: (items) => {
+        const listed = new Set(items.map((p) => p.metadata!.uid!));
+        for (const uid of [...remaining]) if (!listed.has(uid)) remaining.delete(uid);
+        return remaining.size === 0;
+      },
+    },
+    (type, pod) => {
+      if (type === 'DELETED') remaining.delete(pod.metadata!.uid!);
       return remaining.size === 0;
     },
-  }, (type, pod) => {
-    if (type === 'DELETED') remaining.delete(pod.metadata!.uid!);
-    return remaining.size === 0;
-  });
+  );
 }
 
 export type JobOutcome = { succeeded: true } | { succeeded: false; reason: string };
 
 /** Waits (by watch) until a Job completes or fails. */
-export async function waitForJob(client: ClusterPort, namespace: string, name: string, timeoutMs: number, signal?: AbortSignal): Promise<JobOutcome> {
+export async function waitForJob(
+  client: ClusterPort,
+  namespace: string,
+  name: string,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<JobOutcome> {
   let outcome: JobOutcome | undefined;
-  const ok = await client.watchUntil<KubeObject>('batch/v1', 'Job', { namespace, fieldSelector: `metadata.name=${name}`, timeoutMs, signal }, (type, job) => {
-    if (type === 'DELETED') {
-      outcome = { succeeded: false, reason: 'the Job was deleted' };
-      return true;
-    }
-    const conditions: any[] = job.status?.conditions ?? [];
-    const failed = conditions.find((c) => c.type === 'Failed' && c.status === 'True');
-    if (failed) outcome = { succeeded: false, reason: `${failed.reason ?? 'Failed'}: ${failed.message ?? 'the Job failed'}` };
-    else if ((job.status?.succeeded ?? 0) >= 1 || conditions.some((c) => c.type === 'Complete' && c.status === 'True')) outcome = { succeeded: true };
-    return outcome !== undefined;
-  });
+  const ok = await client.watchUntil<KubeObject>(
+    'batch/v1',
+    'Job',
+    { namespace, fieldSelector: `metadata.name=${name}`, timeoutMs, signal },
+    (type, job) => {
+      if (type === 'DELETED') {
+        outcome = { succeeded: false, reason: 'the Job was deleted' };
+        return true;
+      }
+      const conditions: any[] = job.status?.conditions ?? [];
+      const failed = conditions.find((c) => c.type === 'Failed' && c.status === 'True');
+      if (failed)
+        outcome = { succeeded: false, reason: `${failed.reason ?? 'Failed'}: ${failed.message ?? 'the Job failed'}` };
+      else if (
+        (job.status?.succeeded ?? 0) >= 1 ||
+        conditions.some((c) => c.type === 'Complete' && c.status === 'True')
+      )
+        outcome = { succeeded: true };
+      return outcome !== undefined;
+    },
+  );
   if (!ok || !outcome) {
     throwIfInterrupted(signal, `waiting for Job ${namespace}/${name}`);
     throw new WaitTimeoutError(`Job ${namespace}/${name} to finish`, timeoutMs);

@@ -94,14 +94,19 @@ export function nodePodCidrs(node: V1Node): string[] {
 }
 
 /** What flanneld recorded on one node, and what is missing or looks stale. Pure. */
-export function readNodeInfo(node: V1Node, prefix: string, families: { ipv4?: boolean; ipv6?: boolean } = {}): { info: FlannelNodeInfo; findings: NodeFinding[] } {
+export function readNodeInfo(
+  node: V1Node,
+  prefix: string,
+  families: { ipv4?: boolean; ipv6?: boolean } = {},
+): { info: FlannelNodeInfo; findings: NodeFinding[] } {
   const ipv4Enabled = families.ipv4 ?? true;
   const ipv6Enabled = families.ipv6 ?? false;
   const name = node.metadata?.name ?? '(unnamed)';
   const annotations = node.metadata?.annotations ?? {};
   const keys = annotationKeys(prefix);
   const findings: NodeFinding[] = [];
-  const add = (code: NodeFindingCode, severity: 'fail' | 'warn', message: string) => findings.push({ node: name, code, severity, message });
+  const add = (code: NodeFindingCode, severity: 'fail' | 'warn', message: string) =>
+    findings.push({ node: name, code, severity, message });
 
   const podCidrs = nodePodCidrs(node);
   const addresses = (node.status?.addresses ?? []).map((a) => a.address).filter((a): a is string => Boolean(a));
@@ -110,8 +115,10 @@ export function readNodeInfo(node: V1Node, prefix: string, families: { ipv4?: bo
   const v6Cidr = podCidrs.find((c) => parseCidrOrUndefined(c)?.family === 6);
 
   if (podCidrs.length === 0) add('podcidr-missing', 'fail', `${name} has no spec.podCIDR`);
-  else if (ipv4Enabled && !v4Cidr) add('podcidr-missing', 'fail', `${name} has no IPv4 podCIDR although flannel runs IPv4`);
-  else if (ipv6Enabled && !v6Cidr) add('podcidr-missing', 'fail', `${name} has no IPv6 podCIDR although flannel runs IPv6 (EnableIPv6)`);
+  else if (ipv4Enabled && !v4Cidr)
+    add('podcidr-missing', 'fail', `${name} has no IPv4 podCIDR although flannel runs IPv4`);
+  else if (ipv6Enabled && !v6Cidr)
+    add('podcidr-missing', 'fail', `${name} has no IPv6 podCIDR although flannel runs IPv6 (EnableIPv6)`);
 
   const backendType = annotations[keys.backendType];
   const backendData = annotations[keys.backendData];
@@ -123,7 +130,11 @@ export function readNodeInfo(node: V1Node, prefix: string, families: { ipv4?: bo
 
   const present = [backendType, backendData, backendV6Data, publicIp, publicIpv6].some((v) => v !== undefined);
   if (!present) {
-    add('annotations-missing', 'fail', `${name} has no flannel annotations (${keys.backendType}, …): flanneld has not run on it`);
+    add(
+      'annotations-missing',
+      'fail',
+      `${name} has no flannel annotations (${keys.backendType}, …): flanneld has not run on it`,
+    );
   } else {
     const missing: string[] = [];
     if (backendType === undefined) missing.push(keys.backendType);
@@ -133,7 +144,8 @@ export function readNodeInfo(node: V1Node, prefix: string, families: { ipv4?: bo
     }
     if (missing.length > 0) add('annotations-missing', 'fail', `${name} lacks ${missing.join(', ')}`);
   }
-  if (backendType !== undefined && backendType !== 'vxlan') add('backend-type', 'fail', `${name} has backend-type "${backendType}", not vxlan`);
+  if (backendType !== undefined && backendType !== 'vxlan')
+    add('backend-type', 'fail', `${name} has backend-type "${backendType}", not vxlan`);
 
   const v4 = parseBackendData(backendData);
   if (v4.error) add('backend-data-invalid', 'fail', `${name}: ${keys.backendData} ${v4.error}`);
@@ -146,25 +158,39 @@ export function readNodeInfo(node: V1Node, prefix: string, families: { ipv4?: bo
   if (v6.vni !== undefined) info.vniV6 = v6.vni;
 
   if (publicIp !== undefined) {
-    if (ipFamilyOrUndefined(publicIp) !== 4) add('backend-data-invalid', 'fail', `${name}: ${keys.publicIp} "${publicIp}" is not an IPv4 address`);
+    if (ipFamilyOrUndefined(publicIp) !== 4)
+      add('backend-data-invalid', 'fail', `${name}: ${keys.publicIp} "${publicIp}" is not an IPv4 address`);
     else info.publicIpV4 = publicIp;
   }
   if (publicIpv6 !== undefined) {
-    if (ipFamilyOrUndefined(publicIpv6) !== 6) add('backend-data-invalid', 'fail', `${name}: ${keys.publicIpv6} "${publicIpv6}" is not an IPv6 address`);
+    if (ipFamilyOrUndefined(publicIpv6) !== 6)
+      add('backend-data-invalid', 'fail', `${name}: ${keys.publicIpv6} "${publicIpv6}" is not an IPv6 address`);
     else info.publicIpV6 = publicIpv6;
   }
 
   for (const ip of [info.publicIpV4, info.publicIpV6]) {
     if (ip && addresses.length > 0 && !addresses.some((a) => sameAddress(a, ip))) {
-      add('public-ip-stale', 'warn', `${name}: flannel's public-ip ${ip} is not among the node's addresses (${addresses.join(', ')}); the annotation may be stale or flannel uses another interface`);
+      add(
+        'public-ip-stale',
+        'warn',
+        `${name}: flannel's public-ip ${ip} is not among the node's addresses (${addresses.join(', ')}); the annotation may be stale or flannel uses another interface`,
+      );
     }
   }
 
   if (ipv6Enabled && present && (backendV6Data === undefined || publicIpv6 === undefined)) {
-    add('ipv6-annotations-missing', 'fail', `${name} lacks ${backendV6Data === undefined ? keys.backendV6Data : keys.publicIpv6} although flannel runs IPv6 (EnableIPv6): flanneld has not set up IPv6 on it`);
+    add(
+      'ipv6-annotations-missing',
+      'fail',
+      `${name} lacks ${backendV6Data === undefined ? keys.backendV6Data : keys.publicIpv6} although flannel runs IPv6 (EnableIPv6): flanneld has not set up IPv6 on it`,
+    );
   }
   if (!v6Cidr && !ipv6Enabled && backendV6Data !== undefined) {
-    add('ipv6-annotations-stale', 'warn', `${name} carries ${keys.backendV6Data} but has no IPv6 podCIDR; the annotation is stale`);
+    add(
+      'ipv6-annotations-stale',
+      'warn',
+      `${name} carries ${keys.backendV6Data} but has no IPv6 podCIDR; the annotation is stale`,
+    );
   }
 
   info.problems = findings.map((f) => f.message);
@@ -185,8 +211,10 @@ export function distributionMarkers(nodes: V1Node[]): DistributionMarkers {
     const labels = node.metadata?.labels ?? {};
     const annotations = node.metadata?.annotations ?? {};
     const keys = [...Object.keys(labels), ...Object.keys(annotations)];
-    if (keys.some((k) => k.startsWith('k3s.io/')) || labels['node.kubernetes.io/instance-type'] === 'k3s') out.k3s = true;
-    if (keys.some((k) => k.startsWith('rke2.io/')) || labels['node.kubernetes.io/instance-type'] === 'rke2') out.rke2 = true;
+    if (keys.some((k) => k.startsWith('k3s.io/')) || labels['node.kubernetes.io/instance-type'] === 'k3s')
+      out.k3s = true;
+    if (keys.some((k) => k.startsWith('rke2.io/')) || labels['node.kubernetes.io/instance-type'] === 'rke2')
+      out.rke2 = true;
     for (const key of ['k3s.io/node-args', 'rke2.io/node-args']) {
       const args = annotations[key];
       if (!args) continue;
@@ -195,7 +223,8 @@ export function distributionMarkers(nodes: V1Node[]): DistributionMarkers {
         if (Array.isArray(list)) {
           const strings = list.map(String);
           const i = strings.indexOf('--flannel-backend');
-          if (strings.includes('--flannel-backend=none') || (i >= 0 && strings[i + 1] === 'none')) out.flannelBackendNone = true;
+          if (strings.includes('--flannel-backend=none') || (i >= 0 && strings[i + 1] === 'none'))
+            out.flannelBackendNone = true;
         }
       } catch {
         // node-args that are not JSON say nothing either way

@@ -4,9 +4,22 @@
  * The parsing and judging are pure functions in the sibling modules; this file does the API calls.
  */
 import { FLANNEL_NAMESPACES } from '../names.js';
-import { isClusterError, type ClusterClient, type V1DaemonSet, type V1Node, type V1Pod, type V1ConfigMap } from '../cluster/index.js';
+import {
+  isClusterError,
+  type ClusterClient,
+  type V1DaemonSet,
+  type V1Node,
+  type V1Pod,
+  type V1ConfigMap,
+} from '../cluster/index.js';
 import { labelSelector } from '../k8s.js';
-import { annotationPrefixesOnNodes, distributionMarkers, hasFlannelAnnotations, readNodeInfo, type NodeFinding } from './annotations.js';
+import {
+  annotationPrefixesOnNodes,
+  distributionMarkers,
+  hasFlannelAnnotations,
+  readNodeInfo,
+  type NodeFinding,
+} from './annotations.js';
 import {
   conflictsCheck,
   directRoutingCheck,
@@ -40,9 +53,24 @@ import { cniConfMtu, NetConfError, parseNetConf, type NetConf } from './netconf.
 import { resolveAnnotationPrefix, resolveSettings, type DetectedSources } from './resolve.js';
 import { calicoDaemonSetName, type SettingOverrides } from './settings.js';
 import { parseSubnetEnv, SUBNET_ENV_PATH, type SubnetEnv } from './subnet-env.js';
-import type { Check, DaemonSetCandidate, Detection, DetectedDaemonSet, FlannelNodeInfo, SubnetEnvRead } from './types.js';
+import type {
+  Check,
+  DaemonSetCandidate,
+  Detection,
+  DetectedDaemonSet,
+  FlannelNodeInfo,
+  SubnetEnvRead,
+} from './types.js';
 
-export type { Check, DaemonSetCandidate, Detection, DetectedDaemonSet, FlannelNodeInfo, Flavour, SubnetEnvRead } from './types.js';
+export type {
+  Check,
+  DaemonSetCandidate,
+  Detection,
+  DetectedDaemonSet,
+  FlannelNodeInfo,
+  Flavour,
+  SubnetEnvRead,
+} from './types.js';
 
 const CALICO_CRD = 'ippools.crd.projectcalico.org';
 
@@ -52,7 +80,9 @@ export interface DetectOptions {
 }
 
 function reason(err: unknown): string {
-  return isClusterError(err) ? `${err.kind === 'forbidden' ? 'forbidden' : err.kind}: ${err.message}` : (err as Error)?.message ?? String(err);
+  return isClusterError(err)
+    ? `${err.kind === 'forbidden' ? 'forbidden' : err.kind}: ${err.message}`
+    : ((err as Error)?.message ?? String(err));
 }
 
 /** Forbidden reads become findings in the report; anything else (unreachable, 500) stops detection. */
@@ -70,20 +100,32 @@ function daemonSetRequest(overrides: SettingOverrides): DaemonSetRequest | undef
   const name = overrides.flannelDaemonSetName;
   if (!name) return undefined;
   const namespace = overrides.flannelDaemonSetNamespace?.value;
-  return { name: name.value, origin: name.source === 'env' ? 'FLANNEL_DAEMONSET_NAME' : '--flannel-daemonset', ...(namespace ? { namespace } : {}) };
+  return {
+    name: name.value,
+    origin: name.source === 'env' ? 'FLANNEL_DAEMONSET_NAME' : '--flannel-daemonset',
+    ...(namespace ? { namespace } : {}),
+  };
 }
 
-async function listDaemonSets(client: ClusterClient, extraNamespace?: string): Promise<{ items: V1DaemonSet[]; error?: string }> {
+async function listDaemonSets(
+  client: ClusterClient,
+  extraNamespace?: string,
+): Promise<{ items: V1DaemonSet[]; error?: string }> {
   const all = await readSoft(() => client.list<V1DaemonSet & { metadata: any }>('apps/v1', 'DaemonSet'));
   if (all.value) return { items: all.value };
   const items: V1DaemonSet[] = [];
   const errors: string[] = [];
-  for (const namespace of [...new Set([extraNamespace, ...FLANNEL_NAMESPACES].filter((n): n is string => Boolean(n)))]) {
-    const one = await readSoft(() => client.list<V1DaemonSet & { metadata: any }>('apps/v1', 'DaemonSet', { namespace }));
+  for (const namespace of [
+    ...new Set([extraNamespace, ...FLANNEL_NAMESPACES].filter((n): n is string => Boolean(n))),
+  ]) {
+    const one = await readSoft(() =>
+      client.list<V1DaemonSet & { metadata: any }>('apps/v1', 'DaemonSet', { namespace }),
+    );
     if (one.value) items.push(...one.value);
     else errors.push(`namespace ${namespace}`);
   }
-  return errors.length === FLANNEL_NAMESPACES.length + (extraNamespace && !FLANNEL_NAMESPACES.includes(extraNamespace) ? 1 : 0)
+  return errors.length ===
+    FLANNEL_NAMESPACES.length + (extraNamespace && !FLANNEL_NAMESPACES.includes(extraNamespace) ? 1 : 0)
     ? { items, error: `cannot list DaemonSets (${all.error})` }
     : { items };
 }
@@ -101,13 +143,22 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
   return out;
 }
 
-async function checkAccess(client: ClusterClient, flannelNamespace: string): Promise<AccessResult[] | { error: string }> {
-  const crd = await readSoft(() => client.find({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', name: CALICO_CRD }));
+async function checkAccess(
+  client: ClusterClient,
+  flannelNamespace: string,
+): Promise<AccessResult[] | { error: string }> {
+  const crd = await readSoft(() =>
+    client.find({ apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', name: CALICO_CRD }),
+  );
   const requirements = rbacRequirements({ flannelNamespace, calicoCrdsPresent: Boolean(crd.value) });
   try {
     return await mapLimit(requirements, 8, async (r) => ({
       ...r,
-      allowed: await client.canI(r.verb, r.resource, { group: r.group, namespace: r.namespace, subresource: r.subresource }),
+      allowed: await client.canI(r.verb, r.resource, {
+        group: r.group,
+        namespace: r.namespace,
+        subresource: r.subresource,
+      }),
     }));
   } catch (err) {
     return { error: reason(err) };
@@ -115,13 +166,25 @@ async function checkAccess(client: ClusterClient, flannelNamespace: string): Pro
 }
 
 /** `cat /run/flannel/subnet.env` in one running pod of the DaemonSet; fails soft (kwok, no exec rights, …). */
-async function readSubnetEnv(client: ClusterClient, ds: V1DaemonSet, container: string, timeoutMs: number): Promise<{ env?: SubnetEnv; read: SubnetEnvRead }> {
+async function readSubnetEnv(
+  client: ClusterClient,
+  ds: V1DaemonSet,
+  container: string,
+  timeoutMs: number,
+): Promise<{ env?: SubnetEnv; read: SubnetEnvRead }> {
   const namespace = ds.metadata?.namespace ?? '';
   const selector = labelSelector(ds.spec?.selector?.matchLabels);
-  const pods = await readSoft(() => client.list<V1Pod & { metadata: any }>('v1', 'Pod', { namespace, labelSelector: selector || undefined }));
+  const pods = await readSoft(() =>
+    client.list<V1Pod & { metadata: any }>('v1', 'Pod', { namespace, labelSelector: selector || undefined }),
+  );
   if (!pods.value) return { read: { read: false, reason: `cannot list flannel's pods (${pods.error})` } };
   const running = pods.value
-    .filter((p) => (p.metadata?.ownerReferences ?? []).some((o: { uid?: string }) => o.uid === ds.metadata?.uid) && p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp)
+    .filter(
+      (p) =>
+        (p.metadata?.ownerReferences ?? []).some((o: { uid?: string }) => o.uid === ds.metadata?.uid) &&
+        p.status?.phase === 'Running' &&
+        !p.metadata?.deletionTimestamp,
+    )
     .sort((a, b) => String(a.metadata?.name).localeCompare(String(b.metadata?.name)));
   if (running.length === 0) return { read: { read: false, reason: `no running pod of DaemonSet ${dsRef(ds)}` } };
   const pod = running[0].metadata!.name!;
@@ -133,7 +196,13 @@ async function readSubnetEnv(client: ClusterClient, ds: V1DaemonSet, container: 
     text = undefined;
   }
   if (text === undefined || !text.trim()) {
-    return { read: { pod: where, read: false, reason: `could not read ${SUBNET_ENV_PATH} in pod ${where} (exec not possible or the file is missing)` } };
+    return {
+      read: {
+        pod: where,
+        read: false,
+        reason: `could not read ${SUBNET_ENV_PATH} in pod ${where} (exec not possible or the file is missing)`,
+      },
+    };
   }
   return { env: parseSubnetEnv(text), read: { pod: where, read: true } };
 }
@@ -153,8 +222,13 @@ async function readFlannelConfig(client: ClusterClient, ds: V1DaemonSet): Promis
   const configMaps = new Map<string, { data?: Record<string, string>; error?: string; missing?: boolean }>();
   const load = async (name: string) => {
     if (configMaps.has(name)) return;
-    const got = await readSoft(() => client.find<V1ConfigMap & { metadata: any }>({ apiVersion: 'v1', kind: 'ConfigMap', name, namespace }));
-    configMaps.set(name, got.error ? { error: got.error } : got.value ? { data: got.value.data ?? {} } : { missing: true });
+    const got = await readSoft(() =>
+      client.find<V1ConfigMap & { metadata: any }>({ apiVersion: 'v1', kind: 'ConfigMap', name, namespace }),
+    );
+    configMaps.set(
+      name,
+      got.error ? { error: got.error } : got.value ? { data: got.value.data ?? {} } : { missing: true },
+    );
   };
   const referenced = [
     ...(container.env ?? []).map((e) => e.valueFrom?.configMapKeyRef?.name),
@@ -171,8 +245,14 @@ async function readFlannelConfig(client: ClusterClient, ds: V1DaemonSet): Promis
   for (const s of sources) {
     const cm = configMaps.get(s.configMap)!;
     const ref = `ConfigMap ${namespace}/${s.configMap} key ${s.key}`;
-    if (cm.error) { problems.push(`cannot read ConfigMap ${namespace}/${s.configMap} (${cm.error})`); continue; }
-    if (cm.missing) { problems.push(`ConfigMap ${namespace}/${s.configMap}, mounted by the DaemonSet, does not exist`); continue; }
+    if (cm.error) {
+      problems.push(`cannot read ConfigMap ${namespace}/${s.configMap} (${cm.error})`);
+      continue;
+    }
+    if (cm.missing) {
+      problems.push(`ConfigMap ${namespace}/${s.configMap}, mounted by the DaemonSet, does not exist`);
+      continue;
+    }
     const text = cm.data?.[s.key];
     if (text === undefined) continue;
     out.configMap = { name: s.configMap, namespace };
@@ -197,21 +277,32 @@ async function readFlannelConfig(client: ClusterClient, ds: V1DaemonSet): Promis
  * runs the prerequisite checks. Throws ClusterError
  * when the API server cannot be reached. Permission problems become failed checks instead.
  */
-export async function detect(client: ClusterClient, overrides: SettingOverrides, opts: DetectOptions = {}): Promise<Detection> {
+export async function detect(
+  client: ClusterClient,
+  overrides: SettingOverrides,
+  opts: DetectOptions = {},
+): Promise<Detection> {
   const request = daemonSetRequest(overrides);
   const [daemonSets, nodesRead] = await Promise.all([
     listDaemonSets(client, request?.namespace),
     readSoft(() => client.list<V1Node & { metadata: any }>('v1', 'Node')),
   ]);
-  const nodes: V1Node[] = (nodesRead.value ?? []).sort((a, b) => String(a.metadata?.name).localeCompare(String(b.metadata?.name)));
+  const nodes: V1Node[] = (nodesRead.value ?? []).sort((a, b) =>
+    String(a.metadata?.name).localeCompare(String(b.metadata?.name)),
+  );
 
   // --flannel-namespace alone narrows the search to that namespace.
   const onlyNamespace = request ? undefined : overrides.flannelDaemonSetNamespace?.value;
-  const searched = onlyNamespace ? daemonSets.items.filter((d) => d.metadata?.namespace === onlyNamespace) : daemonSets.items;
+  const searched = onlyNamespace
+    ? daemonSets.items.filter((d) => d.metadata?.namespace === onlyNamespace)
+    : daemonSets.items;
   let selection = daemonSets.error && !request ? { kind: 'none' as const } : selectDaemonSet(searched, request);
   const elsewhere = onlyNamespace && selection.kind === 'none' ? findCandidates(daemonSets.items) : [];
   if (elsewhere.length > 0) {
-    selection = { kind: 'not-found', message: `no flannel DaemonSet in namespace ${onlyNamespace} (from ${overrides.flannelDaemonSetNamespace?.source === 'env' ? 'FLANNEL_DAEMONSET_NAMESPACE' : '--flannel-namespace'}); flannel DaemonSets elsewhere: ${elsewhere.map((c) => `${c.namespace}/${c.name}`).join(', ')}` };
+    selection = {
+      kind: 'not-found',
+      message: `no flannel DaemonSet in namespace ${onlyNamespace} (from ${overrides.flannelDaemonSetNamespace?.source === 'env' ? 'FLANNEL_DAEMONSET_NAMESPACE' : '--flannel-namespace'}); flannel DaemonSets elsewhere: ${elsewhere.map((c) => `${c.namespace}/${c.name}`).join(', ')}`,
+    };
   }
   let outcome: InstallationOutcome;
   let ds: V1DaemonSet | undefined;
@@ -227,15 +318,29 @@ export async function detect(client: ClusterClient, overrides: SettingOverrides,
       outcome = { kind: 'ambiguous', candidates: selection.candidates };
       break;
     case 'not-found':
-      outcome = daemonSets.error ? { kind: 'absent', annotatedNodes: [], markers: distributionMarkers(nodes), unreadable: daemonSets.error } : { kind: 'not-found', message: selection.message };
+      outcome = daemonSets.error
+        ? { kind: 'absent', annotatedNodes: [], markers: distributionMarkers(nodes), unreadable: daemonSets.error }
+        : { kind: 'not-found', message: selection.message };
       break;
     case 'not-flannel':
       outcome = { kind: 'not-flannel', message: selection.message };
       break;
     case 'none': {
-      const prefixes = [...new Set([overrides.flannelAnnotationPrefix?.value ?? 'flannel.alpha.coreos.com', ...annotationPrefixesOnNodes(nodes)])];
-      const annotated = nodes.filter((n) => prefixes.some((p) => hasFlannelAnnotations(n, p))).map((n) => n.metadata?.name ?? '');
-      outcome = { kind: 'absent', annotatedNodes: annotated, markers: distributionMarkers(nodes), ...(daemonSets.error ? { unreadable: daemonSets.error } : {}) };
+      const prefixes = [
+        ...new Set([
+          overrides.flannelAnnotationPrefix?.value ?? 'flannel.alpha.coreos.com',
+          ...annotationPrefixesOnNodes(nodes),
+        ]),
+      ];
+      const annotated = nodes
+        .filter((n) => prefixes.some((p) => hasFlannelAnnotations(n, p)))
+        .map((n) => n.metadata?.name ?? '');
+      outcome = {
+        kind: 'absent',
+        annotatedNodes: annotated,
+        markers: distributionMarkers(nodes),
+        ...(daemonSets.error ? { unreadable: daemonSets.error } : {}),
+      };
       break;
     }
   }
@@ -273,15 +378,27 @@ export async function detect(client: ClusterClient, overrides: SettingOverrides,
     findings.push(...f);
   }
 
-  const calicoDs = daemonSets.items.find((d) => d.metadata?.namespace === 'kube-system' && d.metadata?.name === calicoDaemonSetName(overrides));
+  const calicoDs = daemonSets.items.find(
+    (d) => d.metadata?.namespace === 'kube-system' && d.metadata?.name === calicoDaemonSetName(overrides),
+  );
   const sources: DetectedSources = {
     nodes: nodeInfos,
-    ...(ds && candidates[0] && installation.flavour !== 'none' ? { daemonSet: { name: ds.metadata?.name ?? '', namespace: ds.metadata?.namespace ?? '', from: `found by ${candidates[0].evidence.join('; ')}` } } : {}),
+    ...(ds && candidates[0] && installation.flavour !== 'none'
+      ? {
+          daemonSet: {
+            name: ds.metadata?.name ?? '',
+            namespace: ds.metadata?.namespace ?? '',
+            from: `found by ${candidates[0].evidence.join('; ')}`,
+          },
+        }
+      : {}),
     ...(config?.netConf ? { netConf: config.netConf, netConfFrom: config.configMapRef } : {}),
     ...(config ? { flanneld: config.flanneld } : {}),
     ...(config?.cniMtu ? { cniMtu: config.cniMtu } : {}),
     ...(ds && cniConfigDirOf(ds) ? { cniConfigDir: cniConfigDirOf(ds) } : {}),
-    ...(subnetEnv.env ? { subnetEnv: subnetEnv.env, subnetEnvFrom: `${SUBNET_ENV_PATH} in pod ${subnetEnv.read.pod}` } : { subnetEnvMissing: subnetEnv.read.reason }),
+    ...(subnetEnv.env
+      ? { subnetEnv: subnetEnv.env, subnetEnvFrom: `${SUBNET_ENV_PATH} in pod ${subnetEnv.read.pod}` }
+      : { subnetEnvMissing: subnetEnv.read.reason }),
     ...(calicoDs ? { calicoDaemonSet: { name: calicoDs.metadata?.name ?? '', namespace: 'kube-system' } } : {}),
   };
   const resolution = resolveSettings(sources, overrides, prefix.setting);
@@ -303,7 +420,15 @@ export async function detect(client: ClusterClient, overrides: SettingOverrides,
     const version = versionCheck(flavour, flavour === 'canal' ? daemonSet.calicoImage : daemonSet.image);
     if (version.version) daemonSet.version = version.version;
     checks.push(version.check);
-    checks.push(...nodeChecks({ nodes: nodeInfos, findings, podCidrsOutsideNetwork: resolution.podCidrsOutsideNetwork, unreadable: nodesRead.error, namespace: daemonSet.namespace }));
+    checks.push(
+      ...nodeChecks({
+        nodes: nodeInfos,
+        findings,
+        podCidrsOutsideNetwork: resolution.podCidrsOutsideNetwork,
+        unreadable: nodesRead.error,
+        namespace: daemonSet.namespace,
+      }),
+    );
     checks.push(mtuCheck(settings, resolution.mtuAssumed));
     checks.push(conflictsCheck(conflicts));
   } else if (nodesRead.error) {

@@ -5,8 +5,17 @@ type PodSpec = NonNullable<NonNullable<V1DaemonSet['spec']>['template']['spec']>
 export type Container = PodSpec['containers'][number];
 
 export const ADDON_MANAGER_LABEL = 'addonmanager.kubernetes.io/mode';
-const FLANNEL_LABELS: Array<[string, string]> = [['app', 'flannel'], ['k8s-app', 'flannel'], ['app.kubernetes.io/name', 'flannel']];
-const CANAL_LABELS: Array<[string, string]> = [['k8s-app', 'canal'], ['app', 'canal'], ['app.kubernetes.io/name', 'canal'], ['app.kubernetes.io/name', 'rke2-canal']];
+const FLANNEL_LABELS: Array<[string, string]> = [
+  ['app', 'flannel'],
+  ['k8s-app', 'flannel'],
+  ['app.kubernetes.io/name', 'flannel'],
+];
+const CANAL_LABELS: Array<[string, string]> = [
+  ['k8s-app', 'canal'],
+  ['app', 'canal'],
+  ['app.kubernetes.io/name', 'canal'],
+  ['app.kubernetes.io/name', 'rke2-canal'],
+];
 
 export function dsRef(ds: V1DaemonSet): string {
   return `${ds.metadata?.namespace ?? ''}/${ds.metadata?.name ?? ''}`;
@@ -59,7 +68,10 @@ export function flannelContainer(ds: V1DaemonSet): Container | undefined {
 
 export function calicoNodeContainer(ds: V1DaemonSet): Container | undefined {
   const containers = ds.spec?.template?.spec?.containers ?? [];
-  return containers.find((c) => c.name === 'calico-node' && isCalicoNodeImage(c.image)) ?? containers.find((c) => isCalicoNodeImage(c.image));
+  return (
+    containers.find((c) => c.name === 'calico-node' && isCalicoNodeImage(c.image)) ??
+    containers.find((c) => isCalicoNodeImage(c.image))
+  );
 }
 
 /** Who manages the DaemonSet, when the labels, annotations or owner say so. */
@@ -68,7 +80,8 @@ export function managedBy(ds: V1DaemonSet): string | undefined {
   const annotations = ds.metadata?.annotations ?? {};
   if (labels[ADDON_MANAGER_LABEL]) return `addon-manager (${labels[ADDON_MANAGER_LABEL]})`;
   const release = annotations['meta.helm.sh/release-name'];
-  if (release) return `Helm release ${annotations['meta.helm.sh/release-namespace'] ?? ds.metadata?.namespace}/${release}`;
+  if (release)
+    return `Helm release ${annotations['meta.helm.sh/release-namespace'] ?? ds.metadata?.namespace}/${release}`;
   if (labels['app.kubernetes.io/managed-by']) return labels['app.kubernetes.io/managed-by'];
   const owner = ds.metadata?.ownerReferences?.[0];
   if (owner) return `${owner.kind} ${owner.name}`;
@@ -85,7 +98,11 @@ export function identifyDaemonSet(ds: V1DaemonSet): DaemonSetCandidate | undefin
   const labels = ds.metadata?.labels ?? {};
   const name = ds.metadata?.name ?? '';
   const evidence: string[] = [];
-  evidence.push(runsFlanneld(flannel) ? `container ${flannel.name} runs flanneld` : `container ${flannel.name} runs image ${flannel.image}`);
+  evidence.push(
+    runsFlanneld(flannel)
+      ? `container ${flannel.name} runs flanneld`
+      : `container ${flannel.name} runs image ${flannel.image}`,
+  );
   const calico = calicoNodeContainer(ds);
   const canalLabel = CANAL_LABELS.find(([k, v]) => labels[k] === v);
   const flannelLabel = FLANNEL_LABELS.find(([k, v]) => labels[k] === v);
@@ -124,27 +141,55 @@ export type Selection =
 export function selectDaemonSet(daemonSets: V1DaemonSet[], request?: DaemonSetRequest): Selection {
   const candidates = findCandidates(daemonSets);
   if (request) {
-    const matches = daemonSets.filter((d) => d.metadata?.name === request.name && (!request.namespace || d.metadata?.namespace === request.namespace));
+    const matches = daemonSets.filter(
+      (d) => d.metadata?.name === request.name && (!request.namespace || d.metadata?.namespace === request.namespace),
+    );
     const wanted = request.namespace ? `${request.namespace}/${request.name}` : request.name;
     if (matches.length === 0) {
-      const known = candidates.length ? ` Flannel DaemonSets found: ${candidates.map((c) => `${c.namespace}/${c.name}`).join(', ')}.` : '';
+      const known = candidates.length
+        ? ` Flannel DaemonSets found: ${candidates.map((c) => `${c.namespace}/${c.name}`).join(', ')}.`
+        : '';
       return { kind: 'not-found', message: `DaemonSet ${wanted} (from ${request.origin}) does not exist.${known}` };
     }
     if (matches.length > 1) {
-      return { kind: 'ambiguous', candidates: matches.map((d) => identifyDaemonSet(d) ?? { namespace: d.metadata?.namespace ?? '', name: request.name, flavour: 'flannel', evidence: ['name matches'] }) };
+      return {
+        kind: 'ambiguous',
+        candidates: matches.map(
+          (d) =>
+            identifyDaemonSet(d) ?? {
+              namespace: d.metadata?.namespace ?? '',
+              name: request.name,
+              flavour: 'flannel',
+              evidence: ['name matches'],
+            },
+        ),
+      };
     }
     const candidate = identifyDaemonSet(matches[0]);
-    if (!candidate) return { kind: 'not-flannel', daemonSet: matches[0], message: `DaemonSet ${dsRef(matches[0])} (from ${request.origin}) runs no flanneld container` };
+    if (!candidate)
+      return {
+        kind: 'not-flannel',
+        daemonSet: matches[0],
+        message: `DaemonSet ${dsRef(matches[0])} (from ${request.origin}) runs no flanneld container`,
+      };
     return { kind: 'found', daemonSet: matches[0], candidate };
   }
   if (candidates.length === 0) return { kind: 'none' };
-  const daemonSetOf = (c: DaemonSetCandidate) => daemonSets.find((d) => d.metadata?.namespace === c.namespace && d.metadata?.name === c.name)!;
-  if (candidates.length === 1) return { kind: 'found', daemonSet: daemonSetOf(candidates[0]), candidate: candidates[0] };
+  const daemonSetOf = (c: DaemonSetCandidate) =>
+    daemonSets.find((d) => d.metadata?.namespace === c.namespace && d.metadata?.name === c.name)!;
+  if (candidates.length === 1)
+    return { kind: 'found', daemonSet: daemonSetOf(candidates[0]), candidate: candidates[0] };
   // Old multi-arch manifests ship one DaemonSet per architecture; only those with nodes to run on matter.
   const idle = candidates.filter((c) => daemonSetOf(c).status?.desiredNumberScheduled === 0);
   const active = candidates.filter((c) => !idle.includes(c));
   if (active.length === 1) {
-    const candidate = { ...active[0], evidence: [...active[0].evidence, `the only flannel DaemonSet with nodes to run on (${idle.map((c) => `${c.namespace}/${c.name}`).join(', ')} schedule no pods)`] };
+    const candidate = {
+      ...active[0],
+      evidence: [
+        ...active[0].evidence,
+        `the only flannel DaemonSet with nodes to run on (${idle.map((c) => `${c.namespace}/${c.name}`).join(', ')} schedule no pods)`,
+      ],
+    };
     return { kind: 'found', daemonSet: daemonSetOf(active[0]), candidate };
   }
   return { kind: 'ambiguous', candidates };
@@ -218,7 +263,8 @@ export function flanneldConfig(ds: V1DaemonSet, container: Container, lookup: Co
       const ref = e.valueFrom?.configMapKeyRef;
       if (ref?.name && ref.key) {
         const v = lookup(namespace, ref.name, ref.key);
-        if (v !== undefined) return { value: v, from: `${where} env ${name} (ConfigMap ${namespace}/${ref.name} key ${ref.key})` };
+        if (v !== undefined)
+          return { value: v, from: `${where} env ${name} (ConfigMap ${namespace}/${ref.name} key ${ref.key})` };
       }
     }
     for (const source of container.envFrom ?? []) {
@@ -239,7 +285,8 @@ export function flanneldConfig(ds: V1DaemonSet, container: Container, lookup: Co
       if (GO_TRUE.has(v) || GO_FALSE.has(v)) return { value: GO_TRUE.has(v), from: `${where} arg ${found.spelled}` };
     }
     const env = envValue(envName(flag));
-    if (env && (GO_TRUE.has(env.value.trim()) || GO_FALSE.has(env.value.trim()))) return { value: GO_TRUE.has(env.value.trim()), from: env.from };
+    if (env && (GO_TRUE.has(env.value.trim()) || GO_FALSE.has(env.value.trim())))
+      return { value: GO_TRUE.has(env.value.trim()), from: env.from };
     return undefined;
   };
   const stringFlag = (flag: string): Derived<string> | undefined => {
@@ -250,14 +297,24 @@ export function flanneldConfig(ds: V1DaemonSet, container: Container, lookup: Co
   };
 
   const ipMasq = boolFlag('ip-masq');
-  const ifaces = findFlags(args, 'iface', false).map((f) => f.value).filter((v): v is string => Boolean(v));
+  const ifaces = findFlags(args, 'iface', false)
+    .map((f) => f.value)
+    .filter((v): v is string => Boolean(v));
   if (ifaces.length === 0) {
     const env = envValue(envName('iface'));
-    if (env?.value.trim()) ifaces.push(...env.value.split(',').map((s) => s.trim()).filter(Boolean));
+    if (env?.value.trim())
+      ifaces.push(
+        ...env.value
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      );
   }
   const out: FlanneldConfig = {
     container: container.name,
-    ipMasq: ipMasq ? { ...ipMasq, explicit: true } : { value: false, from: `${where} (no --ip-masq: flanneld's default is false)`, explicit: false },
+    ipMasq: ipMasq
+      ? { ...ipMasq, explicit: true }
+      : { value: false, from: `${where} (no --ip-masq: flanneld's default is false)`, explicit: false },
     ifaces,
     netConfigPath: stringFlag('net-config-path')?.value ?? '/etc/kube-flannel/net-conf.json',
   };
@@ -283,7 +340,10 @@ export function cniConfigDirOf(ds: V1DaemonSet): Derived<string> | undefined {
       if (mountPath !== '/etc/cni/net.d' && mountPath !== '/host/etc/cni/net.d') continue;
       const volume = volumes.find((v) => v.name === m.name);
       if (volume?.hostPath?.path) {
-        return { value: normalisePath(volume.hostPath.path), from: `DaemonSet ${dsRef(ds)} volume ${volume.name} (hostPath, mounted at ${m.mountPath} in ${c.name})` };
+        return {
+          value: normalisePath(volume.hostPath.path),
+          from: `DaemonSet ${dsRef(ds)} volume ${volume.name} (hostPath, mounted at ${m.mountPath} in ${c.name})`,
+        };
       }
     }
   }
@@ -294,7 +354,11 @@ export function cniConfigDirOf(ds: V1DaemonSet): Derived<string> | undefined {
  * ConfigMaps that may hold net-conf.json, best first: the volume mounted where flanneld reads its
  * --net-config-path, then every other ConfigMap volume of the pod.
  */
-export function netConfSources(ds: V1DaemonSet, container: Container, netConfigPath: string): Array<{ configMap: string; key: string }> {
+export function netConfSources(
+  ds: V1DaemonSet,
+  container: Container,
+  netConfigPath: string,
+): Array<{ configMap: string; key: string }> {
   const volumes = ds.spec?.template?.spec?.volumes ?? [];
   const dir = normalisePath(netConfigPath.slice(0, netConfigPath.lastIndexOf('/')) || '/');
   const file = netConfigPath.slice(netConfigPath.lastIndexOf('/') + 1);

@@ -108,7 +108,8 @@ export function parseNetConf(text: string): NetConf {
   const subnetLen = int('SubnetLen', 0, 32);
   const ipv6SubnetLen = int('IPv6SubnetLen', 0, 128);
 
-  if (enableIPv4 && !network && networks.length === 0) problems.push('Network is missing (flannel requires it unless EnableIPv4 is false)');
+  if (enableIPv4 && !network && networks.length === 0)
+    problems.push('Network is missing (flannel requires it unless EnableIPv4 is false)');
   if (enableIPv6 && !ipv6Network) problems.push('IPv6Network is missing although EnableIPv6 is true');
   if (!enableIPv4 && !enableIPv6) problems.push('EnableIPv4 and EnableIPv6 are both false');
   if (network && subnetLen !== undefined && subnetLen !== 0) {
@@ -134,7 +135,8 @@ export function parseNetConf(text: string): NetConf {
         mtu: int('MTU', 0, 65535, backendRaw),
       };
       if (lookup(backendRaw, 'DirectRouting') === undefined) delete backend.directRouting;
-      for (const key of ['vni', 'port', 'mtu'] as const) if (backend[key] === undefined || backend[key] === 0) delete backend[key];
+      for (const key of ['vni', 'port', 'mtu'] as const)
+        if (backend[key] === undefined || backend[key] === 0) delete backend[key];
     }
   }
 
@@ -168,9 +170,13 @@ export function cniConfMtu(data: Record<string, string>): { value: number; key: 
   const cniConf = data['cni-conf.json'];
   if (!cniConf) return undefined;
   try {
-    const conf = JSON.parse(cniConf) as { plugins?: Array<{ type?: string; delegate?: { mtu?: unknown } }>; delegate?: { mtu?: unknown } };
+    const conf = JSON.parse(cniConf) as {
+      plugins?: Array<{ type?: string; delegate?: { mtu?: unknown } }>;
+      delegate?: { mtu?: unknown };
+    };
     const delegate = conf.plugins?.find((p) => p.type === 'flannel')?.delegate ?? conf.delegate;
-    if (typeof delegate?.mtu === 'number' && delegate.mtu > 0) return { value: delegate.mtu, key: 'cni-conf.json (delegate.mtu)' };
+    if (typeof delegate?.mtu === 'number' && delegate.mtu > 0)
+      return { value: delegate.mtu, key: 'cni-conf.json (delegate.mtu)' };
   } catch {
     // an unreadable cni-conf.json carries no MTU; flanneld itself does not read it
   }

@@ -26,7 +26,10 @@ export function parseSubnetEnv(text: string): SubnetEnv {
       continue;
     }
     const key = line.slice(0, eq).trim();
-    const value = line.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
+    const value = line
+      .slice(eq + 1)
+      .trim()
+      .replace(/^"(.*)"$/, '$1');
     const cidr = (family: 4 | 6): string | undefined => {
       const parsed = parseCidrOrUndefined(value);
       if (parsed?.family === family) return parsed.cidr;
@@ -34,10 +37,18 @@ export function parseSubnetEnv(text: string): SubnetEnv {
       return undefined;
     };
     switch (key) {
-      case 'FLANNEL_NETWORK': out.network = cidr(4); break;
-      case 'FLANNEL_SUBNET': out.subnet = cidr(4); break;
-      case 'FLANNEL_IPV6_NETWORK': out.ipv6Network = cidr(6); break;
-      case 'FLANNEL_IPV6_SUBNET': out.ipv6Subnet = cidr(6); break;
+      case 'FLANNEL_NETWORK':
+        out.network = cidr(4);
+        break;
+      case 'FLANNEL_SUBNET':
+        out.subnet = cidr(4);
+        break;
+      case 'FLANNEL_IPV6_NETWORK':
+        out.ipv6Network = cidr(6);
+        break;
+      case 'FLANNEL_IPV6_SUBNET':
+        out.ipv6Subnet = cidr(6);
+        break;
       case 'FLANNEL_MTU':
         if (/^\d+$/.test(value) && Number(value) >= 68 && Number(value) <= 65535) out.mtu = Number(value);
         else out.problems.push(`FLANNEL_MTU is not an MTU: "${value}"`);
@@ -50,6 +61,7 @@ export function parseSubnetEnv(text: string): SubnetEnv {
         break;
     }
   }
-  for (const key of ['network', 'subnet', 'ipv6Network', 'ipv6Subnet', 'mtu', 'ipMasq'] as const) if (out[key] === undefined) delete out[key];
+  for (const key of ['network', 'subnet', 'ipv6Network', 'ipv6Subnet', 'mtu', 'ipMasq'] as const)
+    if (out[key] === undefined) delete out[key];
   return out;
 }

@@ -47,34 +47,45 @@ export interface HostScriptJobOptions {
 
 const MAX_VNI = 16777215;
 
-
 /**
  * `f2c-<script>-<node>-<hash>` (check mode: `f2c-check-<node>-<hash>`), at most 63 characters, the
  * same for the same script, node, run and mode.
  */
-export function hostScriptJobName(script: HostScript, node: string, runId: string, mode: HostScriptMode = 'run'): string {
+export function hostScriptJobName(
+  script: HostScript,
+  node: string,
+  runId: string,
+  mode: HostScriptMode = 'run',
+): string {
   const hashed = mode === 'check' ? [script, node, runId, mode] : [script, node, runId];
   return boundedName(`f2c-${mode === 'check' ? 'check' : script}`, node, ...hashed);
 }
 
 function validate(o: HostScriptJobOptions): void {
   const problems: string[] = [];
-  if (o.script !== 'cleanup' && o.script !== 'revert') problems.push(`script must be cleanup or revert, not ${JSON.stringify(o.script)}`);
-  if (o.mode !== undefined && o.mode !== 'run' && o.mode !== 'check') problems.push(`mode must be run or check, not ${JSON.stringify(o.mode)}`);
+  if (o.script !== 'cleanup' && o.script !== 'revert')
+    problems.push(`script must be cleanup or revert, not ${JSON.stringify(o.script)}`);
+  if (o.mode !== undefined && o.mode !== 'run' && o.mode !== 'check')
+    problems.push(`mode must be run or check, not ${JSON.stringify(o.mode)}`);
   if (!o.scriptText || !o.scriptText.trim()) problems.push('scriptText is empty');
   if (!o.node) problems.push('node is empty');
-  if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(o.namespace ?? '')) problems.push(`namespace ${JSON.stringify(o.namespace)} is not a valid namespace name`);
-  if (!Number.isInteger(o.vni) || o.vni < 0 || o.vni > MAX_VNI) problems.push(`vni must be an integer from 0 to ${MAX_VNI}, not ${o.vni}`);
+  if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(o.namespace ?? ''))
+    problems.push(`namespace ${JSON.stringify(o.namespace)} is not a valid namespace name`);
+  if (!Number.isInteger(o.vni) || o.vni < 0 || o.vni > MAX_VNI)
+    problems.push(`vni must be an integer from 0 to ${MAX_VNI}, not ${o.vni}`);
   if (!/^\/[A-Za-z0-9._/-]*$/.test(o.cniConfigDir ?? '') || o.cniConfigDir.split('/').includes('..')) {
     problems.push(`cniConfigDir must be an absolute path, not ${JSON.stringify(o.cniConfigDir)}`);
   }
-  if (o.flavour !== 'flannel' && o.flavour !== 'canal') problems.push(`flavour must be flannel or canal, not ${JSON.stringify(o.flavour)}`);
+  if (o.flavour !== 'flannel' && o.flavour !== 'canal')
+    problems.push(`flavour must be flannel or canal, not ${JSON.stringify(o.flavour)}`);
   if (!o.image) problems.push('image is empty');
   if (!o.runId) problems.push('runId is empty');
   const conf = o.calicoCniConf ?? DEFAULT_CALICO_CNI_CONF;
-  if (!/^[A-Za-z0-9._-]+$/.test(conf) || conf === '.' || conf === '..') problems.push(`calicoCniConf must be a file name, not ${JSON.stringify(conf)}`);
+  if (!/^[A-Za-z0-9._-]+$/.test(conf) || conf === '.' || conf === '..')
+    problems.push(`calicoCniConf must be a file name, not ${JSON.stringify(conf)}`);
   for (const cidr of o.podNetworks ?? []) {
-    if (!/^[0-9A-Fa-f.:]+\/\d{1,3}$/.test(cidr)) problems.push(`podNetworks entry ${JSON.stringify(cidr)} is not a CIDR`);
+    if (!/^[0-9A-Fa-f.:]+\/\d{1,3}$/.test(cidr))
+      problems.push(`podNetworks entry ${JSON.stringify(cidr)} is not a CIDR`);
   }
   if (problems.length) throw new Error(`invalid host script Job: ${problems.join('; ')}`);
 }
@@ -106,22 +117,24 @@ export function hostScriptJob(o: HostScriptJobOptions): KubeObject {
     { name: 'FLAVOUR', value: o.flavour },
     { name: 'CNI_CONFIG_DIR', value: o.cniConfigDir },
     { name: 'CALICO_CNI_CONF', value: o.calicoCniConf ?? DEFAULT_CALICO_CNI_CONF },
-    ...(o.script === 'revert' && o.podNetworks?.length ? [{ name: 'POD_NETWORKS', value: o.podNetworks.join(' ') }] : []),
+    ...(o.script === 'revert' && o.podNetworks?.length
+      ? [{ name: 'POD_NETWORKS', value: o.podNetworks.join(' ') }]
+      : []),
     ...(check ? [{ name: 'MODE', value: 'check' }] : []),
   ];
   const volumeMounts = check
     ? [{ name: 'host-root', mountPath: HOST_ROOT_MOUNT, readOnly: true }]
     : [
-      { name: 'host-root', mountPath: HOST_ROOT_MOUNT },
-      // iptables-legacy serialises on this file; share the host's with kube-proxy and Felix.
-      { name: 'xtables-lock', mountPath: '/run/xtables.lock' },
-    ];
+        { name: 'host-root', mountPath: HOST_ROOT_MOUNT },
+        // iptables-legacy serialises on this file; share the host's with kube-proxy and Felix.
+        { name: 'xtables-lock', mountPath: '/run/xtables.lock' },
+      ];
   const volumes = check
     ? [{ name: 'host-root', hostPath: { path: '/', type: 'Directory' } }]
     : [
-      { name: 'host-root', hostPath: { path: '/', type: 'Directory' } },
-      { name: 'xtables-lock', hostPath: { path: '/run/xtables.lock', type: 'FileOrCreate' } },
-    ];
+        { name: 'host-root', hostPath: { path: '/', type: 'Directory' } },
+        { name: 'xtables-lock', hostPath: { path: '/run/xtables.lock', type: 'FileOrCreate' } },
+      ];
   const job: V1Job = {
     apiVersion: 'batch/v1',
     kind: 'Job',
@@ -132,7 +145,9 @@ export function hostScriptJob(o: HostScriptJobOptions): KubeObject {
       activeDeadlineSeconds: check ? 120 : 300,
       ttlSecondsAfterFinished: 600,
       // Exit 2 (bad input, missing command) changed nothing and would fail again: fail the Job at once.
-      podFailurePolicy: { rules: [{ action: 'FailJob', onExitCodes: { operator: 'In', values: [HOST_SCRIPT_REFUSED_EXIT] } }] },
+      podFailurePolicy: {
+        rules: [{ action: 'FailJob', onExitCodes: { operator: 'In', values: [HOST_SCRIPT_REFUSED_EXIT] } }],
+      },
       template: {
         metadata: { labels, annotations: { [NODE_ANNOTATION]: o.node } },
         spec: {
@@ -146,19 +161,21 @@ export function hostScriptJob(o: HostScriptJobOptions): KubeObject {
           tolerations: [{ operator: 'Exists' }],
           automountServiceAccountToken: false,
           terminationGracePeriodSeconds: 5,
-          containers: [{
-            name: role,
-            image: o.image,
-            imagePullPolicy: 'IfNotPresent',
-            // $0 names the script in the shell's own messages.
-            command: ['/bin/sh', '-c', o.scriptText, `flannel2calico-${o.script}`],
-            env,
-            securityContext: { privileged: true },
-            resources: { requests: { cpu: '10m', memory: '32Mi' } },
-            // On failure the kubelet puts the output's last lines in the terminated state's message.
-            terminationMessagePolicy: 'FallbackToLogsOnError',
-            volumeMounts,
-          }],
+          containers: [
+            {
+              name: role,
+              image: o.image,
+              imagePullPolicy: 'IfNotPresent',
+              // $0 names the script in the shell's own messages.
+              command: ['/bin/sh', '-c', o.scriptText, `flannel2calico-${o.script}`],
+              env,
+              securityContext: { privileged: true },
+              resources: { requests: { cpu: '10m', memory: '32Mi' } },
+              // On failure the kubelet puts the output's last lines in the terminated state's message.
+              terminationMessagePolicy: 'FallbackToLogsOnError',
+              volumeMounts,
+            },
+          ],
           volumes,
         },
       },
@@ -205,13 +222,24 @@ export function hostPodOutcome(pod: KubeObject | undefined): HostPodOutcome {
   const terminated = status?.state?.terminated ?? status?.lastState?.terminated;
   const waiting = status?.state?.waiting;
   const text: string = terminated?.message ?? '';
-  const all = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  const all = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const errors = all.filter((l) => l.startsWith('error:'));
-  const missing = MISSING_COMMANDS.exec(text)?.[1].split(',').map((c) => c.trim()).filter(Boolean) ?? [];
+  const missing =
+    MISSING_COMMANDS.exec(text)?.[1]
+      .split(',')
+      .map((c) => c.trim())
+      .filter(Boolean) ?? [];
   return {
     lines: errors.length ? errors : all.slice(-5),
     exitCode: terminated?.exitCode,
-    reason: terminated ? (terminated.reason && terminated.reason !== 'Error' ? terminated.reason : undefined) : (waiting?.reason ?? pod?.status?.reason),
+    reason: terminated
+      ? terminated.reason && terminated.reason !== 'Error'
+        ? terminated.reason
+        : undefined
+      : (waiting?.reason ?? pod?.status?.reason),
     missingCommands: missing,
   };
 }

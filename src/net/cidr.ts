@@ -187,10 +187,13 @@ export function subdivide(cidr: string, prefix: number, limit?: number): string[
   const total = 1n << BigInt(prefix - c.prefix);
   let count = total;
   if (limit !== undefined) {
-    if (!Number.isInteger(limit) || limit < 0) throw new Error(`invalid limit ${limit}: expected a non-negative integer`);
+    if (!Number.isInteger(limit) || limit < 0)
+      throw new Error(`invalid limit ${limit}: expected a non-negative integer`);
     if (BigInt(limit) < count) count = BigInt(limit);
   } else if (total > BigInt(MAX_SUBDIVISIONS)) {
-    throw new Error(`splitting ${formatCidr(c)} into /${prefix} gives ${total} CIDRs; refusing more than ${MAX_SUBDIVISIONS}`);
+    throw new Error(
+      `splitting ${formatCidr(c)} into /${prefix} gives ${total} CIDRs; refusing more than ${MAX_SUBDIVISIONS}`,
+    );
   }
   const step = 1n << BigInt(BITS[c.family] - prefix);
   const out: string[] = [];
@@ -213,7 +216,9 @@ function containsValue(o: CidrValue, i: CidrValue): boolean {
 /** Whether `inner` (an IP or a CIDR) lies entirely inside `outer`. Different families never contain each other. */
 export function cidrContains(outer: string, inner: string): boolean {
   const o = parseCidrValue(outer, false);
-  const i = inner.includes('/') ? parseCidrValue(inner, false) : addressAsCidr(parseAddress(inner, 'invalid IP address'));
+  const i = inner.includes('/')
+    ? parseCidrValue(inner, false)
+    : addressAsCidr(parseAddress(inner, 'invalid IP address'));
   return containsValue(o, i);
 }
 
@@ -323,7 +328,9 @@ export interface AddressRange {
 
 /** The first and last address of a CIDR (host bits allowed) or of a single address. Throws on bad input. */
 export function addressRange(cidrOrIp: string): AddressRange {
-  const c = cidrOrIp.includes('/') ? parseCidrValue(cidrOrIp, true) : addressAsCidr(parseAddress(cidrOrIp, 'invalid IP address'));
+  const c = cidrOrIp.includes('/')
+    ? parseCidrValue(cidrOrIp, true)
+    : addressAsCidr(parseAddress(cidrOrIp, 'invalid IP address'));
   return { family: c.family, start: c.network, end: c.network | hostMask(c.family, c.prefix) };
 }
 
@@ -357,7 +364,15 @@ export class RangeIndex<T> {
       return [];
     }
     if (!this.sorted) {
-      this.items.sort((a, b) => (a.range.family !== b.range.family ? a.range.family - b.range.family : a.range.start < b.range.start ? -1 : a.range.start > b.range.start ? 1 : 0));
+      this.items.sort((a, b) =>
+        a.range.family !== b.range.family
+          ? a.range.family - b.range.family
+          : a.range.start < b.range.start
+            ? -1
+            : a.range.start > b.range.start
+              ? 1
+              : 0,
+      );
       this.sorted = true;
     }
     // first item that could reach q: family >= q.family and start >= q.start - maxSpan

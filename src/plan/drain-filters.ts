@@ -20,7 +20,14 @@ export const DRAIN_MESSAGES = {
 } as const;
 
 /** The filter that decided a pod's fate (for evictions: the last one that ran). */
-export type DrainFilter = 'deleted' | 'daemonset' | 'mirror' | 'local-storage' | 'unreplicated' | 'finished' | 'replicated';
+export type DrainFilter =
+  | 'deleted'
+  | 'daemonset'
+  | 'mirror'
+  | 'local-storage'
+  | 'unreplicated'
+  | 'finished'
+  | 'replicated';
 
 export interface ClassifiedPod extends PodDisposition {
   filter: DrainFilter;
@@ -85,15 +92,25 @@ function timestampOf(value: unknown): number | undefined {
  */
 export function evictionIgnoresPdbs(pod: V1Pod): boolean {
   const phase = pod.status?.phase;
-  return phase === 'Succeeded' || phase === 'Failed' || phase === 'Pending' || timestampOf(pod.metadata?.deletionTimestamp) !== undefined;
+  return (
+    phase === 'Succeeded' ||
+    phase === 'Failed' ||
+    phase === 'Pending' ||
+    timestampOf(pod.metadata?.deletionTimestamp) !== undefined
+  );
 }
 
 /** The policy/v1 PDBs whose selector selects the pod (same namespace; a null selector selects nothing). */
 export function pdbsCovering(pod: V1Pod, ctx: Pick<DrainFilterContext, 'pdbsIn'>): PdbRef[] {
   const namespace = pod.metadata?.namespace ?? 'default';
-  return ctx.pdbsIn(namespace)
+  return ctx
+    .pdbsIn(namespace)
     .filter((pdb) => selectorMatches(pdb.spec?.selector as any, pod.metadata?.labels))
-    .map((pdb) => ({ namespace, name: pdb.metadata?.name ?? '', disruptionsAllowed: pdb.status?.disruptionsAllowed ?? 0 }))
+    .map((pdb) => ({
+      namespace,
+      name: pdb.metadata?.name ?? '',
+      disruptionsAllowed: pdb.status?.disruptionsAllowed ?? 0,
+    }))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
@@ -104,7 +121,12 @@ export function classifyPod(pod: V1Pod, ctx: DrainFilterContext): ClassifiedPod 
   const finished = isFinished(pod);
   const controller = controllerRef(pod);
   const done = (action: PodAction, filter: DrainFilter, reason: string, warnings: string[] = []): ClassifiedPod => ({
-    namespace, name, action, reason, filter, warnings,
+    namespace,
+    name,
+    action,
+    reason,
+    filter,
+    warnings,
     blockingPdbs: action === 'evict' && !evictionIgnoresPdbs(pod) ? pdbsCovering(pod, ctx) : [],
   });
   const warnings: string[] = [];
@@ -114,7 +136,11 @@ export function classifyPod(pod: V1Pod, ctx: DrainFilterContext): ClassifiedPod 
   if (ctx.skipWaitForDeleteTimeoutSeconds > 0 && deletedAt !== undefined) {
     const ageSeconds = (ctx.now.getTime() - deletedAt) / 1000;
     if (ageSeconds > ctx.skipWaitForDeleteTimeoutSeconds) {
-      return done('skip', 'deleted', `pod "${name}" has DeletionTimestamp older than ${ctx.skipWaitForDeleteTimeoutSeconds} seconds, skipping`);
+      return done(
+        'skip',
+        'deleted',
+        `pod "${name}" has DeletionTimestamp older than ${ctx.skipWaitForDeleteTimeoutSeconds} seconds, skipping`,
+      );
     }
   }
 
@@ -122,10 +148,19 @@ export function classifyPod(pod: V1Pod, ctx: DrainFilterContext): ClassifiedPod 
   if (controller && controller.kind === 'DaemonSet' && controller.apiVersion === 'apps/v1' && !finished) {
     if (!ctx.daemonSetExists(namespace, controller.name)) {
       const notFound = `daemonsets.apps "${controller.name}" not found`;
-      if (!ctx.force) return done('refuse', 'daemonset', `${notFound} (its DaemonSet is gone; use --force to delete the orphaned pod)`);
+      if (!ctx.force)
+        return done(
+          'refuse',
+          'daemonset',
+          `${notFound} (its DaemonSet is gone; use --force to delete the orphaned pod)`,
+        );
       warnings.push(notFound);
     } else {
-      return done('skip', 'daemonset', `${DRAIN_MESSAGES.daemonSetIgnored} (DaemonSet ${namespace}/${controller.name})`);
+      return done(
+        'skip',
+        'daemonset',
+        `${DRAIN_MESSAGES.daemonSetIgnored} (DaemonSet ${namespace}/${controller.name})`,
+      );
     }
   }
 
@@ -152,15 +187,34 @@ export function classifyPod(pod: V1Pod, ctx: DrainFilterContext): ClassifiedPod 
   }
   const terminating = deletedAt !== undefined ? '; already terminating, the drain waits for it to go' : '';
   const base = `managed by ${controller.kind} ${controller.name}`;
-  const filter: DrainFilter = hasEmptyDir ? 'local-storage' : controller.kind === 'DaemonSet' ? 'daemonset' : 'replicated';
-  return done('evict', filter, warnings.length ? `${base}; ${warnings.join('; ')}${terminating}` : `${base}${terminating}`, warnings);
+  const filter: DrainFilter = hasEmptyDir
+    ? 'local-storage'
+    : controller.kind === 'DaemonSet'
+      ? 'daemonset'
+      : 'replicated';
+  return done(
+    'evict',
+    filter,
+    warnings.length ? `${base}; ${warnings.join('; ')}${terminating}` : `${base}${terminating}`,
+    warnings,
+  );
 }
 
 /** Classifies every pod of a node, in a stable order (namespace, name). */
 export function classifyNodePods(pods: readonly V1Pod[], ctx: DrainFilterContext): ClassifiedPod[] {
   return pods
     .map((pod) => classifyPod(pod, ctx))
-    .sort((a, b) => (a.namespace === b.namespace ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : a.namespace < b.namespace ? -1 : 1));
+    .sort((a, b) =>
+      a.namespace === b.namespace
+        ? a.name < b.name
+          ? -1
+          : a.name > b.name
+            ? 1
+            : 0
+        : a.namespace < b.namespace
+          ? -1
+          : 1,
+    );
 }
 
 /**
@@ -175,6 +229,8 @@ export function cannotDelete(refused: ReadonlyArray<{ pod: string; reason: strin
 
 /** The planned drain's refusal of a node (cannotDelete over its refused pods); undefined when nothing is refused. */
 export function drainRefusal(pods: readonly PodDisposition[]): string | undefined {
-  const refused = pods.filter((p) => p.action === 'refuse').map((p) => ({ pod: `${p.namespace}/${p.name}`, reason: p.reason }));
+  const refused = pods
+    .filter((p) => p.action === 'refuse')
+    .map((p) => ({ pod: `${p.namespace}/${p.name}`, reason: p.reason }));
   return refused.length ? cannotDelete(refused) : undefined;
 }

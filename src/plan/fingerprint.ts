@@ -19,7 +19,8 @@ const IGNORED_ANNOTATIONS = new Set(['flannel2calico.io/state']);
 /** JSON with object keys sorted, so equal content always gives equal text. */
 export function canonicalJson(value: unknown): string {
   if (value === undefined) return 'null';
-  if (value === null || typeof value !== 'object') return JSON.stringify(value instanceof Date ? value.toISOString() : value);
+  if (value === null || typeof value !== 'object')
+    return JSON.stringify(value instanceof Date ? value.toISOString() : value);
   if (value instanceof Date) return JSON.stringify(value.toISOString());
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   const entries = Object.entries(value as Record<string, unknown>)
@@ -33,7 +34,9 @@ function shortHash(value: unknown): string {
 }
 
 function aspects(parts: Record<string, unknown>): string {
-  return Object.entries(parts).map(([name, value]) => `${name}=${shortHash(value)}`).join(' ');
+  return Object.entries(parts)
+    .map(([name, value]) => `${name}=${shortHash(value)}`)
+    .join(' ');
 }
 
 function pick(map: Record<string, string> | undefined, keep: (key: string) => boolean): Record<string, string> {
@@ -62,8 +65,12 @@ export function fingerprint(snapshot: ClusterSnapshot): Record<string, string> {
     out[`node/${node.metadata?.name}`] = aspects({
       podCIDRs: spec.podCIDRs?.length ? spec.podCIDRs : spec.podCIDR ? [spec.podCIDR] : [],
       labels: pick(node.metadata?.labels, (k) => RELEVANT_LABEL_PREFIXES.some((p) => k.startsWith(p))),
-      annotations: pick(node.metadata?.annotations, (k) => !IGNORED_ANNOTATIONS.has(k)
-        && (k.startsWith(prefix) || RELEVANT_ANNOTATION_PREFIXES.some((p) => k.startsWith(p)))),
+      annotations: pick(
+        node.metadata?.annotations,
+        (k) =>
+          !IGNORED_ANNOTATIONS.has(k) &&
+          (k.startsWith(prefix) || RELEVANT_ANNOTATION_PREFIXES.some((p) => k.startsWith(p))),
+      ),
       unschedulable: spec.unschedulable === true,
     });
   }
@@ -72,9 +79,12 @@ export function fingerprint(snapshot: ClusterSnapshot): Record<string, string> {
   const cm = snapshot.flannel.configMap;
   if (cm) out[`flannel/configmap/${nsName(cm)}`] = aspects({ data: cm.data ?? {} });
   for (const pdb of snapshot.pdbs) out[`pdb/${nsName(pdb)}`] = aspects({ spec: pdb.spec });
-  out['calico/crds'] = CALICO_KINDS.map(([field]) => `${field}=${snapshot.calico[field] ? 'served' : 'absent'}`).join(' ');
+  out['calico/crds'] = CALICO_KINDS.map(([field]) => `${field}=${snapshot.calico[field] ? 'served' : 'absent'}`).join(
+    ' ',
+  );
   for (const [field, kind] of CALICO_KINDS) {
-    for (const obj of snapshot.calico[field] ?? []) out[`calico/${kind}/${obj.metadata?.name}`] = aspects({ spec: obj.spec });
+    for (const obj of snapshot.calico[field] ?? [])
+      out[`calico/${kind}/${obj.metadata?.name}`] = aspects({ spec: obj.spec });
   }
   return out;
 }
@@ -117,10 +127,15 @@ function describeKey(key: string): string {
 }
 
 function parseAspects(value: string): Map<string, string> {
-  return new Map(value.split(' ').filter(Boolean).map((part) => {
-    const i = part.indexOf('=');
-    return [part.slice(0, i), part.slice(i + 1)] as [string, string];
-  }));
+  return new Map(
+    value
+      .split(' ')
+      .filter(Boolean)
+      .map((part) => {
+        const i = part.indexOf('=');
+        return [part.slice(0, i), part.slice(i + 1)] as [string, string];
+      }),
+  );
 }
 
 /** What differs between two fingerprints, in a stable order. Empty when nothing changed. */

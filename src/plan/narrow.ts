@@ -35,21 +35,33 @@ export function narrowPlan(plan: Plan, flags: PlanFlags, file = 'the plan'): Nar
   const remake = (flag: string, planned: string) =>
     `Make a new plan with ${flag} (flannel2calico plan ${flag} --out plan.json; the plan has ${planned}), or drop ${flag.split(' ')[0]} to apply the plan as saved.`;
   if (flags.force !== undefined && flags.force !== plan.drain.force) {
-    throw new PlanInputError(`--force differs from ${file}, which was made ${plan.drain.force ? 'with' : 'without'} it; its pod verdicts depend on it`, remake('--force', plan.drain.force ? '--force' : 'no --force'));
+    throw new PlanInputError(
+      `--force differs from ${file}, which was made ${plan.drain.force ? 'with' : 'without'} it; its pod verdicts depend on it`,
+      remake('--force', plan.drain.force ? '--force' : 'no --force'),
+    );
   }
   if (flags.deleteEmptyDirData !== undefined && flags.deleteEmptyDirData !== plan.drain.deleteEmptyDirData) {
-    throw new PlanInputError(`--delete-emptydir-data differs from ${file}, which was made ${plan.drain.deleteEmptyDirData ? 'with' : 'without'} it; its pod verdicts depend on it`,
-      remake('--delete-emptydir-data', plan.drain.deleteEmptyDirData ? '--delete-emptydir-data' : 'no --delete-emptydir-data'));
+    throw new PlanInputError(
+      `--delete-emptydir-data differs from ${file}, which was made ${plan.drain.deleteEmptyDirData ? 'with' : 'without'} it; its pod verdicts depend on it`,
+      remake(
+        '--delete-emptydir-data',
+        plan.drain.deleteEmptyDirData ? '--delete-emptydir-data' : 'no --delete-emptydir-data',
+      ),
+    );
   }
   if (flags.gracePeriodSeconds !== undefined && flags.gracePeriodSeconds !== plan.drain.gracePeriodSeconds) {
-    throw new PlanInputError(`--grace-period ${flags.gracePeriodSeconds} differs from ${file} (--grace-period ${plan.drain.gracePeriodSeconds})`,
-      remake(`--grace-period ${flags.gracePeriodSeconds}`, `--grace-period ${plan.drain.gracePeriodSeconds}`));
+    throw new PlanInputError(
+      `--grace-period ${flags.gracePeriodSeconds} differs from ${file} (--grace-period ${plan.drain.gracePeriodSeconds})`,
+      remake(`--grace-period ${flags.gracePeriodSeconds}`, `--grace-period ${plan.drain.gracePeriodSeconds}`),
+    );
   }
   for (const setting of flags.settings ?? []) {
     const planned = plan.settings[setting.key]?.value;
     if (JSON.stringify(planned) !== JSON.stringify(setting.value)) {
-      throw new PlanInputError(`${setting.flag} ${String(setting.value)} differs from ${file}, made with ${String(planned)}`,
-        `Make a new plan with ${setting.flag} (flannel2calico plan ${setting.flag} ${String(setting.value)} --out plan.json), or drop ${setting.flag} to apply the plan as saved.`);
+      throw new PlanInputError(
+        `${setting.flag} ${String(setting.value)} differs from ${file}, made with ${String(planned)}`,
+        `Make a new plan with ${setting.flag} (flannel2calico plan ${setting.flag} ${String(setting.value)} --out plan.json), or drop ${setting.flag} to apply the plan as saved.`,
+      );
     }
   }
 
@@ -58,12 +70,16 @@ export function narrowPlan(plan: Plan, flags: PlanFlags, file = 'the plan'): Nar
     const inPlan = new Set(plan.nodes.map((n) => n.name));
     const unknown = flags.nodes.filter((n) => !inPlan.has(n));
     if (unknown.length) {
-      throw new PlanInputError(`--nodes: ${unknown.join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not in ${file} (its nodes: ${summarise(plan.nodes.map((n) => n.name))})`,
-        'Name nodes of the plan, or make a new plan that includes them (flannel2calico plan --out plan.json).');
+      throw new PlanInputError(
+        `--nodes: ${unknown.join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not in ${file} (its nodes: ${summarise(plan.nodes.map((n) => n.name))})`,
+        'Name nodes of the plan, or make a new plan that includes them (flannel2calico plan --out plan.json).',
+      );
     }
     const wanted = new Set(flags.nodes);
     nodes = plan.nodes.filter((n) => wanted.has(n.name));
-    applied.push(`--nodes: ${nodes.length} of the plan's ${plan.nodes.length} node(s): ${summarise(nodes.map((n) => n.name))}`);
+    applied.push(
+      `--nodes: ${nodes.length} of the plan's ${plan.nodes.length} node(s): ${summarise(nodes.map((n) => n.name))}`,
+    );
   }
 
   let batches = plan.batches.map((b) => b.filter((name) => nodes.some((n) => n.name === name))).filter((b) => b.length);
@@ -73,7 +89,9 @@ export function narrowPlan(plan: Plan, flags: PlanFlags, file = 'the plan'): Nar
     const ordered = batches.flat().map((name) => nodes.find((n) => n.name === name)!);
     batches = makeBatches(ordered, batchSize(parsed, ordered.filter((n) => n.role === 'worker').length));
     maxParallel = parsed.percent ? `${parsed.value}%` : String(parsed.value);
-    applied.push(`--max-parallel ${maxParallel}: ${batches.length} batch(es) instead of the plan's ${plan.maxParallel}`);
+    applied.push(
+      `--max-parallel ${maxParallel}: ${batches.length} batch(es) instead of the plan's ${plan.maxParallel}`,
+    );
   }
   const batchOf = new Map<string, number>();
   batches.forEach((names, i) => names.forEach((n) => batchOf.set(n, i)));
@@ -81,7 +99,9 @@ export function narrowPlan(plan: Plan, flags: PlanFlags, file = 'the plan'): Nar
   let drain = plan.drain;
   if (flags.drainTimeoutSeconds !== undefined && flags.drainTimeoutSeconds !== plan.drain.timeoutSeconds) {
     drain = { ...plan.drain, timeoutSeconds: flags.drainTimeoutSeconds };
-    applied.push(`--drain-timeout: ${flags.drainTimeoutSeconds} s instead of the plan's ${plan.drain.timeoutSeconds} s`);
+    applied.push(
+      `--drain-timeout: ${flags.drainTimeoutSeconds} s instead of the plan's ${plan.drain.timeoutSeconds} s`,
+    );
   }
 
   return {

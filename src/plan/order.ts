@@ -5,7 +5,10 @@ import { SettingError } from '../flannel/settings.js';
 
 /** Options that cannot be planned (unknown --nodes, bad --max-parallel): the CLI exits 2, like bad settings. */
 export class PlanInputError extends SettingError {
-  constructor(message: string, readonly hint?: string) {
+  constructor(
+    message: string,
+    readonly hint?: string,
+  ) {
     super(message);
     this.name = 'PlanInputError';
   }
@@ -54,7 +57,8 @@ export function parseMaxParallel(raw: string | number | undefined): MaxParallel 
   const value = Number(m[1]);
   const percent = m[2] === '%';
   if (value < 1) throw new PlanInputError(`--max-parallel: must be at least 1 (got "${text}")`, hint);
-  if (percent && value > 100) throw new PlanInputError(`--max-parallel: a percentage must be at most 100% (got "${text}")`, hint);
+  if (percent && value > 100)
+    throw new PlanInputError(`--max-parallel: a percentage must be at most 100% (got "${text}")`, hint);
   return { value, percent };
 }
 
@@ -67,11 +71,17 @@ export function batchSize(maxParallel: MaxParallel, workerCount: number): number
 /** Workers in natural name order, then control-plane nodes (natural order too). */
 export function orderNodes<T extends { name: string; role: 'worker' | 'control-plane' }>(nodes: readonly T[]): T[] {
   const byName = (a: T, b: T) => compareNames(a.name, b.name);
-  return [...nodes.filter((n) => n.role === 'worker').sort(byName), ...nodes.filter((n) => n.role === 'control-plane').sort(byName)];
+  return [
+    ...nodes.filter((n) => n.role === 'worker').sort(byName),
+    ...nodes.filter((n) => n.role === 'control-plane').sort(byName),
+  ];
 }
 
 /** Splits ordered nodes into batches: workers `size` at a time, each control-plane node alone at the end. */
-export function makeBatches(ordered: ReadonlyArray<{ name: string; role: 'worker' | 'control-plane' }>, size: number): string[][] {
+export function makeBatches(
+  ordered: ReadonlyArray<{ name: string; role: 'worker' | 'control-plane' }>,
+  size: number,
+): string[][] {
   const batches: string[][] = [];
   const workers = ordered.filter((n) => n.role === 'worker').map((n) => n.name);
   for (let i = 0; i < workers.length; i += size) batches.push(workers.slice(i, i + size));

@@ -49,11 +49,23 @@ function poolsFor(detection: Detection): PoolPlan[] {
   const natOutgoing = Boolean(s.flannelIpMasq.value);
   if (s.flannelNetwork.value) {
     const blockSize = blockSizeFor(4, s.flannelSubnetLen.value);
-    pools.push({ family: 4, cidr: s.flannelNetwork.value, blockSize, natOutgoing, object: ipPool({ family: 4, cidr: s.flannelNetwork.value, blockSize, natOutgoing }) });
+    pools.push({
+      family: 4,
+      cidr: s.flannelNetwork.value,
+      blockSize,
+      natOutgoing,
+      object: ipPool({ family: 4, cidr: s.flannelNetwork.value, blockSize, natOutgoing }),
+    });
   }
   if (s.flannelIpv6Network.value) {
     const blockSize = blockSizeFor(6, s.flannelIpv6SubnetLen.value);
-    pools.push({ family: 6, cidr: s.flannelIpv6Network.value, blockSize, natOutgoing, object: ipPool({ family: 6, cidr: s.flannelIpv6Network.value, blockSize, natOutgoing }) });
+    pools.push({
+      family: 6,
+      cidr: s.flannelIpv6Network.value,
+      blockSize,
+      natOutgoing,
+      object: ipPool({ family: 6, cidr: s.flannelIpv6Network.value, blockSize, natOutgoing }),
+    });
   }
   return pools;
 }
@@ -63,7 +75,11 @@ function poolsFor(detection: Detection): PoolPlan[] {
  * podCIDR the pool can hold as whole blocks), flannel's VTEP MAC and public IP. Problems that
  * keep a family out are returned for the preflight.
  */
-function identityFor(node: V1Node, info: FlannelNodeInfo | undefined, pools: PoolPlan[]): { identity: CalicoNodeIdentity; problems: NodeProblem[] } {
+function identityFor(
+  node: V1Node,
+  info: FlannelNodeInfo | undefined,
+  pools: PoolPlan[],
+): { identity: CalicoNodeIdentity; problems: NodeProblem[] } {
   const name = node.metadata?.name ?? '';
   const identity: CalicoNodeIdentity = { node: name };
   const problems: NodeProblem[] = [];
@@ -72,25 +88,42 @@ function identityFor(node: V1Node, info: FlannelNodeInfo | undefined, pools: Poo
     const v = pool.family === 4 ? 'V4' : 'V6';
     const cidr = cidrs.find((c) => safeFamily(c) === pool.family);
     if (!cidr) {
-      problems.push({ id: 'node.pod-cidr', node: name, message: `node ${name} has no IPv${pool.family} podCIDR (spec.podCIDRs: ${cidrs.length ? cidrs.join(', ') : 'none'})`,
-        fix: 'flannel with the Kubernetes subnet manager needs spec.podCIDR: run kube-controller-manager with --allocate-node-cidrs and --cluster-cidr covering the flannel network, or leave the node out with --nodes.' });
+      problems.push({
+        id: 'node.pod-cidr',
+        node: name,
+        message: `node ${name} has no IPv${pool.family} podCIDR (spec.podCIDRs: ${cidrs.length ? cidrs.join(', ') : 'none'})`,
+        fix: 'flannel with the Kubernetes subnet manager needs spec.podCIDR: run kube-controller-manager with --allocate-node-cidrs and --cluster-cidr covering the flannel network, or leave the node out with --nodes.',
+      });
       continue;
     }
     let prefix: number;
     try {
       prefix = parseCidr(cidr).prefix;
     } catch (err) {
-      problems.push({ id: 'node.pod-cidr', node: name, message: `node ${name} has an invalid podCIDR "${cidr}": ${(err as Error).message}`, fix: 'Correct spec.podCIDR (it cannot be changed in place: the node must be re-registered).' });
+      problems.push({
+        id: 'node.pod-cidr',
+        node: name,
+        message: `node ${name} has an invalid podCIDR "${cidr}": ${(err as Error).message}`,
+        fix: 'Correct spec.podCIDR (it cannot be changed in place: the node must be re-registered).',
+      });
       continue;
     }
     if (!cidrInside(pool.cidr, cidr)) {
-      problems.push({ id: 'node.pod-cidr-outside-network', node: name, message: `node ${name}'s podCIDR ${cidr} is not inside the flannel network ${pool.cidr}, so Calico's IP pool cannot hold it`,
-        fix: `Check the flannel network (--flannel-${pool.family === 4 ? '' : 'ipv6-'}network) against kube-controller-manager's --cluster-cidr.` });
+      problems.push({
+        id: 'node.pod-cidr-outside-network',
+        node: name,
+        message: `node ${name}'s podCIDR ${cidr} is not inside the flannel network ${pool.cidr}, so Calico's IP pool cannot hold it`,
+        fix: `Check the flannel network (--flannel-${pool.family === 4 ? '' : 'ipv6-'}network) against kube-controller-manager's --cluster-cidr.`,
+      });
       continue;
     }
     if (prefix > pool.blockSize) {
-      problems.push({ id: 'node.pod-cidr-smaller-than-block', node: name, message: `node ${name}'s podCIDR ${cidr} is smaller than one /${pool.blockSize} Calico IPAM block, so it cannot be claimed as affine blocks`,
-        fix: `Set the subnet length to the podCIDR length (--flannel-${pool.family === 4 ? '' : 'ipv6-'}subnet-len ${prefix}) so the pool's blockSize matches.` });
+      problems.push({
+        id: 'node.pod-cidr-smaller-than-block',
+        node: name,
+        message: `node ${name}'s podCIDR ${cidr} is smaller than one /${pool.blockSize} Calico IPAM block, so it cannot be claimed as affine blocks`,
+        fix: `Set the subnet length to the podCIDR length (--flannel-${pool.family === 4 ? '' : 'ipv6-'}subnet-len ${prefix}) so the pool's blockSize matches.`,
+      });
       continue;
     }
     if (pool.family === 4) identity.podCidrV4 = cidr;
@@ -98,11 +131,21 @@ function identityFor(node: V1Node, info: FlannelNodeInfo | undefined, pools: Poo
     const mac = pool.family === 4 ? info?.vtepMacV4 : info?.vtepMacV6;
     const publicIp = pool.family === 4 ? info?.publicIpV4 : info?.publicIpV6;
     if (mac) identity[`vtepMac${v}`] = mac;
-    else problems.push({ id: 'node.vtep', node: name, message: `node ${name} has no flannel IPv${pool.family} VTEP MAC (${pool.family === 4 ? '' : 'v6-'}backend-data annotation), which Calico must reuse`,
-      fix: 'Make sure flanneld (VXLAN backend) runs on the node and has written its annotations (kubectl get node -o yaml), then plan again.' });
+    else
+      problems.push({
+        id: 'node.vtep',
+        node: name,
+        message: `node ${name} has no flannel IPv${pool.family} VTEP MAC (${pool.family === 4 ? '' : 'v6-'}backend-data annotation), which Calico must reuse`,
+        fix: 'Make sure flanneld (VXLAN backend) runs on the node and has written its annotations (kubectl get node -o yaml), then plan again.',
+      });
     if (publicIp) identity[`publicIp${v}`] = publicIp;
-    else problems.push({ id: 'node.vtep', node: name, message: `node ${name} has no flannel IPv${pool.family} public IP (${pool.family === 4 ? '' : 'v6-'}public-ip annotation)`,
-      fix: 'Make sure flanneld runs on the node and has written its annotations, then plan again.' });
+    else
+      problems.push({
+        id: 'node.vtep',
+        node: name,
+        message: `node ${name} has no flannel IPv${pool.family} public IP (${pool.family === 4 ? '' : 'v6-'}public-ip annotation)`,
+        fix: 'Make sure flanneld runs on the node and has written its annotations, then plan again.',
+      });
   }
   return { identity, problems };
 }
@@ -122,8 +165,10 @@ function cidrInside(outer: string, inner: string): boolean {
 /** Builds the plan. Throws PlanInputError for options that cannot be planned (unknown --nodes, bad --max-parallel). */
 export function buildPlan(snapshot: ClusterSnapshot, detection: Detection, options: PlanOptions = {}): Plan {
   if (detection.flavour !== 'flannel' && detection.flavour !== 'canal') {
-    throw new PlanInputError(`there is nothing to plan: detection found ${detection.flavour === 'embedded' ? 'an embedded flannel (k3s), which has no DaemonSet to migrate' : 'no flannel or Canal DaemonSet'}`,
-      'Run flannel2calico detect to see what was found; point it at the DaemonSet with --flannel-daemonset and --flannel-namespace.');
+    throw new PlanInputError(
+      `there is nothing to plan: detection found ${detection.flavour === 'embedded' ? 'an embedded flannel (k3s), which has no DaemonSet to migrate' : 'no flannel or Canal DaemonSet'}`,
+      'Run flannel2calico detect to see what was found; point it at the DaemonSet with --flannel-daemonset and --flannel-namespace.',
+    );
   }
   const maxParallel = parseMaxParallel(options.maxParallel ?? '1');
   const now = options.now ?? new Date();
@@ -139,53 +184,76 @@ export function buildPlan(snapshot: ClusterSnapshot, detection: Detection, optio
   if (options.nodes?.length) {
     const unknown = options.nodes.filter((n) => !allNames.has(n));
     if (unknown.length) {
-      throw new PlanInputError(`--nodes: no such node${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`, 'List the nodes with kubectl get nodes.');
+      throw new PlanInputError(
+        `--nodes: no such node${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`,
+        'List the nodes with kubectl get nodes.',
+      );
     }
     const wanted = new Set(options.nodes);
     selected = snapshot.nodes.filter((n) => wanted.has(n.metadata?.name ?? ''));
   }
 
   const pools = poolsFor(detection);
-  const blockSizeV4 = pools.find((p) => p.family === 4)?.blockSize ?? blockSizeFor(4, detection.settings.flannelSubnetLen.value);
+  const blockSizeV4 =
+    pools.find((p) => p.family === 4)?.blockSize ?? blockSizeFor(4, detection.settings.flannelSubnetLen.value);
   const blockSizeV6 = pools.find((p) => p.family === 6)?.blockSize;
   const flannelNodes = new Map(detection.nodes.map((n) => [n.name, n]));
   const podsOn = podsByNode(snapshot.pods);
-  const drainCtx = drainContext({ ...drain, daemonSets: snapshot.daemonSets, pdbs: snapshot.pdbs, skipWaitForDeleteTimeoutSeconds: options.skipWaitForDeleteTimeoutSeconds, now });
+  const drainCtx = drainContext({
+    ...drain,
+    daemonSets: snapshot.daemonSets,
+    pdbs: snapshot.pdbs,
+    skipWaitForDeleteTimeoutSeconds: options.skipWaitForDeleteTimeoutSeconds,
+    now,
+  });
 
   const nodeProblems: NodeProblem[] = [];
-  const planned: PlannedNode[] = orderNodes(selected.map((node) => ({ node, name: node.metadata?.name ?? '', role: isControlPlane(node) ? 'control-plane' as const : 'worker' as const })))
-    .map(({ node, name, role }) => {
-      const { identity, problems } = identityFor(node, flannelNodes.get(name), pools);
-      nodeProblems.push(...problems);
-      let ipam: PlannedNode['ipam'] = { blocks: [], affinities: [], handles: [] };
-      let tunnelAddressV4: string | undefined;
-      let tunnelAddressV6: string | undefined;
-      let annotations: Record<string, string> = {};
-      if (identity.podCidrV4 || identity.podCidrV6) {
-        try {
-          const built = nodeIpam(identity, blockSizeV4, blockSizeV6 ?? blockSizeFor(6, detection.settings.flannelIpv6SubnetLen.value));
-          ipam = { blocks: built.blocks, affinities: built.affinities, handles: built.handles };
-          tunnelAddressV4 = built.tunnelAddressV4;
-          tunnelAddressV6 = built.tunnelAddressV6;
-          annotations = nodeCalicoAnnotations(identity);
-        } catch (err) {
-          nodeProblems.push({ id: 'node.ipam', node: name, message: `cannot compute the Calico IPAM objects of node ${name}: ${(err as Error).message}` });
-        }
+  const planned: PlannedNode[] = orderNodes(
+    selected.map((node) => ({
+      node,
+      name: node.metadata?.name ?? '',
+      role: isControlPlane(node) ? ('control-plane' as const) : ('worker' as const),
+    })),
+  ).map(({ node, name, role }) => {
+    const { identity, problems } = identityFor(node, flannelNodes.get(name), pools);
+    nodeProblems.push(...problems);
+    let ipam: PlannedNode['ipam'] = { blocks: [], affinities: [], handles: [] };
+    let tunnelAddressV4: string | undefined;
+    let tunnelAddressV6: string | undefined;
+    let annotations: Record<string, string> = {};
+    if (identity.podCidrV4 || identity.podCidrV6) {
+      try {
+        const built = nodeIpam(
+          identity,
+          blockSizeV4,
+          blockSizeV6 ?? blockSizeFor(6, detection.settings.flannelIpv6SubnetLen.value),
+        );
+        ipam = { blocks: built.blocks, affinities: built.affinities, handles: built.handles };
+        tunnelAddressV4 = built.tunnelAddressV4;
+        tunnelAddressV6 = built.tunnelAddressV6;
+        annotations = nodeCalicoAnnotations(identity);
+      } catch (err) {
+        nodeProblems.push({
+          id: 'node.ipam',
+          node: name,
+          message: `cannot compute the Calico IPAM objects of node ${name}: ${(err as Error).message}`,
+        });
       }
-      return {
-        name,
-        role,
-        batch: -1,
-        podCidrs: nodePodCidrs(node),
-        identity,
-        ipam,
-        tunnelAddressV4,
-        tunnelAddressV6,
-        annotations,
-        pods: classifyNodePods(podsOn.get(name) ?? [], drainCtx),
-        currentState: node.metadata?.labels?.[MIGRATION_LABEL] ?? 'unlabelled',
-      };
-    });
+    }
+    return {
+      name,
+      role,
+      batch: -1,
+      podCidrs: nodePodCidrs(node),
+      identity,
+      ipam,
+      tunnelAddressV4,
+      tunnelAddressV6,
+      annotations,
+      pods: classifyNodePods(podsOn.get(name) ?? [], drainCtx),
+      currentState: node.metadata?.labels?.[MIGRATION_LABEL] ?? 'unlabelled',
+    };
+  });
 
   const size = batchSize(maxParallel, planned.filter((n) => n.role === 'worker').length);
   const batches = makeBatches(planned, size);

@@ -9,7 +9,15 @@ import { isNodeReady, readyCondition } from '../k8s.js';
 import { MIGRATION_LABEL } from '../names.js';
 import type { Detection } from '../flannel/types.js';
 import { controllerRef, isFinished, type ClassifiedPod } from './drain-filters.js';
-import { formatCpu, formatMemory, nodeAllocatable, podRequests, sumResources, ZERO, type Resources } from './resources.js';
+import {
+  formatCpu,
+  formatMemory,
+  nodeAllocatable,
+  podRequests,
+  sumResources,
+  ZERO,
+  type Resources,
+} from './resources.js';
 import type { ClusterSnapshot, Finding, PdbRef, PlannedNode, Plan } from './types.js';
 
 export interface PoolPlan {
@@ -103,11 +111,14 @@ function detectionFindings(detection: Detection): Finding[] {
 function singleNodeFindings(snapshot: ClusterSnapshot): Finding[] {
   if (snapshot.nodes.length === 1) {
     const name = snapshot.nodes[0].metadata?.name;
-    return [{
-      id: 'cluster.single-node', level: 'fail',
-      message: `the cluster has a single node (${name}): its pods have nowhere to go while it is drained, and every pod loses its network while the node switches from flannel to Calico`,
-      fix: 'Join a second node first so workloads can move while this one migrates; on a single-node cluster install Calico fresh in a maintenance window instead.',
-    }];
+    return [
+      {
+        id: 'cluster.single-node',
+        level: 'fail',
+        message: `the cluster has a single node (${name}): its pods have nowhere to go while it is drained, and every pod loses its network while the node switches from flannel to Calico`,
+        fix: 'Join a second node first so workloads can move while this one migrates; on a single-node cluster install Calico fresh in a maintenance window instead.',
+      },
+    ];
   }
   return [{ id: 'cluster.single-node', level: 'pass', message: `the cluster has ${snapshot.nodes.length} nodes` }];
 }
@@ -121,23 +132,34 @@ function nodeFindings(input: PreflightInput): Finding[] {
     const ready = readyCondition(node);
     if (ready?.status !== 'True') {
       out.push({
-        id: 'node.not-ready', level: 'fail', node: planned.name,
+        id: 'node.not-ready',
+        level: 'fail',
+        node: planned.name,
         message: `node ${planned.name} is NotReady${ready?.reason ? ` (${ready.reason}${ready.message ? `: ${ready.message}` : ''})` : ready ? '' : ' (no Ready condition)'}`,
         fix: `Bring it back to Ready first (kubectl describe node ${planned.name}), or leave it out with --nodes.`,
       });
     }
-    const pressures = (node.status?.conditions ?? []).filter((c) => PRESSURE_CONDITIONS.includes(c.type) && c.status === 'True').map((c) => c.type);
+    const pressures = (node.status?.conditions ?? [])
+      .filter((c) => PRESSURE_CONDITIONS.includes(c.type) && c.status === 'True')
+      .map((c) => c.type);
     if (pressures.length) {
       out.push({
-        id: 'node.pressure', level: 'fail', node: planned.name,
+        id: 'node.pressure',
+        level: 'fail',
+        node: planned.name,
         message: `node ${planned.name} reports ${pressures.join(', ')}: the kubelet may evict pods on its own while it migrates, and rescheduled pods may not start`,
         fix: `Relieve the pressure first (free disk, memory or PIDs on ${planned.name}), or leave it out with --nodes.`,
       });
     }
   }
-  for (const p of input.nodeProblems) out.push({ id: p.id, level: 'fail', node: p.node, message: p.message, ...(p.fix ? { fix: p.fix } : {}) });
+  for (const p of input.nodeProblems)
+    out.push({ id: p.id, level: 'fail', node: p.node, message: p.message, ...(p.fix ? { fix: p.fix } : {}) });
   if (!out.some((f) => f.level === 'fail')) {
-    out.unshift({ id: 'node.health', level: 'pass', message: `all ${plural(input.planned.length, 'planned node')} are Ready, without pressure, with a podCIDR and a flannel VTEP` });
+    out.unshift({
+      id: 'node.health',
+      level: 'pass',
+      message: `all ${plural(input.planned.length, 'planned node')} are Ready, without pressure, with a podCIDR and a flannel VTEP`,
+    });
   }
   return out;
 }
@@ -160,7 +182,9 @@ function drainFindings(input: PreflightInput): Finding[] {
     const unreplicated = refused('unreplicated');
     if (unreplicated.length) {
       out.push({
-        id: 'drain.unreplicated', level: 'fail', node: node.name,
+        id: 'drain.unreplicated',
+        level: 'fail',
+        node: node.name,
         message: `node ${node.name}: ${plural(unreplicated.length, 'pod')} without a controller would stop the drain (Pods that declare no controller): ${nameList(unreplicated)}`,
         fix: 'Rerun with --force to delete them (they are not recreated anywhere), or move them under a Deployment/StatefulSet first.',
       });
@@ -168,7 +192,9 @@ function drainFindings(input: PreflightInput): Finding[] {
     const emptyDir = refused('local-storage');
     if (emptyDir.length) {
       out.push({
-        id: 'drain.emptydir', level: 'fail', node: node.name,
+        id: 'drain.emptydir',
+        level: 'fail',
+        node: node.name,
         message: `node ${node.name}: ${plural(emptyDir.length, 'pod')} with emptyDir volumes would stop the drain (Pods with local storage): ${nameList(emptyDir)}`,
         fix: 'Rerun with --delete-emptydir-data (the data in their emptyDir volumes is lost when they move).',
       });
@@ -176,7 +202,9 @@ function drainFindings(input: PreflightInput): Finding[] {
     const orphans = refused('daemonset');
     if (orphans.length) {
       out.push({
-        id: 'drain.orphaned-daemonset-pods', level: 'fail', node: node.name,
+        id: 'drain.orphaned-daemonset-pods',
+        level: 'fail',
+        node: node.name,
         message: `node ${node.name}: ${plural(orphans.length, 'pod')} whose DaemonSet no longer exists would stop the drain: ${nameList(orphans)}`,
         fix: 'Rerun with --force to delete them, or delete them yourself (kubectl delete pod).',
       });
@@ -184,23 +212,34 @@ function drainFindings(input: PreflightInput): Finding[] {
     const forcedHere = pods.filter((p) => p.action === 'evict' && p.filter === 'unreplicated').map(podKey);
     if (forcedHere.length) forcedNodes.add(node.name);
     forced.push(...forcedHere);
-    wiped.push(...pods.filter((p) => p.action === 'evict' && p.warnings.includes('deleting Pods with local storage')).map(podKey));
+    wiped.push(
+      ...pods
+        .filter((p) => p.action === 'evict' && p.warnings.includes('deleting Pods with local storage'))
+        .map(podKey),
+    );
   }
   if (forced.length) {
     out.push({
-      id: 'drain.unreplicated', level: 'warn',
+      id: 'drain.unreplicated',
+      level: 'warn',
       message: `--force deletes ${plural(forced.length, 'pod')} without a controller on ${plural(forcedNodes.size, 'node')}, and nothing recreates them: ${nameList(forced)}`,
       fix: 'Recreate them yourself after their node has migrated if you still need them.',
     });
   }
   if (wiped.length) {
     out.push({
-      id: 'drain.emptydir', level: 'warn',
+      id: 'drain.emptydir',
+      level: 'warn',
       message: `--delete-emptydir-data drops the emptyDir data of ${plural(wiped.length, 'pod')}: ${nameList(wiped)}`,
     });
   }
   const refusals = out.filter((f) => f.level === 'fail').length;
-  if (!out.length) out.push({ id: 'drain.pods', level: 'pass', message: 'every pod on the planned nodes can be evicted or is skipped (DaemonSet, mirror pods)' });
+  if (!out.length)
+    out.push({
+      id: 'drain.pods',
+      level: 'pass',
+      message: 'every pod on the planned nodes can be evicted or is skipped (DaemonSet, mirror pods)',
+    });
   else if (!refusals) out.unshift({ id: 'drain.pods', level: 'pass', message: 'no pod stops the drain' });
 
   // PodDisruptionBudgets: per batch, how many covered pods go at once versus what each budget allows.
@@ -213,7 +252,8 @@ function drainFindings(input: PreflightInput): Finding[] {
     for (const name of batch) {
       for (const pod of nodeByName.get(name)?.pods ?? []) {
         if (pod.action !== 'evict' || pod.blockingPdbs.length === 0) continue;
-        if (pod.blockingPdbs.length > 1) multiple.push(`${podKey(pod)} (${pod.blockingPdbs.map((b) => b.name).join(', ')})`);
+        if (pod.blockingPdbs.length > 1)
+          multiple.push(`${podKey(pod)} (${pod.blockingPdbs.map((b) => b.name).join(', ')})`);
         for (const pdb of pod.blockingPdbs) {
           const key = podKey(pdb);
           const target = pdb.disruptionsAllowed <= 0 ? zero : perBatch;
@@ -233,36 +273,49 @@ function drainFindings(input: PreflightInput): Finding[] {
     }
   }
   if (short.size) {
-    const list = [...short.values()].sort((a, b) => (podKey(a.pdb) < podKey(b.pdb) ? -1 : 1))
-      .map((s) => `${podKey(s.pdb)} (allows ${s.pdb.disruptionsAllowed}, up to ${s.most} at once in batch${s.batches.length > 1 ? 'es' : ''} ${nameList(s.batches.map(String), 5)})`);
+    const list = [...short.values()]
+      .sort((a, b) => (podKey(a.pdb) < podKey(b.pdb) ? -1 : 1))
+      .map(
+        (s) =>
+          `${podKey(s.pdb)} (allows ${s.pdb.disruptionsAllowed}, up to ${s.most} at once in batch${s.batches.length > 1 ? 'es' : ''} ${nameList(s.batches.map(String), 5)})`,
+      );
     out.push({
-      id: 'drain.pdb-wait', level: 'warn',
+      id: 'drain.pdb-wait',
+      level: 'warn',
       message: `${plural(short.size, 'PodDisruptionBudget')} allow${short.size === 1 ? 's' : ''} fewer disruptions now than a batch evicts: the drain waits for replacements to become ready: ${nameList(list)}`,
       fix: 'Nothing to do if the workloads recover quickly; otherwise lower --max-parallel or add replicas.',
     });
   }
   for (const use of [...zero.values()].sort((a, b) => (podKey(a.pdb) < podKey(b.pdb) ? -1 : 1))) {
     out.push({
-      id: 'drain.pdb-blocked', level: 'warn',
+      id: 'drain.pdb-blocked',
+      level: 'warn',
       message: `PodDisruptionBudget ${podKey(use.pdb)} allows 0 disruptions now: the drain of ${[...use.nodes].join(', ')} will wait (up to --drain-timeout ${timeout}) to evict ${nameList(use.pods)}`,
       fix: `Add replicas or relax the budget (kubectl -n ${use.pdb.namespace} edit pdb ${use.pdb.name}) before migrating; if it never allows a disruption the migration stops at that node (exit 4) and resumes when rerun.`,
     });
   }
   if (multiple.length) {
     out.push({
-      id: 'drain.multiple-pdbs', level: 'fail',
+      id: 'drain.multiple-pdbs',
+      level: 'fail',
       message: `${plural(multiple.length, 'pod')} ${multiple.length === 1 ? 'is' : 'are'} covered by more than one PodDisruptionBudget, which the Eviction API refuses (HTTP 500): ${nameList(multiple)}`,
-      fix: 'Make the budgets\' selectors disjoint so each pod has at most one.',
+      fix: "Make the budgets' selectors disjoint so each pod has at most one.",
     });
   }
   if (!zero.size && !multiple.length && !out.some((f) => f.id === 'drain.pdb-wait')) {
-    out.push({ id: 'drain.pdb', level: 'pass', message: `no PodDisruptionBudget blocks the evictions now (${plural(input.snapshot.pdbs.length, 'budget')} in the cluster)` });
+    out.push({
+      id: 'drain.pdb',
+      level: 'pass',
+      message: `no PodDisruptionBudget blocks the evictions now (${plural(input.snapshot.pdbs.length, 'budget')} in the cluster)`,
+    });
   }
   return out;
 }
 
 function hasBlockingTaint(node: V1Node): boolean {
-  return (node.spec?.taints ?? []).some((t) => (t.effect === 'NoSchedule' || t.effect === 'NoExecute') && t.key !== 'node.kubernetes.io/unschedulable');
+  return (node.spec?.taints ?? []).some(
+    (t) => (t.effect === 'NoSchedule' || t.effect === 'NoExecute') && t.key !== 'node.kubernetes.io/unschedulable',
+  );
 }
 
 /** Whether pods evicted elsewhere could be scheduled here (ignoring tolerations and affinities). */
@@ -302,15 +355,23 @@ function capacityFindings(input: PreflightInput): Finding[] {
       }
     }
     if (demand.cpu > supply.cpu + 1e-9 || demand.memory > supply.memory) {
-      const short = [demand.cpu > supply.cpu + 1e-9 ? 'CPU' : '', demand.memory > supply.memory ? 'memory' : ''].filter(Boolean).join(' and ');
+      const short = [demand.cpu > supply.cpu + 1e-9 ? 'CPU' : '', demand.memory > supply.memory ? 'memory' : '']
+        .filter(Boolean)
+        .join(' and ');
       out.push({
-        id: 'capacity.spare', level: 'warn',
+        id: 'capacity.spare',
+        level: 'warn',
         message: `batch ${index + 1} (${nameList(batch)}): the evicted pods request ${formatCpu(demand.cpu)} CPU / ${formatMemory(demand.memory)} but the other schedulable nodes have ${formatCpu(Math.max(0, supply.cpu))} CPU / ${formatMemory(Math.max(0, supply.memory))} unrequested: not enough ${short}; some pods may stay Pending until the batch is back`,
         fix: 'Lower --max-parallel, add a node, or scale workloads down for the migration.',
       });
     }
   }
-  if (!out.length) out.push({ id: 'capacity.spare', level: 'pass', message: 'the other schedulable nodes have room for the pods evicted from every batch (by resource requests)' });
+  if (!out.length)
+    out.push({
+      id: 'capacity.spare',
+      level: 'pass',
+      message: 'the other schedulable nodes have room for the pods evicted from every batch (by resource requests)',
+    });
   return out;
 }
 
@@ -327,7 +388,8 @@ export function serviceNetwork(snapshot: ClusterSnapshot): { cidrs: string[]; ip
   }
   for (const pod of snapshot.pods) {
     if (pod.metadata?.namespace !== 'kube-system') continue;
-    const isApiserver = pod.metadata?.labels?.component === 'kube-apiserver' || (pod.metadata?.name ?? '').startsWith('kube-apiserver');
+    const isApiserver =
+      pod.metadata?.labels?.component === 'kube-apiserver' || (pod.metadata?.name ?? '').startsWith('kube-apiserver');
     if (!isApiserver) continue;
     for (const c of pod.spec?.containers ?? []) {
       const args = [...(c.command ?? []), ...(c.args ?? [])];
@@ -335,7 +397,10 @@ export function serviceNetwork(snapshot: ClusterSnapshot): { cidrs: string[]; ip
         const m = /^--service-cluster-ip-range(?:=(.*))?$/.exec(args[i]);
         if (!m) continue;
         const value = m[1] ?? args[i + 1] ?? '';
-        const list = value.split(',').map((s) => s.trim()).filter(Boolean);
+        const list = value
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
         if (list.length) {
           list.forEach((cidr) => cidrs.add(cidr));
           sources.push(`kube-apiserver pod kube-system/${pod.metadata?.name} --service-cluster-ip-range`);
@@ -344,7 +409,9 @@ export function serviceNetwork(snapshot: ClusterSnapshot): { cidrs: string[]; ip
     }
   }
   const svc = snapshot.kubernetesService;
-  const ips = (svc?.spec?.clusterIPs?.length ? svc.spec.clusterIPs : svc?.spec?.clusterIP ? [svc.spec.clusterIP] : []).filter((ip) => ip && ip !== 'None');
+  const ips = (
+    svc?.spec?.clusterIPs?.length ? svc.spec.clusterIPs : svc?.spec?.clusterIP ? [svc.spec.clusterIP] : []
+  ).filter((ip) => ip && ip !== 'None');
   if (!cidrs.size && ips.length) sources.push('the kubernetes Service ClusterIP');
   return { cidrs: [...cidrs], ips, sources };
 }
@@ -358,9 +425,10 @@ function cidrFindings(input: PreflightInput): Finding[] {
     for (const cidr of service.cidrs) {
       if (overlaps(pool.cidr, cidr)) {
         out.push({
-          id: 'cidr.service-overlap', level: 'fail',
+          id: 'cidr.service-overlap',
+          level: 'fail',
           message: `the pod network ${pool.cidr} overlaps the service network ${cidr} (${service.sources.join('; ')})`,
-          fix: 'The pod and service networks must be disjoint; fix the cluster\'s addressing before migrating (the flannel network and --service-cluster-ip-range).',
+          fix: "The pod and service networks must be disjoint; fix the cluster's addressing before migrating (the flannel network and --service-cluster-ip-range).",
         });
       }
     }
@@ -368,9 +436,10 @@ function cidrFindings(input: PreflightInput): Finding[] {
       for (const ip of service.ips) {
         if (overlaps(pool.cidr, ip)) {
           out.push({
-            id: 'cidr.service-overlap', level: 'fail',
+            id: 'cidr.service-overlap',
+            level: 'fail',
             message: `the kubernetes Service address ${ip} lies inside the pod network ${pool.cidr}`,
-            fix: 'The pod and service networks must be disjoint; fix the cluster\'s addressing before migrating.',
+            fix: "The pod and service networks must be disjoint; fix the cluster's addressing before migrating.",
           });
         }
       }
@@ -378,13 +447,16 @@ function cidrFindings(input: PreflightInput): Finding[] {
   }
   if (!service.cidrs.length && !service.ips.length) {
     out.push({
-      id: 'cidr.service-overlap', level: 'warn',
-      message: 'the service network could not be checked against the pod network: no ServiceCIDR objects, no visible kube-apiserver --service-cluster-ip-range, no kubernetes Service ClusterIP',
+      id: 'cidr.service-overlap',
+      level: 'warn',
+      message:
+        'the service network could not be checked against the pod network: no ServiceCIDR objects, no visible kube-apiserver --service-cluster-ip-range, no kubernetes Service ClusterIP',
       fix: 'Check by hand that --service-cluster-ip-range does not overlap the flannel network.',
     });
   } else if (!out.length) {
     out.push({
-      id: 'cidr.service-overlap', level: 'pass',
+      id: 'cidr.service-overlap',
+      level: 'pass',
       message: service.cidrs.length
         ? `the service network ${service.cidrs.join(', ')} does not overlap the pod network (from ${service.sources.join('; ')})`
         : `the kubernetes Service address ${service.ips.join(', ')} is outside the pod network (the service range itself is not visible)`,
@@ -400,7 +472,8 @@ function cidrFindings(input: PreflightInput): Finding[] {
   }
   if (nodeHits.length) {
     out.push({
-      id: 'cidr.node-overlap', level: 'fail',
+      id: 'cidr.node-overlap',
+      level: 'fail',
       message: `node InternalIP addresses lie inside the pod network: ${nameList(nodeHits)}`,
       fix: 'The pod network must not contain node addresses; Calico would route them into the overlay.',
     });
@@ -424,51 +497,77 @@ function calicoFindings(input: PreflightInput, replacePools: string[]): Finding[
   }
   if (!input.pools.length) {
     out.push({
-      id: 'calico.pool', level: 'fail',
+      id: 'calico.pool',
+      level: 'fail',
       message: 'the flannel network is unknown, so no Calico IP pool can be planned',
       fix: 'Give it with --flannel-network (and --flannel-ipv6-network) or FLANNEL_NETWORK.',
     });
   }
   for (const pool of input.pools) {
     const name = pool.object.metadata?.name ?? '';
-    const wanted = { cidr: canonicalCidr(pool.cidr), blockSize: pool.blockSize, natOutgoing: pool.natOutgoing, vxlanMode: 'Always' };
+    const wanted = {
+      cidr: canonicalCidr(pool.cidr),
+      blockSize: pool.blockSize,
+      natOutgoing: pool.natOutgoing,
+      vxlanMode: 'Always',
+    };
     const same = existing?.find((p) => p.metadata?.name === name);
     if (same) {
       const spec = same.spec ?? {};
       const defaultBlock = pool.family === 4 ? 26 : 122;
-      const matches = canonicalCidr(spec.cidr) === wanted.cidr && (spec.blockSize ?? defaultBlock) === wanted.blockSize
-        && Boolean(spec.natOutgoing) === wanted.natOutgoing && spec.vxlanMode === 'Always';
+      const matches =
+        canonicalCidr(spec.cidr) === wanted.cidr &&
+        (spec.blockSize ?? defaultBlock) === wanted.blockSize &&
+        Boolean(spec.natOutgoing) === wanted.natOutgoing &&
+        spec.vxlanMode === 'Always';
       if (matches) {
-        out.push({ id: 'calico.pool', level: 'pass', message: `IPPool ${name} already exists as planned (${describePool(spec)})` });
+        out.push({
+          id: 'calico.pool',
+          level: 'pass',
+          message: `IPPool ${name} already exists as planned (${describePool(spec)})`,
+        });
       } else if (detection.flavour === 'canal' && spec.vxlanMode !== 'Always') {
         replacePools.push(name);
         out.push({
-          id: 'calico.pool', level: 'warn',
+          id: 'calico.pool',
+          level: 'warn',
           message: `IPPool ${name} is Canal's default pool (${describePool(spec)}); migrate deletes it and creates it with ${describePool(pool.object.spec)}, as Calico's migration controller does`,
         });
       } else {
         out.push({
-          id: 'calico.pool', level: 'fail',
+          id: 'calico.pool',
+          level: 'fail',
           message: `IPPool ${name} already exists and differs from the plan: current [${describePool(spec)}], planned [${describePool(pool.object.spec)}]`,
           fix: `Delete it if nothing uses it (kubectl delete ippools.crd.projectcalico.org ${name}), or make the flannel settings match it (--flannel-network, --flannel-subnet-len, --flannel-ip-masq).`,
         });
       }
     } else {
-      out.push({ id: 'calico.pool', level: 'pass', message: `IPPool ${name} (${describePool(pool.object.spec)}) will be created` });
+      out.push({
+        id: 'calico.pool',
+        level: 'pass',
+        message: `IPPool ${name} (${describePool(pool.object.spec)}) will be created`,
+      });
     }
     for (const other of existing ?? []) {
       const otherName = other.metadata?.name ?? '';
-      if (otherName === name || replacePools.includes(otherName) || input.pools.some((p) => p.object.metadata?.name === otherName)) continue;
+      if (
+        otherName === name ||
+        replacePools.includes(otherName) ||
+        input.pools.some((p) => p.object.metadata?.name === otherName)
+      )
+        continue;
       if (!other.spec?.cidr || !sameFamily(other.spec.cidr, pool.cidr)) continue;
       if (overlaps(other.spec.cidr, pool.cidr)) {
         out.push({
-          id: 'calico.pool-overlap', level: 'fail',
+          id: 'calico.pool-overlap',
+          level: 'fail',
           message: `IPPool ${otherName} (${other.spec.cidr}) overlaps the flannel network ${pool.cidr}`,
           fix: `Delete it (kubectl delete ippools.crd.projectcalico.org ${otherName}) if nothing uses it; Calico IPAM must own the flannel network through ${name} alone.`,
         });
       } else if (!other.spec?.disabled) {
         out.push({
-          id: 'calico.pool-extra', level: 'warn',
+          id: 'calico.pool-extra',
+          level: 'warn',
           message: `IPPool ${otherName} (${other.spec.cidr}) is enabled: Calico may give pods addresses from it, which nodes still on flannel cannot reach`,
           fix: `Disable it for the migration (kubectl patch ippools.crd.projectcalico.org ${otherName} --type merge -p '{"spec":{"disabled":true}}').`,
         });
@@ -476,14 +575,21 @@ function calicoFindings(input: PreflightInput, replacePools: string[]): Finding[
     }
   }
   const calicoName = detection.settings.calicoDaemonSetName.value;
-  const calicoDs = snapshot.daemonSets.find((d) => d.metadata?.namespace === 'kube-system' && d.metadata?.name === calicoName);
+  const calicoDs = snapshot.daemonSets.find(
+    (d) => d.metadata?.namespace === 'kube-system' && d.metadata?.name === calicoName,
+  );
   if (calicoDs) {
     const selector = calicoDs.spec?.template?.spec?.nodeSelector ?? {};
     if (selector[MIGRATION_LABEL] === 'calico') {
-      out.push({ id: 'calico.existing-install', level: 'pass', message: `DaemonSet kube-system/${calicoName} exists and runs only on nodes labelled ${MIGRATION_LABEL}=calico` });
+      out.push({
+        id: 'calico.existing-install',
+        level: 'pass',
+        message: `DaemonSet kube-system/${calicoName} exists and runs only on nodes labelled ${MIGRATION_LABEL}=calico`,
+      });
     } else {
       out.push({
-        id: 'calico.existing-install', level: 'fail',
+        id: 'calico.existing-install',
+        level: 'fail',
         message: `DaemonSet kube-system/${calicoName} already exists and is not restricted to migrated nodes (nodeSelector ${MIGRATION_LABEL}=calico): it would take over nodes still on flannel`,
         fix: `Delete it, or apply Calico's flannel-migration manifest, which adds that nodeSelector.`,
       });
@@ -492,7 +598,10 @@ function calicoFindings(input: PreflightInput, replacePools: string[]): Finding[
   return out;
 }
 
-function handleOf(block: KubeObject, ordinal: bigint): { handle?: string; secondary?: Record<string, string> } | undefined {
+function handleOf(
+  block: KubeObject,
+  ordinal: bigint,
+): { handle?: string; secondary?: Record<string, string> } | undefined {
   const allocations: Array<number | null> = block.spec?.allocations ?? [];
   if (ordinal < 0n || ordinal >= BigInt(allocations.length)) return undefined;
   const index = allocations[Number(ordinal)];
@@ -510,7 +619,11 @@ function ipamFindings(input: PreflightInput): Finding[] {
   const podsByIp = new Map<string, string[]>();
   for (const pod of input.snapshot.pods) {
     if (isFinished(pod)) continue;
-    const ips = pod.status?.podIPs?.length ? pod.status.podIPs.map((p) => p.ip) : pod.status?.podIP ? [pod.status.podIP] : [];
+    const ips = pod.status?.podIPs?.length
+      ? pod.status.podIPs.map((p) => p.ip)
+      : pod.status?.podIP
+        ? [pod.status.podIP]
+        : [];
     for (const ip of ips) {
       const key = canonicalIpOrUndefined(ip);
       if (!key) continue;
@@ -521,16 +634,23 @@ function ipamFindings(input: PreflightInput): Finding[] {
   }
   for (const node of input.planned) {
     const ownHandle = `vxlan-tunnel-addr-${node.name}`;
-    for (const [cidr, tunnel] of [[node.identity.podCidrV4, node.tunnelAddressV4], [node.identity.podCidrV6, node.tunnelAddressV6]] as const) {
+    for (const [cidr, tunnel] of [
+      [node.identity.podCidrV4, node.tunnelAddressV4],
+      [node.identity.podCidrV6, node.tunnelAddressV6],
+    ] as const) {
       if (!cidr) continue;
       if (tunnel) {
         for (const block of blocks.overlapping(tunnel)) {
           const owner = handleOf(block, ordinalIn(block.spec.cidr, tunnel));
           if (!owner) continue;
-          const ours = owner.handle === ownHandle || (owner.secondary?.type === 'vxlanTunnelAddress' && owner.secondary?.node === node.name);
+          const ours =
+            owner.handle === ownHandle ||
+            (owner.secondary?.type === 'vxlanTunnelAddress' && owner.secondary?.node === node.name);
           if (!ours) {
             out.push({
-              id: 'ipam.tunnel-address', level: 'fail', node: node.name,
+              id: 'ipam.tunnel-address',
+              level: 'fail',
+              node: node.name,
               message: `node ${node.name}'s tunnel address ${tunnel} (first IP of ${cidr}, flannel's VTEP address) is already allocated in IPAMBlock ${block.metadata?.name} to handle ${owner.handle ?? '(none)'}`,
               fix: `Release that allocation (it must not be in use: calicoctl ipam release --ip=${tunnel}) so Calico can reuse flannel's VTEP address.`,
             });
@@ -539,7 +659,9 @@ function ipamFindings(input: PreflightInput): Finding[] {
         const users = podsByIp.get(canonicalIpOrUndefined(tunnel) ?? tunnel);
         if (users?.length) {
           out.push({
-            id: 'ipam.tunnel-address', level: 'fail', node: node.name,
+            id: 'ipam.tunnel-address',
+            level: 'fail',
+            node: node.name,
             message: `node ${node.name}'s tunnel address ${tunnel} (first IP of ${cidr}) is used by ${nameList(users)}`,
             fix: 'Move or delete that pod; the first address of the podCIDR belongs to the VXLAN device.',
           });
@@ -550,13 +672,17 @@ function ipamFindings(input: PreflightInput): Finding[] {
         const affinity: string | undefined = block.spec?.affinity ?? undefined;
         if (affinity && affinity !== `host:${node.name}`) {
           out.push({
-            id: 'ipam.block-affinity', level: 'fail', node: node.name,
+            id: 'ipam.block-affinity',
+            level: 'fail',
+            node: node.name,
             message: `IPAMBlock ${block.metadata?.name} (${block.spec.cidr}) inside node ${node.name}'s podCIDR ${cidr} is affine to ${affinity.replace(/^host:/, 'node ')}`,
             fix: 'Remove the stale block and its affinity if that node no longer uses it (calicoctl ipam check); podCIDRs and Calico blocks must agree.',
           });
         } else if (!plannedBlocks.has(block.metadata?.name)) {
           out.push({
-            id: 'ipam.block-affinity', level: 'fail', node: node.name,
+            id: 'ipam.block-affinity',
+            level: 'fail',
+            node: node.name,
             message: `IPAMBlock ${block.metadata?.name} (${block.spec.cidr}) overlaps node ${node.name}'s podCIDR ${cidr} but is not one of the planned /${node.ipam.blocks[0]?.spec?.cidr?.split('/')[1] ?? '?'} blocks`,
             fix: 'Remove the stray block (it was made with another block size) or plan with the matching --flannel-subnet-len.',
           });
@@ -566,7 +692,9 @@ function ipamFindings(input: PreflightInput): Finding[] {
         const deleted = aff.spec?.deleted === true || aff.spec?.deleted === 'true';
         if (deleted || aff.spec?.node === node.name) continue;
         out.push({
-          id: 'ipam.block-affinity', level: 'fail', node: node.name,
+          id: 'ipam.block-affinity',
+          level: 'fail',
+          node: node.name,
           message: `BlockAffinity ${aff.metadata?.name} claims ${aff.spec?.cidr} inside node ${node.name}'s podCIDR ${cidr} for node ${aff.spec?.node}`,
           fix: `Delete the stale affinity if node ${aff.spec?.node} does not use that block (kubectl delete blockaffinities.crd.projectcalico.org ${aff.metadata?.name}).`,
         });
@@ -574,7 +702,11 @@ function ipamFindings(input: PreflightInput): Finding[] {
     }
   }
   if (!out.length) {
-    out.push({ id: 'ipam.conflicts', level: 'pass', message: 'no existing Calico block, affinity, allocation or pod uses the planned blocks or tunnel addresses' });
+    out.push({
+      id: 'ipam.conflicts',
+      level: 'pass',
+      message: 'no existing Calico block, affinity, allocation or pod uses the planned blocks or tunnel addresses',
+    });
   }
   return out;
 }

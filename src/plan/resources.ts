@@ -9,8 +9,22 @@ export interface Resources {
 }
 
 const SUFFIX: Record<string, number> = {
-  n: 1e-9, u: 1e-6, m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
-  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+  n: 1e-9,
+  u: 1e-6,
+  m: 1e-3,
+  '': 1,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
 };
 
 /** Parses a Kubernetes quantity ("100m", "1.5", "128Mi", "1e3"); NaN when it is not one. */
@@ -56,7 +70,10 @@ export function podRequests(pod: V1Pod): Resources {
     }
   }
   const steady = add(containers, sidecars);
-  return add({ cpu: Math.max(steady.cpu, initMax.cpu), memory: Math.max(steady.memory, initMax.memory) }, fromList(pod.spec?.overhead as any));
+  return add(
+    { cpu: Math.max(steady.cpu, initMax.cpu), memory: Math.max(steady.memory, initMax.memory) },
+    fromList(pod.spec?.overhead as any),
+  );
 }
 
 export function nodeAllocatable(node: V1Node): Resources {

@@ -12,7 +12,10 @@ export interface LabelSelector {
  * selector selects nothing (policy/v1 PodDisruptionBudget rule). NotIn and DoesNotExist hold for an
  * absent key. An unknown operator selects nothing, as the API server would reject it.
  */
-export function selectorMatches(selector: LabelSelector | null | undefined, labels: Record<string, string> | null | undefined): boolean {
+export function selectorMatches(
+  selector: LabelSelector | null | undefined,
+  labels: Record<string, string> | null | undefined,
+): boolean {
   if (!selector) return false;
   const have = labels ?? {};
   for (const [key, value] of Object.entries(selector.matchLabels ?? {})) {

@@ -2,7 +2,16 @@
  * The planner's one I/O function: reads everything the plan depends on from the cluster, in
  * parallel. Calico kinds are read only when their CRDs are served (undefined otherwise).
  */
-import type { ClusterClient, KubeObject, V1ConfigMap, V1DaemonSet, V1Node, V1Pod, V1PodDisruptionBudget, V1Service } from '../cluster/index.js';
+import type {
+  ClusterClient,
+  KubeObject,
+  V1ConfigMap,
+  V1DaemonSet,
+  V1Node,
+  V1Pod,
+  V1PodDisruptionBudget,
+  V1Service,
+} from '../cluster/index.js';
 import type { Detection } from '../flannel/types.js';
 import { CALICO_GROUP_VERSION as CALICO } from '../names.js';
 import type { ClusterSnapshot } from './types.js';
@@ -10,24 +19,49 @@ import type { ClusterSnapshot } from './types.js';
 export type { ClusterSnapshot } from './types.js';
 export { stateHash, fingerprint, diffSnapshots, diffFingerprints, type DriftChange } from './fingerprint.js';
 
-
 export async function collectSnapshot(client: ClusterClient, detection: Detection): Promise<ClusterSnapshot> {
   const ds = detection.daemonSet;
   const cm = detection.configMap;
-  const [nodes, pods, pdbs, daemonSets, kubernetesService, serviceCidrs, configMap, ipPools, ipamBlocks, blockAffinities, ipamHandles] = await Promise.all([
+  const [
+    nodes,
+    pods,
+    pdbs,
+    daemonSets,
+    kubernetesService,
+    serviceCidrs,
+    configMap,
+    ipPools,
+    ipamBlocks,
+    blockAffinities,
+    ipamHandles,
+  ] = await Promise.all([
     client.list<V1Node & KubeObject>('v1', 'Node'),
     client.list<V1Pod & KubeObject>('v1', 'Pod'),
     client.list<V1PodDisruptionBudget & KubeObject>('policy/v1', 'PodDisruptionBudget'),
     client.list<V1DaemonSet & KubeObject>('apps/v1', 'DaemonSet'),
-    client.find<V1Service & KubeObject>({ apiVersion: 'v1', kind: 'Service', name: 'kubernetes', namespace: 'default' }),
+    client.find<V1Service & KubeObject>({
+      apiVersion: 'v1',
+      kind: 'Service',
+      name: 'kubernetes',
+      namespace: 'default',
+    }),
     client.listIfServed('networking.k8s.io/v1', 'ServiceCIDR'),
-    cm ? client.find<V1ConfigMap & KubeObject>({ apiVersion: 'v1', kind: 'ConfigMap', name: cm.name, namespace: cm.namespace }) : Promise.resolve(undefined),
+    cm
+      ? client.find<V1ConfigMap & KubeObject>({
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          name: cm.name,
+          namespace: cm.namespace,
+        })
+      : Promise.resolve(undefined),
     client.listIfServed(CALICO, 'IPPool'),
     client.listIfServed(CALICO, 'IPAMBlock'),
     client.listIfServed(CALICO, 'BlockAffinity'),
     client.listIfServed(CALICO, 'IPAMHandle'),
   ]);
-  const daemonSet = ds ? daemonSets.find((d) => d.metadata?.name === ds.name && d.metadata?.namespace === ds.namespace) : undefined;
+  const daemonSet = ds
+    ? daemonSets.find((d) => d.metadata?.name === ds.name && d.metadata?.namespace === ds.namespace)
+    : undefined;
   return {
     collectedAt: new Date().toISOString(),
     server: client.server,

@@ -1,6 +1,14 @@
 import type { CalicoNodeIdentity } from '../calico/objects.js';
 import type { Finding } from '../finding.js';
-import type { KubeObject, V1ConfigMap, V1DaemonSet, V1Node, V1Pod, V1PodDisruptionBudget, V1Service } from '../cluster/index.js';
+import type {
+  KubeObject,
+  V1ConfigMap,
+  V1DaemonSet,
+  V1Node,
+  V1Pod,
+  V1PodDisruptionBudget,
+  V1Service,
+} from '../cluster/index.js';
 
 /** The image of the host Jobs unless --helper-image names another: calico/node, as the Calico manifest pins it. */
 export const DEFAULT_HELPER_IMAGE = 'quay.io/calico/node:v3.32.1';

@@ -43,10 +43,16 @@ function makeSnapshot() {
     const podCIDR = `10.${i >> 8}.${i & 255}.0/24`;
     const ip = `172.16.${i >> 8}.${i & 255}`;
     nodes.push({
-      apiVersion: 'v1', kind: 'Node',
+      apiVersion: 'v1',
+      kind: 'Node',
       metadata: {
-        name, resourceVersion: String(1000 + i),
-        labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', ...(controlPlane ? { 'node-role.kubernetes.io/control-plane': '' } : {}) },
+        name,
+        resourceVersion: String(1000 + i),
+        labels: {
+          'kubernetes.io/hostname': name,
+          'kubernetes.io/os': 'linux',
+          ...(controlPlane ? { 'node-role.kubernetes.io/control-plane': '' } : {}),
+        },
         annotations: {
           [`${PREFIX}/backend-type`]: 'vxlan',
           [`${PREFIX}/backend-data`]: JSON.stringify({ VNI: 1, VtepMAC: mac(i) }),
@@ -54,17 +60,35 @@ function makeSnapshot() {
           [`${PREFIX}/kube-subnet-manager`]: 'true',
         },
       },
-      spec: { podCIDR, podCIDRs: [podCIDR], ...(controlPlane ? { taints: [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }] } : {}) },
+      spec: {
+        podCIDR,
+        podCIDRs: [podCIDR],
+        ...(controlPlane ? { taints: [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }] } : {}),
+      },
       status: {
         conditions: [
-          { type: 'Ready', status: 'True' }, { type: 'MemoryPressure', status: 'False' },
-          { type: 'DiskPressure', status: 'False' }, { type: 'PIDPressure', status: 'False' },
+          { type: 'Ready', status: 'True' },
+          { type: 'MemoryPressure', status: 'False' },
+          { type: 'DiskPressure', status: 'False' },
+          { type: 'PIDPressure', status: 'False' },
         ],
         allocatable: { cpu: '16', memory: '64Gi', pods: '110' },
-        addresses: [{ type: 'InternalIP', address: ip }, { type: 'Hostname', address: name }],
+        addresses: [
+          { type: 'InternalIP', address: ip },
+          { type: 'Hostname', address: name },
+        ],
       },
     });
-    detectedNodes.push({ name, podCidrs: [podCIDR], backendType: 'vxlan', vtepMacV4: mac(i), publicIpV4: ip, vni: 1, kubeSubnetManager: true, problems: [] });
+    detectedNodes.push({
+      name,
+      podCidrs: [podCIDR],
+      backendType: 'vxlan',
+      vtepMacV4: mac(i),
+      publicIpV4: ip,
+      vni: 1,
+      kubeSubnetManager: true,
+      problems: [],
+    });
   }
 
   const pods = [];
@@ -73,15 +97,35 @@ function makeSnapshot() {
     const n = nodes[node];
     const ipBase = n.spec.podCIDR.split('/')[0].split('.').slice(0, 3).join('.');
     pods.push({
-      apiVersion: 'v1', kind: 'Pod',
+      apiVersion: 'v1',
+      kind: 'Pod',
       metadata: {
-        namespace, name, resourceVersion: String(podIp), labels: o.labels ?? {},
-        ownerReferences: o.owner ? [{ apiVersion: o.owner.apiVersion ?? 'apps/v1', kind: o.owner.kind, name: o.owner.name, uid: 'x', controller: true }] : undefined,
+        namespace,
+        name,
+        resourceVersion: String(podIp),
+        labels: o.labels ?? {},
+        ownerReferences: o.owner
+          ? [
+              {
+                apiVersion: o.owner.apiVersion ?? 'apps/v1',
+                kind: o.owner.kind,
+                name: o.owner.name,
+                uid: 'x',
+                controller: true,
+              },
+            ]
+          : undefined,
         annotations: o.mirror ? { 'kubernetes.io/config.mirror': 'hash' } : {},
       },
       spec: {
         nodeName: n.metadata.name,
-        containers: [{ name: 'main', image: 'app:1', resources: { requests: { cpu: o.cpu ?? '100m', memory: o.memory ?? '128Mi' } } }],
+        containers: [
+          {
+            name: 'main',
+            image: 'app:1',
+            resources: { requests: { cpu: o.cpu ?? '100m', memory: o.memory ?? '128Mi' } },
+          },
+        ],
         volumes: o.emptyDir ? [{ name: 'tmp', emptyDir: {} }] : [],
       },
       status: { phase: o.phase ?? 'Running', podIP: `${ipBase}.${2 + (podIp++ % 250)}` },
@@ -90,8 +134,12 @@ function makeSnapshot() {
   // DaemonSet pods everywhere, static control-plane pods on the control plane
   for (let i = 0; i < NODES; i++) {
     pod('kube-flannel', `kube-flannel-ds-${i}`, i, { owner: { kind: 'DaemonSet', name: 'kube-flannel-ds' } });
-    pod('monitoring', `node-exporter-${i}`, i, { owner: { kind: 'DaemonSet', name: 'node-exporter' }, labels: { app: 'node-exporter' } });
-    if (i < CONTROL_PLANE) pod('kube-system', `kube-apiserver-cp-${i}`, i, { mirror: true, labels: { component: 'kube-apiserver' } });
+    pod('monitoring', `node-exporter-${i}`, i, {
+      owner: { kind: 'DaemonSet', name: 'node-exporter' },
+      labels: { app: 'node-exporter' },
+    });
+    if (i < CONTROL_PLANE)
+      pod('kube-system', `kube-apiserver-cp-${i}`, i, { mirror: true, labels: { component: 'kube-apiserver' } });
   }
   const workers = NODES - CONTROL_PLANE;
   let k = 0;
@@ -100,9 +148,22 @@ function makeSnapshot() {
     const roll = rnd();
     const dep = Math.floor(rnd() * DEPLOYMENTS);
     const ns = `team-${dep % 40}`;
-    if (roll < 0.85) pod(ns, `dep-${dep}-${k}`, node, { owner: { kind: 'ReplicaSet', name: `dep-${dep}-rs` }, labels: { app: `dep-${dep}` }, emptyDir: rnd() < 0.1 });
-    else if (roll < 0.95) pod(ns, `sts-${dep}-${k}`, node, { owner: { kind: 'StatefulSet', name: `sts-${dep}` }, labels: { app: `sts-${dep}` } });
-    else if (roll < 0.995) pod(ns, `job-${k}`, node, { owner: { kind: 'Job', name: `job-${k}`, apiVersion: 'batch/v1' }, phase: 'Succeeded' });
+    if (roll < 0.85)
+      pod(ns, `dep-${dep}-${k}`, node, {
+        owner: { kind: 'ReplicaSet', name: `dep-${dep}-rs` },
+        labels: { app: `dep-${dep}` },
+        emptyDir: rnd() < 0.1,
+      });
+    else if (roll < 0.95)
+      pod(ns, `sts-${dep}-${k}`, node, {
+        owner: { kind: 'StatefulSet', name: `sts-${dep}` },
+        labels: { app: `sts-${dep}` },
+      });
+    else if (roll < 0.995)
+      pod(ns, `job-${k}`, node, {
+        owner: { kind: 'Job', name: `job-${k}`, apiVersion: 'batch/v1' },
+        phase: 'Succeeded',
+      });
     else pod(ns, `bare-${k}`, node, {});
     k++;
   }
@@ -111,25 +172,55 @@ function makeSnapshot() {
   for (let i = 0; i < PDBS; i++) {
     const dep = i * 5;
     pdbs.push({
-      apiVersion: 'policy/v1', kind: 'PodDisruptionBudget',
+      apiVersion: 'policy/v1',
+      kind: 'PodDisruptionBudget',
       metadata: { namespace: `team-${dep % 40}`, name: `dep-${dep}`, resourceVersion: '1' },
-      spec: i % 3 === 0
-        ? { minAvailable: 1, selector: { matchExpressions: [{ key: 'app', operator: 'In', values: [`dep-${dep}`, `sts-${dep}`] }] } }
-        : { maxUnavailable: 1, selector: { matchLabels: { app: `dep-${dep}` } } },
+      spec:
+        i % 3 === 0
+          ? {
+              minAvailable: 1,
+              selector: { matchExpressions: [{ key: 'app', operator: 'In', values: [`dep-${dep}`, `sts-${dep}`] }] },
+            }
+          : { maxUnavailable: 1, selector: { matchLabels: { app: `dep-${dep}` } } },
       status: { disruptionsAllowed: i % 4 === 0 ? 0 : 1 },
     });
   }
-  const daemonSet = (namespace, name) => ({ apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { namespace, name }, spec: { template: { spec: { containers: [{ name, image: `${name}:1` }] } } } });
+  const daemonSet = (namespace, name) => ({
+    apiVersion: 'apps/v1',
+    kind: 'DaemonSet',
+    metadata: { namespace, name },
+    spec: { template: { spec: { containers: [{ name, image: `${name}:1` }] } } },
+  });
 
   const snapshot = {
-    collectedAt: new Date().toISOString(), server: 'https://bench:6443', context: 'bench', annotationPrefix: PREFIX,
-    nodes, pods, pdbs,
+    collectedAt: new Date().toISOString(),
+    server: 'https://bench:6443',
+    context: 'bench',
+    annotationPrefix: PREFIX,
+    nodes,
+    pods,
+    pdbs,
     daemonSets: [daemonSet('kube-flannel', 'kube-flannel-ds'), daemonSet('monitoring', 'node-exporter')],
-    kubernetesService: { metadata: { name: 'kubernetes', namespace: 'default' }, spec: { clusterIP: '10.96.0.1', clusterIPs: ['10.96.0.1'] } },
-    serviceCidrs: [{ apiVersion: 'networking.k8s.io/v1', kind: 'ServiceCIDR', metadata: { name: 'kubernetes' }, spec: { cidrs: ['10.96.0.0/12'] } }],
+    kubernetesService: {
+      metadata: { name: 'kubernetes', namespace: 'default' },
+      spec: { clusterIP: '10.96.0.1', clusterIPs: ['10.96.0.1'] },
+    },
+    serviceCidrs: [
+      {
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'ServiceCIDR',
+        metadata: { name: 'kubernetes' },
+        spec: { cidrs: ['10.96.0.0/12'] },
+      },
+    ],
     flannel: {
       daemonSet: daemonSet('kube-flannel', 'kube-flannel-ds'),
-      configMap: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: 'kube-flannel', name: 'kube-flannel-cfg' }, data: { 'net-conf.json': '{"Network":"10.0.0.0/14","Backend":{"Type":"vxlan"}}' } },
+      configMap: {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { namespace: 'kube-flannel', name: 'kube-flannel-cfg' },
+        data: { 'net-conf.json': '{"Network":"10.0.0.0/14","Backend":{"Type":"vxlan"}}' },
+      },
     },
     calico: { ipPools: [], ipamBlocks: [], blockAffinities: [], ipamHandles: [] },
   };
@@ -141,20 +232,35 @@ function makeSnapshot() {
     configMap: { name: 'kube-flannel-cfg', namespace: 'kube-flannel' },
     backend: { type: 'vxlan', vni: 1, port: 8472 },
     settings: {
-      flannelNetwork: setting('10.0.0.0/14', 'net-conf.json'), flannelIpv6Network: setting(null, 'unset'),
-      flannelDaemonSetName: setting('kube-flannel-ds', 'daemonset'), flannelDaemonSetNamespace: setting('kube-flannel', 'daemonset'),
-      flannelMtu: setting(1450, 'subnet.env'), flannelIpMasq: setting(true, 'daemonset-args'), flannelSubnetLen: setting(24, 'node-podcidr'),
-      flannelIpv6SubnetLen: setting(64), flannelAnnotationPrefix: setting(PREFIX), flannelVni: setting(1), flannelPort: setting(8472),
-      calicoDaemonSetName: setting('calico-node'), cniConfigDir: setting('/etc/cni/net.d'),
+      flannelNetwork: setting('10.0.0.0/14', 'net-conf.json'),
+      flannelIpv6Network: setting(null, 'unset'),
+      flannelDaemonSetName: setting('kube-flannel-ds', 'daemonset'),
+      flannelDaemonSetNamespace: setting('kube-flannel', 'daemonset'),
+      flannelMtu: setting(1450, 'subnet.env'),
+      flannelIpMasq: setting(true, 'daemonset-args'),
+      flannelSubnetLen: setting(24, 'node-podcidr'),
+      flannelIpv6SubnetLen: setting(64),
+      flannelAnnotationPrefix: setting(PREFIX),
+      flannelVni: setting(1),
+      flannelPort: setting(8472),
+      calicoDaemonSetName: setting('calico-node'),
+      cniConfigDir: setting('/etc/cni/net.d'),
     },
-    conflicts: [], checks: [], nodes: detectedNodes, candidates: [], subnetEnv: { read: true }, summary: 'bench',
+    conflicts: [],
+    checks: [],
+    nodes: detectedNodes,
+    candidates: [],
+    subnetEnv: { read: true },
+    summary: 'bench',
   };
   return { snapshot, detection };
 }
 
 const { snapshot, detection } = makeSnapshot();
 const options = { maxParallel: '10%', force: true, deleteEmptyDirData: true };
-console.log(`synthetic cluster: ${snapshot.nodes.length} nodes (${CONTROL_PLANE} control-plane), ${snapshot.pods.length} pods, ${snapshot.pdbs.length} PDBs`);
+console.log(
+  `synthetic cluster: ${snapshot.nodes.length} nodes (${CONTROL_PLANE} control-plane), ${snapshot.pods.length} pods, ${snapshot.pdbs.length} PDBs`,
+);
 
 const times = [];
 let plan;
@@ -168,10 +274,15 @@ stateHash(snapshot);
 const hashMs = performance.now() - hashStarted;
 
 const sorted = [...times].sort((a, b) => a - b);
-const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
+const median =
+  sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
 const ms = (v) => `${v.toFixed(0)} ms`;
 const levels = plan.preflight.reduce((acc, f) => ({ ...acc, [f.level]: (acc[f.level] ?? 0) + 1 }), {});
-console.log(`plan: ${plan.nodes.length} nodes in ${plan.batches.length} batches, ${plan.nodes.reduce((n, x) => n + x.ipam.blocks.length, 0)} blocks, ` +
-  `${plan.nodes.reduce((n, x) => n + x.pods.length, 0)} pod dispositions, findings ${JSON.stringify(levels)}, ${(JSON.stringify(plan).length / 1e6).toFixed(1)} MB as JSON`);
-console.log(`buildPlan over ${RUNS} runs: median ${ms(median)}, min ${ms(sorted[0])}, max ${ms(sorted[sorted.length - 1])} (first run ${ms(times[0])})`);
+console.log(
+  `plan: ${plan.nodes.length} nodes in ${plan.batches.length} batches, ${plan.nodes.reduce((n, x) => n + x.ipam.blocks.length, 0)} blocks, ` +
+    `${plan.nodes.reduce((n, x) => n + x.pods.length, 0)} pod dispositions, findings ${JSON.stringify(levels)}, ${(JSON.stringify(plan).length / 1e6).toFixed(1)} MB as JSON`,
+);
+console.log(
+  `buildPlan over ${RUNS} runs: median ${ms(median)}, min ${ms(sorted[0])}, max ${ms(sorted[sorted.length - 1])} (first run ${ms(times[0])})`,
+);
 console.log(`stateHash alone: ${ms(hashMs)}`);

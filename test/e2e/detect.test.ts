@@ -19,16 +19,44 @@ import {
   type Testbed,
 } from '../testbed/harness.js';
 
-interface SettingDoc { key: string; value: unknown; source: string; from?: string }
-interface CheckDoc { id: string; title: string; status: 'pass' | 'warn' | 'fail'; message: string; fix?: string }
-interface NodeDoc { name: string; podCidrs: string[]; vtepMacV4?: string; vtepMacV6?: string; publicIpV4?: string; publicIpV6?: string; vni?: number; problems: string[] }
+interface SettingDoc {
+  key: string;
+  value: unknown;
+  source: string;
+  from?: string;
+}
+interface CheckDoc {
+  id: string;
+  title: string;
+  status: 'pass' | 'warn' | 'fail';
+  message: string;
+  fix?: string;
+}
+interface NodeDoc {
+  name: string;
+  podCidrs: string[];
+  vtepMacV4?: string;
+  vtepMacV6?: string;
+  publicIpV4?: string;
+  publicIpV6?: string;
+  vni?: number;
+  problems: string[];
+}
 interface DetectionDoc {
   schemaVersion: number;
   kind: string;
   ok: boolean;
   flavour: string;
   summary: string;
-  daemonSet: { name: string; namespace: string; image?: string; version?: string; container: string; calicoImage?: string; managedBy?: string } | null;
+  daemonSet: {
+    name: string;
+    namespace: string;
+    image?: string;
+    version?: string;
+    container: string;
+    calicoImage?: string;
+    managedBy?: string;
+  } | null;
   configMap: { name: string; namespace: string } | null;
   backend: { type: string; vni?: number; port?: number; directRouting?: boolean };
   settings: Record<string, SettingDoc>;
@@ -40,8 +68,19 @@ interface DetectionDoc {
 }
 
 const ENV_NAMES = [
-  'FLANNEL_NETWORK', 'FLANNEL_IPV6_NETWORK', 'FLANNEL_DAEMONSET_NAME', 'FLANNEL_DAEMONSET_NAMESPACE', 'FLANNEL_MTU', 'FLANNEL_IP_MASQ',
-  'FLANNEL_SUBNET_LEN', 'FLANNEL_IPV6_SUBNET_LEN', 'FLANNEL_ANNOTATION_PREFIX', 'FLANNEL_VNI', 'FLANNEL_PORT', 'CALICO_DAEMONSET_NAME', 'CNI_CONFIG_DIR',
+  'FLANNEL_NETWORK',
+  'FLANNEL_IPV6_NETWORK',
+  'FLANNEL_DAEMONSET_NAME',
+  'FLANNEL_DAEMONSET_NAMESPACE',
+  'FLANNEL_MTU',
+  'FLANNEL_IP_MASQ',
+  'FLANNEL_SUBNET_LEN',
+  'FLANNEL_IPV6_SUBNET_LEN',
+  'FLANNEL_ANNOTATION_PREFIX',
+  'FLANNEL_VNI',
+  'FLANNEL_PORT',
+  'CALICO_DAEMONSET_NAME',
+  'CNI_CONFIG_DIR',
 ];
 /** The tests' own environment must not leak settings into the CLI. */
 const CLEAN_ENV: Record<string, string> = {};
@@ -52,7 +91,11 @@ function runCli(tb: Testbed, args: string[], env: Record<string, string> = {}): 
   return tb.cli(args, { env });
 }
 
-function detectJson(tb: Testbed, args: string[] = [], env: Record<string, string> = {}): { status: number; doc: DetectionDoc; stderr: string } {
+function detectJson(
+  tb: Testbed,
+  args: string[] = [],
+  env: Record<string, string> = {},
+): { status: number; doc: DetectionDoc; stderr: string } {
   const result = runCli(tb, ['-o', 'json', 'detect', ...args], env);
   let doc: DetectionDoc;
   try {
@@ -97,26 +140,47 @@ function serviceAccountKubeconfig(tb: Testbed, namespace: string, name: string):
   const admin = kubectlJson<any>(tb, ['config', 'view', '--raw', '--minify']);
   const token = kubectlOk(tb, ['create', 'token', name, '-n', namespace, '--duration=1h']).trim();
   const file = path.join(path.dirname(tb.kubeconfig), `${name}.kubeconfig`);
-  fs.writeFileSync(file, YAML.stringify({
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name: 'testbed', cluster: admin.clusters[0].cluster }],
-    users: [{ name, user: { token } }],
-    contexts: [{ name, context: { cluster: 'testbed', user: name } }],
-    'current-context': name,
-  }), { mode: 0o600 });
+  fs.writeFileSync(
+    file,
+    YAML.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'testbed', cluster: admin.clusters[0].cluster }],
+      users: [{ name, user: { token } }],
+      contexts: [{ name, context: { cluster: 'testbed', user: name } }],
+      'current-context': name,
+    }),
+    { mode: 0o600 },
+  );
   return file;
 }
 
 function cliAs(tb: Testbed, kubeconfig: string, args: string[]): CommandResult {
-  const result = spawnSync(process.execPath, [path.join(repoRoot, 'bin', 'flannel2calico.js'), '--kubeconfig', kubeconfig, ...args], {
-    cwd: repoRoot, encoding: 'utf8', env: { ...CLEAN_ENV, NO_COLOR: '1', XDG_STATE_HOME: path.join(path.dirname(tb.kubeconfig), 'state') }, timeout: 120_000,
-  });
+  const result = spawnSync(
+    process.execPath,
+    [path.join(repoRoot, 'bin', 'flannel2calico.js'), '--kubeconfig', kubeconfig, ...args],
+    {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      env: { ...CLEAN_ENV, NO_COLOR: '1', XDG_STATE_HOME: path.join(path.dirname(tb.kubeconfig), 'state') },
+      timeout: 120_000,
+    },
+  );
   return { stdout: result.stdout, stderr: result.stderr, status: result.status ?? 128 };
 }
 
 function patchNetConf(tb: Testbed, namespace: string, configMap: string, netConf: object): void {
-  kubectlOk(tb, ['patch', 'configmap', configMap, '-n', namespace, '--type', 'merge', '-p', JSON.stringify({ data: { 'net-conf.json': JSON.stringify(netConf) } })]);
+  kubectlOk(tb, [
+    'patch',
+    'configmap',
+    configMap,
+    '-n',
+    namespace,
+    '--type',
+    'merge',
+    '-p',
+    JSON.stringify({ data: { 'net-conf.json': JSON.stringify(netConf) } }),
+  ]);
 }
 
 function deleteDaemonSet(tb: Testbed, namespace: string, name: string): void {
@@ -124,22 +188,40 @@ function deleteDaemonSet(tb: Testbed, namespace: string, name: string): void {
 }
 
 /** A copy of an installed DaemonSet under another name (optionally pinned by a nodeSelector), created without waiting for pods. */
-function copyDaemonSet(tb: Testbed, fromNamespace: string, fromName: string, namespace: string, name: string, nodeSelector?: Record<string, string>): { namespace: string; name: string } {
+function copyDaemonSet(
+  tb: Testbed,
+  fromNamespace: string,
+  fromName: string,
+  namespace: string,
+  name: string,
+  nodeSelector?: Record<string, string>,
+): { namespace: string; name: string } {
   const ds = kubectlJson<any>(tb, ['get', 'daemonset', fromName, '-n', fromNamespace]);
   const copy = {
-    apiVersion: 'apps/v1', kind: 'DaemonSet',
+    apiVersion: 'apps/v1',
+    kind: 'DaemonSet',
     metadata: { name, namespace, labels: ds.metadata.labels },
-    spec: { ...ds.spec, template: { ...ds.spec.template, spec: { ...ds.spec.template.spec, ...(nodeSelector ? { nodeSelector } : {}) } } },
+    spec: {
+      ...ds.spec,
+      template: { ...ds.spec.template, spec: { ...ds.spec.template.spec, ...(nodeSelector ? { nodeSelector } : {}) } },
+    },
   };
   kubectlOk(tb, ['create', '-f', '-'], JSON.stringify(copy));
   return { namespace, name };
 }
 
 async function waitForDaemonSetStatus(tb: Testbed, ref: { namespace: string; name: string }): Promise<void> {
-  await waitFor(() => {
-    const ds = kubectlJson<any>(tb, ['get', 'daemonset', ref.name, '-n', ref.namespace]);
-    return (ds.status?.observedGeneration ?? 0) >= ds.metadata.generation && ds.status?.desiredNumberScheduled !== undefined;
-  }, 60_000, `DaemonSet ${ref.namespace}/${ref.name} observed`);
+  await waitFor(
+    () => {
+      const ds = kubectlJson<any>(tb, ['get', 'daemonset', ref.name, '-n', ref.namespace]);
+      return (
+        (ds.status?.observedGeneration ?? 0) >= ds.metadata.generation &&
+        ds.status?.desiredNumberScheduled !== undefined
+      );
+    },
+    60_000,
+    `DaemonSet ${ref.namespace}/${ref.name} observed`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -160,14 +242,23 @@ describe('detect: upstream flannel, permissions, overrides', () => {
     expect(status).toBe(3);
     expect(doc.flavour).toBe('none');
     expect(doc.daemonSet).toBeNull();
-    expect(check(doc, 'installation')).toMatchObject({ status: 'fail', message: expect.stringMatching(/no flannel or Canal found/) });
+    expect(check(doc, 'installation')).toMatchObject({
+      status: 'fail',
+      message: expect.stringMatching(/no flannel or Canal found/),
+    });
     const text = runCli(tb, ['detect']);
     expect(text.status).toBe(3);
     expect(text.stdout).toMatch(/✘ flannel runs as a DaemonSet: no flannel or Canal found/);
   });
 
   it('explains that k3s embedded flannel is unsupported, and recognises stale annotations', () => {
-    kubectlOk(tb, ['annotate', 'node', '--all', 'flannel.alpha.coreos.com/backend-type=vxlan', 'k3s.io/node-args=["agent"]']);
+    kubectlOk(tb, [
+      'annotate',
+      'node',
+      '--all',
+      'flannel.alpha.coreos.com/backend-type=vxlan',
+      'k3s.io/node-args=["agent"]',
+    ]);
     try {
       const embedded = detectJson(tb);
       expect(embedded.status).toBe(3);
@@ -176,7 +267,13 @@ describe('detect: upstream flannel, permissions, overrides', () => {
       expect(c.message).toMatch(/flannel is embedded in k3s.*no flannel DaemonSet exists.*not supported/);
       expect(c.fix).toMatch(/flannel-backend: none/);
 
-      kubectlOk(tb, ['annotate', 'node', '--all', '--overwrite', 'k3s.io/node-args=["server","--flannel-backend","none"]']);
+      kubectlOk(tb, [
+        'annotate',
+        'node',
+        '--all',
+        '--overwrite',
+        'k3s.io/node-args=["server","--flannel-backend","none"]',
+      ]);
       const stale = detectJson(tb);
       expect(stale.doc.flavour).toBe('none');
       expect(check(stale.doc, 'installation').message).toMatch(/--flannel-backend=none.*leftovers/);
@@ -190,7 +287,13 @@ describe('detect: upstream flannel, permissions, overrides', () => {
     const { status, doc } = detectJson(tb);
     expect(status).toBe(0);
     expect(doc).toMatchObject({ schemaVersion: 1, kind: 'Detection', ok: true, flavour: 'flannel' });
-    expect(doc.daemonSet).toMatchObject({ namespace: 'kube-flannel', name: 'kube-flannel-ds', container: 'kube-flannel', image: 'ghcr.io/flannel-io/flannel:v0.28.9', version: 'v0.28.9' });
+    expect(doc.daemonSet).toMatchObject({
+      namespace: 'kube-flannel',
+      name: 'kube-flannel-ds',
+      container: 'kube-flannel',
+      image: 'ghcr.io/flannel-io/flannel:v0.28.9',
+      version: 'v0.28.9',
+    });
     expect(doc.configMap).toEqual({ namespace: 'kube-flannel', name: 'kube-flannel-cfg' });
     expect(doc.backend).toEqual({ type: 'vxlan', vni: 1, port: 8472, directRouting: false });
     expect(Object.keys(doc.settings).sort()).toEqual([...ENV_NAMES].sort());
@@ -209,7 +312,9 @@ describe('detect: upstream flannel, permissions, overrides', () => {
       CALICO_DAEMONSET_NAME: ['calico-node', 'default'],
       CNI_CONFIG_DIR: ['/etc/cni/net.d', 'daemonset'],
     });
-    expect(doc.settings.FLANNEL_NETWORK.from).toBe('ConfigMap kube-flannel/kube-flannel-cfg key net-conf.json (Network)');
+    expect(doc.settings.FLANNEL_NETWORK.from).toBe(
+      'ConfigMap kube-flannel/kube-flannel-cfg key net-conf.json (Network)',
+    );
     expect(doc.settings.CNI_CONFIG_DIR.from).toMatch(/hostPath, mounted at \/etc\/cni\/net.d/);
     // kwok runs no containers: subnet.env cannot be read, the MTU is assumed and says so.
     expect(doc.subnetEnv.read).toBe(false);
@@ -229,8 +334,12 @@ describe('detect: upstream flannel, permissions, overrides', () => {
   it('prints a readable report: DaemonSet, settings table with sources, checks with fixes', () => {
     const { status, stdout } = runCli(tb, ['detect']);
     expect(status).toBe(0);
-    expect(stdout).toMatch(/^flannel DaemonSet kube-flannel\/kube-flannel-ds \(container kube-flannel, image ghcr\.io\/flannel-io\/flannel:v0\.28\.9\)/);
-    expect(stdout).toMatch(/FLANNEL_NETWORK\s+10\.244\.0\.0\/16\s+net-conf\.json\s+ConfigMap kube-flannel\/kube-flannel-cfg/);
+    expect(stdout).toMatch(
+      /^flannel DaemonSet kube-flannel\/kube-flannel-ds \(container kube-flannel, image ghcr\.io\/flannel-io\/flannel:v0\.28\.9\)/,
+    );
+    expect(stdout).toMatch(
+      /FLANNEL_NETWORK\s+10\.244\.0\.0\/16\s+net-conf\.json\s+ConfigMap kube-flannel\/kube-flannel-cfg/,
+    );
     expect(stdout).toMatch(/FLANNEL_MTU\s+1450\s+default\s+assumed/);
     expect(stdout).toMatch(/✔ flannel uses the VXLAN backend: backend is vxlan/);
     expect(stdout).toMatch(/! the VXLAN MTU is known: MTU 1450 is assumed.*\n\s+fix: .*--flannel-mtu/);
@@ -239,7 +348,11 @@ describe('detect: upstream flannel, permissions, overrides', () => {
 
     const yaml = runCli(tb, ['-o', 'yaml', 'detect']);
     expect(yaml.status).toBe(0);
-    expect(YAML.parse(yaml.stdout)).toMatchObject({ schemaVersion: 1, flavour: 'flannel', settings: { FLANNEL_VNI: { value: 1 } } });
+    expect(YAML.parse(yaml.stdout)).toMatchObject({
+      schemaVersion: 1,
+      flavour: 'flannel',
+      settings: { FLANNEL_VNI: { value: 1 } },
+    });
   });
 
   it('changes nothing in the cluster', () => {
@@ -251,22 +364,34 @@ describe('detect: upstream flannel, permissions, overrides', () => {
     for (const [key, was] of before) {
       const now = after.get(key)!;
       // A kwok heartbeat may bump a Node's resourceVersion; its content must still be the same.
-      if (now.resourceVersion !== was.resourceVersion) expect({ key, content: now.content }).toEqual({ key, content: was.content });
+      if (now.resourceVersion !== was.resourceVersion)
+        expect({ key, content: now.content }).toEqual({ key, content: was.content });
     }
-    const managers = kubectlJson<{ items: any[] }>(tb, ['get', 'nodes,daemonsets,configmaps', '--all-namespaces', '--show-managed-fields'])
-      .items.flatMap((i) => (i.metadata.managedFields ?? []).map((f: { manager: string }) => f.manager));
+    const managers = kubectlJson<{ items: any[] }>(tb, [
+      'get',
+      'nodes,daemonsets,configmaps',
+      '--all-namespaces',
+      '--show-managed-fields',
+    ]).items.flatMap((i) => (i.metadata.managedFields ?? []).map((f: { manager: string }) => f.manager));
     expect(managers).not.toContain('flannel2calico');
   });
 
   it('takes settings from the environment, and a flag wins over the environment', () => {
     const env = detectJson(tb, [], { FLANNEL_VNI: '9', FLANNEL_MTU: '1400', FLANNEL_IP_MASQ: 'false' });
     expect(env.status).toBe(0);
-    expect(env.doc.settings.FLANNEL_VNI).toMatchObject({ value: 9, source: 'env', from: 'environment variable FLANNEL_VNI (detected: 1 from node-annotations)' });
+    expect(env.doc.settings.FLANNEL_VNI).toMatchObject({
+      value: 9,
+      source: 'env',
+      from: 'environment variable FLANNEL_VNI (detected: 1 from node-annotations)',
+    });
     expect(setting(env.doc, 'FLANNEL_MTU')).toEqual([1400, 'env']);
     expect(setting(env.doc, 'FLANNEL_IP_MASQ')).toEqual([false, 'env']);
     expect(check(env.doc, 'mtu').status).toBe('pass');
 
-    const flag = detectJson(tb, ['--flannel-vni', '7', '--flannel-mtu', '1380'], { FLANNEL_VNI: '9', FLANNEL_MTU: '1400' });
+    const flag = detectJson(tb, ['--flannel-vni', '7', '--flannel-mtu', '1380'], {
+      FLANNEL_VNI: '9',
+      FLANNEL_MTU: '1400',
+    });
     expect(setting(flag.doc, 'FLANNEL_VNI')).toEqual([7, 'flag']);
     expect(setting(flag.doc, 'FLANNEL_MTU')).toEqual([1380, 'flag']);
     expect(flag.doc.backend.vni).toBe(7);
@@ -288,9 +413,31 @@ describe('detect: upstream flannel, permissions, overrides', () => {
   it('tells a user without RBAC exactly which verbs on which resources are missing', () => {
     kubectlOk(tb, ['create', 'serviceaccount', 'narrow', '-n', 'default']);
     kubectlOk(tb, ['create', 'clusterrole', 'narrow-nodes', '--verb=get,list', '--resource=nodes']);
-    kubectlOk(tb, ['create', 'clusterrolebinding', 'narrow-nodes', '--clusterrole=narrow-nodes', '--serviceaccount=default:narrow']);
-    kubectlOk(tb, ['create', 'role', 'narrow-flannel', '-n', 'kube-flannel', '--verb=get,list', '--resource=daemonsets.apps,configmaps,pods']);
-    kubectlOk(tb, ['create', 'rolebinding', 'narrow-flannel', '-n', 'kube-flannel', '--role=narrow-flannel', '--serviceaccount=default:narrow']);
+    kubectlOk(tb, [
+      'create',
+      'clusterrolebinding',
+      'narrow-nodes',
+      '--clusterrole=narrow-nodes',
+      '--serviceaccount=default:narrow',
+    ]);
+    kubectlOk(tb, [
+      'create',
+      'role',
+      'narrow-flannel',
+      '-n',
+      'kube-flannel',
+      '--verb=get,list',
+      '--resource=daemonsets.apps,configmaps,pods',
+    ]);
+    kubectlOk(tb, [
+      'create',
+      'rolebinding',
+      'narrow-flannel',
+      '-n',
+      'kube-flannel',
+      '--role=narrow-flannel',
+      '--serviceaccount=default:narrow',
+    ]);
     const kubeconfig = serviceAccountKubeconfig(tb, 'default', 'narrow');
 
     const result = cliAs(tb, kubeconfig, ['-o', 'json', 'detect']);
@@ -325,7 +472,9 @@ describe('detect: upstream flannel, permissions, overrides', () => {
 
     const text = cliAs(tb, kubeconfig, ['detect']);
     expect(text.status).toBe(3);
-    expect(text.stdout).toMatch(/✘ your permissions cover the migration: missing \d+ of \d+ permissions: patch nodes cluster-wide; /);
+    expect(text.stdout).toMatch(
+      /✘ your permissions cover the migration: missing \d+ of \d+ permissions: patch nodes cluster-wide; /,
+    );
   });
 
   it('tells a user who may read nothing why flannel cannot be looked for', () => {
@@ -370,28 +519,40 @@ describe('detect: non-default settings, an old DaemonSet name, refused configura
     expect(failed(doc)).toEqual([]);
     for (const node of doc.nodes) {
       expect(node.vni).toBe(4096);
-      expect(node.vtepMacV4).toBe(JSON.parse(install.annotations[node.name]['flannel.example.com/backend-data']).VtepMAC);
+      expect(node.vtepMacV4).toBe(
+        JSON.parse(install.annotations[node.name]['flannel.example.com/backend-data']).VtepMAC,
+      );
     }
   });
 
   it('skips a DaemonSet that has no node to run on, and asks which one when two could run', async () => {
     // Old manifests ship one DaemonSet per architecture, in kube-system.
-    const arm64 = copyDaemonSet(tb, 'kube-flannel', 'kube-flannel-ds', 'kube-system', 'kube-flannel-ds-arm64', { 'kubernetes.io/arch': 'arm64' });
+    const arm64 = copyDaemonSet(tb, 'kube-flannel', 'kube-flannel-ds', 'kube-system', 'kube-flannel-ds-arm64', {
+      'kubernetes.io/arch': 'arm64',
+    });
     await waitForDaemonSetStatus(tb, arm64);
     const picked = detectJson(tb);
     expect(picked.status).toBe(0);
     expect(picked.doc.daemonSet).toMatchObject({ namespace: 'kube-flannel', name: 'kube-flannel-ds' });
-    expect(check(picked.doc, 'installation').message).toMatch(/the only flannel DaemonSet with nodes to run on \(kube-system\/kube-flannel-ds-arm64/);
+    expect(check(picked.doc, 'installation').message).toMatch(
+      /the only flannel DaemonSet with nodes to run on \(kube-system\/kube-flannel-ds-arm64/,
+    );
 
     const amd64 = copyDaemonSet(tb, 'kube-flannel', 'kube-flannel-ds', 'kube-system', 'kube-flannel-ds-amd64');
     await waitForDaemonSetStatus(tb, amd64);
     const ambiguous = detectJson(tb);
     expect(ambiguous.status).toBe(3);
     expect(ambiguous.doc.flavour).toBe('none');
-    expect(ambiguous.doc.candidates.map((c) => `${c.namespace}/${c.name}`)).toEqual(['kube-flannel/kube-flannel-ds', 'kube-system/kube-flannel-ds-amd64', 'kube-system/kube-flannel-ds-arm64']);
+    expect(ambiguous.doc.candidates.map((c) => `${c.namespace}/${c.name}`)).toEqual([
+      'kube-flannel/kube-flannel-ds',
+      'kube-system/kube-flannel-ds-amd64',
+      'kube-system/kube-flannel-ds-arm64',
+    ]);
     expect(check(ambiguous.doc, 'installation')).toMatchObject({
       status: 'fail',
-      message: expect.stringMatching(/^3 DaemonSets look like flannel: kube-flannel\/kube-flannel-ds \(flannel\), kube-system\/kube-flannel-ds-amd64 \(flannel\), kube-system\/kube-flannel-ds-arm64 \(flannel\)/),
+      message: expect.stringMatching(
+        /^3 DaemonSets look like flannel: kube-flannel\/kube-flannel-ds \(flannel\), kube-system\/kube-flannel-ds-amd64 \(flannel\), kube-system\/kube-flannel-ds-arm64 \(flannel\)/,
+      ),
       fix: expect.stringMatching(/--flannel-daemonset/),
     });
 
@@ -403,12 +564,17 @@ describe('detect: non-default settings, an old DaemonSet name, refused configura
     const byNamespace = detectJson(tb, ['--flannel-namespace', 'kube-flannel']);
     expect(byNamespace.status).toBe(0);
     expect(byNamespace.doc.daemonSet).toMatchObject({ namespace: 'kube-flannel', name: 'kube-flannel-ds' });
-    const fromEnv = detectJson(tb, [], { FLANNEL_DAEMONSET_NAME: 'kube-flannel-ds', FLANNEL_DAEMONSET_NAMESPACE: 'kube-flannel' });
+    const fromEnv = detectJson(tb, [], {
+      FLANNEL_DAEMONSET_NAME: 'kube-flannel-ds',
+      FLANNEL_DAEMONSET_NAMESPACE: 'kube-flannel',
+    });
     expect(fromEnv.status).toBe(0);
     expect(setting(fromEnv.doc, 'FLANNEL_DAEMONSET_NAME')).toEqual(['kube-flannel-ds', 'env']);
     const missing = detectJson(tb, ['--flannel-daemonset', 'kube-flannel-ds-s390x']);
     expect(missing.status).toBe(3);
-    expect(check(missing.doc, 'installation').message).toMatch(/DaemonSet kube-flannel-ds-s390x \(from --flannel-daemonset\) does not exist/);
+    expect(check(missing.doc, 'installation').message).toMatch(
+      /DaemonSet kube-flannel-ds-s390x \(from --flannel-daemonset\) does not exist/,
+    );
 
     deleteDaemonSet(tb, 'kube-system', 'kube-flannel-ds-amd64');
     deleteDaemonSet(tb, 'kube-system', 'kube-flannel-ds-arm64');
@@ -416,8 +582,16 @@ describe('detect: non-default settings, an old DaemonSet name, refused configura
 
   it('finds flannel in kube-system under the old name kube-flannel-ds-amd64 by itself', async () => {
     deleteDaemonSet(tb, 'kube-flannel', 'kube-flannel-ds');
-    await waitFor(() => tb.kubectl(['get', 'pods', '-A', '-l', 'app=flannel', '-o', 'name']).stdout.trim() === '', 60_000, 'flannel pods gone');
-    await installFlannel(tb, { namespace: 'kube-system', name: 'kube-flannel-ds-amd64', netConf: { Network: '10.50.0.0/16', Backend: { Type: 'vxlan' } } });
+    await waitFor(
+      () => tb.kubectl(['get', 'pods', '-A', '-l', 'app=flannel', '-o', 'name']).stdout.trim() === '',
+      60_000,
+      'flannel pods gone',
+    );
+    await installFlannel(tb, {
+      namespace: 'kube-system',
+      name: 'kube-flannel-ds-amd64',
+      netConf: { Network: '10.50.0.0/16', Backend: { Type: 'vxlan' } },
+    });
     const { status, doc } = detectJson(tb);
     expect(status).toBe(0);
     expect(doc.daemonSet).toMatchObject({ namespace: 'kube-system', name: 'kube-flannel-ds-amd64' });
@@ -431,16 +605,32 @@ describe('detect: non-default settings, an old DaemonSet name, refused configura
   });
 
   it('refuses an addon-managed DaemonSet, and says how to fix it', () => {
-    kubectlOk(tb, ['label', 'daemonset', 'kube-flannel-ds-amd64', '-n', 'kube-system', 'addonmanager.kubernetes.io/mode=Reconcile']);
+    kubectlOk(tb, [
+      'label',
+      'daemonset',
+      'kube-flannel-ds-amd64',
+      '-n',
+      'kube-system',
+      'addonmanager.kubernetes.io/mode=Reconcile',
+    ]);
     try {
       const { status, doc } = detectJson(tb);
       expect(status).toBe(3);
       expect(failed(doc)).toEqual(['daemonset-managed']);
-      expect(check(doc, 'daemonset-managed').message).toMatch(/addonmanager\.kubernetes\.io\/mode=Reconcile: the addon manager would undo/);
+      expect(check(doc, 'daemonset-managed').message).toMatch(
+        /addonmanager\.kubernetes\.io\/mode=Reconcile: the addon manager would undo/,
+      );
       expect(check(doc, 'daemonset-managed').fix).toMatch(/addonmanager\.kubernetes\.io\/mode-/);
       expect(doc.daemonSet?.managedBy).toBe('addon-manager (Reconcile)');
     } finally {
-      kubectlOk(tb, ['label', 'daemonset', 'kube-flannel-ds-amd64', '-n', 'kube-system', 'addonmanager.kubernetes.io/mode-']);
+      kubectlOk(tb, [
+        'label',
+        'daemonset',
+        'kube-flannel-ds-amd64',
+        '-n',
+        'kube-system',
+        'addonmanager.kubernetes.io/mode-',
+      ]);
     }
   });
 
@@ -450,10 +640,15 @@ describe('detect: non-default settings, an old DaemonSet name, refused configura
       const hostGw = detectJson(tb);
       expect(hostGw.status).toBe(3);
       expect(failed(hostGw.doc)).toEqual(['vxlan-backend']);
-      expect(check(hostGw.doc, 'vxlan-backend').message).toMatch(/^backend is host-gw: host-gw routes pod traffic over the underlay without any encapsulation/);
+      expect(check(hostGw.doc, 'vxlan-backend').message).toMatch(
+        /^backend is host-gw: host-gw routes pod traffic over the underlay without any encapsulation/,
+      );
       expect(hostGw.doc.backend.type).toBe('host-gw');
 
-      patchNetConf(tb, 'kube-system', 'kube-flannel-cfg', { Network: '10.50.0.0/16', Backend: { Type: 'vxlan', DirectRouting: true } });
+      patchNetConf(tb, 'kube-system', 'kube-flannel-cfg', {
+        Network: '10.50.0.0/16',
+        Backend: { Type: 'vxlan', DirectRouting: true },
+      });
       const direct = detectJson(tb);
       expect(direct.status).toBe(3);
       expect(failed(direct.doc)).toEqual(['direct-routing']);
@@ -469,14 +664,23 @@ describe('detect: non-default settings, an old DaemonSet name, refused configura
 
   it('reports conflicts between net-conf.json and the nodes', () => {
     try {
-      patchNetConf(tb, 'kube-system', 'kube-flannel-cfg', { Network: '10.60.0.0/16', SubnetLen: 24, Backend: { Type: 'vxlan', VNI: 7 } });
+      patchNetConf(tb, 'kube-system', 'kube-flannel-cfg', {
+        Network: '10.60.0.0/16',
+        SubnetLen: 24,
+        Backend: { Type: 'vxlan', VNI: 7 },
+      });
       const { status, doc } = detectJson(tb);
       expect(status).toBe(3);
       expect(failed(doc)).toEqual(['podcidrs-in-network']);
       const nodes = doc.nodes.map((n) => n.name).sort();
-      for (const node of doc.nodes) expect(doc.conflicts).toContain(`node ${node.name} podCIDR ${node.podCidrs[0]} is outside flannel's Network 10.60.0.0/16`);
-      expect(doc.conflicts).toContain('net-conf.json SubnetLen is 24 but the nodes\' IPv4 podCIDRs are /26');
-      expect(doc.conflicts).toContain(`net-conf.json Backend.VNI is 7 but backend-data on ${nodes.join(', ')} says VNI 1`);
+      for (const node of doc.nodes)
+        expect(doc.conflicts).toContain(
+          `node ${node.name} podCIDR ${node.podCidrs[0]} is outside flannel's Network 10.60.0.0/16`,
+        );
+      expect(doc.conflicts).toContain("net-conf.json SubnetLen is 24 but the nodes' IPv4 podCIDRs are /26");
+      expect(doc.conflicts).toContain(
+        `net-conf.json Backend.VNI is 7 but backend-data on ${nodes.join(', ')} says VNI 1`,
+      );
       expect(check(doc, 'conflicts').status).toBe('warn');
       expect(runCli(tb, ['detect']).stdout).toMatch(/Conflicts\n\s+! /);
     } finally {
@@ -498,7 +702,14 @@ describe('detect: dual-stack flannel and Canal', () => {
   });
 
   it('reads a dual-stack flannel', async () => {
-    const install = await installFlannel(tb, { netConf: { Network: '10.244.0.0/16', IPv6Network: 'fd00:10:244::/56', EnableIPv6: true, Backend: { Type: 'vxlan' } } });
+    const install = await installFlannel(tb, {
+      netConf: {
+        Network: '10.244.0.0/16',
+        IPv6Network: 'fd00:10:244::/56',
+        EnableIPv6: true,
+        Backend: { Type: 'vxlan' },
+      },
+    });
     const { status, doc } = detectJson(tb);
     expect(status).toBe(0);
     expect(setting(doc, 'FLANNEL_NETWORK')).toEqual(['10.244.0.0/16', 'net-conf.json']);
@@ -507,7 +718,9 @@ describe('detect: dual-stack flannel and Canal', () => {
     expect(failed(doc)).toEqual([]);
     for (const node of doc.nodes) {
       expect(node.podCidrs).toHaveLength(2);
-      expect(node.vtepMacV6).toBe(JSON.parse(install.annotations[node.name]['flannel.alpha.coreos.com/backend-v6-data']).VtepMAC);
+      expect(node.vtepMacV6).toBe(
+        JSON.parse(install.annotations[node.name]['flannel.alpha.coreos.com/backend-v6-data']).VtepMAC,
+      );
       expect(node.publicIpV6).toBe(install.annotations[node.name]['flannel.alpha.coreos.com/public-ipv6']);
     }
   });
@@ -518,7 +731,9 @@ describe('detect: dual-stack flannel and Canal', () => {
     const { status, doc } = detectJson(tb);
     expect(status).toBe(3);
     expect(failed(doc)).toEqual(['node-annotations']);
-    expect(check(doc, 'node-annotations').message).toMatch(new RegExp(`${node} lacks flannel.alpha.coreos.com/backend-v6-data although flannel runs IPv6`));
+    expect(check(doc, 'node-annotations').message).toMatch(
+      new RegExp(`${node} lacks flannel.alpha.coreos.com/backend-v6-data although flannel runs IPv6`),
+    );
   });
 
   it('finds Canal by content and reads its settings', async () => {
@@ -527,10 +742,21 @@ describe('detect: dual-stack flannel and Canal', () => {
     const { status, doc } = detectJson(tb);
     expect(status).toBe(0);
     expect(doc.flavour).toBe('canal');
-    expect(doc.daemonSet).toMatchObject({ namespace: 'kube-system', name: 'canal', container: 'kube-flannel', calicoImage: 'quay.io/calico/node:v3.32.1', version: 'v3.32.1' });
+    expect(doc.daemonSet).toMatchObject({
+      namespace: 'kube-system',
+      name: 'canal',
+      container: 'kube-flannel',
+      calicoImage: 'quay.io/calico/node:v3.32.1',
+      version: 'v3.32.1',
+    });
     expect(doc.configMap).toEqual({ namespace: 'kube-system', name: 'canal-config' });
     expect(check(doc, 'version')).toMatchObject({ status: 'pass', title: 'Canal (calico/node) is v3.7.0 or newer' });
-    expect(doc.settings.FLANNEL_MTU).toEqual({ key: 'flannelMtu', value: 1410, source: 'cni-conf', from: 'ConfigMap kube-system/canal-config key veth_mtu' });
+    expect(doc.settings.FLANNEL_MTU).toEqual({
+      key: 'flannelMtu',
+      value: 1410,
+      source: 'cni-conf',
+      from: 'ConfigMap kube-system/canal-config key veth_mtu',
+    });
     expect(setting(doc, 'FLANNEL_IP_MASQ')).toEqual([true, 'daemonset-args']);
     expect(setting(doc, 'FLANNEL_NETWORK')).toEqual(['10.244.0.0/16', 'net-conf.json']);
     expect(setting(doc, 'CNI_CONFIG_DIR')).toEqual(['/etc/cni/net.d', 'daemonset']);
@@ -540,12 +766,18 @@ describe('detect: dual-stack flannel and Canal', () => {
 
   it('finds Canal installed as rke2-canal', async () => {
     deleteDaemonSet(tb, 'kube-system', 'canal');
-    await waitFor(() => tb.kubectl(['get', 'pods', '-n', 'kube-system', '-l', 'k8s-app=canal', '-o', 'name']).stdout.trim() === '', 60_000, 'canal pods gone');
+    await waitFor(
+      () => tb.kubectl(['get', 'pods', '-n', 'kube-system', '-l', 'k8s-app=canal', '-o', 'name']).stdout.trim() === '',
+      60_000,
+      'canal pods gone',
+    );
     await installFlannel(tb, { canal: true, name: 'rke2-canal' });
     const { status, doc } = detectJson(tb);
     expect(status).toBe(0);
     expect(doc.flavour).toBe('canal');
     expect(doc.daemonSet).toMatchObject({ namespace: 'kube-system', name: 'rke2-canal' });
-    expect(doc.candidates[0].evidence).toEqual(expect.arrayContaining(['container kube-flannel runs flanneld', 'label k8s-app=canal']));
+    expect(doc.candidates[0].evidence).toEqual(
+      expect.arrayContaining(['container kube-flannel runs flanneld', 'label k8s-app=canal']),
+    );
   });
 });

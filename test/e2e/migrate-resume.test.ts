@@ -57,13 +57,41 @@ describe('migrate and revert: kill -9 at every step, then rerun', () => {
     expect(nodes.every((n) => !n.spec.unschedulable)).toBe(true);
     for (const n of nodes) {
       const state = JSON.parse(n.metadata.annotations?.['flannel2calico.io/state'] ?? '{}');
-      expect(state.completed).toEqual(['cordon', 'drain', 'stop-flannel', 'host-cleanup', 'start-calico', 'probe', 'uncordon', 'done']);
+      expect(state.completed).toEqual([
+        'cordon',
+        'drain',
+        'stop-flannel',
+        'host-cleanup',
+        'start-calico',
+        'probe',
+        'uncordon',
+        'done',
+      ]);
     }
-    const blocks = kubectlJson<{ items: Array<{ spec: { affinity: string } }> }>(tb, ['get', 'ipamblocks.crd.projectcalico.org', '-o', 'json']).items;
+    const blocks = kubectlJson<{ items: Array<{ spec: { affinity: string } }> }>(tb, [
+      'get',
+      'ipamblocks.crd.projectcalico.org',
+      '-o',
+      'json',
+    ]).items;
     for (const n of nodes) expect(blocks.filter((b) => b.spec.affinity === `host:${n.metadata.name}`)).toHaveLength(4);
-    const handles = kubectlJson<{ items: unknown[] }>(tb, ['get', 'ipamhandles.crd.projectcalico.org', '-o', 'json']).items;
+    const handles = kubectlJson<{ items: unknown[] }>(tb, [
+      'get',
+      'ipamhandles.crd.projectcalico.org',
+      '-o',
+      'json',
+    ]).items;
     expect(handles).toHaveLength(3);
-    const probes = kubectlJson<{ items: unknown[] }>(tb, ['get', 'pods', '-n', 'kube-system', '-l', 'flannel2calico.io/role=probe-server', '-o', 'json']).items;
+    const probes = kubectlJson<{ items: unknown[] }>(tb, [
+      'get',
+      'pods',
+      '-n',
+      'kube-system',
+      '-l',
+      'flannel2calico.io/role=probe-server',
+      '-o',
+      'json',
+    ]).items;
     expect(probes).toHaveLength(0);
     await waitForDeployment(tb, 'default', 'web');
     const lease = tb.kubectl(['get', 'lease', '-n', 'kube-system', 'flannel2calico']);
@@ -81,7 +109,17 @@ spec: {holderIdentity: ops@bastion/pid-4242, leaseDurationSeconds: 30, renewTime
     const refused = tb.cli(['migrate', '--yes', '--no-finalize', '--calico-manifest', calicoManifest]);
     expect(refused.status).toBe(2);
     expect(refused.stderr).toMatch(/another migration is running: .* held by ops@bastion\/pid-4242/);
-    expect(kubectlJson<{ spec: { holderIdentity: string } }>(tb, ['get', 'lease', '-n', 'kube-system', 'flannel2calico', '-o', 'json']).spec.holderIdentity).toBe('ops@bastion/pid-4242');
+    expect(
+      kubectlJson<{ spec: { holderIdentity: string } }>(tb, [
+        'get',
+        'lease',
+        '-n',
+        'kube-system',
+        'flannel2calico',
+        '-o',
+        'json',
+      ]).spec.holderIdentity,
+    ).toBe('ops@bastion/pid-4242');
 
     kubectlOk(tb, ['apply', '-f', '-'], lease(microTime(new Date(Date.now() - 10 * 60_000))));
     const took = tb.cli(['migrate', '--yes', '--no-finalize']);
@@ -114,13 +152,38 @@ spec: {holderIdentity: ops@bastion/pid-4242, leaseDurationSeconds: 30, renewTime
 
     const nodes = getNodes(tb);
     expect(nodes.map((n) => n.metadata.labels?.[MIGRATION_LABEL])).toEqual([undefined, undefined, undefined]);
-    expect(nodes.map((n) => n.metadata.annotations?.['flannel2calico.io/state'])).toEqual([undefined, undefined, undefined]);
+    expect(nodes.map((n) => n.metadata.annotations?.['flannel2calico.io/state'])).toEqual([
+      undefined,
+      undefined,
+      undefined,
+    ]);
     expect(nodes.every((n) => !n.spec.unschedulable)).toBe(true);
     expect(tb.kubectl(['get', 'daemonset', '-n', 'kube-system', 'calico-node']).status).not.toBe(0);
-    const flannel = kubectlJson<{ spec: { template: { spec: { nodeSelector?: Record<string, string> } } } }>(tb, ['get', 'daemonset', '-n', 'kube-flannel', 'kube-flannel-ds', '-o', 'json']);
+    const flannel = kubectlJson<{ spec: { template: { spec: { nodeSelector?: Record<string, string> } } } }>(tb, [
+      'get',
+      'daemonset',
+      '-n',
+      'kube-flannel',
+      'kube-flannel-ds',
+      '-o',
+      'json',
+    ]);
     expect(flannel.spec.template.spec.nodeSelector?.[MIGRATION_LABEL]).toBeUndefined();
     expect(tb.kubectl(['get', 'ipamblocks.crd.projectcalico.org']).stdout.trim()).toBe('');
-    expect(tb.kubectl(['get', 'jobs', '-n', 'kube-system', '-l', 'app.kubernetes.io/managed-by=flannel2calico', '-o', 'name']).stdout.trim()).toBe('');
+    expect(
+      tb
+        .kubectl([
+          'get',
+          'jobs',
+          '-n',
+          'kube-system',
+          '-l',
+          'app.kubernetes.io/managed-by=flannel2calico',
+          '-o',
+          'name',
+        ])
+        .stdout.trim(),
+    ).toBe('');
     await waitForDeployment(tb, 'default', 'web');
     expect(tb.kubectl(['get', 'lease', '-n', 'kube-system', 'flannel2calico']).status).not.toBe(0);
   }, 900_000);

@@ -39,10 +39,20 @@ export interface BackgroundRun {
 }
 
 /** Runs the CLI in the background; kills it with SIGKILL once its output matches `killAt`. */
-export function runCliInBackground(tb: Testbed, args: string[], opts: { killAt?: RegExp; kubeconfig?: string } = {}): Promise<BackgroundRun> {
-  const child = spawn(process.execPath, [path.join(repoRoot, 'bin/flannel2calico.js'), '--kubeconfig', opts.kubeconfig ?? tb.kubeconfig, ...args], {
-    cwd: repoRoot, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
+export function runCliInBackground(
+  tb: Testbed,
+  args: string[],
+  opts: { killAt?: RegExp; kubeconfig?: string } = {},
+): Promise<BackgroundRun> {
+  const child = spawn(
+    process.execPath,
+    [path.join(repoRoot, 'bin/flannel2calico.js'), '--kubeconfig', opts.kubeconfig ?? tb.kubeconfig, ...args],
+    {
+      cwd: repoRoot,
+      env: { ...process.env, NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   let stdout = '';
   let killed = false;
@@ -53,7 +63,10 @@ export function runCliInBackground(tb: Testbed, args: string[], opts: { killAt?:
       child.kill('SIGKILL');
     }
   };
-  child.stdout.on('data', (d: Buffer) => { stdout += d; onData(d); });
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d;
+    onData(d);
+  });
   child.stderr.on('data', onData);
   return new Promise((resolve) => child.on('close', (status) => resolve({ killed, status, stdout, output })));
 }

@@ -30,8 +30,13 @@ import {
   type Testbed,
 } from '../testbed/harness.js';
 
-interface Listed<T> { items: T[] }
-interface PdbJson { metadata: { name: string; namespace: string }; status?: { disruptionsAllowed?: number } }
+interface Listed<T> {
+  items: T[];
+}
+interface PdbJson {
+  metadata: { name: string; namespace: string };
+  status?: { disruptionsAllowed?: number };
+}
 
 /** IPv4 /24 → its four /26 blocks, computed independently of src/calico. */
 function quarters(cidr: string): string[] {
@@ -42,15 +47,32 @@ function quarters(cidr: string): string[] {
 
 function planJson(tb: Testbed, args: string[], expectedStatus: number): Plan {
   const result = tb.cli(['plan', '-o', 'json', ...args]);
-  if (result.status !== expectedStatus) throw new Error(`plan ${args.join(' ')} exited ${result.status}, expected ${expectedStatus}:\n${result.stderr}\n${result.stdout.slice(0, 2000)}`);
+  if (result.status !== expectedStatus)
+    throw new Error(
+      `plan ${args.join(' ')} exited ${result.status}, expected ${expectedStatus}:\n${result.stderr}\n${result.stdout.slice(0, 2000)}`,
+    );
   return JSON.parse(result.stdout) as Plan;
 }
 
 /** resourceVersion of every object the migration could touch: planning must leave them all alone. */
 function resourceVersions(tb: Testbed): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const kind of ['nodes', 'daemonsets', 'deployments', 'statefulsets', 'configmaps', 'poddisruptionbudgets', 'pods', 'services', 'leases.coordination.k8s.io']) {
-    const list = kubectlJson<Listed<{ metadata: { name: string; namespace?: string; resourceVersion: string } }>>(tb, ['get', kind, '-A']);
+  for (const kind of [
+    'nodes',
+    'daemonsets',
+    'deployments',
+    'statefulsets',
+    'configmaps',
+    'poddisruptionbudgets',
+    'pods',
+    'services',
+    'leases.coordination.k8s.io',
+  ]) {
+    const list = kubectlJson<Listed<{ metadata: { name: string; namespace?: string; resourceVersion: string } }>>(tb, [
+      'get',
+      kind,
+      '-A',
+    ]);
     for (const item of list.items) {
       // node leases and the control plane's own leases are heartbeats, not state we could change
       if (kind.startsWith('leases') && item.metadata.namespace !== 'kube-system') continue;
@@ -78,7 +100,9 @@ function expectNodeMatchesCluster(planned: PlannedNode, node: NodeJson, index: n
   expect(v4Blocks.map((b) => b.spec.cidr)).toEqual(quarters(v4));
   expect(v4Blocks.map((b) => b.metadata?.name)).toEqual(quarters(v4).map((c) => c.replace(/[./]/g, '-')));
   expect(v4Blocks.every((b) => b.spec.affinity === `host:${name}`)).toBe(true);
-  expect(planned.ipam.affinities.filter((a) => !String(a.spec.cidr).includes(':')).map((a) => [a.spec.node, a.spec.cidr])).toEqual(quarters(v4).map((c) => [name, c]));
+  expect(
+    planned.ipam.affinities.filter((a) => !String(a.spec.cidr).includes(':')).map((a) => [a.spec.node, a.spec.cidr]),
+  ).toEqual(quarters(v4).map((c) => [name, c]));
   expect(planned.annotations['projectcalico.org/IPv4VXLANTunnelAddr']).toBe(v4.split('/')[0]);
   expect(planned.annotations['projectcalico.org/VXLANTunnelMACAddr']).toBe(vtepMac(name, 4));
   expect(planned.annotations['projectcalico.org/IPv4Address']).toBe(`${nodeInternalIp(index)}/32`);
@@ -112,13 +136,26 @@ describe('plan on a flannel cluster (IPv4, then dual-stack)', () => {
     await tb?.down();
   });
 
-  it('plans the pool, Felix settings and every node\'s blocks, tunnel address, MAC and address from the cluster', () => {
+  it("plans the pool, Felix settings and every node's blocks, tunnel address, MAC and address from the cluster", () => {
     const plan = planJson(tb, ['--force', '--delete-emptydir-data'], 0);
-    expect(plan).toMatchObject({ apiVersion: 'flannel2calico/v1', kind: 'Plan', flavour: 'flannel', flannelDaemonSet: { name: flannel.daemonSet, namespace: flannel.namespace } });
-    expect(plan.calico.pools.map((p) => [p.metadata?.name, p.spec])).toEqual([[
-      'default-ipv4-ippool',
-      expect.objectContaining({ cidr: flannel.netConf.Network, blockSize: 26, vxlanMode: 'Always', ipipMode: 'Never', natOutgoing: true }),
-    ]]);
+    expect(plan).toMatchObject({
+      apiVersion: 'flannel2calico/v1',
+      kind: 'Plan',
+      flavour: 'flannel',
+      flannelDaemonSet: { name: flannel.daemonSet, namespace: flannel.namespace },
+    });
+    expect(plan.calico.pools.map((p) => [p.metadata?.name, p.spec])).toEqual([
+      [
+        'default-ipv4-ippool',
+        expect.objectContaining({
+          cidr: flannel.netConf.Network,
+          blockSize: 26,
+          vxlanMode: 'Always',
+          ipipMode: 'Never',
+          natOutgoing: true,
+        }),
+      ],
+    ]);
     expect(plan.calico.felixConfigurationPatch).toEqual({ spec: { vxlanVNI: 1, vxlanPort: 8472, vxlanMTU: 1450 } });
     const nodes = getNodes(tb);
     expect(plan.nodes).toHaveLength(nodes.length);
@@ -129,19 +166,35 @@ describe('plan on a flannel cluster (IPv4, then dual-stack)', () => {
     expect(plan.preflight.filter((f) => f.level === 'fail')).toEqual([]);
     expect(plan.hostCleanup).toEqual({
       helperImage: 'quay.io/calico/node:v3.32.1',
-      preDrainCheck: expect.stringContaining('a Job on the first node to move (worker-0) runs the host cleanup\'s command check (MODE=check, changes nothing) in quay.io/calico/node:v3.32.1'),
+      preDrainCheck: expect.stringContaining(
+        "a Job on the first node to move (worker-0) runs the host cleanup's command check (MODE=check, changes nothing) in quay.io/calico/node:v3.32.1",
+      ),
     });
-    expect(planJson(tb, ['--force', '--delete-emptydir-data', '--helper-image', 'registry.example/calico/node:v3.32.1'], 0).hostCleanup.helperImage)
-      .toBe('registry.example/calico/node:v3.32.1');
+    expect(
+      planJson(tb, ['--force', '--delete-emptydir-data', '--helper-image', 'registry.example/calico/node:v3.32.1'], 0)
+        .hostCleanup.helperImage,
+    ).toBe('registry.example/calico/node:v3.32.1');
   });
 
   it('orders workers by name and the control-plane node last, in --max-parallel batches', () => {
-    expect(planJson(tb, ['--force', '--delete-emptydir-data'], 0).batches).toEqual([['worker-0'], ['worker-1'], ['worker-2'], ['cp-0']]);
+    expect(planJson(tb, ['--force', '--delete-emptydir-data'], 0).batches).toEqual([
+      ['worker-0'],
+      ['worker-1'],
+      ['worker-2'],
+      ['cp-0'],
+    ]);
     const two = planJson(tb, ['--force', '--delete-emptydir-data', '--max-parallel', '2'], 0);
     expect(two.batches).toEqual([['worker-0', 'worker-1'], ['worker-2'], ['cp-0']]);
-    expect(two.nodes.map((n) => [n.name, n.role, n.batch])).toEqual([['worker-0', 'worker', 0], ['worker-1', 'worker', 0], ['worker-2', 'worker', 1], ['cp-0', 'control-plane', 2]]);
+    expect(two.nodes.map((n) => [n.name, n.role, n.batch])).toEqual([
+      ['worker-0', 'worker', 0],
+      ['worker-1', 'worker', 0],
+      ['worker-2', 'worker', 1],
+      ['cp-0', 'control-plane', 2],
+    ]);
     // 50% of 3 workers rounds up to 2
-    expect(planJson(tb, ['--force', '--delete-emptydir-data', '--max-parallel', '50%'], 0).batches).toEqual(two.batches);
+    expect(planJson(tb, ['--force', '--delete-emptydir-data', '--max-parallel', '50%'], 0).batches).toEqual(
+      two.batches,
+    );
     const one = planJson(tb, ['--force', '--delete-emptydir-data', '--nodes', 'cp-0,worker-2'], 0);
     expect(one.batches).toEqual([['worker-2'], ['cp-0']]);
   });
@@ -150,7 +203,8 @@ describe('plan on a flannel cluster (IPv4, then dual-stack)', () => {
     const plan = planJson(tb, [], 3);
     const pods = getPods(tb, '*').filter((p) => p.spec.nodeName);
     const pdbs = kubectlJson<Listed<PdbJson>>(tb, ['get', 'pdb', '-A']).items;
-    const allowed = (name: string) => pdbs.find((p) => p.metadata.namespace === 'apps' && p.metadata.name === name)!.status!.disruptionsAllowed!;
+    const allowed = (name: string) =>
+      pdbs.find((p) => p.metadata.namespace === 'apps' && p.metadata.name === name)!.status!.disruptionsAllowed!;
     expect(allowed('api')).toBe(0);
     for (const planned of plan.nodes) {
       const onNode = pods.filter((p) => p.spec.nodeName === planned.name);
@@ -158,9 +212,21 @@ describe('plan on a flannel cluster (IPv4, then dual-stack)', () => {
       for (const pod of onNode) {
         const d = planned.pods.find((x) => podKey(x) === podKey(pod))!;
         const kind = ownerKind(pod);
-        if (kind === 'DaemonSet') expect(d).toMatchObject({ action: 'skip', reason: expect.stringContaining('ignoring DaemonSet-managed Pods') });
-        else if (pod.metadata.name === 'bare') expect(d).toMatchObject({ action: 'refuse', reason: 'Pods that declare no controller (use --force to override)' });
-        else if (pod.metadata.labels?.app === 'cache') expect(d).toMatchObject({ action: 'refuse', reason: 'Pods with local storage (use --delete-emptydir-data to override)' });
+        if (kind === 'DaemonSet')
+          expect(d).toMatchObject({
+            action: 'skip',
+            reason: expect.stringContaining('ignoring DaemonSet-managed Pods'),
+          });
+        else if (pod.metadata.name === 'bare')
+          expect(d).toMatchObject({
+            action: 'refuse',
+            reason: 'Pods that declare no controller (use --force to override)',
+          });
+        else if (pod.metadata.labels?.app === 'cache')
+          expect(d).toMatchObject({
+            action: 'refuse',
+            reason: 'Pods with local storage (use --delete-emptydir-data to override)',
+          });
         else expect(d.action).toBe('evict');
         const app = pod.metadata.labels?.app;
         if (d.action === 'evict' && app && ['web', 'api', 'db'].includes(app)) {
@@ -173,7 +239,12 @@ describe('plan on a flannel cluster (IPv4, then dual-stack)', () => {
     const bareNode = pods.find((p) => p.metadata.name === 'bare')!.spec.nodeName;
     const cacheNode = pods.find((p) => p.metadata.labels?.app === 'cache')!.spec.nodeName;
     const fails = plan.preflight.filter((f) => f.level === 'fail');
-    expect(fails.map((f) => [f.id, f.node])).toEqual(expect.arrayContaining([['drain.unreplicated', bareNode], ['drain.emptydir', cacheNode]]));
+    expect(fails.map((f) => [f.id, f.node])).toEqual(
+      expect.arrayContaining([
+        ['drain.unreplicated', bareNode],
+        ['drain.emptydir', cacheNode],
+      ]),
+    );
     expect(fails.every((f) => f.id.startsWith('drain.'))).toBe(true);
     const apiNodes = [...new Set(pods.filter((p) => p.metadata.labels?.app === 'api').map((p) => p.spec.nodeName))];
     const blocked = plan.preflight.find((f) => f.id === 'drain.pdb-blocked')!;
@@ -199,13 +270,22 @@ describe('plan on a flannel cluster (IPv4, then dual-stack)', () => {
     expect(verbose.stdout).toContain('blocks: 10.244.1.0/26, 10.244.1.64/26, 10.244.1.128/26, 10.244.1.192/26');
     expect(verbose.stdout).toContain('Nothing blocks the migration.');
     expect(verbose.stdout).toContain('host Jobs   helper image quay.io/calico/node:v3.32.1 (--helper-image)');
-    expect(verbose.stdout).toMatch(/image check before the first drain, a Job on the first node to move \(worker-0\) runs the host cleanup's command check/);
+    expect(verbose.stdout).toMatch(
+      /image check before the first drain, a Job on the first node to move \(worker-0\) runs the host cleanup's command check/,
+    );
     const yaml = tb.cli(['plan', '-o', 'yaml', '--nodes', 'worker-1']);
     expect(yaml.stdout).toMatch(/^apiVersion: flannel2calico\/v1\nkind: Plan\n/);
   });
 
   it('refuses bad flags with exit 2, before planning', () => {
-    for (const args of [['--max-parallel', '0'], ['--max-parallel', '120%'], ['--nodes', 'worker-0,nope'], ['--drain-timeout', '5x'], ['--grace-period', '-5'], ['--flannel-vni', 'x']]) {
+    for (const args of [
+      ['--max-parallel', '0'],
+      ['--max-parallel', '120%'],
+      ['--nodes', 'worker-0,nope'],
+      ['--drain-timeout', '5x'],
+      ['--grace-period', '-5'],
+      ['--flannel-vni', 'x'],
+    ]) {
       const r = tb.cli(['plan', ...args]);
       expect({ args, status: r.status }).toEqual({ args, status: 2 });
       expect(r.stderr).toMatch(/^error: /m);
@@ -222,11 +302,25 @@ describe('plan on a flannel cluster (IPv4, then dual-stack)', () => {
     const plan = JSON.parse(fs.readFileSync(file, 'utf8')) as Plan;
     expect(plan.apiVersion).toBe('flannel2calico/v1');
     expect(plan.cluster.stateHash).toMatch(/^[0-9a-f]{64}$/);
-    expect(Object.keys(plan.cluster.fingerprint)).toEqual(expect.arrayContaining(['node/worker-0', 'node/cp-0', 'pdb/apps/api', `flannel/configmap/${flannel.namespace}/${flannel.configMap}`, `flannel/daemonset/${flannel.namespace}/${flannel.daemonSet}`]));
+    expect(Object.keys(plan.cluster.fingerprint)).toEqual(
+      expect.arrayContaining([
+        'node/worker-0',
+        'node/cp-0',
+        'pdb/apps/api',
+        `flannel/configmap/${flannel.namespace}/${flannel.configMap}`,
+        `flannel/daemonset/${flannel.namespace}/${flannel.daemonSet}`,
+      ]),
+    );
     // pods come and go (a web replica is replaced) without changing the hash
     const web = getPods(tb, 'apps', 'app=web')[0];
     kubectlOk(tb, ['delete', 'pod', '-n', 'apps', web.metadata.name, '--wait=false']);
-    await waitFor(() => getPods(tb, 'apps', 'app=web').filter((p) => p.status?.phase === 'Running' && !p.metadata.deletionTimestamp).length === 3, 60_000, 'web back to 3 pods');
+    await waitFor(
+      () =>
+        getPods(tb, 'apps', 'app=web').filter((p) => p.status?.phase === 'Running' && !p.metadata.deletionTimestamp)
+          .length === 3,
+      60_000,
+      'web back to 3 pods',
+    );
     expect(planJson(tb, ['--force', '--delete-emptydir-data'], 0).cluster.stateHash).toBe(plan.cluster.stateHash);
 
     const client = ClusterClient.fromOptions({ kubeconfig: tb.kubeconfig });
@@ -236,7 +330,10 @@ describe('plan on a flannel cluster (IPv4, then dual-stack)', () => {
     kubectlOk(tb, ['patch', 'pdb', 'web', '-n', 'apps', '--type', 'merge', '-p', '{"spec":{"maxUnavailable":2}}']);
     try {
       const drift = diffSnapshots(plan.cluster.fingerprint, await collectSnapshot(client, detection));
-      expect(drift.map((d) => d.message)).toEqual(['node worker-1 changed (unschedulable)', 'PodDisruptionBudget apps/web changed (spec)']);
+      expect(drift.map((d) => d.message)).toEqual([
+        'node worker-1 changed (unschedulable)',
+        'PodDisruptionBudget apps/web changed (spec)',
+      ]);
       expect(planJson(tb, ['--force', '--delete-emptydir-data'], 0).cluster.stateHash).not.toBe(plan.cluster.stateHash);
     } finally {
       kubectlOk(tb, ['uncordon', 'worker-1']);
@@ -254,23 +351,44 @@ describe('plan on a flannel cluster (IPv4, then dual-stack)', () => {
     expect(tb.kubectl(['get', 'crd', 'ippools.crd.projectcalico.org']).status).not.toBe(0);
     for (const node of getNodes(tb)) {
       expect(Object.keys(node.metadata.labels ?? {}).filter((k) => k.startsWith('projectcalico.org/'))).toEqual([]);
-      expect(Object.keys(node.metadata.annotations ?? {}).filter((k) => k.startsWith('projectcalico.org/') || k.startsWith('flannel2calico.io/'))).toEqual([]);
+      expect(
+        Object.keys(node.metadata.annotations ?? {}).filter(
+          (k) => k.startsWith('projectcalico.org/') || k.startsWith('flannel2calico.io/'),
+        ),
+      ).toEqual([]);
     }
   });
 
   it('plans IPv6 too once flannel runs dual-stack', async () => {
-    flannel = await installFlannel(tb, { netConf: { Network: '10.244.0.0/16', EnableIPv6: true, IPv6Network: 'fd00:10:244::/56', Backend: { Type: 'vxlan' } } });
+    flannel = await installFlannel(tb, {
+      netConf: {
+        Network: '10.244.0.0/16',
+        EnableIPv6: true,
+        IPv6Network: 'fd00:10:244::/56',
+        Backend: { Type: 'vxlan' },
+      },
+    });
     const plan = planJson(tb, ['--force', '--delete-emptydir-data'], 0);
     expect(plan.calico.pools.map((p) => [p.metadata?.name, p.spec.cidr, p.spec.blockSize, p.spec.vxlanMode])).toEqual([
       ['default-ipv4-ippool', '10.244.0.0/16', 26, 'Always'],
       ['default-ipv6-ippool', 'fd00:10:244::/56', 122, 'Always'],
     ]);
     expect(plan.calico.blockSizeV6).toBe(122);
-    expect(plan.calico.felixConfigurationPatch).toEqual({ spec: { vxlanVNI: 1, vxlanPort: 8472, vxlanMTU: 1450, vxlanMTUV6: 1450 } });
+    expect(plan.calico.felixConfigurationPatch).toEqual({
+      spec: { vxlanVNI: 1, vxlanPort: 8472, vxlanMTU: 1450, vxlanMTUV6: 1450 },
+    });
     for (const node of getNodes(tb)) {
-      expectNodeMatchesCluster(plan.nodes.find((n) => n.name === node.metadata.name)!, node, nodeIndex.get(node.metadata.name)!, true);
+      expectNodeMatchesCluster(
+        plan.nodes.find((n) => n.name === node.metadata.name)!,
+        node,
+        nodeIndex.get(node.metadata.name)!,
+        true,
+      );
     }
-    expect(plan.preflight.find((f) => f.id === 'cidr.service-overlap')).toMatchObject({ level: 'pass', message: expect.stringContaining('ServiceCIDR') });
+    expect(plan.preflight.find((f) => f.id === 'cidr.service-overlap')).toMatchObject({
+      level: 'pass',
+      message: expect.stringContaining('ServiceCIDR'),
+    });
   });
 });
 
@@ -282,30 +400,58 @@ describe('plan on a Canal cluster', () => {
     await installFlannel(tb, { canal: true });
     await installWorkloads(tb);
     // What Canal's calico-node leaves behind: its default pool without VXLAN.
-    kubectlOk(tb, ['apply', '-f', '-'], JSON.stringify({
-      apiVersion: 'crd.projectcalico.org/v1', kind: 'IPPool', metadata: { name: 'default-ipv4-ippool' },
-      spec: { cidr: '10.244.0.0/16', blockSize: 26, ipipMode: 'Never', vxlanMode: 'Never', natOutgoing: true, nodeSelector: 'all()' },
-    }));
+    kubectlOk(
+      tb,
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'crd.projectcalico.org/v1',
+        kind: 'IPPool',
+        metadata: { name: 'default-ipv4-ippool' },
+        spec: {
+          cidr: '10.244.0.0/16',
+          blockSize: 26,
+          ipipMode: 'Never',
+          vxlanMode: 'Never',
+          natOutgoing: true,
+          nodeSelector: 'all()',
+        },
+      }),
+    );
   }, 300_000);
 
   afterAll(async () => {
     await tb?.down();
   });
 
-  it('plans Canal\'s default pool for replacement and flags another node\'s block affinity over a podCIDR', () => {
+  it("plans Canal's default pool for replacement and flags another node's block affinity over a podCIDR", () => {
     const workerCidr = getNodes(tb).find((n) => n.metadata.name === 'worker-0')!.spec.podCIDR!;
     const stale = quarters(workerCidr)[1];
-    kubectlOk(tb, ['apply', '-f', '-'], JSON.stringify({
-      apiVersion: 'crd.projectcalico.org/v1', kind: 'BlockAffinity', metadata: { name: `gone-node-${stale.replace(/[./]/g, '-')}` },
-      spec: { state: 'confirmed', node: 'gone-node', type: 'host', cidr: stale, deleted: 'false' },
-    }));
+    kubectlOk(
+      tb,
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'crd.projectcalico.org/v1',
+        kind: 'BlockAffinity',
+        metadata: { name: `gone-node-${stale.replace(/[./]/g, '-')}` },
+        spec: { state: 'confirmed', node: 'gone-node', type: 'host', cidr: stale, deleted: 'false' },
+      }),
+    );
     const plan = planJson(tb, ['--force', '--delete-emptydir-data'], 3);
     expect(plan.flavour).toBe('canal');
     expect(plan.flannelDaemonSet).toEqual({ name: 'canal', namespace: 'kube-system' });
     expect(plan.calico.replacePools).toEqual(['default-ipv4-ippool']);
-    expect(plan.preflight.find((f) => f.id === 'calico.pool')).toMatchObject({ level: 'warn', message: expect.stringContaining('Canal\'s default pool') });
+    expect(plan.preflight.find((f) => f.id === 'calico.pool')).toMatchObject({
+      level: 'warn',
+      message: expect.stringContaining("Canal's default pool"),
+    });
     const fails = plan.preflight.filter((f) => f.level === 'fail');
-    expect(fails).toEqual([expect.objectContaining({ id: 'ipam.block-affinity', node: 'worker-0', message: expect.stringContaining(`claims ${stale}`) })]);
+    expect(fails).toEqual([
+      expect.objectContaining({
+        id: 'ipam.block-affinity',
+        node: 'worker-0',
+        message: expect.stringContaining(`claims ${stale}`),
+      }),
+    ]);
     expect(plan.batches).toEqual([['worker-0'], ['worker-1'], ['cp-0']]);
     for (const node of getNodes(tb)) {
       const planned = plan.nodes.find((n) => n.name === node.metadata.name)!;

@@ -8,23 +8,47 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
-  fixturesDir, installFlannel, installWorkloads, kubectlJson, scaleDeployment, startTestbed, waitForPdb, type Testbed,
+  fixturesDir,
+  installFlannel,
+  installWorkloads,
+  kubectlJson,
+  scaleDeployment,
+  startTestbed,
+  waitForPdb,
+  type Testbed,
 } from '../testbed/harness.js';
 
 const MIGRATION_LABEL = 'projectcalico.org/node-network-during-migration';
 const calicoManifest = path.join(fixturesDir, 'calico-v3.32.1/flannel-migration-calico.yaml');
 const STEP_TITLES: Record<string, string> = {
-  cordon: 'cordon', drain: 'drain', 'stop-flannel': 'stop flannel (label network=none)', 'host-cleanup': 'remove flannel from the host',
-  'start-calico': 'start calico-node (label network=calico)', probe: 'prove pod connectivity', uncordon: 'uncordon', done: 'done',
+  cordon: 'cordon',
+  drain: 'drain',
+  'stop-flannel': 'stop flannel (label network=none)',
+  'host-cleanup': 'remove flannel from the host',
+  'start-calico': 'start calico-node (label network=calico)',
+  probe: 'prove pod connectivity',
+  uncordon: 'uncordon',
+  done: 'done',
 };
 
-interface EventJson { involvedObject: { kind: string; name: string }; reason: string; message: string; firstTimestamp: string }
+interface EventJson {
+  involvedObject: { kind: string; name: string };
+  reason: string;
+  message: string;
+  firstTimestamp: string;
+}
 interface ReportJson {
   kind: string;
   record: { phase: string; nodeOrder: string[]; startedAt: string } | null;
   auditLog: { found: boolean; entries: number };
   calico: { ipPools: Array<{ name: string; cidr: string }> };
-  nodes: Array<{ name: string; network: string; cordoned: boolean; steps: Array<{ step: string; finishedAt: string; startedAt?: string; durationMs?: number; source: string }>; evictedPods: string[] }>;
+  nodes: Array<{
+    name: string;
+    network: string;
+    cordoned: boolean;
+    steps: Array<{ step: string; finishedAt: string; startedAt?: string; durationMs?: number; source: string }>;
+    evictedPods: string[];
+  }>;
   timeByStep: Record<string, number>;
   changes: Array<{ verb: string; kind: string; count: number }>;
   warnings: string[];
@@ -43,7 +67,20 @@ describe('report after migrating a 3-node cluster', () => {
     await installWorkloads(tb);
     await scaleDeployment(tb, 'apps', 'api', 3);
     await waitForPdb(tb, 'apps', 'api');
-    const r = tb.cli(['migrate', '--yes', '--no-finalize', '--force', '--delete-emptydir-data', '--calico-manifest', calicoManifest, '--log-file', log], { timeoutMs: 300_000 });
+    const r = tb.cli(
+      [
+        'migrate',
+        '--yes',
+        '--no-finalize',
+        '--force',
+        '--delete-emptydir-data',
+        '--calico-manifest',
+        calicoManifest,
+        '--log-file',
+        log,
+      ],
+      { timeoutMs: 300_000 },
+    );
     if (r.status !== 0) throw new Error(`migrate failed (${r.status}): ${r.stderr}`);
   }, 420_000);
 
@@ -53,32 +90,60 @@ describe('report after migrating a 3-node cluster', () => {
   });
 
   function stepEvents(): EventJson[] {
-    return kubectlJson<{ items: EventJson[] }>(tb, ['get', 'events', '-n', 'default', '-l', 'app.kubernetes.io/managed-by=flannel2calico', '-o', 'json']).items
-      .filter((e) => e.involvedObject.kind === 'Node' && e.reason === 'MigrationStep');
+    return kubectlJson<{ items: EventJson[] }>(tb, [
+      'get',
+      'events',
+      '-n',
+      'default',
+      '-l',
+      'app.kubernetes.io/managed-by=flannel2calico',
+      '-o',
+      'json',
+    ]).items.filter((e) => e.involvedObject.kind === 'Node' && e.reason === 'MigrationStep');
   }
 
   it('-o json: each node, its steps and its state as the cluster and the audit log recorded them', () => {
     const r = tb.cli(['report', '-o', 'json', '--log-file', log]);
     expect(r.status).toBe(0);
     const report = JSON.parse(r.stdout) as ReportJson;
-    const record = JSON.parse(kubectlJson<{ data: { record: string } }>(tb, ['get', 'configmap', '-n', 'kube-system', 'flannel2calico-state', '-o', 'json']).data.record);
-    expect(report.record).toMatchObject({ phase: record.phase, nodeOrder: record.nodeOrder, startedAt: record.startedAt });
+    const record = JSON.parse(
+      kubectlJson<{ data: { record: string } }>(tb, [
+        'get',
+        'configmap',
+        '-n',
+        'kube-system',
+        'flannel2calico-state',
+        '-o',
+        'json',
+      ]).data.record,
+    );
+    expect(report.record).toMatchObject({
+      phase: record.phase,
+      nodeOrder: record.nodeOrder,
+      startedAt: record.startedAt,
+    });
     expect(report.nodes.map((n) => n.name).sort()).toEqual([...tb.nodeNames].sort());
 
-    const nodes = kubectlJson<{ items: Array<{ metadata: { name: string; labels: Record<string, string> }; spec: { unschedulable?: boolean } }> }>(tb, ['get', 'nodes', '-o', 'json']).items;
+    const nodes = kubectlJson<{
+      items: Array<{ metadata: { name: string; labels: Record<string, string> }; spec: { unschedulable?: boolean } }>;
+    }>(tb, ['get', 'nodes', '-o', 'json']).items;
     const events = stepEvents();
     for (const node of report.nodes) {
       const live = nodes.find((n) => n.metadata.name === node.name)!;
       expect(node.network).toBe(live.metadata.labels[MIGRATION_LABEL]);
       expect(node.cordoned).toBe(live.spec.unschedulable === true);
       // The steps are exactly those the cluster has a MigrationStep Event for.
-      const recorded = events.filter((e) => e.involvedObject.name === node.name).map((e) => e.message.replace(/: done$/, ''));
+      const recorded = events
+        .filter((e) => e.involvedObject.name === node.name)
+        .map((e) => e.message.replace(/: done$/, ''));
       expect(node.steps.map((s) => STEP_TITLES[s.step]).sort()).toEqual([...recorded].sort());
       // With the audit log, every step is timed from it, in order, each within a second of its Event.
       for (const step of node.steps) {
         expect(step.source).toBe('audit-log');
         expect(step.durationMs).toBeGreaterThanOrEqual(0);
-        const event = events.find((e) => e.involvedObject.name === node.name && e.message === `${STEP_TITLES[step.step]}: done`)!;
+        const event = events.find(
+          (e) => e.involvedObject.name === node.name && e.message === `${STEP_TITLES[step.step]}: done`,
+        )!;
         expect(Math.abs(Date.parse(event.firstTimestamp) - Date.parse(step.finishedAt))).toBeLessThan(1500);
       }
       const finished = node.steps.map((s) => s.finishedAt);
@@ -104,10 +169,12 @@ describe('report after migrating a 3-node cluster', () => {
     expect(md).toMatch(/## Where time went[\s\S]*\| drain \|/);
     expect(svg.match(/<g class="node"/g)).toHaveLength(3);
     const bars = svg.match(/class="step" data-step="[a-z-]+"/g) ?? [];
-    expect(bars).toHaveLength(json.nodes.reduce((n, node) => n + node.steps.filter((s) => s.step !== 'done').length, 0));
+    expect(bars).toHaveLength(
+      json.nodes.reduce((n, node) => n + node.steps.filter((s) => s.step !== 'done').length, 0),
+    );
   });
 
-  it('without the audit log: times from the cluster\'s Events, and a warning that says so', () => {
+  it("without the audit log: times from the cluster's Events, and a warning that says so", () => {
     const r = tb.cli(['report', '-o', 'json', '--log-file', path.join(dir, 'elsewhere.ndjson')]);
     expect(r.status).toBe(0);
     const report = JSON.parse(r.stdout) as ReportJson;
@@ -116,7 +183,9 @@ describe('report after migrating a 3-node cluster', () => {
     for (const node of report.nodes) {
       expect(node.steps.every((s) => s.source === 'event')).toBe(true);
       for (const step of node.steps) {
-        const event = events.find((e) => e.involvedObject.name === node.name && e.message === `${STEP_TITLES[step.step]}: done`)!;
+        const event = events.find(
+          (e) => e.involvedObject.name === node.name && e.message === `${STEP_TITLES[step.step]}: done`,
+        )!;
         expect(Date.parse(step.finishedAt)).toBe(Date.parse(event.firstTimestamp));
       }
     }

@@ -14,7 +14,10 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../
 
 /** The project's files as a clone has them: tracked, plus new files git does not ignore. */
 function projectFiles(): string[] {
-  const r = spawnSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: repoRoot, encoding: 'utf8' });
+  const r = spawnSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+  });
   if (r.status !== 0) throw new Error(`git ls-files failed: ${r.stderr}`);
   return r.stdout.split('\0').filter((f) => f && fs.existsSync(path.join(repoRoot, f)));
 }
@@ -63,17 +66,31 @@ describe('a copy of the repository with nothing beside it', () => {
     }
   });
 
-  it('runs an end-to-end suite from the copy (detect against the test bed, flannel from the copy\'s fixtures)', () => {
+  it("runs an end-to-end suite from the copy (detect against the test bed, flannel from the copy's fixtures)", () => {
     const env = { ...process.env };
     delete env.FIXTURES_DIR;
     const report = path.join(parent, 'report.json');
-    const r = spawnSync(process.execPath, [
-      '--experimental-vm-modules', '--disable-warning=ExperimentalWarning', 'node_modules/jest/bin/jest.js',
-      'test/e2e/detect.test.ts', '-t', 'detect: upstream flannel', '--json', `--outputFile=${report}`,
-    ], { cwd: copy, env, encoding: 'utf8', timeout: 360_000 });
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--experimental-vm-modules',
+        '--disable-warning=ExperimentalWarning',
+        'node_modules/jest/bin/jest.js',
+        'test/e2e/detect.test.ts',
+        '-t',
+        'detect: upstream flannel',
+        '--json',
+        `--outputFile=${report}`,
+      ],
+      { cwd: copy, env, encoding: 'utf8', timeout: 360_000 },
+    );
     const output = `${r.stdout}\n${r.stderr}`;
     expect({ status: r.status, tail: r.status === 0 ? '' : output.slice(-4000) }).toEqual({ status: 0, tail: '' });
-    const results = JSON.parse(fs.readFileSync(report, 'utf8')) as { numPassedTests: number; numFailedTests: number; testResults: Array<{ name: string }> };
+    const results = JSON.parse(fs.readFileSync(report, 'utf8')) as {
+      numPassedTests: number;
+      numFailedTests: number;
+      testResults: Array<{ name: string }>;
+    };
     expect(results.numFailedTests).toBe(0);
     expect(results.numPassedTests).toBeGreaterThan(5);
     // The suite ran from the copy, not from this checkout.

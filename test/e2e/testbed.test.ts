@@ -4,15 +4,48 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import ipaddr from 'ipaddr.js';
 import { ClusterClient, ClusterError } from '../../src/cluster/index.js';
 import {
-  CONTROL_PLANE_ROLE, LABEL_FAIL, LABEL_NEVER_READY, clusterPids, fixturesDir, getNodes, getPods, installCalicoCrds,
-  installFlannel, installWorkloads, kubectlJson, kubectlOk, nodeInternalIp, repoRoot, scaleDeployment, startTestbed,
-  testbedDir, waitFor, waitForDaemonSet, waitForDeployment, waitForPdb, type NodeJson, type PodJson, type Testbed,
+  CONTROL_PLANE_ROLE,
+  LABEL_FAIL,
+  LABEL_NEVER_READY,
+  clusterPids,
+  fixturesDir,
+  getNodes,
+  getPods,
+  installCalicoCrds,
+  installFlannel,
+  installWorkloads,
+  kubectlJson,
+  kubectlOk,
+  nodeInternalIp,
+  repoRoot,
+  scaleDeployment,
+  startTestbed,
+  testbedDir,
+  waitFor,
+  waitForDaemonSet,
+  waitForDeployment,
+  waitForPdb,
+  type NodeJson,
+  type PodJson,
+  type Testbed,
 } from '../testbed/harness.js';
 
-interface ManagedField { manager: string; operation: string; subresource?: string; fieldsV1?: { 'f:spec'?: Record<string, unknown> } }
-interface Condition { type: string; status: string }
-interface JobJson { status?: { conditions?: Condition[]; succeeded?: number; failed?: number } }
-interface PdbJson { status?: { disruptionsAllowed?: number } }
+interface ManagedField {
+  manager: string;
+  operation: string;
+  subresource?: string;
+  fieldsV1?: { 'f:spec'?: Record<string, unknown> };
+}
+interface Condition {
+  type: string;
+  status: string;
+}
+interface JobJson {
+  status?: { conditions?: Condition[]; succeeded?: number; failed?: number };
+}
+interface PdbJson {
+  status?: { disruptionsAllowed?: number };
+}
 
 const apply = (tb: Testbed, obj: object) => kubectlOk(tb, ['apply', '-f', '-'], JSON.stringify(obj));
 
@@ -24,20 +57,31 @@ function inCidr(ip: string, cidr: string): boolean {
 
 function deployment(name: string, replicas: number, labels: Record<string, string> = {}): object {
   return {
-    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: 'default' },
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: 'default' },
     spec: {
-      replicas, selector: { matchLabels: { app: name } },
-      template: { metadata: { labels: { app: name, ...labels } }, spec: { containers: [{ name: 'main', image: 'registry.k8s.io/pause:3.10' }] } },
+      replicas,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name, ...labels } },
+        spec: { containers: [{ name: 'main', image: 'registry.k8s.io/pause:3.10' }] },
+      },
     },
   };
 }
 
 function job(name: string, labels: Record<string, string> = {}): object {
   return {
-    apiVersion: 'batch/v1', kind: 'Job', metadata: { name, namespace: 'default' },
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name, namespace: 'default' },
     spec: {
       backoffLimit: 0,
-      template: { metadata: { labels }, spec: { restartPolicy: 'Never', containers: [{ name: 'main', image: 'registry.k8s.io/pause:3.10' }] } },
+      template: {
+        metadata: { labels },
+        spec: { restartPolicy: 'Never', containers: [{ name: 'main', image: 'registry.k8s.io/pause:3.10' }] },
+      },
     },
   };
 }
@@ -52,13 +96,17 @@ const readyOf = (pod: PodJson) => pod.status?.conditions?.find((c) => c.type ===
 /** Processes whose command line mentions the cluster's kwok directory. */
 function processesOf(cluster: string): number[] {
   const marker = path.join(testbedDir, 'kwok', 'clusters', cluster) + path.sep;
-  return fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
-    try {
-      return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker);
-    } catch {
-      return false;
-    }
-  });
+  return fs
+    .readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker);
+      } catch {
+        return false;
+      }
+    });
 }
 
 describe('test bed: 1 control-plane node + 3 workers, podCIDRs /26 from 10.50.0.0/16', () => {
@@ -80,30 +128,45 @@ describe('test bed: 1 control-plane node + 3 workers, podCIDRs /26 from 10.50.0.
     expect(cp.metadata.labels?.[CONTROL_PLANE_ROLE]).toBe('');
     expect(cp.spec.taints).toEqual([{ key: CONTROL_PLANE_ROLE, effect: 'NoSchedule' }]);
     const worker = nodes.find((n) => n.metadata.name === 'worker-0')!;
-    expect(worker.metadata.labels).toMatchObject({ 'kubernetes.io/os': 'linux', 'kubernetes.io/hostname': 'worker-0', type: 'kwok' });
+    expect(worker.metadata.labels).toMatchObject({
+      'kubernetes.io/os': 'linux',
+      'kubernetes.io/hostname': 'worker-0',
+      type: 'kwok',
+    });
     expect(worker.spec.taints ?? []).toEqual([]);
   });
 
   it('gets each node its podCIDR from the controller-manager, not from kwok', () => {
-    const nodes = kubectlJson<{ items: Array<NodeJson & { metadata: { managedFields: ManagedField[] } }> }>(tb, ['get', 'nodes', '--show-managed-fields']).items;
+    const nodes = kubectlJson<{ items: Array<NodeJson & { metadata: { managedFields: ManagedField[] } }> }>(tb, [
+      'get',
+      'nodes',
+      '--show-managed-fields',
+    ]).items;
     const cidrs = nodes.map((n) => n.spec.podCIDR!);
     expect(new Set(cidrs).size).toBe(4);
     for (const node of nodes) {
       expect(node.spec.podCIDRs).toEqual([node.spec.podCIDR]);
       expect(node.spec.podCIDR).toMatch(/\/26$/);
       expect(inCidr(node.spec.podCIDR!.split('/')[0], '10.50.0.0/16')).toBe(true);
-      const writers = node.metadata.managedFields.filter((f) => f.fieldsV1?.['f:spec']?.['f:podCIDR'] !== undefined).map((f) => f.manager);
+      const writers = node.metadata.managedFields
+        .filter((f) => f.fieldsV1?.['f:spec']?.['f:podCIDR'] !== undefined)
+        .map((f) => f.manager);
       expect(writers).toEqual(['kube-controller-manager']);
     }
   });
 
   it('gives every node a distinct InternalIP', () => {
     const nodes = getNodes(tb);
-    const ips = tb.nodeNames.map((name) => nodes.find((n) => n.metadata.name === name)!.status!.addresses!.filter((a) => a.type === 'InternalIP').map((a) => a.address));
+    const ips = tb.nodeNames.map((name) =>
+      nodes
+        .find((n) => n.metadata.name === name)!
+        .status!.addresses!.filter((a) => a.type === 'InternalIP')
+        .map((a) => a.address),
+    );
     expect(ips).toEqual(tb.nodeNames.map((_, i) => [nodeInternalIp(i)]));
   });
 
-  it('schedules a Deployment onto the untainted nodes, with pod IPs from each node\'s podCIDR', async () => {
+  it("schedules a Deployment onto the untainted nodes, with pod IPs from each node's podCIDR", async () => {
     apply(tb, deployment('spread', 6));
     await waitForDeployment(tb, 'default', 'spread');
     const cidrOf = new Map(getNodes(tb).map((n) => [n.metadata.name, n.spec.podCIDR!]));
@@ -119,17 +182,29 @@ describe('test bed: 1 control-plane node + 3 workers, podCIDRs /26 from 10.50.0.
   it('runs a DaemonSet with a nodeSelector exactly on the nodes carrying the label', async () => {
     const label = 'testbed.flannel2calico.io/agent';
     apply(tb, {
-      apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'picky', namespace: 'default' },
+      apiVersion: 'apps/v1',
+      kind: 'DaemonSet',
+      metadata: { name: 'picky', namespace: 'default' },
       spec: {
         selector: { matchLabels: { app: 'picky' } },
-        template: { metadata: { labels: { app: 'picky' } }, spec: { nodeSelector: { [label]: 'yes' }, containers: [{ name: 'main', image: 'registry.k8s.io/pause:3.10' }] } },
+        template: {
+          metadata: { labels: { app: 'picky' } },
+          spec: {
+            nodeSelector: { [label]: 'yes' },
+            containers: [{ name: 'main', image: 'registry.k8s.io/pause:3.10' }],
+          },
+        },
       },
     });
     kubectlOk(tb, ['label', 'node', 'worker-1', `${label}=yes`]);
-    const placed = await waitFor(() => {
-      const pods = getPods(tb, 'default', 'app=picky');
-      return pods.length === 1 && readyOf(pods[0]) === 'True' ? pods : undefined;
-    }, 30_000, 'the picky DaemonSet pod on worker-1');
+    const placed = await waitFor(
+      () => {
+        const pods = getPods(tb, 'default', 'app=picky');
+        return pods.length === 1 && readyOf(pods[0]) === 'True' ? pods : undefined;
+      },
+      30_000,
+      'the picky DaemonSet pod on worker-1',
+    );
     expect(placed[0].spec.nodeName).toBe('worker-1');
 
     kubectlOk(tb, ['label', 'node', 'worker-1', `${label}-`]);
@@ -138,21 +213,37 @@ describe('test bed: 1 control-plane node + 3 workers, podCIDRs /26 from 10.50.0.
 
   it('refuses an eviction with 429 while a PodDisruptionBudget allows no disruption, and allows it after scaling up', async () => {
     apply(tb, deployment('guarded', 2));
-    apply(tb, { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: 'guarded', namespace: 'default' }, spec: { minAvailable: 2, selector: { matchLabels: { app: 'guarded' } } } });
+    apply(tb, {
+      apiVersion: 'policy/v1',
+      kind: 'PodDisruptionBudget',
+      metadata: { name: 'guarded', namespace: 'default' },
+      spec: { minAvailable: 2, selector: { matchLabels: { app: 'guarded' } } },
+    });
     await waitForDeployment(tb, 'default', 'guarded');
     await waitForPdb(tb, 'default', 'guarded');
     const victim = getPods(tb, 'default', 'app=guarded')[0].metadata.name;
 
-    const refusal = await client.evict(victim, 'default').then(() => undefined, (err: unknown) => err);
+    const refusal = await client.evict(victim, 'default').then(
+      () => undefined,
+      (err: unknown) => err,
+    );
     expect(refusal).toBeInstanceOf(ClusterError);
     expect((refusal as ClusterError).kind).toBe('too-many-requests');
     expect((refusal as ClusterError).status).toBe(429);
     expect((refusal as ClusterError).message).toContain('disruption budget');
 
     await scaleDeployment(tb, 'default', 'guarded', 3);
-    await waitFor(() => kubectlJson<PdbJson>(tb, ['get', 'pdb', 'guarded', '-n', 'default']).status?.disruptionsAllowed === 1, 30_000, 'PDB guarded to allow one disruption');
+    await waitFor(
+      () => kubectlJson<PdbJson>(tb, ['get', 'pdb', 'guarded', '-n', 'default']).status?.disruptionsAllowed === 1,
+      30_000,
+      'PDB guarded to allow one disruption',
+    );
     await expect(client.evict(victim, 'default')).resolves.toBe('evicted');
-    await waitFor(() => !getPods(tb, 'default', 'app=guarded').some((p) => p.metadata.name === victim), 30_000, `evicted pod ${victim} to be gone`);
+    await waitFor(
+      () => !getPods(tb, 'default', 'app=guarded').some((p) => p.metadata.name === victim),
+      30_000,
+      `evicted pod ${victim} to be gone`,
+    );
     await waitForDeployment(tb, 'default', 'guarded');
     await expect(client.evict(victim, 'default')).resolves.toBe('gone');
   });
@@ -175,27 +266,55 @@ describe('test bed: 1 control-plane node + 3 workers, podCIDRs /26 from 10.50.0.
 
   it(`runs a pod labelled ${LABEL_NEVER_READY}=true without it ever becoming Ready`, async () => {
     apply(tb, deployment('stuck', 1, { [LABEL_NEVER_READY]: 'true' }));
-    const pod = await waitFor(() => getPods(tb, 'default', 'app=stuck').find((p) => p.status?.phase === 'Running'), 30_000, 'the stuck pod to run');
+    const pod = await waitFor(
+      () => getPods(tb, 'default', 'app=stuck').find((p) => p.status?.phase === 'Running'),
+      30_000,
+      'the stuck pod to run',
+    );
     expect(readyOf(pod)).toBe('False');
-    const status = kubectlJson<{ status: { availableReplicas?: number; unavailableReplicas?: number } }>(tb, ['get', 'deployment', 'stuck']).status;
+    const status = kubectlJson<{ status: { availableReplicas?: number; unavailableReplicas?: number } }>(tb, [
+      'get',
+      'deployment',
+      'stuck',
+    ]).status;
     expect(status.availableReplicas ?? 0).toBe(0);
   });
 
-  it('installs flannel from the upstream manifest and writes flanneld\'s node annotations', async () => {
+  it("installs flannel from the upstream manifest and writes flanneld's node annotations", async () => {
     const result = await installFlannel(tb, { skipNodes: ['worker-2'] });
-    expect(result).toMatchObject({ namespace: 'kube-flannel', daemonSet: 'kube-flannel-ds', configMap: 'kube-flannel-cfg' });
-    const ds = kubectlJson<{ status: { numberReady: number } }>(tb, ['get', 'daemonset', 'kube-flannel-ds', '-n', 'kube-flannel']);
+    expect(result).toMatchObject({
+      namespace: 'kube-flannel',
+      daemonSet: 'kube-flannel-ds',
+      configMap: 'kube-flannel-cfg',
+    });
+    const ds = kubectlJson<{ status: { numberReady: number } }>(tb, [
+      'get',
+      'daemonset',
+      'kube-flannel-ds',
+      '-n',
+      'kube-flannel',
+    ]);
     expect(ds.status.numberReady).toBe(4);
 
-    const real = JSON.parse(fs.readFileSync(path.join(fixturesDir, 'flanneld-v0.28.10-node-state', 'node-annotations.json'), 'utf8')) as { annotations: Record<string, string> };
-    const flannelKeys = (a: Record<string, string> | undefined) => Object.keys(a ?? {}).filter((k) => k.startsWith('flannel.alpha.coreos.com/')).sort();
+    const real = JSON.parse(
+      fs.readFileSync(path.join(fixturesDir, 'flanneld-v0.28.10-node-state', 'node-annotations.json'), 'utf8'),
+    ) as { annotations: Record<string, string> };
+    const flannelKeys = (a: Record<string, string> | undefined) =>
+      Object.keys(a ?? {})
+        .filter((k) => k.startsWith('flannel.alpha.coreos.com/'))
+        .sort();
     const nodes = getNodes(tb);
     for (const node of nodes.filter((n) => n.metadata.name !== 'worker-2')) {
       const a = node.metadata.annotations!;
       expect(flannelKeys(a)).toEqual(Object.keys(real.annotations).sort());
       expect(a['flannel.alpha.coreos.com/backend-type']).toBe('vxlan');
-      expect(JSON.parse(a['flannel.alpha.coreos.com/backend-data'])).toEqual({ VNI: 1, VtepMAC: expect.stringMatching(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/) });
-      expect(a['flannel.alpha.coreos.com/public-ip']).toBe(node.status!.addresses!.find((x) => x.type === 'InternalIP')!.address);
+      expect(JSON.parse(a['flannel.alpha.coreos.com/backend-data'])).toEqual({
+        VNI: 1,
+        VtepMAC: expect.stringMatching(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/),
+      });
+      expect(a['flannel.alpha.coreos.com/public-ip']).toBe(
+        node.status!.addresses!.find((x) => x.type === 'InternalIP')!.address,
+      );
     }
     const macs = nodes.map((n) => n.metadata.annotations?.['flannel.alpha.coreos.com/backend-data']).filter(Boolean);
     expect(new Set(macs).size).toBe(3);
@@ -204,7 +323,8 @@ describe('test bed: 1 control-plane node + 3 workers, podCIDRs /26 from 10.50.0.
 
   it('installs the workloads with their PDBs; scaling api to 3 allows one disruption', async () => {
     await installWorkloads(tb);
-    const allowed = (name: string) => kubectlJson<PdbJson>(tb, ['get', 'pdb', name, '-n', 'apps']).status?.disruptionsAllowed;
+    const allowed = (name: string) =>
+      kubectlJson<PdbJson>(tb, ['get', 'pdb', name, '-n', 'apps']).status?.disruptionsAllowed;
     expect(allowed('web')).toBe(1);
     expect(allowed('api')).toBe(0);
     expect(allowed('db')).toBe(1);
@@ -218,18 +338,27 @@ describe('test bed: 1 control-plane node + 3 workers, podCIDRs /26 from 10.50.0.
     await waitFor(() => allowed('api') === 1, 30_000, 'PDB api to allow one disruption');
   });
 
-  it('installs Calico\'s CRDs so that Calico objects can be created', async () => {
+  it("installs Calico's CRDs so that Calico objects can be created", async () => {
     const names = await installCalicoCrds(tb);
     expect(names).toContain('ippools.crd.projectcalico.org');
-    kubectlOk(tb, ['create', '-f', '-'], JSON.stringify({
-      apiVersion: 'crd.projectcalico.org/v1', kind: 'IPPool', metadata: { name: 'probe-pool' },
-      spec: { cidr: '10.50.0.0/16', blockSize: 26, vxlanMode: 'Always', ipipMode: 'Never', natOutgoing: true },
-    }));
-    expect(kubectlJson<{ spec: { cidr: string } }>(tb, ['get', 'ippools.crd.projectcalico.org', 'probe-pool']).spec.cidr).toBe('10.50.0.0/16');
+    kubectlOk(
+      tb,
+      ['create', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'crd.projectcalico.org/v1',
+        kind: 'IPPool',
+        metadata: { name: 'probe-pool' },
+        spec: { cidr: '10.50.0.0/16', blockSize: 26, vxlanMode: 'Always', ipipMode: 'Never', natOutgoing: true },
+      }),
+    );
+    expect(
+      kubectlJson<{ spec: { cidr: string } }>(tb, ['get', 'ippools.crd.projectcalico.org', 'probe-pool']).spec.cidr,
+    ).toBe('10.50.0.0/16');
   });
 
   it('runs the product CLI against the cluster', () => {
-    const version = (JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
+    const version = (JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string })
+      .version;
     const result = tb.cli(['--version']);
     expect(result.status).toBe(0);
     expect(result.stdout.trim()).toBe(version);
@@ -254,7 +383,9 @@ describe('test bed: dual-stack', () => {
       expect(inCidr(v4.split('/')[0], '10.244.0.0/16')).toBe(true);
       expect(v6).toMatch(/\/64$/);
       expect(inCidr(v6.split('/')[0], 'fd00:10:244::/56')).toBe(true);
-      expect(node.status!.addresses!.filter((a) => a.type === 'InternalIP').map((a) => ipaddr.parse(a.address).kind())).toEqual(['ipv4', 'ipv6']);
+      expect(
+        node.status!.addresses!.filter((a) => a.type === 'InternalIP').map((a) => ipaddr.parse(a.address).kind()),
+      ).toEqual(['ipv4', 'ipv6']);
     }
     apply(tb, deployment('dual', 2));
     await waitForDeployment(tb, 'default', 'dual');
@@ -267,10 +398,21 @@ describe('test bed: dual-stack', () => {
     }
   });
 
-  it('writes flannel\'s IPv6 annotations when net-conf enables IPv6', async () => {
-    const netConf = { Network: '10.244.0.0/16', IPv6Network: 'fd00:10:244::/56', EnableIPv6: true, Backend: { Type: 'vxlan', VNI: 4096 } };
+  it("writes flannel's IPv6 annotations when net-conf enables IPv6", async () => {
+    const netConf = {
+      Network: '10.244.0.0/16',
+      IPv6Network: 'fd00:10:244::/56',
+      EnableIPv6: true,
+      Backend: { Type: 'vxlan', VNI: 4096 },
+    };
     await installFlannel(tb, { netConf });
-    const cm = kubectlJson<{ data: Record<string, string> }>(tb, ['get', 'configmap', 'kube-flannel-cfg', '-n', 'kube-flannel']);
+    const cm = kubectlJson<{ data: Record<string, string> }>(tb, [
+      'get',
+      'configmap',
+      'kube-flannel-cfg',
+      '-n',
+      'kube-flannel',
+    ]);
     expect(JSON.parse(cm.data['net-conf.json'])).toEqual(netConf);
     for (const node of getNodes(tb)) {
       const a = node.metadata.annotations!;
@@ -299,14 +441,36 @@ describe('test bed: Canal, renamed, with a custom annotation prefix', () => {
   });
 
   it('installs Canal into another namespace under another name, with its settings', async () => {
-    const result = await installFlannel(tb, { canal: true, namespace: 'canal-system', name: 'canal-node', annotationPrefix: 'flannel.example.com', mtu: 1400, ipMasq: false });
+    const result = await installFlannel(tb, {
+      canal: true,
+      namespace: 'canal-system',
+      name: 'canal-node',
+      annotationPrefix: 'flannel.example.com',
+      mtu: 1400,
+      ipMasq: false,
+    });
     expect(result).toMatchObject({ namespace: 'canal-system', daemonSet: 'canal-node', configMap: 'canal-config' });
-    const ds = kubectlJson<{ spec: { template: { spec: { containers: Array<{ name: string; command?: string[] }> } } }; status: { numberReady: number } }>(tb, ['get', 'daemonset', 'canal-node', '-n', 'canal-system']);
+    const ds = kubectlJson<{
+      spec: { template: { spec: { containers: Array<{ name: string; command?: string[] }> } } };
+      status: { numberReady: number };
+    }>(tb, ['get', 'daemonset', 'canal-node', '-n', 'canal-system']);
     expect(ds.status.numberReady).toBe(2);
-    expect(ds.spec.template.spec.containers.find((c) => c.name === 'kube-flannel')?.command).toContain('--kube-annotation-prefix=flannel.example.com');
-    const cm = kubectlJson<{ data: Record<string, string> }>(tb, ['get', 'configmap', 'canal-config', '-n', 'canal-system']);
+    expect(ds.spec.template.spec.containers.find((c) => c.name === 'kube-flannel')?.command).toContain(
+      '--kube-annotation-prefix=flannel.example.com',
+    );
+    const cm = kubectlJson<{ data: Record<string, string> }>(tb, [
+      'get',
+      'configmap',
+      'canal-config',
+      '-n',
+      'canal-system',
+    ]);
     expect(cm.data).toMatchObject({ veth_mtu: '1400', masquerade: 'false' });
-    const binding = kubectlJson<{ subjects: Array<{ namespace: string }> }>(tb, ['get', 'clusterrolebinding', 'canal-flannel']);
+    const binding = kubectlJson<{ subjects: Array<{ namespace: string }> }>(tb, [
+      'get',
+      'clusterrolebinding',
+      'canal-flannel',
+    ]);
     expect(binding.subjects.map((s) => s.namespace)).toEqual(['canal-system']);
     expect(tb.kubectl(['get', 'daemonset', 'canal', '-n', 'kube-system']).status).not.toBe(0);
     for (const node of getNodes(tb)) {
@@ -318,9 +482,12 @@ describe('test bed: Canal, renamed, with a custom annotation prefix', () => {
 
 describe('test bed lifecycle', () => {
   it('rejects node counts the pod CIDR cannot hold, before starting anything', async () => {
-    const clusters = () => (fs.existsSync(path.join(testbedDir, 'clusters')) ? fs.readdirSync(path.join(testbedDir, 'clusters')).length : 0);
+    const clusters = () =>
+      fs.existsSync(path.join(testbedDir, 'clusters')) ? fs.readdirSync(path.join(testbedDir, 'clusters')).length : 0;
     const before = clusters();
-    await expect(startTestbed({ nodes: 5, podCidr: '10.9.0.0/24', nodeCidrMask: 26 })).rejects.toThrow(/holds only 4 node subnets/);
+    await expect(startTestbed({ nodes: 5, podCidr: '10.9.0.0/24', nodeCidrMask: 26 })).rejects.toThrow(
+      /holds only 4 node subnets/,
+    );
     expect(clusters()).toBe(before);
   });
 

@@ -15,7 +15,11 @@ const cliPath = path.join(repoRoot, 'bin/flannel2calico.js');
 const CONTROL = /\x1b\[/;
 const SPINNER_FRAME = /[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]/;
 
-interface Run { status: number; stdout: string; stderr: string }
+interface Run {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
 
 function run(cmd: string, args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 120_000): Run {
   const base: Record<string, string | undefined> = { ...process.env };
@@ -27,8 +31,17 @@ function run(cmd: string, args: string[], env: Record<string, string | undefined
 }
 
 /** Runs the CLI in a pseudo-terminal of the given size; the transcript mixes stdout and stderr. */
-function inPty(args: string[], env: Record<string, string | undefined> = {}, size = '40,160'): { status: number; output: string } {
-  const r = run('python3', [path.join(repoRoot, 'test/e2e/pty-run.py'), '60', '[]', '--', process.execPath, cliPath, ...args], { TERM: 'xterm-256color', PTY_SIZE: size, ...env }, 90_000);
+function inPty(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+  size = '40,160',
+): { status: number; output: string } {
+  const r = run(
+    'python3',
+    [path.join(repoRoot, 'test/e2e/pty-run.py'), '60', '[]', '--', process.execPath, cliPath, ...args],
+    { TERM: 'xterm-256color', PTY_SIZE: size, ...env },
+    90_000,
+  );
   return { status: r.status, output: r.stdout + r.stderr };
 }
 
@@ -58,36 +71,73 @@ describe('on the workstation', () => {
       tarball = path.join(work, (JSON.parse(pack.stdout) as Array<{ filename: string }>)[0].filename);
       prefix = path.join(work, 'prefix');
       // From the npm cache when it has every dependency (as after `npm ci`), else from the registry.
-      let install = run('npm', ['install', '-g', '--prefix', prefix, '--offline', '--no-audit', '--no-fund', tarball], {}, 300_000);
-      if (install.status !== 0) install = run('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', tarball], {}, 300_000);
+      let install = run(
+        'npm',
+        ['install', '-g', '--prefix', prefix, '--offline', '--no-audit', '--no-fund', tarball],
+        {},
+        300_000,
+      );
+      if (install.status !== 0)
+        install = run(
+          'npm',
+          ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', tarball],
+          {},
+          300_000,
+        );
       expect(install.stderr).not.toMatch(/ERR!/);
       expect(install.status).toBe(0);
     }, 320_000);
 
     it('holds the CLI, its host scripts and its docs, and no tests or TypeScript sources', () => {
       const list = run('tar', ['-tzf', tarball]).stdout.split('\n').filter(Boolean);
-      expect(list).toEqual(expect.arrayContaining(['package/bin/flannel2calico.js', 'package/dist/cli/main.js', 'package/src/host/cleanup.sh', 'package/docs/quickstart.md', 'package/README.md']));
-      expect(list.filter((f) => f.startsWith('package/test/') || (f.startsWith('package/src/') && f.endsWith('.ts')))).toEqual([]);
+      expect(list).toEqual(
+        expect.arrayContaining([
+          'package/bin/flannel2calico.js',
+          'package/dist/cli/main.js',
+          'package/src/host/cleanup.sh',
+          'package/docs/quickstart.md',
+          'package/README.md',
+        ]),
+      );
+      expect(
+        list.filter((f) => f.startsWith('package/test/') || (f.startsWith('package/src/') && f.endsWith('.ts'))),
+      ).toEqual([]);
     });
 
     it('installs flannel2calico and kubectl-flannel2calico into the prefix; --help runs', () => {
-      for (const name of ['flannel2calico', 'kubectl-flannel2calico']) expect(fs.existsSync(path.join(prefix, 'bin', name))).toBe(true);
+      for (const name of ['flannel2calico', 'kubectl-flannel2calico'])
+        expect(fs.existsSync(path.join(prefix, 'bin', name))).toBe(true);
       const help = run(path.join(prefix, 'bin', 'flannel2calico'), ['--help']);
       expect(help.status).toBe(0);
       expect(help.stdout).toMatch(/Usage: flannel2calico/);
-      for (const command of ['detect', 'plan', 'migrate', 'status', 'revert', 'report', 'completion']) expect(help.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
+      for (const command of ['detect', 'plan', 'migrate', 'status', 'revert', 'report', 'completion'])
+        expect(help.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
     });
 
     it('runs detect against a cluster, installed', () => {
-      const r = run(path.join(prefix, 'bin', 'flannel2calico'), ['--kubeconfig', tb.kubeconfig, 'detect', '-o', 'json']);
+      const r = run(path.join(prefix, 'bin', 'flannel2calico'), [
+        '--kubeconfig',
+        tb.kubeconfig,
+        'detect',
+        '-o',
+        'json',
+      ]);
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
       const doc = JSON.parse(r.stdout);
-      expect(doc).toMatchObject({ kind: 'Detection', ok: true, flavour: 'flannel', daemonSet: { namespace: 'kube-flannel', name: 'kube-flannel-ds' } });
+      expect(doc).toMatchObject({
+        kind: 'Detection',
+        ok: true,
+        flavour: 'flannel',
+        daemonSet: { namespace: 'kube-flannel', name: 'kube-flannel-ds' },
+      });
     });
 
     it('runs as a kubectl plugin: `kubectl flannel2calico …` finds it on PATH', () => {
-      const env = { PATH: `${path.join(prefix, 'bin')}:${path.dirname(process.execPath)}:/usr/bin:/bin`, KUBECONFIG: tb.kubeconfig };
+      const env = {
+        PATH: `${path.join(prefix, 'bin')}:${path.dirname(process.execPath)}:/usr/bin:/bin`,
+        KUBECONFIG: tb.kubeconfig,
+      };
       const kubectl = path.join(binDir, 'kubectl');
       const list = run(kubectl, ['plugin', 'list'], env);
       expect(list.stdout).toContain(path.join(prefix, 'bin', 'kubectl-flannel2calico'));
@@ -118,7 +168,18 @@ _flannel2calico; printf '%s\\n' "\${COMPREPLY[@]}"; complete -p kubectl-flannel2
     }
 
     it('loads in bash and completes subcommands, their options and option values', () => {
-      expect(complete('flannel2calico ')).toEqual(expect.arrayContaining(['detect', 'plan', 'migrate', 'status', 'revert', 'report', 'completion', '(plugin registered)']));
+      expect(complete('flannel2calico ')).toEqual(
+        expect.arrayContaining([
+          'detect',
+          'plan',
+          'migrate',
+          'status',
+          'revert',
+          'report',
+          'completion',
+          '(plugin registered)',
+        ]),
+      );
       expect(complete('flannel2calico st')).toEqual(['status', '(plugin registered)']);
       expect(complete('flannel2calico --kubeconfig /tmp/kc mig')).toEqual(['migrate', '(plugin registered)']);
       expect(complete('flannel2calico migrate --calico-m')).toEqual(['--calico-manifest', '(plugin registered)']);
@@ -178,7 +239,10 @@ _flannel2calico; printf '%s\\n' "\${COMPREPLY[@]}"; complete -p kubectl-flannel2
 
     it('errors say what happened and what to do, in red on a terminal, plain in a pipe', () => {
       const kc = path.join(work, 'unreachable.kubeconfig');
-      fs.writeFileSync(kc, `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:9"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n`);
+      fs.writeFileSync(
+        kc,
+        `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:9"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n`,
+      );
       const piped = run(process.execPath, [cliPath, '--kubeconfig', kc, 'detect']);
       expect(piped.status).toBe(1);
       expect(piped.stderr).toMatch(/^error: .*127\.0\.0\.1:9/m);
@@ -192,7 +256,9 @@ _flannel2calico; printf '%s\\n' "\${COMPREPLY[@]}"; complete -p kubectl-flannel2
       beforeAll(() => {
         // 1,100 pods that never get a node: three pages of the pod list, without load on the nodes.
         const pods = Array.from({ length: 1100 }, (_, i) => ({
-          apiVersion: 'v1', kind: 'Pod', metadata: { name: `pending-${i}`, namespace: 'default' },
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name: `pending-${i}`, namespace: 'default' },
           spec: { nodeSelector: { 'example.com/no-such-node': 'true' }, containers: [{ name: 'c', image: 'busybox' }] },
         }));
         kubectlOk(tb, ['create', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: pods }));

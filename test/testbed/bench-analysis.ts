@@ -89,7 +89,14 @@ export function countRequests(events: ApiAuditEvent[], userAgent: RegExp, fromMs
     const key = `${verb} ${ref?.resource ?? e.requestURI?.split('?')[0] ?? '?'}${ref?.subresource ? `/${ref.subresource}` : ''}`;
     byResource.set(key, (byResource.get(key) ?? 0) + 1);
   }
-  return { total, writes, byVerb, byResource: [...byResource].map(([key, count]) => ({ key, count })).sort((a, b) => b.count - a.count || a.key.localeCompare(b.key)) };
+  return {
+    total,
+    writes,
+    byVerb,
+    byResource: [...byResource]
+      .map(([key, count]) => ({ key, count }))
+      .sort((a, b) => b.count - a.count || a.key.localeCompare(b.key)),
+  };
 }
 
 /** Per PDB (`namespace/name`): the times (ms) its status was written with at least one disruption allowed. */
@@ -97,7 +104,8 @@ export function pdbAllowedTimes(events: ApiAuditEvent[]): Map<string, number[]> 
   const out = new Map<string, number[]>();
   for (const e of events) {
     const ref = e.objectRef;
-    if (e.stage !== 'ResponseComplete' || ref?.resource !== 'poddisruptionbudgets' || ref.subresource !== 'status') continue;
+    if (e.stage !== 'ResponseComplete' || ref?.resource !== 'poddisruptionbudgets' || ref.subresource !== 'status')
+      continue;
     if ((e.responseStatus?.code ?? 200) >= 300) continue;
     if ((e.requestObject?.status?.disruptionsAllowed ?? 0) < 1) continue;
     const key = `${ref.namespace}/${ref.name}`;
@@ -189,7 +197,8 @@ export function splitNodeTimes(entries: CliAuditEntry[], pdbAllowed: Map<string,
   const batchOf = new Map<string, { index: number; startMs: number }>();
   const byNode = new Map<string, CliAuditEntry[]>();
   for (const e of entries) {
-    if (e.type === 'event' && e.event === 'batch-start') for (const n of e.nodes ?? []) batchOf.set(n, { index: e.index ?? 0, startMs: ms(e.time) });
+    if (e.type === 'event' && e.event === 'batch-start')
+      for (const n of e.nodes ?? []) batchOf.set(n, { index: e.index ?? 0, startMs: ms(e.time) });
     const node = e.node ?? (e.type === 'mutation' && e.kind === 'Node' ? e.name : undefined);
     if (!node) continue;
     byNode.set(node, [...(byNode.get(node) ?? []), e]);
@@ -197,7 +206,10 @@ export function splitNodeTimes(entries: CliAuditEntry[], pdbAllowed: Map<string,
   const splits: NodeSplit[] = [];
   for (const [node, list] of byNode) {
     const events = list.filter((e) => e.type === 'event').sort((a, b) => ms(a.time) - ms(b.time));
-    const nodeWrites = list.filter((e) => e.type === 'mutation').map((e) => ms(e.time)).sort((a, b) => a - b);
+    const nodeWrites = list
+      .filter((e) => e.type === 'mutation')
+      .map((e) => ms(e.time))
+      .sort((a, b) => a - b);
     const firstStep = events.find((e) => e.event === 'step-start');
     if (!firstStep) continue;
     const done = events.find((e) => e.event === 'node-done');
@@ -213,7 +225,10 @@ export function splitNodeTimes(entries: CliAuditEntry[], pdbAllowed: Map<string,
     let pdbSpan: { step: string; intervals: Array<[number, number]> } | undefined;
     const closePdbSpan = (atMs: number) => {
       if (!pdbSpan) return;
-      const intervals = pdbSpan.intervals.map(([a, b]): [number, number] => [a, Math.min(b, atMs)]).filter(([a, b]) => b > a).sort((x, y) => x[0] - y[0]);
+      const intervals = pdbSpan.intervals
+        .map(([a, b]): [number, number] => [a, Math.min(b, atMs)])
+        .filter(([a, b]) => b > a)
+        .sort((x, y) => x[0] - y[0]);
       let covered = 0;
       let reach = -Infinity;
       for (const [a, b] of intervals) {
@@ -221,7 +236,8 @@ export function splitNodeTimes(entries: CliAuditEntry[], pdbAllowed: Map<string,
         covered += b - Math.max(a, reach);
         reach = b;
       }
-      if (intervals.length) segments.push({ step: pdbSpan.step, startMs: intervals[0][0], endMs: reach, kind: 'eviction' });
+      if (intervals.length)
+        segments.push({ step: pdbSpan.step, startMs: intervals[0][0], endMs: reach, kind: 'eviction' });
       waits.eviction += covered;
       pdbSpan = undefined;
     };
@@ -263,8 +279,18 @@ export function splitNodeTimes(entries: CliAuditEntry[], pdbAllowed: Map<string,
     const totalMs = Math.max(0, endMs - startMs);
     const inherentMs = INHERENT_WAITS.reduce((sum, w) => sum + waits[w], 0);
     splits.push({
-      node, batch: batch?.index, startMs, endMs, totalMs, inherentMs, overheadMs: Math.max(0, totalMs - inherentMs),
-      waits, stepsMs, segments, finished: Boolean(done), ...(selfReported ? { selfReported } : {}),
+      node,
+      batch: batch?.index,
+      startMs,
+      endMs,
+      totalMs,
+      inherentMs,
+      overheadMs: Math.max(0, totalMs - inherentMs),
+      waits,
+      stepsMs,
+      segments,
+      finished: Boolean(done),
+      ...(selfReported ? { selfReported } : {}),
     });
   }
   return splits.sort((a, b) => a.startMs - b.startMs || a.node.localeCompare(b.node));
@@ -285,7 +311,8 @@ export interface SplitSummary {
 
 export function summariseSplits(splits: NodeSplit[]): SplitSummary {
   const done = splits.filter((s) => s.finished);
-  const mean = (f: (s: NodeSplit) => number) => (done.length ? done.reduce((sum, s) => sum + f(s), 0) / done.length : 0);
+  const mean = (f: (s: NodeSplit) => number) =>
+    done.length ? done.reduce((sum, s) => sum + f(s), 0) / done.length : 0;
   const batches = new Map<number, NodeSplit[]>();
   for (const s of done) if (s.batch !== undefined) batches.set(s.batch, [...(batches.get(s.batch) ?? []), s]);
   return {
@@ -294,16 +321,26 @@ export function summariseSplits(splits: NodeSplit[]): SplitSummary {
     meanTotalMs: mean((s) => s.totalMs),
     meanInherentMs: mean((s) => s.inherentMs),
     meanOverheadMs: mean((s) => s.overheadMs),
-    meanWaitsMs: Object.fromEntries(INHERENT_WAITS.map((w) => [w, mean((s) => s.waits[w])])) as Record<InherentWait, number>,
+    meanWaitsMs: Object.fromEntries(INHERENT_WAITS.map((w) => [w, mean((s) => s.waits[w])])) as Record<
+      InherentWait,
+      number
+    >,
     ...(done.length && done.every((s) => s.selfReported)
-      ? { meanSelfReported: { waitedMs: mean((s) => s.selfReported!.waitedMs), pausedMs: mean((s) => s.selfReported!.pausedMs) } }
+      ? {
+          meanSelfReported: {
+            waitedMs: mean((s) => s.selfReported!.waitedMs),
+            pausedMs: mean((s) => s.selfReported!.pausedMs),
+          },
+        }
       : {}),
-    batches: [...batches].sort((a, b) => a[0] - b[0]).map(([index, list]) => ({
-      index,
-      nodes: list.length,
-      wallMs: Math.max(...list.map((s) => s.endMs)) - Math.min(...list.map((s) => s.startMs)),
-      meanOverheadMs: list.reduce((sum, s) => sum + s.overheadMs, 0) / list.length,
-    })),
+    batches: [...batches]
+      .sort((a, b) => a[0] - b[0])
+      .map(([index, list]) => ({
+        index,
+        nodes: list.length,
+        wallMs: Math.max(...list.map((s) => s.endMs)) - Math.min(...list.map((s) => s.startMs)),
+        meanOverheadMs: list.reduce((sum, s) => sum + s.overheadMs, 0) / list.length,
+      })),
   };
 }
 

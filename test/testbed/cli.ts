@@ -8,8 +8,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  attachTestbed, binDir, deleteCluster, clusterPids, installCalicoCrds, installFlannel, installWorkloads,
-  startTestbed, testbedDir, type Testbed,
+  attachTestbed,
+  binDir,
+  deleteCluster,
+  clusterPids,
+  installCalicoCrds,
+  installFlannel,
+  installWorkloads,
+  startTestbed,
+  testbedDir,
+  type Testbed,
 } from './harness.js';
 
 const NAME = 'flannel2calico';
@@ -108,7 +116,9 @@ async function flannel(argv: string[]): Promise<void> {
     ipMasq: values['no-ip-masq'] ? false : undefined,
     mtu: integer(values.mtu, '--mtu'),
   });
-  process.stdout.write(`${values.canal ? 'Canal' : 'flannel'} DaemonSet ${result.namespace}/${result.daemonSet} ready; flannel annotations (${result.annotationPrefix}/…) written on ${Object.keys(result.annotations).length} nodes\n`);
+  process.stdout.write(
+    `${values.canal ? 'Canal' : 'flannel'} DaemonSet ${result.namespace}/${result.daemonSet} ready; flannel annotations (${result.annotationPrefix}/…) written on ${Object.keys(result.annotations).length} nodes\n`,
+  );
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -7,8 +7,16 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  binDir, fixturesDir, installFlannel, installWorkloads, repoRoot, scaleDeployment, startTestbed, testbedDir,
-  waitForPdb, type Testbed,
+  binDir,
+  fixturesDir,
+  installFlannel,
+  installWorkloads,
+  repoRoot,
+  scaleDeployment,
+  startTestbed,
+  testbedDir,
+  waitForPdb,
+  type Testbed,
 } from './harness.js';
 
 const NAME = 'flannel2calico-demo';
@@ -26,11 +34,15 @@ function say(text: string): void {
 function run(tb: Testbed, args: string[], capture = false): { status: number; stdout: string; stderr: string } {
   const shown = args.map((a) => (a === manifest ? path.relative(process.cwd(), manifest) : a)).join(' ');
   process.stdout.write(`${bold(`$ flannel2calico ${shown}`)}\n`);
-  const r = spawnSync(process.execPath, [path.join(repoRoot, 'bin', 'flannel2calico.js'), '--kubeconfig', tb.kubeconfig, ...args], {
-    stdio: capture ? ['ignore', 'pipe', 'pipe'] : 'inherit',
-    encoding: 'utf8',
-    env: { ...process.env, XDG_STATE_HOME: path.join(demoDir, 'state') },
-  });
+  const r = spawnSync(
+    process.execPath,
+    [path.join(repoRoot, 'bin', 'flannel2calico.js'), '--kubeconfig', tb.kubeconfig, ...args],
+    {
+      stdio: capture ? ['ignore', 'pipe', 'pipe'] : 'inherit',
+      encoding: 'utf8',
+      env: { ...process.env, XDG_STATE_HOME: path.join(demoDir, 'state') },
+    },
+  );
   return { status: r.status ?? 1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 
@@ -40,8 +52,13 @@ function must(r: { status: number }, what: string, allowed: number[] = [0]): voi
 
 async function main(): Promise<void> {
   if (!fs.existsSync(path.join(binDir, 'kube-apiserver'))) {
-    process.stdout.write(`The test bed's control plane is not built yet (${binDir}): building it once (about 8 minutes, needs Go ≥ 1.24)…\n`);
-    must({ status: spawnSync('bash', [path.join(repoRoot, 'test/testbed/prepare.sh')], { stdio: 'inherit' }).status ?? 1 }, 'test/testbed/prepare.sh');
+    process.stdout.write(
+      `The test bed's control plane is not built yet (${binDir}): building it once (about 8 minutes, needs Go ≥ 1.24)…\n`,
+    );
+    must(
+      { status: spawnSync('bash', [path.join(repoRoot, 'test/testbed/prepare.sh')], { stdio: 'inherit' }).status ?? 1 },
+      'test/testbed/prepare.sh',
+    );
   }
   fs.rmSync(demoDir, { recursive: true, force: true });
   fs.mkdirSync(demoDir, { recursive: true });
@@ -55,7 +72,9 @@ async function main(): Promise<void> {
     process.stdout.write('\nStopping the test cluster…\n');
     await tb.down();
   };
-  process.once('SIGINT', () => { void stop().then(() => process.exit(130)); });
+  process.once('SIGINT', () => {
+    void stop().then(() => process.exit(130));
+  });
   try {
     process.stdout.write('Installing flannel (kube-flannel.yml, VXLAN) and workloads with PodDisruptionBudgets…\n');
     await installFlannel(tb);
@@ -63,7 +82,9 @@ async function main(): Promise<void> {
     // The api Deployment's PDB (minAvailable 2) allows a disruption only with a third replica.
     await scaleDeployment(tb, 'apps', 'api', 3);
     await waitForPdb(tb, 'apps', 'api');
-    process.stdout.write(`Cluster ready in ${((Date.now() - started) / 1000).toFixed(0)} s. Its kubeconfig: ${tb.kubeconfig}\n`);
+    process.stdout.write(
+      `Cluster ready in ${((Date.now() - started) / 1000).toFixed(0)} s. Its kubeconfig: ${tb.kubeconfig}\n`,
+    );
 
     say('1. What is installed, and can it be migrated?');
     must(run(tb, ['detect']), 'detect');
@@ -73,13 +94,30 @@ async function main(): Promise<void> {
     must(run(tb, ['plan', '--max-parallel', '3', '--force', '--delete-emptydir-data', '--out', planFile]), 'plan');
 
     say('3. A canary node first: one worker, then check it');
-    must(run(tb, ['migrate', '--yes', '--no-finalize', '--nodes', 'worker-0', '--force', '--delete-emptydir-data', '--calico-manifest', manifest]), 'migrate (canary)');
+    must(
+      run(tb, [
+        'migrate',
+        '--yes',
+        '--no-finalize',
+        '--nodes',
+        'worker-0',
+        '--force',
+        '--delete-emptydir-data',
+        '--calico-manifest',
+        manifest,
+      ]),
+      'migrate (canary)',
+    );
     const status = run(tb, ['status'], true);
-    if (/not available/.test(status.stderr)) process.stdout.write('(`status` is not available in this version: skipped)\n');
+    if (/not available/.test(status.stderr))
+      process.stdout.write('(`status` is not available in this version: skipped)\n');
     else process.stdout.write(status.stdout + status.stderr);
 
     say('4. The other workers together (--max-parallel 3), then the control-plane node on its own');
-    must(run(tb, ['migrate', '--yes', '--no-finalize', '--max-parallel', '3', '--force', '--delete-emptydir-data']), 'migrate');
+    must(
+      run(tb, ['migrate', '--yes', '--no-finalize', '--max-parallel', '3', '--force', '--delete-emptydir-data']),
+      'migrate',
+    );
     const after = run(tb, ['status'], true);
     if (!/not available/.test(after.stderr)) process.stdout.write(after.stdout + after.stderr);
 
@@ -90,8 +128,10 @@ async function main(): Promise<void> {
     must(run(tb, ['report', '--out-dir', reportDir]), 'report');
     const md = fs.readFileSync(path.join(reportDir, 'report.md'), 'utf8');
     process.stdout.write(`\n${md.split('\n## Where time went')[0].split('## Node by node')[1] ?? ''}`);
-    process.stdout.write(`\n${bold('Done')} in ${((Date.now() - started) / 1000).toFixed(0)} s. The report: ${path.relative(process.cwd(), path.join(reportDir, 'report.md'))}`
-      + ` (timeline: ${path.relative(process.cwd(), path.join(reportDir, 'timeline.svg'))}); the audit log: ${path.relative(process.cwd(), path.join(demoDir, 'state', 'flannel2calico', 'audit.ndjson'))}\n`);
+    process.stdout.write(
+      `\n${bold('Done')} in ${((Date.now() - started) / 1000).toFixed(0)} s. The report: ${path.relative(process.cwd(), path.join(reportDir, 'report.md'))}` +
+        ` (timeline: ${path.relative(process.cwd(), path.join(reportDir, 'timeline.svg'))}); the audit log: ${path.relative(process.cwd(), path.join(demoDir, 'state', 'flannel2calico', 'audit.ndjson'))}\n`,
+    );
   } finally {
     await stop();
   }

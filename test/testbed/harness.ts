@@ -19,7 +19,8 @@ import YAML from 'yaml';
 function findRepoRoot(from: string): string {
   for (let dir = from; ; dir = path.dirname(dir)) {
     const pkg = path.join(dir, 'package.json');
-    if (fs.existsSync(pkg) && (JSON.parse(fs.readFileSync(pkg, 'utf8')) as { name?: string }).name === 'flannel2calico') return dir;
+    if (fs.existsSync(pkg) && (JSON.parse(fs.readFileSync(pkg, 'utf8')) as { name?: string }).name === 'flannel2calico')
+      return dir;
     if (path.dirname(dir) === dir) throw new Error(`cannot find the flannel2calico repository above ${from}`);
   }
 }
@@ -93,7 +94,11 @@ export interface TestbedOptions {
   podDeletionDelayMs?: number;
 }
 
-export interface CommandResult { stdout: string; stderr: string; status: number }
+export interface CommandResult {
+  stdout: string;
+  stderr: string;
+  status: number;
+}
 
 export interface Testbed {
   name: string;
@@ -145,27 +150,58 @@ export interface FlannelInstall {
 }
 
 /** Minimal shapes of the objects read back through kubectl. */
-export interface KubeMeta { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; generation?: number; deletionTimestamp?: string; ownerReferences?: Array<{ kind: string; name: string }> }
+export interface KubeMeta {
+  name: string;
+  namespace?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  generation?: number;
+  deletionTimestamp?: string;
+  ownerReferences?: Array<{ kind: string; name: string }>;
+}
 export interface NodeJson {
   metadata: KubeMeta;
-  spec: { podCIDR?: string; podCIDRs?: string[]; unschedulable?: boolean; taints?: Array<{ key: string; effect: string; value?: string }> };
-  status?: { conditions?: Array<{ type: string; status: string }>; addresses?: Array<{ type: string; address: string }> };
+  spec: {
+    podCIDR?: string;
+    podCIDRs?: string[];
+    unschedulable?: boolean;
+    taints?: Array<{ key: string; effect: string; value?: string }>;
+  };
+  status?: {
+    conditions?: Array<{ type: string; status: string }>;
+    addresses?: Array<{ type: string; address: string }>;
+  };
 }
 export interface PodJson {
   metadata: KubeMeta;
   spec: { nodeName?: string; hostNetwork?: boolean };
-  status?: { phase?: string; podIP?: string; podIPs?: Array<{ ip: string }>; conditions?: Array<{ type: string; status: string }>; containerStatuses?: Array<{ name: string; state?: { terminated?: { exitCode: number } } }> };
+  status?: {
+    phase?: string;
+    podIP?: string;
+    podIPs?: Array<{ ip: string }>;
+    conditions?: Array<{ type: string; status: string }>;
+    containerStatuses?: Array<{ name: string; state?: { terminated?: { exitCode: number } } }>;
+  };
 }
 interface WorkloadJson {
   metadata: KubeMeta;
   spec?: { replicas?: number };
   status?: {
-    observedGeneration?: number; replicas?: number; availableReplicas?: number; readyReplicas?: number; updatedReplicas?: number;
-    desiredNumberScheduled?: number; numberReady?: number; updatedNumberScheduled?: number; numberAvailable?: number;
+    observedGeneration?: number;
+    replicas?: number;
+    availableReplicas?: number;
+    readyReplicas?: number;
+    updatedReplicas?: number;
+    desiredNumberScheduled?: number;
+    numberReady?: number;
+    updatedNumberScheduled?: number;
+    numberAvailable?: number;
     conditions?: Array<{ type: string; status: string }>;
   };
 }
-interface KubeList<T> { items: T[] }
+interface KubeList<T> {
+  items: T[];
+}
 
 export class TestbedError extends Error {
   constructor(message: string) {
@@ -185,7 +221,12 @@ export function sleep(ms: number): Promise<void> {
  * Polls `fn` until it returns something other than undefined/false/null and returns that.
  * Throws after `timeoutMs`, naming `what` and the last error `fn` threw.
  */
-export async function waitFor<T>(fn: () => T | undefined | null | false | Promise<T | undefined | null | false>, timeoutMs: number, what = 'condition', intervalMs = 250): Promise<T> {
+export async function waitFor<T>(
+  fn: () => T | undefined | null | false | Promise<T | undefined | null | false>,
+  timeoutMs: number,
+  what = 'condition',
+  intervalMs = 250,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
@@ -204,7 +245,11 @@ export async function waitFor<T>(fn: () => T | undefined | null | false | Promis
 }
 
 /** Runs a command synchronously; never throws (a spawn error or timeout comes back as status 124). */
-export function runCommand(command: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): CommandResult {
+export function runCommand(
+  command: string,
+  args: string[],
+  opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
+): CommandResult {
   const result = spawnSync(command, args, {
     input: opts.input,
     env: opts.env ?? process.env,
@@ -216,7 +261,11 @@ export function runCommand(command: string, args: string[], opts: { input?: stri
   });
   if (result.error) {
     const timedOut = (result.error as NodeJS.ErrnoException).code === 'ETIMEDOUT';
-    return { stdout: result.stdout ?? '', stderr: `${result.stderr ?? ''}${timedOut ? `\n${command} killed after ${opts.timeoutMs} ms` : `\n${result.error.message}`}`, status: 124 };
+    return {
+      stdout: result.stdout ?? '',
+      stderr: `${result.stderr ?? ''}${timedOut ? `\n${command} killed after ${opts.timeoutMs} ms` : `\n${result.error.message}`}`,
+      status: 124,
+    };
   }
   return { stdout: result.stdout, stderr: result.stderr, status: result.status ?? 128 };
 }
@@ -224,26 +273,50 @@ export function runCommand(command: string, args: string[], opts: { input?: stri
 const run = runCommand;
 
 /** runCommand() without blocking the event loop. */
-export function runAsync(command: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
+export function runAsync(
+  command: string,
+  args: string[],
+  opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
+): Promise<CommandResult> {
   return new Promise((resolve) => {
-    const child = spawn(command, args, { env: opts.env ?? process.env, cwd: opts.cwd ?? repoRoot, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(command, args, {
+      env: opts.env ?? process.env,
+      cwd: opts.cwd ?? repoRoot,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     let timedOut = false;
-    const timer = opts.timeoutMs ? setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, opts.timeoutMs) : undefined;
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-    child.on('error', (err) => { stderr += `\n${err.message}`; });
+    const timer = opts.timeoutMs
+      ? setTimeout(() => {
+          timedOut = true;
+          child.kill('SIGKILL');
+        }, opts.timeoutMs)
+      : undefined;
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
+    child.on('error', (err) => {
+      stderr += `\n${err.message}`;
+    });
     child.on('close', (code) => {
       if (timer) clearTimeout(timer);
-      resolve({ stdout, stderr: timedOut ? `${stderr}\n${command} killed after ${opts.timeoutMs} ms` : stderr, status: timedOut ? 124 : code ?? 128 });
+      resolve({
+        stdout,
+        stderr: timedOut ? `${stderr}\n${command} killed after ${opts.timeoutMs} ms` : stderr,
+        status: timedOut ? 124 : (code ?? 128),
+      });
     });
     child.stdin.end(opts.input ?? '');
   });
 }
 
 export function must(result: CommandResult, what: string): string {
-  if (result.status !== 0) throw new TestbedError(`${what} failed (exit ${result.status}): ${result.stderr.trim() || result.stdout.trim()}`);
+  if (result.status !== 0)
+    throw new TestbedError(`${what} failed (exit ${result.status}): ${result.stderr.trim() || result.stdout.trim()}`);
   return result.stdout;
 }
 
@@ -271,7 +344,9 @@ function assertBinaries(): void {
     }
   });
   if (missing.length > 0) {
-    throw new TestbedError(`test-bed binaries missing in ${binDir}: ${missing.join(', ')}. Build them once with \`npm run testbed:build\` (about 8 to 13 minutes cold).`);
+    throw new TestbedError(
+      `test-bed binaries missing in ${binDir}: ${missing.join(', ')}. Build them once with \`npm run testbed:build\` (about 8 to 13 minutes cold).`,
+    );
   }
 }
 
@@ -311,21 +386,33 @@ function prefixLength(cidr: string, what: string): number {
 function checkCidrCapacity(cidr: string, mask: number, nodes: number, what: string): void {
   const prefix = prefixLength(cidr, what);
   const family = ipaddr.parseCIDR(cidr)[0].kind();
-  if (mask <= prefix || mask > (family === 'ipv4' ? 32 : 128)) throw new TestbedError(`node CIDR mask /${mask} does not fit in ${what} ${cidr}`);
+  if (mask <= prefix || mask > (family === 'ipv4' ? 32 : 128))
+    throw new TestbedError(`node CIDR mask /${mask} does not fit in ${what} ${cidr}`);
   if (mask - prefix < 31 && 2 ** (mask - prefix) < nodes) {
-    throw new TestbedError(`${what} ${cidr} holds only ${2 ** (mask - prefix)} node subnets of /${mask}, but ${nodes} nodes were asked for`);
+    throw new TestbedError(
+      `${what} ${cidr} holds only ${2 ** (mask - prefix)} node subnets of /${mask}, but ${nodes} nodes were asked for`,
+    );
   }
 }
 
 /** The kwokctl configuration: controller-manager and apiserver flags, plus our kwok Stages. */
-function kwokctlConfig(o: Required<Pick<TestbedOptions, 'podCidr' | 'nodeCidrMask' | 'nodeCidrMaskV6' | 'agentNodes'>> & { podCidrV6?: string; controllerQps?: { qps: number; burst: number }; podDeletionDelayMs?: number }): string {
+function kwokctlConfig(
+  o: Required<Pick<TestbedOptions, 'podCidr' | 'nodeCidrMask' | 'nodeCidrMaskV6' | 'agentNodes'>> & {
+    podCidrV6?: string;
+    controllerQps?: { qps: number; burst: number };
+    podDeletionDelayMs?: number;
+  },
+): string {
   const dualStack = Boolean(o.podCidrV6);
   const serviceRange = dualStack ? '10.96.0.0/12,fd00:10:96::/112' : '10.96.0.0/12';
   const kcm = [
     { key: 'allocate-node-cidrs', value: 'true' },
     { key: 'cluster-cidr', value: dualStack ? `${o.podCidr},${o.podCidrV6}` : o.podCidr },
     ...(dualStack
-      ? [{ key: 'node-cidr-mask-size-ipv4', value: String(o.nodeCidrMask) }, { key: 'node-cidr-mask-size-ipv6', value: String(o.nodeCidrMaskV6) }]
+      ? [
+          { key: 'node-cidr-mask-size-ipv4', value: String(o.nodeCidrMask) },
+          { key: 'node-cidr-mask-size-ipv6', value: String(o.nodeCidrMaskV6) },
+        ]
       : [{ key: 'node-cidr-mask-size', value: String(o.nodeCidrMask) }]),
     { key: 'service-cluster-ip-range', value: serviceRange },
     // One instance: no leader election, so an API server restart (fault injection) does not make it exit.
@@ -351,7 +438,12 @@ function kwokctlConfig(o: Required<Pick<TestbedOptions, 'podCidr' | 'nodeCidrMas
 }
 
 function qpsArgs(limits: { qps: number; burst: number } | undefined): Array<{ key: string; value: string }> {
-  return limits ? [{ key: 'kube-api-qps', value: String(limits.qps) }, { key: 'kube-api-burst', value: String(limits.burst) }] : [];
+  return limits
+    ? [
+        { key: 'kube-api-qps', value: String(limits.qps) },
+        { key: 'kube-api-burst', value: String(limits.burst) },
+      ]
+    : [];
 }
 
 /** The audit policy of TestbedOptions.auditLog. */
@@ -375,9 +467,10 @@ export const AUDIT_POLICY = {
 export function kwokStages(agentNodes: string[], podDeletionDelayMs = 0): string {
   const text = fs.readFileSync(path.join(testbedSources, 'kwok-stages.yaml'), 'utf8');
   if (agentNodes.length === 0 && podDeletionDelayMs <= 0) return text;
-  const key = `(.metadata.labels[${JSON.stringify(HOST_ROLE_LABEL)}] // "") as $role | (.spec.nodeName // "") as $node`
-    + ` | if (${JSON.stringify(AGENT_ROLES)} | any(.[]; . == $role)) and (${JSON.stringify(agentNodes)} | any(.[]; . == $node))`
-    + ' then "netns-node-agent" else "kwok" end';
+  const key =
+    `(.metadata.labels[${JSON.stringify(HOST_ROLE_LABEL)}] // "") as $role | (.spec.nodeName // "") as $node` +
+    ` | if (${JSON.stringify(AGENT_ROLES)} | any(.[]; . == $role)) and (${JSON.stringify(agentNodes)} | any(.[]; . == $node))` +
+    ' then "netns-node-agent" else "kwok" end';
   const docs = YAML.parseAllDocuments(text);
   for (const doc of docs) {
     const stage = doc.toJS() as { spec?: { resourceRef?: { kind?: string }; next?: { delete?: boolean } } } | null;
@@ -427,33 +520,52 @@ export function nodeObject(name: string, controlPlane: boolean): object {
 
 /** kubectl failed only because a write met 409 Conflict (the object changed since it was read): read again and retry. */
 export function isConflict(result: CommandResult): boolean {
-  return result.status !== 0 && /\bConflict\b|the object has been modified/i.test(result.stderr)
-    && result.stderr.split('\n').filter((l) => /^error|Error from server/i.test(l)).every((l) => /Conflict|the object has been modified/i.test(l));
+  return (
+    result.status !== 0 &&
+    /\bConflict\b|the object has been modified/i.test(result.stderr) &&
+    result.stderr
+      .split('\n')
+      .filter((l) => /^error|Error from server/i.test(l))
+      .every((l) => /Conflict|the object has been modified/i.test(l))
+  );
 }
 
 function isReady(conditions: Array<{ type: string; status: string }> | undefined): boolean {
   return conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 }
 
-interface ClusterFiles { dir: string; kubeconfig: string; config: string; owner: string }
+interface ClusterFiles {
+  dir: string;
+  kubeconfig: string;
+  config: string;
+  owner: string;
+}
 
 function clusterFiles(name: string): ClusterFiles {
   const dir = path.join(clustersDir, name);
-  return { dir, kubeconfig: path.join(dir, 'kubeconfig'), config: path.join(dir, 'kwokctl.yaml'), owner: path.join(dir, 'owner.json') };
+  return {
+    dir,
+    kubeconfig: path.join(dir, 'kubeconfig'),
+    config: path.join(dir, 'kwokctl.yaml'),
+    owner: path.join(dir, 'owner.json'),
+  };
 }
 
 /** PIDs of the cluster's processes, as kwokctl recorded them. */
 export function clusterPids(name: string): number[] {
   const dir = path.join(kwokWorkdir, 'clusters', name, 'pids');
   if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir)
+  return fs
+    .readdirSync(dir)
     .map((f) => Number(fs.readFileSync(path.join(dir, f), 'utf8').trim()))
     .filter((pid) => Number.isInteger(pid) && pid > 0);
 }
 
 function belongsToCluster(pid: number, name: string): boolean {
   try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(path.join(kwokWorkdir, 'clusters', name) + path.sep);
+    return fs
+      .readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+      .includes(path.join(kwokWorkdir, 'clusters', name) + path.sep);
   } catch {
     return false;
   }
@@ -468,11 +580,17 @@ function belongsToCluster(pid: number, name: string): boolean {
 export async function restartApiServer(tb: Testbed, downMs: number): Promise<number> {
   const pidFile = path.join(kwokWorkdir, 'clusters', tb.name, 'pids', 'kube-apiserver.pid');
   const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
-  if (!isAlive(pid) || !belongsToCluster(pid, tb.name)) throw new TestbedError(`kube-apiserver of ${tb.name} (pid ${pid}) is not running`);
+  if (!isAlive(pid) || !belongsToCluster(pid, tb.name))
+    throw new TestbedError(`kube-apiserver of ${tb.name} (pid ${pid}) is not running`);
   const [command, ...args] = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
   const cwd = fs.readlinkSync(`/proc/${pid}/cwd`);
-  const env = Object.fromEntries(fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean)
-    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  const env = Object.fromEntries(
+    fs
+      .readFileSync(`/proc/${pid}/environ`, 'utf8')
+      .split('\0')
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
   process.kill(pid, 'SIGKILL');
   await waitFor(() => !isAlive(pid), 10_000, `kube-apiserver pid ${pid} to exit`);
   await sleep(downMs);
@@ -482,7 +600,11 @@ export async function restartApiServer(tb: Testbed, downMs: number): Promise<num
   child.unref();
   const newPid = child.pid!;
   fs.writeFileSync(pidFile, String(newPid));
-  await waitFor(() => tb.kubectl(['get', '--raw', '/readyz']).status === 0, 60_000, 'the restarted kube-apiserver to be ready');
+  await waitFor(
+    () => tb.kubectl(['get', '--raw', '/readyz']).status === 0,
+    60_000,
+    'the restarted kube-apiserver to be ready',
+  );
   return newPid;
 }
 
@@ -495,7 +617,11 @@ export async function deleteCluster(name: string): Promise<void> {
   for (const pid of pids) {
     if (isAlive(pid) && belongsToCluster(pid, name)) process.kill(pid, 'SIGKILL');
   }
-  await waitFor(() => pids.every((pid) => !isAlive(pid) || !belongsToCluster(pid, name)), 10_000, `processes of cluster ${name} to exit`);
+  await waitFor(
+    () => pids.every((pid) => !isAlive(pid) || !belongsToCluster(pid, name)),
+    10_000,
+    `processes of cluster ${name} to exit`,
+  );
   fs.rmSync(path.join(kwokWorkdir, 'clusters', name), { recursive: true, force: true });
   fs.rmSync(files.dir, { recursive: true, force: true });
 }
@@ -535,16 +661,39 @@ function makeTestbed(name: string, nodeNames: string[], agentNodes: string[], au
       return run(kubectlPath, ['--kubeconfig', files.kubeconfig, ...args], { input, timeoutMs: 300_000 });
     },
     cli(args, opts = {}) {
-      const env = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', XDG_STATE_HOME: path.join(files.dir, 'state'), ...opts.env };
-      return run(process.execPath, [path.join(repoRoot, 'bin', 'flannel2calico.js'), '--kubeconfig', files.kubeconfig, ...args], {
-        env, input: opts.input ?? '', timeoutMs: opts.timeoutMs ?? 600_000,
-      });
+      const env = {
+        ...process.env,
+        NO_COLOR: '1',
+        FORCE_COLOR: '0',
+        XDG_STATE_HOME: path.join(files.dir, 'state'),
+        ...opts.env,
+      };
+      return run(
+        process.execPath,
+        [path.join(repoRoot, 'bin', 'flannel2calico.js'), '--kubeconfig', files.kubeconfig, ...args],
+        {
+          env,
+          input: opts.input ?? '',
+          timeoutMs: opts.timeoutMs ?? 600_000,
+        },
+      );
     },
     cliAsync(args, opts = {}) {
-      const env = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', XDG_STATE_HOME: path.join(files.dir, 'state'), ...opts.env };
-      return runAsync(process.execPath, [path.join(repoRoot, 'bin', 'flannel2calico.js'), '--kubeconfig', files.kubeconfig, ...args], {
-        env, timeoutMs: opts.timeoutMs ?? 600_000,
-      });
+      const env = {
+        ...process.env,
+        NO_COLOR: '1',
+        FORCE_COLOR: '0',
+        XDG_STATE_HOME: path.join(files.dir, 'state'),
+        ...opts.env,
+      };
+      return runAsync(
+        process.execPath,
+        [path.join(repoRoot, 'bin', 'flannel2calico.js'), '--kubeconfig', files.kubeconfig, ...args],
+        {
+          env,
+          timeoutMs: opts.timeoutMs ?? 600_000,
+        },
+      );
     },
     async down() {
       if (stopped) return;
@@ -557,8 +706,11 @@ function makeTestbed(name: string, nodeNames: string[], agentNodes: string[], au
 /** A handle on a cluster started earlier (by another process, e.g. `npm run testbed:up`). */
 export function attachTestbed(name: string): Testbed {
   const files = clusterFiles(name);
-  if (!fs.existsSync(files.kubeconfig)) throw new TestbedError(`no test bed named ${name} (no ${files.kubeconfig}); start one with \`npm run testbed:up\``);
-  const nodes = kubectlJson<KubeList<NodeJson>>(makeTestbed(name, [], []), ['get', 'nodes']).items.map((n) => n.metadata.name);
+  if (!fs.existsSync(files.kubeconfig))
+    throw new TestbedError(`no test bed named ${name} (no ${files.kubeconfig}); start one with \`npm run testbed:up\``);
+  const nodes = kubectlJson<KubeList<NodeJson>>(makeTestbed(name, [], []), ['get', 'nodes']).items.map(
+    (n) => n.metadata.name,
+  );
   const agentFile = path.join(files.dir, 'agent-nodes.json');
   const agentNodes = fs.existsSync(agentFile) ? (JSON.parse(fs.readFileSync(agentFile, 'utf8')) as string[]) : [];
   return makeTestbed(name, nodes, agentNodes, fs.existsSync(auditLogFile(name)));
@@ -573,13 +725,17 @@ export async function startTestbed(opts: TestbedOptions): Promise<Testbed> {
   const podCidr = opts.podCidr ?? '10.244.0.0/16';
   const nodeCidrMask = opts.nodeCidrMask ?? 24;
   const nodeCidrMaskV6 = opts.nodeCidrMaskV6 ?? 64;
-  if (!Number.isInteger(opts.nodes) || opts.nodes < 1) throw new TestbedError(`nodes must be a positive integer, got ${opts.nodes}`);
-  if (!Number.isInteger(controlPlane) || controlPlane < 0 || controlPlane > opts.nodes) throw new TestbedError(`controlPlane must be between 0 and nodes (${opts.nodes}), got ${controlPlane}`);
+  if (!Number.isInteger(opts.nodes) || opts.nodes < 1)
+    throw new TestbedError(`nodes must be a positive integer, got ${opts.nodes}`);
+  if (!Number.isInteger(controlPlane) || controlPlane < 0 || controlPlane > opts.nodes)
+    throw new TestbedError(`controlPlane must be between 0 and nodes (${opts.nodes}), got ${controlPlane}`);
   checkCidrCapacity(podCidr, nodeCidrMask, opts.nodes, 'podCidr');
-  if (ipaddr.parseCIDR(podCidr)[0].kind() !== 'ipv4') throw new TestbedError(`podCidr must be IPv4 (use podCidrV6 for IPv6), got ${podCidr}`);
+  if (ipaddr.parseCIDR(podCidr)[0].kind() !== 'ipv4')
+    throw new TestbedError(`podCidr must be IPv4 (use podCidrV6 for IPv6), got ${podCidr}`);
   if (opts.podCidrV6) {
     checkCidrCapacity(opts.podCidrV6, nodeCidrMaskV6, opts.nodes, 'podCidrV6');
-    if (ipaddr.parseCIDR(opts.podCidrV6)[0].kind() !== 'ipv6') throw new TestbedError(`podCidrV6 must be IPv6, got ${opts.podCidrV6}`);
+    if (ipaddr.parseCIDR(opts.podCidrV6)[0].kind() !== 'ipv6')
+      throw new TestbedError(`podCidrV6 must be IPv6, got ${opts.podCidrV6}`);
   }
   assertBinaries();
   await reapAbandonedClusters();
@@ -588,13 +744,28 @@ export async function startTestbed(opts: TestbedOptions): Promise<Testbed> {
   const files = clusterFiles(name);
   if (fs.existsSync(files.dir) || fs.existsSync(path.join(kwokWorkdir, 'clusters', name))) await deleteCluster(name);
   fs.mkdirSync(files.dir, { recursive: true });
-  fs.writeFileSync(files.owner, JSON.stringify({ pid: opts.persistent ? null : process.pid, createdAt: new Date().toISOString() }));
+  fs.writeFileSync(
+    files.owner,
+    JSON.stringify({ pid: opts.persistent ? null : process.pid, createdAt: new Date().toISOString() }),
+  );
   const nodeNames = nodeNamesFor(opts.nodes, controlPlane);
   const agentNodes = opts.agentNodes ?? [];
   const unknown = agentNodes.filter((n) => !nodeNames.includes(n));
-  if (unknown.length > 0) throw new TestbedError(`agentNodes ${unknown.join(', ')} are not among the nodes ${nodeNames.join(', ')}`);
+  if (unknown.length > 0)
+    throw new TestbedError(`agentNodes ${unknown.join(', ')} are not among the nodes ${nodeNames.join(', ')}`);
   const controllerQps = opts.controllerQps ?? (opts.nodes >= 100 ? { qps: 100, burst: 200 } : undefined);
-  fs.writeFileSync(files.config, kwokctlConfig({ podCidr, nodeCidrMask, nodeCidrMaskV6, podCidrV6: opts.podCidrV6, agentNodes, controllerQps, podDeletionDelayMs: opts.podDeletionDelayMs }));
+  fs.writeFileSync(
+    files.config,
+    kwokctlConfig({
+      podCidr,
+      nodeCidrMask,
+      nodeCidrMaskV6,
+      podCidrV6: opts.podCidrV6,
+      agentNodes,
+      controllerQps,
+      podDeletionDelayMs: opts.podDeletionDelayMs,
+    }),
+  );
   fs.writeFileSync(path.join(files.dir, 'agent-nodes.json'), JSON.stringify(agentNodes));
   const auditPolicy = path.join(files.dir, 'audit-policy.yaml');
   if (opts.auditLog) fs.writeFileSync(auditPolicy, YAML.stringify(AUDIT_POLICY));
@@ -602,13 +773,28 @@ export async function startTestbed(opts: TestbedOptions): Promise<Testbed> {
   const tb = makeTestbed(name, nodeNames, agentNodes, opts.auditLog);
   try {
     const createArgs = [
-      'create', 'cluster', '--name', name, '--runtime', 'binary', '--config', files.config,
-      '--kubeconfig', files.kubeconfig, '--wait', '2m',
-      '--kube-apiserver-binary', path.join(binDir, 'kube-apiserver'),
-      '--kube-controller-manager-binary', path.join(binDir, 'kube-controller-manager'),
-      '--kube-scheduler-binary', path.join(binDir, 'kube-scheduler'),
-      '--etcd-binary', path.join(binDir, 'etcd'),
-      '--kwok-controller-binary', path.join(binDir, 'kwok'),
+      'create',
+      'cluster',
+      '--name',
+      name,
+      '--runtime',
+      'binary',
+      '--config',
+      files.config,
+      '--kubeconfig',
+      files.kubeconfig,
+      '--wait',
+      '2m',
+      '--kube-apiserver-binary',
+      path.join(binDir, 'kube-apiserver'),
+      '--kube-controller-manager-binary',
+      path.join(binDir, 'kube-controller-manager'),
+      '--kube-scheduler-binary',
+      path.join(binDir, 'kube-scheduler'),
+      '--etcd-binary',
+      path.join(binDir, 'etcd'),
+      '--kwok-controller-binary',
+      path.join(binDir, 'kwok'),
       ...(opts.auditLog ? ['--kube-audit-policy', auditPolicy] : []),
     ];
     let created = kwokctl(createArgs);
@@ -622,10 +808,17 @@ export async function startTestbed(opts: TestbedOptions): Promise<Testbed> {
     // Nodes come from the API, not `kwokctl scale`, so that their podCIDRs are allocated by the controller-manager.
     kubectlOk(tb, ['create', '-f', '-'], yamlStream(nodeNames.map((n, i) => nodeObject(n, i < controlPlane))));
     const dualStack = Boolean(opts.podCidrV6);
-    await waitFor(() => {
-      const nodes = kubectlJson<KubeList<NodeJson>>(tb, ['get', 'nodes']).items;
-      return nodes.length === nodeNames.length && nodes.every((n) => isReady(n.status?.conditions) && (n.spec.podCIDRs?.length ?? 0) === (dualStack ? 2 : 1));
-    }, 60_000 + opts.nodes * 500, `${opts.nodes} nodes Ready with podCIDRs`);
+    await waitFor(
+      () => {
+        const nodes = kubectlJson<KubeList<NodeJson>>(tb, ['get', 'nodes']).items;
+        return (
+          nodes.length === nodeNames.length &&
+          nodes.every((n) => isReady(n.status?.conditions) && (n.spec.podCIDRs?.length ?? 0) === (dualStack ? 2 : 1))
+        );
+      },
+      60_000 + opts.nodes * 500,
+      `${opts.nodes} nodes Ready with podCIDRs`,
+    );
 
     // Addresses are status, which kwok's node-initialize leaves alone; set them once nodes are Ready.
     // A status update, not an apply: server-side apply refuses two InternalIP entries (dual-stack).
@@ -635,16 +828,38 @@ export async function startTestbed(opts: TestbedOptions): Promise<Testbed> {
       ...(dualStack ? [{ type: 'InternalIP', address: nodeInternalIpV6(i) }] : []),
       { type: 'Hostname', address: nodeNames[i] },
     ];
-    await waitFor(() => {
-      const nodes = kubectlJson<KubeList<NodeJson & { metadata: { resourceVersion?: string } }>>(tb, ['get', 'nodes']);
-      const missing = nodes.items.filter((n) => !n.status?.addresses?.some((a) => a.type === 'InternalIP' && a.address === nodeInternalIp(nodeNames.indexOf(n.metadata.name))));
-      if (missing.length === 0) return true;
-      for (const node of missing) node.status = { ...node.status, addresses: addressesOf(nodeNames.indexOf(node.metadata.name)) };
-      const result = tb.kubectl(['replace', '--subresource=status', '-f', '-'], JSON.stringify({ ...nodes, items: missing }));
-      if (result.status !== 0 && !isConflict(result)) must(result, 'kubectl replace --subresource=status (node addresses)');
-      return false;
-    }, 60_000 + opts.nodes * 100, 'node InternalIPs', 500);
-    await waitFor(() => tb.kubectl(['get', 'serviceaccount', 'default', '-n', 'default']).status === 0, 30_000, 'ServiceAccount default/default');
+    await waitFor(
+      () => {
+        const nodes = kubectlJson<KubeList<NodeJson & { metadata: { resourceVersion?: string } }>>(tb, [
+          'get',
+          'nodes',
+        ]);
+        const missing = nodes.items.filter(
+          (n) =>
+            !n.status?.addresses?.some(
+              (a) => a.type === 'InternalIP' && a.address === nodeInternalIp(nodeNames.indexOf(n.metadata.name)),
+            ),
+        );
+        if (missing.length === 0) return true;
+        for (const node of missing)
+          node.status = { ...node.status, addresses: addressesOf(nodeNames.indexOf(node.metadata.name)) };
+        const result = tb.kubectl(
+          ['replace', '--subresource=status', '-f', '-'],
+          JSON.stringify({ ...nodes, items: missing }),
+        );
+        if (result.status !== 0 && !isConflict(result))
+          must(result, 'kubectl replace --subresource=status (node addresses)');
+        return false;
+      },
+      60_000 + opts.nodes * 100,
+      'node InternalIPs',
+      500,
+    );
+    await waitFor(
+      () => tb.kubectl(['get', 'serviceaccount', 'default', '-n', 'default']).status === 0,
+      30_000,
+      'ServiceAccount default/default',
+    );
     return tb;
   } catch (err) {
     await tb.down().catch(() => undefined);
@@ -678,7 +893,11 @@ export function vtepMac(node: string, family: 4 | 6 = 4): string {
 }
 
 /** The annotations flanneld --kube-subnet-mgr writes on its node (format from fixtures/flanneld-v0.28.10-node-state). */
-export function flannelAnnotations(node: NodeJson, netConf: Record<string, unknown>, prefix = DEFAULT_ANNOTATION_PREFIX): Record<string, string> {
+export function flannelAnnotations(
+  node: NodeJson,
+  netConf: Record<string, unknown>,
+  prefix = DEFAULT_ANNOTATION_PREFIX,
+): Record<string, string> {
   const backend = (netConf.Backend ?? {}) as { Type?: string; VNI?: number };
   const type = (backend.Type ?? 'vxlan').toLowerCase();
   const vni = backend.VNI ?? 1;
@@ -686,7 +905,8 @@ export function flannelAnnotations(node: NodeJson, netConf: Record<string, unkno
   const internal = (node.status?.addresses ?? []).filter((a) => a.type === 'InternalIP').map((a) => a.address);
   const v4 = internal.find((a) => ipaddr.isValid(a) && ipaddr.parse(a).kind() === 'ipv4');
   const v6 = internal.find((a) => ipaddr.isValid(a) && ipaddr.parse(a).kind() === 'ipv6');
-  const backendData = (family: 4 | 6) => (type === 'vxlan' ? JSON.stringify({ VNI: vni, VtepMAC: vtepMac(name, family) }) : 'null');
+  const backendData = (family: 4 | 6) =>
+    type === 'vxlan' ? JSON.stringify({ VNI: vni, VtepMAC: vtepMac(name, family) }) : 'null';
   const ipv4Enabled = netConf.EnableIPv4 !== false && typeof netConf.Network === 'string';
   const ipv6Enabled = netConf.EnableIPv6 === true;
   const annotations: Record<string, string> = {
@@ -699,31 +919,54 @@ export function flannelAnnotations(node: NodeJson, netConf: Record<string, unkno
     annotations[`${prefix}/public-ip`] = v4;
   }
   if (ipv6Enabled) {
-    if (!v6) throw new TestbedError(`node ${name} has no IPv6 InternalIP for ${prefix}/public-ipv6 (start the test bed with podCidrV6)`);
+    if (!v6)
+      throw new TestbedError(
+        `node ${name} has no IPv6 InternalIP for ${prefix}/public-ipv6 (start the test bed with podCidrV6)`,
+      );
     annotations[`${prefix}/backend-v6-data`] = backendData(6);
     annotations[`${prefix}/public-ipv6`] = v6;
   }
   return annotations;
 }
 
-function transformFlannelManifest(objects: ManifestObject[], o: { canal: boolean; fromNamespace: string; namespace: string; fromName: string; name: string; netConf?: Record<string, unknown>; prefix: string; ipMasq?: boolean; mtu?: number }): { objects: ManifestObject[]; configMap: ManifestObject; netConf: Record<string, unknown> } {
+function transformFlannelManifest(
+  objects: ManifestObject[],
+  o: {
+    canal: boolean;
+    fromNamespace: string;
+    namespace: string;
+    fromName: string;
+    name: string;
+    netConf?: Record<string, unknown>;
+    prefix: string;
+    ipMasq?: boolean;
+    mtu?: number;
+  },
+): { objects: ManifestObject[]; configMap: ManifestObject; netConf: Record<string, unknown> } {
   const out = objects.map((obj) => structuredClone(obj));
   for (const obj of out) {
     if (obj.kind === 'Namespace' && obj.metadata.name === o.fromNamespace) obj.metadata.name = o.namespace;
     if (obj.metadata.namespace === o.fromNamespace) obj.metadata.namespace = o.namespace;
-    for (const subject of obj.subjects ?? []) if (subject.namespace === o.fromNamespace) subject.namespace = o.namespace;
+    for (const subject of obj.subjects ?? [])
+      if (subject.namespace === o.fromNamespace) subject.namespace = o.namespace;
   }
-  if (!out.some((obj) => obj.kind === 'Namespace' && obj.metadata.name === o.namespace) && o.namespace !== 'kube-system') {
+  if (
+    !out.some((obj) => obj.kind === 'Namespace' && obj.metadata.name === o.namespace) &&
+    o.namespace !== 'kube-system'
+  ) {
     out.unshift({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: o.namespace } });
   }
   const daemonSet = out.find((obj) => obj.kind === 'DaemonSet' && obj.metadata.name === o.fromName);
   const configMap = out.find((obj) => obj.kind === 'ConfigMap' && obj.data?.['net-conf.json'] !== undefined);
-  if (!daemonSet || !configMap?.data) throw new TestbedError(`manifest has no DaemonSet ${o.fromName} or no ConfigMap with net-conf.json`);
+  if (!daemonSet || !configMap?.data)
+    throw new TestbedError(`manifest has no DaemonSet ${o.fromName} or no ConfigMap with net-conf.json`);
   daemonSet.metadata.name = o.name;
   if (o.netConf) configMap.data['net-conf.json'] = `${JSON.stringify(o.netConf, null, 2)}\n`;
   const netConf = JSON.parse(configMap.data['net-conf.json']) as Record<string, unknown>;
 
-  const flanneld = (daemonSet.spec.template.spec.containers as Array<{ name: string; command?: string[]; args?: string[] }>).find((c) => c.name === 'kube-flannel');
+  const flanneld = (
+    daemonSet.spec.template.spec.containers as Array<{ name: string; command?: string[]; args?: string[] }>
+  ).find((c) => c.name === 'kube-flannel');
   if (!flanneld) throw new TestbedError('DaemonSet has no kube-flannel container');
   // Canal passes flanneld's flags in `command`, flannel in `args`.
   const flagList = o.canal ? (flanneld.command ??= []) : (flanneld.args ??= []);
@@ -732,7 +975,10 @@ function transformFlannelManifest(objects: ManifestObject[], o: { canal: boolean
     if (o.ipMasq !== undefined) configMap.data.masquerade = String(o.ipMasq);
     if (o.mtu !== undefined) configMap.data.veth_mtu = String(o.mtu);
   } else {
-    if (o.mtu !== undefined) throw new TestbedError('mtu applies to Canal only: flannel has no MTU setting, flanneld takes the MTU of its interface');
+    if (o.mtu !== undefined)
+      throw new TestbedError(
+        'mtu applies to Canal only: flannel has no MTU setting, flanneld takes the MTU of its interface',
+      );
     if (o.ipMasq === false) flanneld.args = flagList.filter((a) => a !== '--ip-masq');
     if (o.ipMasq === true && !flagList.includes('--ip-masq')) flagList.push('--ip-masq');
   }
@@ -751,18 +997,36 @@ export async function installFlannel(tb: Testbed, opts: FlannelOptions = {}): Pr
   const namespace = opts.namespace ?? fromNamespace;
   const name = opts.name ?? fromName;
   const prefix = opts.annotationPrefix ?? DEFAULT_ANNOTATION_PREFIX;
-  const manifest = canal ? path.join(fixturesDir, 'calico-v3.32.1', 'canal.yaml') : path.join(fixturesDir, 'flannel-v0.28.9', 'kube-flannel.yml');
+  const manifest = canal
+    ? path.join(fixturesDir, 'calico-v3.32.1', 'canal.yaml')
+    : path.join(fixturesDir, 'flannel-v0.28.9', 'kube-flannel.yml');
   const { objects, configMap, netConf } = transformFlannelManifest(readManifest(manifest), {
-    canal, fromNamespace, namespace, fromName, name, netConf: opts.netConf, prefix, ipMasq: opts.ipMasq, mtu: opts.mtu,
+    canal,
+    fromNamespace,
+    namespace,
+    fromName,
+    name,
+    netConf: opts.netConf,
+    prefix,
+    ipMasq: opts.ipMasq,
+    mtu: opts.mtu,
   });
 
   const namespaces = objects.filter((o) => o.kind === 'Namespace');
   if (namespaces.length > 0) {
     kubectlOk(tb, ['apply', '--server-side', '-f', '-'], yamlStream(namespaces));
-    await waitFor(() => tb.kubectl(['get', 'serviceaccount', 'default', '-n', namespace]).status === 0, 30_000, `ServiceAccount ${namespace}/default`);
+    await waitFor(
+      () => tb.kubectl(['get', 'serviceaccount', 'default', '-n', namespace]).status === 0,
+      30_000,
+      `ServiceAccount ${namespace}/default`,
+    );
   }
   // Server-side: Canal's CRDs are too large for the last-applied annotation of a client-side apply.
-  kubectlOk(tb, ['apply', '--server-side', '--force-conflicts', '-f', '-'], yamlStream(objects.filter((o) => o.kind !== 'Namespace')));
+  kubectlOk(
+    tb,
+    ['apply', '--server-side', '--force-conflicts', '-f', '-'],
+    yamlStream(objects.filter((o) => o.kind !== 'Namespace')),
+  );
   await waitForDaemonSet(tb, namespace, name);
 
   const skip = new Set(opts.skipNodes ?? []);
@@ -770,10 +1034,25 @@ export async function installFlannel(tb: Testbed, opts: FlannelOptions = {}): Pr
   const annotations: Record<string, Record<string, string>> = {};
   for (const node of nodes) annotations[node.metadata.name] = flannelAnnotations(node, netConf, prefix);
   if (nodes.length > 0) {
-    const patches = nodes.map((n) => ({ apiVersion: 'v1', kind: 'Node', metadata: { name: n.metadata.name, annotations: annotations[n.metadata.name] } }));
-    kubectlOk(tb, ['apply', '--server-side', '--force-conflicts', '--field-manager=flanneld', '-f', '-'], yamlStream(patches));
+    const patches = nodes.map((n) => ({
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name: n.metadata.name, annotations: annotations[n.metadata.name] },
+    }));
+    kubectlOk(
+      tb,
+      ['apply', '--server-side', '--force-conflicts', '--field-manager=flanneld', '-f', '-'],
+      yamlStream(patches),
+    );
   }
-  return { namespace, daemonSet: name, configMap: configMap.metadata.name, annotationPrefix: prefix, netConf, annotations };
+  return {
+    namespace,
+    daemonSet: name,
+    configMap: configMap.metadata.name,
+    annotationPrefix: prefix,
+    netConf,
+    annotations,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -784,45 +1063,97 @@ function rolledOut(o: WorkloadJson): boolean {
   return (s.observedGeneration ?? 0) >= (o.metadata.generation ?? 1);
 }
 
-export async function waitForDeployment(tb: Testbed, namespace: string, name: string, timeoutMs = 60_000): Promise<void> {
-  await waitFor(() => {
-    const d = kubectlJson<WorkloadJson>(tb, ['get', 'deployment', name, '-n', namespace]);
-    const want = d.spec?.replicas ?? 1;
-    const s = d.status ?? {};
-    return rolledOut(d) && s.updatedReplicas === want && s.availableReplicas === want && s.replicas === want;
-  }, timeoutMs, `Deployment ${namespace}/${name} available`);
+export async function waitForDeployment(
+  tb: Testbed,
+  namespace: string,
+  name: string,
+  timeoutMs = 60_000,
+): Promise<void> {
+  await waitFor(
+    () => {
+      const d = kubectlJson<WorkloadJson>(tb, ['get', 'deployment', name, '-n', namespace]);
+      const want = d.spec?.replicas ?? 1;
+      const s = d.status ?? {};
+      return rolledOut(d) && s.updatedReplicas === want && s.availableReplicas === want && s.replicas === want;
+    },
+    timeoutMs,
+    `Deployment ${namespace}/${name} available`,
+  );
 }
 
-export async function waitForStatefulSet(tb: Testbed, namespace: string, name: string, timeoutMs = 60_000): Promise<void> {
-  await waitFor(() => {
-    const s = kubectlJson<WorkloadJson>(tb, ['get', 'statefulset', name, '-n', namespace]);
-    const want = s.spec?.replicas ?? 1;
-    return rolledOut(s) && s.status?.readyReplicas === want && s.status?.availableReplicas === want;
-  }, timeoutMs, `StatefulSet ${namespace}/${name} ready`);
+export async function waitForStatefulSet(
+  tb: Testbed,
+  namespace: string,
+  name: string,
+  timeoutMs = 60_000,
+): Promise<void> {
+  await waitFor(
+    () => {
+      const s = kubectlJson<WorkloadJson>(tb, ['get', 'statefulset', name, '-n', namespace]);
+      const want = s.spec?.replicas ?? 1;
+      return rolledOut(s) && s.status?.readyReplicas === want && s.status?.availableReplicas === want;
+    },
+    timeoutMs,
+    `StatefulSet ${namespace}/${name} ready`,
+  );
 }
 
-export async function waitForDaemonSet(tb: Testbed, namespace: string, name: string, timeoutMs = 60_000 + 200 * tb.nodeNames.length): Promise<void> {
-  await waitFor(() => {
-    const d = kubectlJson<WorkloadJson>(tb, ['get', 'daemonset', name, '-n', namespace]);
-    const s = d.status ?? {};
-    const want = s.desiredNumberScheduled ?? -1;
-    return rolledOut(d) && want > 0 && s.numberReady === want && s.updatedNumberScheduled === want && s.numberAvailable === want;
-  }, timeoutMs, `DaemonSet ${namespace}/${name} ready on every node`);
+export async function waitForDaemonSet(
+  tb: Testbed,
+  namespace: string,
+  name: string,
+  timeoutMs = 60_000 + 200 * tb.nodeNames.length,
+): Promise<void> {
+  await waitFor(
+    () => {
+      const d = kubectlJson<WorkloadJson>(tb, ['get', 'daemonset', name, '-n', namespace]);
+      const s = d.status ?? {};
+      const want = s.desiredNumberScheduled ?? -1;
+      return (
+        rolledOut(d) &&
+        want > 0 &&
+        s.numberReady === want &&
+        s.updatedNumberScheduled === want &&
+        s.numberAvailable === want
+      );
+    },
+    timeoutMs,
+    `DaemonSet ${namespace}/${name} ready on every node`,
+  );
 }
 
-export async function waitForPodReady(tb: Testbed, namespace: string, name: string, timeoutMs = 60_000): Promise<PodJson> {
-  return waitFor(() => {
-    const pod = kubectlJson<PodJson>(tb, ['get', 'pod', name, '-n', namespace]);
-    return isReady(pod.status?.conditions) ? pod : undefined;
-  }, timeoutMs, `Pod ${namespace}/${name} Ready`);
+export async function waitForPodReady(
+  tb: Testbed,
+  namespace: string,
+  name: string,
+  timeoutMs = 60_000,
+): Promise<PodJson> {
+  return waitFor(
+    () => {
+      const pod = kubectlJson<PodJson>(tb, ['get', 'pod', name, '-n', namespace]);
+      return isReady(pod.status?.conditions) ? pod : undefined;
+    },
+    timeoutMs,
+    `Pod ${namespace}/${name} Ready`,
+  );
 }
 
 /** Waits until the disruption controller has processed the PDB, so evictions get real answers. */
 export async function waitForPdb(tb: Testbed, namespace: string, name: string, timeoutMs = 60_000): Promise<void> {
-  await waitFor(() => {
-    const pdb = kubectlJson<WorkloadJson & { status?: { disruptionsAllowed?: number } }>(tb, ['get', 'pdb', name, '-n', namespace]);
-    return rolledOut(pdb) && pdb.status?.disruptionsAllowed !== undefined;
-  }, timeoutMs, `PodDisruptionBudget ${namespace}/${name} observed`);
+  await waitFor(
+    () => {
+      const pdb = kubectlJson<WorkloadJson & { status?: { disruptionsAllowed?: number } }>(tb, [
+        'get',
+        'pdb',
+        name,
+        '-n',
+        namespace,
+      ]);
+      return rolledOut(pdb) && pdb.status?.disruptionsAllowed !== undefined;
+    },
+    timeoutMs,
+    `PodDisruptionBudget ${namespace}/${name} observed`,
+  );
 }
 
 export async function scaleDeployment(tb: Testbed, namespace: string, name: string, replicas: number): Promise<void> {
@@ -831,8 +1162,16 @@ export async function scaleDeployment(tb: Testbed, namespace: string, name: stri
 }
 
 export async function ensureNamespace(tb: Testbed, namespace: string): Promise<void> {
-  kubectlOk(tb, ['apply', '--server-side', '-f', '-'], YAML.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } }));
-  await waitFor(() => tb.kubectl(['get', 'serviceaccount', 'default', '-n', namespace]).status === 0, 30_000, `ServiceAccount ${namespace}/default`);
+  kubectlOk(
+    tb,
+    ['apply', '--server-side', '-f', '-'],
+    YAML.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } }),
+  );
+  await waitFor(
+    () => tb.kubectl(['get', 'serviceaccount', 'default', '-n', namespace]).status === 0,
+    30_000,
+    `ServiceAccount ${namespace}/default`,
+  );
 }
 
 /**
@@ -861,8 +1200,15 @@ export async function installWorkloads(tb: Testbed): Promise<void> {
 /** Applies every CRD of fixtures/calico-v3.32.1/crds (server-side) and waits until all are Established. */
 export async function installCalicoCrds(tb: Testbed): Promise<string[]> {
   const dir = path.join(fixturesDir, 'calico-v3.32.1', 'crds');
-  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
-  const names = files.flatMap((f) => readManifest(path.join(dir, f)).filter((o) => o.kind === 'CustomResourceDefinition').map((o) => o.metadata.name));
+  const files = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort();
+  const names = files.flatMap((f) =>
+    readManifest(path.join(dir, f))
+      .filter((o) => o.kind === 'CustomResourceDefinition')
+      .map((o) => o.metadata.name),
+  );
   kubectlOk(tb, ['apply', '--server-side', '--force-conflicts', ...files.flatMap((f) => ['-f', path.join(dir, f)])]);
   kubectlOk(tb, ['wait', '--for=condition=Established', '--timeout=60s', ...names.map((n) => `crd/${n}`)]);
   return names;
@@ -876,6 +1222,11 @@ export function getNodes(tb: Testbed): NodeJson[] {
 }
 
 export function getPods(tb: Testbed, namespace: string, selector?: string): PodJson[] {
-  const args = ['get', 'pods', ...(namespace === '*' ? ['--all-namespaces'] : ['-n', namespace]), ...(selector ? ['-l', selector] : [])];
+  const args = [
+    'get',
+    'pods',
+    ...(namespace === '*' ? ['--all-namespaces'] : ['-n', namespace]),
+    ...(selector ? ['-l', selector] : []),
+  ];
   return kubectlJson<KubeList<PodJson>>(tb, args).items;
 }

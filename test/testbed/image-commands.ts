@@ -12,12 +12,84 @@ import os from 'node:os';
 import path from 'node:path';
 
 export const CALICO_NODE_ALLOW_PATTERNS = [
-  'calico', 'bird', 'versions', 'runit', 'runsv', 'sv', 'utmpset', '/arp$', '/conntrack$', '/ip$', 'bpftool', 'xtables', 'iptables',
-  'ip6tables', 'ipset', 'nftables', 'nft', 'kmod', 'depmod', 'insmod', 'modinfo', 'modprobe', 'rmmod', 'lsmod', '\\[', 'alias', 'basename',
-  'coreutils', '/bash$', '/sh$', '/cat$', '/cd$', '/cp$', '/ln$', '/date$', '/ls$', 'echo', '/env$', 'false', 'true', 'getopt', '/hostname$',
-  '/gzip$', '/grep$', '/nice$', 'join', '/kill$', 'mkdir', 'mknod', 'more', 'less', 'printf', '/read$', 'readlink', '/rm$', '/sed$', 'sleep',
-  'sort', '/stat$', 'tail', '/tc$', 'touch', '/tee$', 'timeout', '/test$', 'ulimit', 'uniq', '/wait$', 'which', 'whoami', 'yes', 'zcat', 'zless',
-  'zmore', 'mountns', '/find$', '/ldd$', '/ldconfig$',
+  'calico',
+  'bird',
+  'versions',
+  'runit',
+  'runsv',
+  'sv',
+  'utmpset',
+  '/arp$',
+  '/conntrack$',
+  '/ip$',
+  'bpftool',
+  'xtables',
+  'iptables',
+  'ip6tables',
+  'ipset',
+  'nftables',
+  'nft',
+  'kmod',
+  'depmod',
+  'insmod',
+  'modinfo',
+  'modprobe',
+  'rmmod',
+  'lsmod',
+  '\\[',
+  'alias',
+  'basename',
+  'coreutils',
+  '/bash$',
+  '/sh$',
+  '/cat$',
+  '/cd$',
+  '/cp$',
+  '/ln$',
+  '/date$',
+  '/ls$',
+  'echo',
+  '/env$',
+  'false',
+  'true',
+  'getopt',
+  '/hostname$',
+  '/gzip$',
+  '/grep$',
+  '/nice$',
+  'join',
+  '/kill$',
+  'mkdir',
+  'mknod',
+  'more',
+  'less',
+  'printf',
+  '/read$',
+  'readlink',
+  '/rm$',
+  '/sed$',
+  'sleep',
+  'sort',
+  '/stat$',
+  'tail',
+  '/tc$',
+  'touch',
+  '/tee$',
+  'timeout',
+  '/test$',
+  'ulimit',
+  'uniq',
+  '/wait$',
+  'which',
+  'whoami',
+  'yes',
+  'zcat',
+  'zless',
+  'zmore',
+  'mountns',
+  '/find$',
+  '/ldd$',
+  '/ldconfig$',
 ];
 
 /** Packages Calico's RPM keep-list removes although a pattern above would keep a file of theirs. */
@@ -40,7 +112,11 @@ export function calicoNodeCommands(): string[] {
   const names = new Set<string>();
   for (const dir of SEARCH_DIRS) {
     let entries: string[] = [];
-    try { entries = fs.readdirSync(dir); } catch { continue; }
+    try {
+      entries = fs.readdirSync(dir);
+    } catch {
+      continue;
+    }
     for (const name of entries) {
       // The image's tree is /usr/bin and /usr/sbin (the others are links or empty there).
       const kept = patterns.some((p) => p.test(`/usr/bin/${name}`) || p.test(`/usr/sbin/${name}`));
@@ -56,7 +132,9 @@ function resolveCommand(name: string): string | undefined {
     try {
       fs.accessSync(candidate, fs.constants.X_OK);
       if (fs.statSync(candidate).isFile()) return fs.realpathSync(candidate);
-    } catch { /* not here */ }
+    } catch {
+      /* not here */
+    }
   }
   return undefined;
 }

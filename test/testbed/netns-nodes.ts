@@ -100,7 +100,15 @@ export interface AgentRun {
 }
 
 interface PodJson {
-  metadata: { name: string; namespace: string; uid: string; labels?: Record<string, string>; deletionTimestamp?: string; resourceVersion?: string; ownerReferences?: Array<{ kind: string; name: string }> };
+  metadata: {
+    name: string;
+    namespace: string;
+    uid: string;
+    labels?: Record<string, string>;
+    deletionTimestamp?: string;
+    resourceVersion?: string;
+    ownerReferences?: Array<{ kind: string; name: string }>;
+  };
   spec: {
     nodeName?: string;
     containers: ContainerJson[];
@@ -115,11 +123,23 @@ interface ContainerJson {
   image: string;
   command?: string[];
   args?: string[];
-  env?: Array<{ name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string }; configMapKeyRef?: { name: string; key: string; optional?: boolean } } }>;
+  env?: Array<{
+    name: string;
+    value?: string;
+    valueFrom?: {
+      fieldRef?: { fieldPath: string };
+      configMapKeyRef?: { name: string; key: string; optional?: boolean };
+    };
+  }>;
   volumeMounts?: Array<{ name: string; mountPath: string }>;
 }
 
-interface Flanneld { child: ChildProcess; pid: number; podUid: string; exited: Promise<void> }
+interface Flanneld {
+  child: ChildProcess;
+  pid: number;
+  podUid: string;
+  exited: Promise<void>;
+}
 
 let instances = 0;
 
@@ -145,31 +165,75 @@ export function terminationMessage(output: string): string {
  */
 function assertUnderlayIsFree(): void {
   const [net, bits] = ipaddr.parseCIDR(UNDERLAY_CIDR);
-  const inRange = (a: string) => ipaddr.isValid(a) && ipaddr.parse(a).kind() === 'ipv4' && ipaddr.parse(a).match(net, bits);
+  const inRange = (a: string) =>
+    ipaddr.isValid(a) && ipaddr.parse(a).kind() === 'ipv4' && ipaddr.parse(a).match(net, bits);
   const routeGet = runCommand('ip', ['-j', 'route', 'get', HOST_UNDERLAY_IP]);
   if (routeGet.status === 0) {
-    const [route] = JSON.parse(routeGet.stdout) as Array<{ type?: string; gateway?: string; dev?: string; prefsrc?: string }>;
-    if (route?.type === 'local' || !route?.gateway || inRange(route.gateway) || (route.prefsrc && inRange(route.prefsrc))) {
-      throw new TestbedError(`${UNDERLAY_CIDR} is in use on this machine (ip route get ${HOST_UNDERLAY_IP}: ${routeGet.stdout.trim()}); the netns nodes need it unrouted (another test bed running?)`);
+    const [route] = JSON.parse(routeGet.stdout) as Array<{
+      type?: string;
+      gateway?: string;
+      dev?: string;
+      prefsrc?: string;
+    }>;
+    if (
+      route?.type === 'local' ||
+      !route?.gateway ||
+      inRange(route.gateway) ||
+      (route.prefsrc && inRange(route.prefsrc))
+    ) {
+      throw new TestbedError(
+        `${UNDERLAY_CIDR} is in use on this machine (ip route get ${HOST_UNDERLAY_IP}: ${routeGet.stdout.trim()}); the netns nodes need it unrouted (another test bed running?)`,
+      );
     }
   }
-  const addresses = JSON.parse(ip('-j', 'addr', 'show')) as Array<{ ifname: string; addr_info: Array<{ local: string }> }>;
-  const taken = addresses.flatMap((l) => l.addr_info.filter((a) => inRange(a.local)).map((a) => `${a.local} on ${l.ifname}`));
-  const routes = (JSON.parse(ip('-j', 'route', 'show')) as Array<{ dst: string }>).filter((r) => r.dst !== 'default' && (inRange(r.dst.split('/')[0]) || (r.dst.includes('/') && ipaddr.parse(HOST_UNDERLAY_IP).match(ipaddr.parseCIDR(r.dst)))));
+  const addresses = JSON.parse(ip('-j', 'addr', 'show')) as Array<{
+    ifname: string;
+    addr_info: Array<{ local: string }>;
+  }>;
+  const taken = addresses.flatMap((l) =>
+    l.addr_info.filter((a) => inRange(a.local)).map((a) => `${a.local} on ${l.ifname}`),
+  );
+  const routes = (JSON.parse(ip('-j', 'route', 'show')) as Array<{ dst: string }>).filter(
+    (r) =>
+      r.dst !== 'default' &&
+      (inRange(r.dst.split('/')[0]) ||
+        (r.dst.includes('/') && ipaddr.parse(HOST_UNDERLAY_IP).match(ipaddr.parseCIDR(r.dst)))),
+  );
   if (taken.length > 0 || routes.length > 0) {
-    throw new TestbedError(`${UNDERLAY_CIDR} is in use on this machine (${[...taken, ...routes.map((r) => `route ${r.dst}`)].join(', ')}); the netns nodes need it unrouted (another test bed running?)`);
+    throw new TestbedError(
+      `${UNDERLAY_CIDR} is in use on this machine (${[...taken, ...routes.map((r) => `route ${r.dst}`)].join(', ')}); the netns nodes need it unrouted (another test bed running?)`,
+    );
   }
 }
 
 function probeVxlan(ns: string): void {
-  const r = runCommand('ip', ['-n', ns, 'link', 'add', 'vxprobe', 'type', 'vxlan', 'id', '42', 'dstport', '4789', 'dev', 'lo']);
-  if (r.status !== 0) throw new TestbedError(`this kernel cannot create VXLAN devices in a network namespace (${r.stderr.trim()}); the netns nodes need the vxlan module`);
+  const r = runCommand('ip', [
+    '-n',
+    ns,
+    'link',
+    'add',
+    'vxprobe',
+    'type',
+    'vxlan',
+    'id',
+    '42',
+    'dstport',
+    '4789',
+    'dev',
+    'lo',
+  ]);
+  if (r.status !== 0)
+    throw new TestbedError(
+      `this kernel cannot create VXLAN devices in a network namespace (${r.stderr.trim()}); the netns nodes need the vxlan module`,
+    );
   ip('-n', ns, 'link', 'del', 'vxprobe');
 }
 
 /** A kubeconfig for flanneld inside the namespaces: the API server through the underlay, no CA (flanneld refuses a CA with insecure-skip-tls-verify). */
 function underlayKubeconfig(kubeconfig: string): string {
-  const config = YAML.parse(fs.readFileSync(kubeconfig, 'utf8')) as { clusters: Array<{ cluster: Record<string, unknown> }> };
+  const config = YAML.parse(fs.readFileSync(kubeconfig, 'utf8')) as {
+    clusters: Array<{ cluster: Record<string, unknown> }>;
+  };
   for (const { cluster } of config.clusters) {
     const server = new URL(String(cluster.server));
     server.hostname = HOST_UNDERLAY_IP;
@@ -205,7 +269,10 @@ export class NetnsNodes {
   private stopped = false;
   private lastError?: string;
 
-  constructor(private readonly tb: Testbed, private readonly opts: NetnsNodesOptions) {
+  constructor(
+    private readonly tb: Testbed,
+    private readonly opts: NetnsNodesOptions,
+  ) {
     instances += 1;
     // Short: interface names are at most 15 characters.
     this.prefix = `f2c${process.pid % 100000}${instances}`;
@@ -243,14 +310,24 @@ export class NetnsNodes {
   async start(): Promise<void> {
     const wanted = this.opts.nodes;
     const notAgent = wanted.filter((n) => !this.tb.agentNodes.includes(n));
-    if (notAgent.length > 0) throw new TestbedError(`start the test bed with agentNodes including ${notAgent.join(', ')}, so that kwok leaves their host Jobs to the agent`);
-    if (!fs.existsSync(path.join(flanneldDir, 'flanneld'))) throw new TestbedError(`flanneld is missing in ${flanneldDir}; build it with \`bash test/testbed/build-flanneld.sh\``);
+    if (notAgent.length > 0)
+      throw new TestbedError(
+        `start the test bed with agentNodes including ${notAgent.join(', ')}, so that kwok leaves their host Jobs to the agent`,
+      );
+    if (!fs.existsSync(path.join(flanneldDir, 'flanneld')))
+      throw new TestbedError(
+        `flanneld is missing in ${flanneldDir}; build it with \`bash test/testbed/build-flanneld.sh\``,
+      );
     const nodes = getNodes(this.tb);
     const index = (name: string) => this.tb.nodeNames.indexOf(name);
     for (const name of wanted) {
       const node = nodes.find((n) => n.metadata.name === name);
       const address = node?.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
-      if (!address || address !== nodeInternalIp(index(name)) || !ipaddr.parse(address).match(ipaddr.parseCIDR(UNDERLAY_CIDR))) {
+      if (
+        !address ||
+        address !== nodeInternalIp(index(name)) ||
+        !ipaddr.parse(address).match(ipaddr.parseCIDR(UNDERLAY_CIDR))
+      ) {
         throw new TestbedError(`node ${name} has InternalIP ${address ?? 'none'}, not one in ${UNDERLAY_CIDR}`);
       }
     }
@@ -274,21 +351,56 @@ export class NetnsNodes {
       const node: NetnsNode = { name, ns, root: path.join(this.dir, name), ip: address };
       this.nodes.push(node);
       ip('-n', ns, 'link', 'set', 'lo', 'up');
-      ip('link', 'add', `${this.prefix}-p${i}`, 'netns', this.underlay, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
+      ip(
+        'link',
+        'add',
+        `${this.prefix}-p${i}`,
+        'netns',
+        this.underlay,
+        'type',
+        'veth',
+        'peer',
+        'name',
+        'eth0',
+        'netns',
+        ns,
+      );
       ip('-n', this.underlay, 'link', 'set', `${this.prefix}-p${i}`, 'master', 'br0', 'up');
       ip('-n', ns, 'addr', 'add', `${address}/24`, 'dev', 'eth0');
       ip('-n', ns, 'link', 'set', 'eth0', 'up');
       must(runCommand('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']), `ip_forward in ${ns}`);
-      for (const dir of ['etc/cni/net.d', 'etc/kube-flannel', 'opt/cni/bin', 'run/flannel', 'var/lib/cni/networks', 'var/log']) {
+      for (const dir of [
+        'etc/cni/net.d',
+        'etc/kube-flannel',
+        'opt/cni/bin',
+        'run/flannel',
+        'var/lib/cni/networks',
+        'var/log',
+      ]) {
         fs.mkdirSync(path.join(node.root, dir), { recursive: true });
       }
     }
     // The API server must answer through the underlay before flanneld is pointed at it.
-    const server = new URL(String((YAML.parse(fs.readFileSync(this.kubeconfig, 'utf8')) as { clusters: Array<{ cluster: { server: string } }> }).clusters[0].cluster.server));
+    const server = new URL(
+      String(
+        (YAML.parse(fs.readFileSync(this.kubeconfig, 'utf8')) as { clusters: Array<{ cluster: { server: string } }> })
+          .clusters[0].cluster.server,
+      ),
+    );
     const first = this.nodes[0];
     if (first) {
-      await waitFor(async () => (await runAsync('ip', ['netns', 'exec', first.ns, 'bash', '-c', `exec 3<>/dev/tcp/${server.hostname}/${server.port}`], { timeoutMs: 5000 })).status === 0,
-        15_000, `the API server at ${server.host} from ${first.ns} (is it listening on all addresses?)`);
+      await waitFor(
+        async () =>
+          (
+            await runAsync(
+              'ip',
+              ['netns', 'exec', first.ns, 'bash', '-c', `exec 3<>/dev/tcp/${server.hostname}/${server.port}`],
+              { timeoutMs: 5000 },
+            )
+          ).status === 0,
+        15_000,
+        `the API server at ${server.host} from ${first.ns} (is it listening on all addresses?)`,
+      );
     }
     this.loop = this.run();
   }
@@ -304,21 +416,40 @@ export class NetnsNodes {
   }
 
   links(node: string): Array<{ ifname: string; address?: string; linkinfo?: { info_kind?: string } }> {
-    return JSON.parse(ip('-n', this.node(node).ns, '-d', '-j', 'link', 'show')) as Array<{ ifname: string; address?: string }>;
+    return JSON.parse(ip('-n', this.node(node).ns, '-d', '-j', 'link', 'show')) as Array<{
+      ifname: string;
+      address?: string;
+    }>;
   }
 
   routes(node: string): string[] {
-    return ip('-n', this.node(node).ns, 'route', 'show').trim().split('\n').map((l) => l.trim()).filter(Boolean);
+    return ip('-n', this.node(node).ns, 'route', 'show')
+      .trim()
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean);
   }
 
   neighbours(node: string, dev: string): string[] {
     const r = runCommand('ip', ['-n', this.node(node).ns, 'neigh', 'show', 'dev', dev]);
-    return r.status === 0 ? r.stdout.trim().split('\n').map((l) => l.trim()).filter(Boolean) : [];
+    return r.status === 0
+      ? r.stdout
+          .trim()
+          .split('\n')
+          .map((l) => l.trim())
+          .filter(Boolean)
+      : [];
   }
 
   fdb(node: string, dev: string): string[] {
     const r = runCommand('bridge', ['-n', this.node(node).ns, 'fdb', 'show', 'dev', dev]);
-    return r.status === 0 ? r.stdout.trim().split('\n').map((l) => l.trim()).filter(Boolean) : [];
+    return r.status === 0
+      ? r.stdout
+          .trim()
+          .split('\n')
+          .map((l) => l.trim())
+          .filter(Boolean)
+      : [];
   }
 
   /** Chain names in an iptables-save dump of the node (tool: iptables-nft-save, iptables-legacy-save, ip6tables-…). */
@@ -327,7 +458,10 @@ export class NetnsNodes {
   }
 
   nftTables(node: string): string[] {
-    return must(this.exec(node, 'nft', ['list', 'tables']), `nft list tables on ${node}`).trim().split('\n').filter(Boolean);
+    return must(this.exec(node, 'nft', ['list', 'tables']), `nft list tables on ${node}`)
+      .trim()
+      .split('\n')
+      .filter(Boolean);
   }
 
   /** Whether flanneld runs on the node now. */
@@ -337,17 +471,25 @@ export class NetnsNodes {
 
   /** Waits until flanneld runs on every namespace node and has written its annotations, subnet.env and flannel.<VNI>. */
   async waitForFlanneld(vni = 1, timeoutMs = 60_000): Promise<void> {
-    await waitFor(() => {
-      this.throwIfFailed();
-      const nodes = getNodes(this.tb);
-      return this.nodes.every((n) => {
-        const annotations = nodes.find((x) => x.metadata.name === n.name)?.metadata.annotations ?? {};
-        return this.flanneld.has(n.name) && Object.keys(annotations).some((k) => k.endsWith('/backend-data'))
-          && fs.existsSync(this.hostPath(n.name, 'run/flannel/subnet.env'))
-          && this.links(n.name).some((l) => l.ifname === `flannel.${vni}`)
-          && (this.opts.flavour === 'canal' || this.links(n.name).some((l) => l.ifname === 'cni0'));
-      });
-    }, timeoutMs, 'flanneld on every namespace node', 500);
+    await waitFor(
+      () => {
+        this.throwIfFailed();
+        const nodes = getNodes(this.tb);
+        return this.nodes.every((n) => {
+          const annotations = nodes.find((x) => x.metadata.name === n.name)?.metadata.annotations ?? {};
+          return (
+            this.flanneld.has(n.name) &&
+            Object.keys(annotations).some((k) => k.endsWith('/backend-data')) &&
+            fs.existsSync(this.hostPath(n.name, 'run/flannel/subnet.env')) &&
+            this.links(n.name).some((l) => l.ifname === `flannel.${vni}`) &&
+            (this.opts.flavour === 'canal' || this.links(n.name).some((l) => l.ifname === 'cni0'))
+          );
+        });
+      },
+      timeoutMs,
+      'flanneld on every namespace node',
+      500,
+    );
   }
 
   /** Throws what stopped the agent loop, if anything did. */
@@ -372,7 +514,10 @@ export class NetnsNodes {
 
   /** tb.kubectl() blocks the event loop; the loop runs the same kubectl without blocking. */
   private kubectl(args: string[], input?: string): Promise<CommandResult> {
-    return runAsync(path.join(binDir, 'kubectl'), ['--kubeconfig', this.tb.kubeconfig, ...args], { input, timeoutMs: 30_000 });
+    return runAsync(path.join(binDir, 'kubectl'), ['--kubeconfig', this.tb.kubeconfig, ...args], {
+      input,
+      timeoutMs: 30_000,
+    });
   }
 
   private async kubectlJson<T>(args: string[]): Promise<T> {
@@ -384,17 +529,28 @@ export class NetnsNodes {
     // pod was gone, so flanneld is stopped below before that host pod runs (the kubelet would have
     // killed flanneld's container before the pod object went away).
     const selector = `${HOST_ROLE_LABEL} in (${AGENT_ROLES.join(',')})`;
-    const hostPods = (await this.kubectlJson<{ items: PodJson[] }>(['get', 'pods', '--all-namespaces', '-l', selector])).items;
-    const flannelPods = (await this.kubectlJson<{ items: PodJson[] }>(['get', 'pods', '-n', this.flannelNamespace])).items
-      .filter((p) => p.metadata.ownerReferences?.some((o) => o.kind === 'DaemonSet' && o.name === this.flannelDaemonSet));
+    const hostPods = (await this.kubectlJson<{ items: PodJson[] }>(['get', 'pods', '--all-namespaces', '-l', selector]))
+      .items;
+    const flannelPods = (
+      await this.kubectlJson<{ items: PodJson[] }>(['get', 'pods', '-n', this.flannelNamespace])
+    ).items.filter((p) =>
+      p.metadata.ownerReferences?.some((o) => o.kind === 'DaemonSet' && o.name === this.flannelDaemonSet),
+    );
     await this.superviseFlanneld(flannelPods);
 
     const names = new Set(this.nodes.map((n) => n.name));
     for (const pod of hostPods) {
       if (!pod.spec.nodeName || !names.has(pod.spec.nodeName)) continue;
-      if (this.started.has(pod.metadata.uid) || pod.metadata.deletionTimestamp || (pod.status?.phase ?? 'Pending') !== 'Pending') continue;
+      if (
+        this.started.has(pod.metadata.uid) ||
+        pod.metadata.deletionTimestamp ||
+        (pod.status?.phase ?? 'Pending') !== 'Pending'
+      )
+        continue;
       this.started.add(pod.metadata.uid);
-      const done = this.runPod(pod).catch((err: Error) => { this.lastError = `pod ${pod.metadata.namespace}/${pod.metadata.name}: ${err.message}`; });
+      const done = this.runPod(pod).catch((err: Error) => {
+        this.lastError = `pod ${pod.metadata.namespace}/${pod.metadata.name}: ${err.message}`;
+      });
       this.inFlight.add(done);
       void done.finally(() => this.inFlight.delete(done));
     }
@@ -408,7 +564,12 @@ export class NetnsNodes {
 
   private async superviseFlanneld(pods: PodJson[]): Promise<void> {
     for (const node of this.nodes) {
-      const pod = pods.find((p) => p.spec.nodeName === node.name && !p.metadata.deletionTimestamp && !['Succeeded', 'Failed'].includes(p.status?.phase ?? ''));
+      const pod = pods.find(
+        (p) =>
+          p.spec.nodeName === node.name &&
+          !p.metadata.deletionTimestamp &&
+          !['Succeeded', 'Failed'].includes(p.status?.phase ?? ''),
+      );
       const current = this.flanneld.get(node.name);
       if (current && (!pod || pod.metadata.uid !== current.podUid)) await this.stopFlanneld(node);
       if (pod && !this.flanneld.has(node.name)) await this.startFlanneld(node, pod);
@@ -417,7 +578,10 @@ export class NetnsNodes {
   }
 
   private async configMapData(name: string, namespace: string): Promise<Record<string, string>> {
-    return (await this.kubectlJson<{ data?: Record<string, string> }>(['get', 'configmap', name, '-n', namespace])).data ?? {};
+    return (
+      (await this.kubectlJson<{ data?: Record<string, string> }>(['get', 'configmap', name, '-n', namespace])).data ??
+      {}
+    );
   }
 
   private async containerEnv(c: ContainerJson, pod: PodJson): Promise<Record<string, string>> {
@@ -459,14 +623,28 @@ export class NetnsNodes {
       ...(env.FLANNELD_IFACE || flags.some((f) => f.startsWith('--iface')) ? [] : ['--iface=eth0']),
     ];
     const log = fs.openSync(path.join(node.root, 'var/log/flanneld.log'), 'a');
-    const child = spawn('ip', ['netns', 'exec', node.ns, 'env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), path.join(flanneldDir, 'flanneld'), ...args], {
-      stdio: ['ignore', log, log],
-    });
+    const child = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        node.ns,
+        'env',
+        ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+        path.join(flanneldDir, 'flanneld'),
+        ...args,
+      ],
+      {
+        stdio: ['ignore', log, log],
+      },
+    );
     fs.closeSync(log);
     if (!child.pid) throw new TestbedError(`could not start flanneld on ${node.name}`);
     const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
     const entry: Flanneld = { child, pid: child.pid, podUid: pod.metadata.uid, exited };
-    void exited.then(() => { if (this.flanneld.get(node.name) === entry) this.flanneld.delete(node.name); });
+    void exited.then(() => {
+      if (this.flanneld.get(node.name) === entry) this.flanneld.delete(node.name);
+    });
     this.flanneld.set(node.name, entry);
     this.flanneldEvents.push(`start ${node.name}`);
   }
@@ -476,12 +654,25 @@ export class NetnsNodes {
     const entry = this.flanneld.get(node.name);
     if (!entry) return;
     this.flanneld.delete(node.name);
-    try { process.kill(entry.pid, 'SIGTERM'); } catch { /* already gone */ }
+    try {
+      process.kill(entry.pid, 'SIGTERM');
+    } catch {
+      /* already gone */
+    }
     let timer: NodeJS.Timeout | undefined;
-    const killed = await Promise.race([entry.exited.then(() => true), new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), 5000); })]);
+    const killed = await Promise.race([
+      entry.exited.then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), 5000);
+      }),
+    ]);
     clearTimeout(timer);
     if (!killed) {
-      try { process.kill(entry.pid, 'SIGKILL'); } catch { /* already gone */ }
+      try {
+        process.kill(entry.pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
       await entry.exited;
     }
     this.flanneldEvents.push(`stop ${node.name}`);
@@ -510,7 +701,13 @@ export class NetnsNodes {
     const subnetEnv = path.join(node.root, 'run/flannel/subnet.env');
     if (!fs.existsSync(subnetEnv)) return;
     if (runCommand('ip', ['-n', node.ns, 'link', 'show', 'cni0']).status === 0) return;
-    const env = Object.fromEntries(fs.readFileSync(subnetEnv, 'utf8').split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    const env = Object.fromEntries(
+      fs
+        .readFileSync(subnetEnv, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('='))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
     if (!env.FLANNEL_SUBNET) return;
     ip('-n', node.ns, 'link', 'add', 'cni0', 'type', 'bridge');
     ip('-n', node.ns, 'addr', 'add', env.FLANNEL_SUBNET, 'dev', 'cni0');
@@ -524,7 +721,13 @@ export class NetnsNodes {
     const node = this.node(pod.spec.nodeName!);
     const container = pod.spec.containers[0];
     const record: AgentRun = {
-      pod: pod.metadata.name, namespace: pod.metadata.namespace, node: node.name, role: pod.metadata.labels?.[HOST_ROLE_LABEL] ?? '', image: container.image, outcome: 'running', output: '',
+      pod: pod.metadata.name,
+      namespace: pod.metadata.namespace,
+      node: node.name,
+      role: pod.metadata.labels?.[HOST_ROLE_LABEL] ?? '',
+      image: container.image,
+      outcome: 'running',
+      output: '',
     };
     this.runs.push(record);
     const commands = this.imageCommands(container.image);
@@ -533,12 +736,26 @@ export class NetnsNodes {
       record.outcome = 'ErrImagePull';
       const waiting = (reason: string, message: string) => () => ({
         phase: 'Pending',
-        conditions: [{ type: 'PodScheduled', status: 'True' }, { type: 'Ready', status: 'False', reason: 'ContainersNotReady', lastTransitionTime: nowIso() }],
-        containerStatuses: [{
-          name: container.name, image: container.image, imageID: '', ready: false, restartCount: 0, started: false, state: { waiting: { reason, message } },
-        }],
+        conditions: [
+          { type: 'PodScheduled', status: 'True' },
+          { type: 'Ready', status: 'False', reason: 'ContainersNotReady', lastTransitionTime: nowIso() },
+        ],
+        containerStatuses: [
+          {
+            name: container.name,
+            image: container.image,
+            imageID: '',
+            ready: false,
+            restartCount: 0,
+            started: false,
+            state: { waiting: { reason, message } },
+          },
+        ],
       });
-      await this.writeStatus(pod, waiting('ErrImagePull', `failed to pull and unpack image "${container.image}": not found`));
+      await this.writeStatus(
+        pod,
+        waiting('ErrImagePull', `failed to pull and unpack image "${container.image}": not found`),
+      );
       await sleep(2000);
       await this.writeStatus(pod, waiting('ImagePullBackOff', `Back-off pulling image "${container.image}"`));
       return;
@@ -546,9 +763,28 @@ export class NetnsNodes {
 
     const startedAt = nowIso();
     await this.writeStatus(pod, () => ({
-      phase: 'Running', startTime: startedAt, hostIP: node.ip, hostIPs: [{ ip: node.ip }], podIP: node.ip, podIPs: [{ ip: node.ip }],
-      conditions: ['PodScheduled', 'Initialized', 'Ready', 'ContainersReady'].map((type) => ({ type, status: 'True', lastTransitionTime: startedAt })),
-      containerStatuses: [{ name: container.name, image: container.image, imageID: '', ready: true, restartCount: 0, started: true, state: { running: { startedAt } } }],
+      phase: 'Running',
+      startTime: startedAt,
+      hostIP: node.ip,
+      hostIPs: [{ ip: node.ip }],
+      podIP: node.ip,
+      podIPs: [{ ip: node.ip }],
+      conditions: ['PodScheduled', 'Initialized', 'Ready', 'ContainersReady'].map((type) => ({
+        type,
+        status: 'True',
+        lastTransitionTime: startedAt,
+      })),
+      containerStatuses: [
+        {
+          name: container.name,
+          image: container.image,
+          imageID: '',
+          ready: true,
+          restartCount: 0,
+          started: true,
+          state: { running: { startedAt } },
+        },
+      ],
     }));
 
     const { argv, env } = this.mapContainer(node, pod, container);
@@ -560,13 +796,34 @@ export class NetnsNodes {
       reason = 'StartError';
       record.output = `exec: "${argv[0]}": stat ${argv[0]}: no such file or directory`;
     } else {
-      const child = spawn('ip', ['netns', 'exec', node.ns, 'env', '-i', `PATH=${commands}`, ...Object.entries(env).map(([k, v]) => `${k}=${v}`), executable, ...argv.slice(1)], {
-        cwd: '/', stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const child = spawn(
+        'ip',
+        [
+          'netns',
+          'exec',
+          node.ns,
+          'env',
+          '-i',
+          `PATH=${commands}`,
+          ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+          executable,
+          ...argv.slice(1),
+        ],
+        {
+          cwd: '/',
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
       this.running.set(pod.metadata.uid, child);
-      child.stdout.setEncoding('utf8').on('data', (d: string) => { record.output += d; });
-      child.stderr.setEncoding('utf8').on('data', (d: string) => { record.output += d; });
-      const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (c, s) => resolve([c, s])));
+      child.stdout.setEncoding('utf8').on('data', (d: string) => {
+        record.output += d;
+      });
+      child.stderr.setEncoding('utf8').on('data', (d: string) => {
+        record.output += d;
+      });
+      const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+        child.on('close', (c, s) => resolve([c, s])),
+      );
       this.running.delete(pod.metadata.uid);
       exitCode = code ?? (signal === 'SIGKILL' ? 137 : 143);
       reason = exitCode === 0 ? 'Completed' : 'Error';
@@ -576,22 +833,57 @@ export class NetnsNodes {
     const finishedAt = nowIso();
     const failed = exitCode !== 0;
     await this.writeStatus(pod, () => ({
-      phase: failed ? 'Failed' : 'Succeeded', startTime: startedAt, hostIP: node.ip, hostIPs: [{ ip: node.ip }], podIP: node.ip, podIPs: [{ ip: node.ip }],
+      phase: failed ? 'Failed' : 'Succeeded',
+      startTime: startedAt,
+      hostIP: node.ip,
+      hostIPs: [{ ip: node.ip }],
+      podIP: node.ip,
+      podIPs: [{ ip: node.ip }],
       conditions: [
         { type: 'PodScheduled', status: 'True' },
         { type: 'Initialized', status: 'True', lastTransitionTime: startedAt },
-        { type: 'Ready', status: 'False', reason: failed ? 'PodFailed' : 'PodCompleted', lastTransitionTime: finishedAt },
-        { type: 'ContainersReady', status: 'False', reason: failed ? 'PodFailed' : 'PodCompleted', lastTransitionTime: finishedAt },
+        {
+          type: 'Ready',
+          status: 'False',
+          reason: failed ? 'PodFailed' : 'PodCompleted',
+          lastTransitionTime: finishedAt,
+        },
+        {
+          type: 'ContainersReady',
+          status: 'False',
+          reason: failed ? 'PodFailed' : 'PodCompleted',
+          lastTransitionTime: finishedAt,
+        },
       ],
-      containerStatuses: [{
-        name: container.name, image: container.image, imageID: '', containerID: `netns://${node.ns}/${pod.metadata.uid}`, ready: false, restartCount: 0, started: false,
-        state: { terminated: { exitCode, reason, startedAt, finishedAt, ...(failed && record.output ? { message: terminationMessage(record.output) } : {}) } },
-      }],
+      containerStatuses: [
+        {
+          name: container.name,
+          image: container.image,
+          imageID: '',
+          containerID: `netns://${node.ns}/${pod.metadata.uid}`,
+          ready: false,
+          restartCount: 0,
+          started: false,
+          state: {
+            terminated: {
+              exitCode,
+              reason,
+              startedAt,
+              finishedAt,
+              ...(failed && record.output ? { message: terminationMessage(record.output) } : {}),
+            },
+          },
+        },
+      ],
     }));
   }
 
   /** The container's argv and env, with hostPath mount points mapped into the node's root directory. */
-  private mapContainer(node: NetnsNode, pod: PodJson, container: ContainerJson): { argv: string[]; env: Record<string, string> } {
+  private mapContainer(
+    node: NetnsNode,
+    pod: PodJson,
+    container: ContainerJson,
+  ): { argv: string[]; env: Record<string, string> } {
     const mounts: Array<[string, string]> = [];
     for (const m of container.volumeMounts ?? []) {
       const hostPath = pod.spec.volumes?.find((v) => v.name === m.name)?.hostPath;
@@ -634,7 +926,8 @@ export class NetnsNodes {
       const r = await this.kubectl(['replace', '--subresource=status', '-f', '-'], JSON.stringify(current));
       if (r.status === 0) return;
       if (/NotFound/.test(r.stderr)) return;
-      if (!/Conflict|the object has been modified/i.test(r.stderr)) throw new TestbedError(`writing the status of pod ${pod.metadata.name}: ${r.stderr.trim()}`);
+      if (!/Conflict|the object has been modified/i.test(r.stderr))
+        throw new TestbedError(`writing the status of pod ${pod.metadata.name}: ${r.stderr.trim()}`);
       await sleep(50 * (attempt + 1));
     }
     throw new TestbedError(`writing the status of pod ${pod.metadata.name}: still conflicting after 20 attempts`);
@@ -648,7 +941,14 @@ export class NetnsNodes {
     this.stopped = true;
     await this.loop;
     for (const node of this.nodes) await this.stopFlanneld(node);
-    for (const child of this.running.values()) if (child.pid) { try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ } }
+    for (const child of this.running.values())
+      if (child.pid) {
+        try {
+          process.kill(child.pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
     await Promise.all(this.inFlight);
     const errors: string[] = [];
     for (const ns of [...this.nodes.map((n) => n.ns), this.underlay]) {

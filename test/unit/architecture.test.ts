@@ -19,7 +19,11 @@ interface Violation {
 function cruise(cwd: string): Violation[] {
   let out: string;
   try {
-    out = execFileSync(process.execPath, [depcruise, 'src', '--config', config, '--output-type', 'json'], { cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    out = execFileSync(process.execPath, [depcruise, 'src', '--config', config, '--output-type', 'json'], {
+      cwd,
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    });
   } catch (err) {
     // depcruise exits non-zero when it finds errors; the report is on stdout all the same.
     out = String((err as { stdout?: string }).stdout ?? '');
@@ -29,7 +33,10 @@ function cruise(cwd: string): Violation[] {
 }
 
 const BROKEN: Record<string, string> = {
-  'tsconfig.json': JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, skipLibCheck: true }, include: ['src'] }),
+  'tsconfig.json': JSON.stringify({
+    compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, skipLibCheck: true },
+    include: ['src'],
+  }),
   // names, the bottom layer, imports the engine: an upward import, and with run.ts a cycle.
   'src/names.ts': `import { run } from './engine/run.js';\nexport const NAME = 'x';\nexport const USE = run;\n`,
   'src/engine/run.ts': `import { NAME } from '../names.js';\nexport const run = () => NAME;\n`,
@@ -65,15 +72,25 @@ describe('the import rules of src/', () => {
   });
 
   it('report an upward import, a cycle, a forbidden library and a module nothing reaches', () => {
-    const found = cruise(dir).map((v) => `${v.rule.name}: ${v.from} -> ${v.to.replace(/^.*node_modules\//, 'node_modules/')}`);
-    expect(found).toEqual(expect.arrayContaining([
-      'layer-names: src/names.ts -> src/engine/run.ts',
-      'no-circular: src/engine/run.ts -> src/names.ts',
-      'no-circular: src/plan/a.ts -> src/plan/b.ts',
-      'no-unreachable: src/plan/dead.ts -> src/plan/dead.ts',
-    ]));
-    expect(found.some((f) => f.startsWith('kubernetes-client-only-in-cluster: src/flannel/read.ts -> node_modules/@kubernetes/client-node/'))).toBe(true);
-    expect(found.some((f) => f.startsWith('terminal-libraries-only-in-cli: src/flannel/read.ts -> node_modules/chalk/'))).toBe(true);
+    const found = cruise(dir).map(
+      (v) => `${v.rule.name}: ${v.from} -> ${v.to.replace(/^.*node_modules\//, 'node_modules/')}`,
+    );
+    expect(found).toEqual(
+      expect.arrayContaining([
+        'layer-names: src/names.ts -> src/engine/run.ts',
+        'no-circular: src/engine/run.ts -> src/names.ts',
+        'no-circular: src/plan/a.ts -> src/plan/b.ts',
+        'no-unreachable: src/plan/dead.ts -> src/plan/dead.ts',
+      ]),
+    );
+    expect(
+      found.some((f) =>
+        f.startsWith('kubernetes-client-only-in-cluster: src/flannel/read.ts -> node_modules/@kubernetes/client-node/'),
+      ),
+    ).toBe(true);
+    expect(
+      found.some((f) => f.startsWith('terminal-libraries-only-in-cli: src/flannel/read.ts -> node_modules/chalk/')),
+    ).toBe(true);
     // Nothing else: the allowed imports (cli -> engine, plan -> flannel, engine -> names) pass.
     expect(found).toHaveLength(6);
   });

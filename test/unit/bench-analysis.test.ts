@@ -17,9 +17,14 @@ const at = (ms: number) => new Date(T0 + ms).toISOString();
 
 function api(ms: number, verb: string, resource: string, extra: Partial<ApiAuditEvent> = {}): ApiAuditEvent {
   return {
-    stage: 'ResponseComplete', verb, userAgent: 'node-fetch/1.0 (+https://github.com/bitinn/node-fetch)',
-    requestReceivedTimestamp: at(ms), stageTimestamp: at(ms + 5),
-    objectRef: { resource, ...(extra.objectRef ?? {}) }, responseStatus: { code: 200 }, ...extra,
+    stage: 'ResponseComplete',
+    verb,
+    userAgent: 'node-fetch/1.0 (+https://github.com/bitinn/node-fetch)',
+    requestReceivedTimestamp: at(ms),
+    stageTimestamp: at(ms + 5),
+    objectRef: { resource, ...(extra.objectRef ?? {}) },
+    responseStatus: { code: 200 },
+    ...extra,
   };
 }
 
@@ -29,7 +34,10 @@ describe('countRequests', () => {
       api(100, 'get', 'nodes'),
       api(200, 'patch', 'nodes'),
       api(300, 'create', 'pods', { objectRef: { resource: 'pods', subresource: 'eviction' } }),
-      api(300, 'create', 'pods', { objectRef: { resource: 'pods', subresource: 'eviction' }, stage: 'ResponseStarted' }),
+      api(300, 'create', 'pods', {
+        objectRef: { resource: 'pods', subresource: 'eviction' },
+        stage: 'ResponseStarted',
+      }),
       api(400, 'watch', 'pods'),
       api(500, 'create', 'events'),
       api(250, 'patch', 'nodes', { userAgent: 'kwok/v0.8.0' }),
@@ -45,22 +53,30 @@ describe('countRequests', () => {
 
 describe('pdbAllowedTimes', () => {
   it('keeps the successful status writes that allow at least one disruption, sorted', () => {
-    const status = (ms: number, allowed: number, code = 200): ApiAuditEvent => api(ms, 'update', 'poddisruptionbudgets', {
-      objectRef: { resource: 'poddisruptionbudgets', subresource: 'status', namespace: 'apps', name: 'db' },
-      requestObject: { status: { disruptionsAllowed: allowed } }, responseStatus: { code },
-    });
+    const status = (ms: number, allowed: number, code = 200): ApiAuditEvent =>
+      api(ms, 'update', 'poddisruptionbudgets', {
+        objectRef: { resource: 'poddisruptionbudgets', subresource: 'status', namespace: 'apps', name: 'db' },
+        requestObject: { status: { disruptionsAllowed: allowed } },
+        responseStatus: { code },
+      });
     const times = pdbAllowedTimes([status(900, 1), status(100, 0), status(500, 1), status(700, 1, 409)]);
     expect(times.get('apps/db')).toEqual([T0 + 505, T0 + 905]);
   });
 });
 
 describe('classifyWait / pdbOfMessage', () => {
-  it('names the inherent wait of each step and leaves the tool\'s own work unclassified', () => {
-    expect(classifyWait('drain', 'waiting on PDB apps/db: 0 disruptions allowed (apps/db-2); retry in 5 s, 600 s left')).toBe('eviction');
+  it("names the inherent wait of each step and leaves the tool's own work unclassified", () => {
+    expect(
+      classifyWait('drain', 'waiting on PDB apps/db: 0 disruptions allowed (apps/db-2); retry in 5 s, 600 s left'),
+    ).toBe('eviction');
     expect(classifyWait('drain', 'waiting for 5 evicted pod(s) to terminate')).toBe('termination');
-    expect(classifyWait('stop-flannel', 'waiting for the kube-flannel/kube-flannel-ds pod to leave the node')).toBe('termination');
+    expect(classifyWait('stop-flannel', 'waiting for the kube-flannel/kube-flannel-ds pod to leave the node')).toBe(
+      'termination',
+    );
     expect(classifyWait('host-cleanup', 'waiting for host cleanup Job kube-system/f2c-cleanup-w-1')).toBe('hostJob');
-    expect(classifyWait('host-cleanup', "restarting 2 pod(s) still on flannel's network: apps/a, apps/b")).toBeUndefined();
+    expect(
+      classifyWait('host-cleanup', "restarting 2 pod(s) still on flannel's network: apps/a, apps/b"),
+    ).toBeUndefined();
     expect(classifyWait('start-calico', 'waiting for calico-node on w-1 to be Ready')).toBe('calicoReady');
     expect(classifyWait('probe', 'waiting for probes')).toBe('probe');
     expect(pdbOfMessage('waiting on PDB apps/db: 0 disruptions allowed')).toBe('apps/db');
@@ -82,14 +98,26 @@ describe('splitNodeTimes', () => {
     cli(20, 'step-start', { node: n, step: 'cordon' }),
     cli(100, 'step-done', { node: n, step: 'cordon' }),
     cli(100, 'step-start', { node: n, step: 'drain' }),
-    cli(300, 'step-wait', { node: n, step: 'drain', message: 'waiting on PDB apps/db: 0 disruptions allowed (apps/db-0); retry in 5 s' }),
-    cli(5300, 'step-wait', { node: n, step: 'drain', message: 'waiting on PDB apps/db: 0 disruptions allowed (apps/db-0); retry in 5 s' }),
+    cli(300, 'step-wait', {
+      node: n,
+      step: 'drain',
+      message: 'waiting on PDB apps/db: 0 disruptions allowed (apps/db-0); retry in 5 s',
+    }),
+    cli(5300, 'step-wait', {
+      node: n,
+      step: 'drain',
+      message: 'waiting on PDB apps/db: 0 disruptions allowed (apps/db-0); retry in 5 s',
+    }),
     cli(7000, 'step-wait', { node: n, step: 'drain', message: 'waiting for 3 evicted pod(s) to terminate' }),
     { time: at(8000), type: 'mutation', verb: 'patch', kind: 'Node', name: n },
     cli(8100, 'step-done', { node: n, step: 'drain' }),
     cli(8100, 'step-start', { node: n, step: 'host-cleanup' }),
     cli(8200, 'step-wait', { node: n, step: 'host-cleanup', message: 'waiting for host cleanup Job kube-system/j' }),
-    cli(9200, 'step-wait', { node: n, step: 'host-cleanup', message: "restarting 1 pod(s) still on flannel's network: apps/x" }),
+    cli(9200, 'step-wait', {
+      node: n,
+      step: 'host-cleanup',
+      message: "restarting 1 pod(s) still on flannel's network: apps/x",
+    }),
     cli(9250, 'step-done', { node: n, step: 'host-cleanup' }),
     cli(9250, 'step-start', { node: n, step: 'start-calico' }),
     cli(9300, 'step-wait', { node: n, step: 'start-calico', message: 'waiting for calico-node on w-1 to be Ready' }),
@@ -120,9 +148,16 @@ describe('splitNodeTimes', () => {
   });
 
   it('summarises finished nodes and batches, and marks a node cut short as unfinished', () => {
-    const cut = entries.filter((e) => e.event !== 'node-done').map((e) => (e.node === n || e.name === n ? { ...e, node: e.node ? 'w-2' : undefined, name: e.name ? 'w-2' : undefined } : e));
+    const cut = entries
+      .filter((e) => e.event !== 'node-done')
+      .map((e) =>
+        e.node === n || e.name === n ? { ...e, node: e.node ? 'w-2' : undefined, name: e.name ? 'w-2' : undefined } : e,
+      );
     const splits = splitNodeTimes([...entries, ...cut.filter((e) => e.event !== 'batch-start')]);
-    expect(splits.map((s) => [s.node, s.finished])).toEqual([['w-1', true], ['w-2', false]]);
+    expect(splits.map((s) => [s.node, s.finished])).toEqual([
+      ['w-1', true],
+      ['w-2', false],
+    ]);
     const summary = summariseSplits(splits);
     expect(summary.finished).toBe(1);
     expect(summary.meanTotalMs).toBe(10_000);

@@ -60,15 +60,20 @@ function schemaErrors(value: unknown, schema: Schema, at = ''): string[] {
   switch (schema.type) {
     case 'string':
       if (typeof value !== 'string') return [`${where}: expected string, got ${typeof value}`];
-      if (schema.maxLength !== undefined && value.length > schema.maxLength) errors.push(`${where}: longer than ${schema.maxLength}`);
-      if (schema.format === 'date-time' && !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(value)) {
+      if (schema.maxLength !== undefined && value.length > schema.maxLength)
+        errors.push(`${where}: longer than ${schema.maxLength}`);
+      if (
+        schema.format === 'date-time' &&
+        !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(value)
+      ) {
         errors.push(`${where}: not an RFC 3339 date-time`);
       }
       if (schema.format === 'cidr' && !/^[0-9a-fA-F.:]+\/\d{1,3}$/.test(value)) errors.push(`${where}: not a CIDR`);
       break;
     case 'integer':
       if (!Number.isInteger(value)) return [`${where}: expected integer, got ${JSON.stringify(value)}`];
-      if (schema.format === 'int64' && !Number.isSafeInteger(value)) errors.push(`${where}: integer not exactly representable`);
+      if (schema.format === 'int64' && !Number.isSafeInteger(value))
+        errors.push(`${where}: integer not exactly representable`);
       break;
     case 'number':
       if (typeof value !== 'number') return [`${where}: expected number`];
@@ -78,7 +83,8 @@ function schemaErrors(value: unknown, schema: Schema, at = ''): string[] {
       break;
     case 'array':
       if (!Array.isArray(value)) return [`${where}: expected array`];
-      if (schema.maxItems !== undefined && value.length > schema.maxItems) errors.push(`${where}: more than ${schema.maxItems} items`);
+      if (schema.maxItems !== undefined && value.length > schema.maxItems)
+        errors.push(`${where}: more than ${schema.maxItems} items`);
       if (schema.items) value.forEach((item, i) => errors.push(...schemaErrors(item, schema.items!, `${at}[${i}]`)));
       break;
     case 'object': {
@@ -94,7 +100,11 @@ function schemaErrors(value: unknown, schema: Schema, at = ''): string[] {
           errors.push(...schemaErrors(child, prop, `${at}.${key}`));
         } else if (typeof schema.additionalProperties === 'object') {
           errors.push(...schemaErrors(child, schema.additionalProperties, `${at}.${key}`));
-        } else if (schema.properties && !schema['x-kubernetes-preserve-unknown-fields'] && schema.additionalProperties !== true) {
+        } else if (
+          schema.properties &&
+          !schema['x-kubernetes-preserve-unknown-fields'] &&
+          schema.additionalProperties !== true
+        ) {
           errors.push(`${at}.${key}: unknown field (would be pruned)`);
         }
       }
@@ -103,7 +113,8 @@ function schemaErrors(value: unknown, schema: Schema, at = ''): string[] {
     default:
       break;
   }
-  if (schema.enum && !schema.enum.includes(value)) errors.push(`${where}: ${JSON.stringify(value)} not in ${JSON.stringify(schema.enum)}`);
+  if (schema.enum && !schema.enum.includes(value))
+    errors.push(`${where}: ${JSON.stringify(value)} not in ${JSON.stringify(schema.enum)}`);
   if (typeof value === 'number') {
     if (schema.minimum !== undefined && value < schema.minimum) errors.push(`${where}: below ${schema.minimum}`);
     if (schema.maximum !== undefined && value > schema.maximum) errors.push(`${where}: above ${schema.maximum}`);
@@ -120,10 +131,19 @@ interface Crd {
 
 function loadCrd(file: string): Crd {
   const doc = parseYaml(readFileSync(path.join(crdDir, file), 'utf8')) as {
-    spec: { group: string; names: { kind: string }; versions: Array<{ name: string; storage: boolean; schema: { openAPIV3Schema: Schema } }> };
+    spec: {
+      group: string;
+      names: { kind: string };
+      versions: Array<{ name: string; storage: boolean; schema: { openAPIV3Schema: Schema } }>;
+    };
   };
   const version = doc.spec.versions.find((v) => v.storage) ?? doc.spec.versions[0]!;
-  return { group: doc.spec.group, kind: doc.spec.names.kind, version: version.name, schema: version.schema.openAPIV3Schema };
+  return {
+    group: doc.spec.group,
+    kind: doc.spec.names.kind,
+    version: version.name,
+    schema: version.schema.openAPIV3Schema,
+  };
 }
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -134,11 +154,14 @@ function objectErrors(obj: KubeObject, crds: Record<string, Crd>): string[] {
   const crd = crds[obj.kind ?? ''];
   if (!crd) return [`no CRD loaded for kind ${obj.kind}`];
   const errors = schemaErrors(obj, crd.schema);
-  if (obj.apiVersion !== `${crd.group}/${crd.version}`) errors.push(`apiVersion ${obj.apiVersion} is not ${crd.group}/${crd.version}`);
+  if (obj.apiVersion !== `${crd.group}/${crd.version}`)
+    errors.push(`apiVersion ${obj.apiVersion} is not ${crd.group}/${crd.version}`);
   const name = obj.metadata?.name ?? '';
-  if (name.length > 253 || !DNS_SUBDOMAIN.test(name)) errors.push(`metadata.name ${JSON.stringify(name)} is not a DNS subdomain`);
+  if (name.length > 253 || !DNS_SUBDOMAIN.test(name))
+    errors.push(`metadata.name ${JSON.stringify(name)} is not a DNS subdomain`);
   for (const [key, value] of Object.entries(obj.metadata?.labels ?? {})) {
-    if (value.length > 63 || !LABEL_VALUE.test(value)) errors.push(`label ${key}: invalid value ${JSON.stringify(value)}`);
+    if (value.length > 63 || !LABEL_VALUE.test(value))
+      errors.push(`label ${key}: invalid value ${JSON.stringify(value)}`);
   }
   return errors;
 }
@@ -249,17 +272,27 @@ describe('ipPool', () => {
   });
 
   it('rejects mismatched family, bad block sizes and pools smaller than a block', () => {
-    expect(() => ipPool({ family: 6, cidr: '10.244.0.0/16', blockSize: 122, natOutgoing: true })).toThrow('is IPv4, not IPv6');
-    expect(() => ipPool({ family: 4, cidr: '10.244.0.0/16', blockSize: 19, natOutgoing: true })).toThrow('Calico allows 20-32');
-    expect(() => ipPool({ family: 6, cidr: 'fd00::/48', blockSize: 64, natOutgoing: true })).toThrow('Calico allows 116-128');
-    expect(() => ipPool({ family: 4, cidr: '10.244.0.0/28', blockSize: 26, natOutgoing: true })).toThrow('smaller than one /26 block');
+    expect(() => ipPool({ family: 6, cidr: '10.244.0.0/16', blockSize: 122, natOutgoing: true })).toThrow(
+      'is IPv4, not IPv6',
+    );
+    expect(() => ipPool({ family: 4, cidr: '10.244.0.0/16', blockSize: 19, natOutgoing: true })).toThrow(
+      'Calico allows 20-32',
+    );
+    expect(() => ipPool({ family: 6, cidr: 'fd00::/48', blockSize: 64, natOutgoing: true })).toThrow(
+      'Calico allows 116-128',
+    );
+    expect(() => ipPool({ family: 4, cidr: '10.244.0.0/28', blockSize: 26, natOutgoing: true })).toThrow(
+      'smaller than one /26 block',
+    );
     expect(() => ipPool({ family: 4, cidr: '10.244.0.1/16', blockSize: 26, natOutgoing: true })).toThrow('host bits');
   });
 });
 
 describe('FelixConfiguration', () => {
   it('patches VNI, port and MTU; adds vxlanMTUV6 for IPv6', () => {
-    expect(felixConfigurationPatch({ vni: 1, port: 8472, mtu: 1450 })).toEqual({ spec: { vxlanVNI: 1, vxlanPort: 8472, vxlanMTU: 1450 } });
+    expect(felixConfigurationPatch({ vni: 1, port: 8472, mtu: 1450 })).toEqual({
+      spec: { vxlanVNI: 1, vxlanPort: 8472, vxlanMTU: 1450 },
+    });
     expect(felixConfigurationPatch({ vni: 4096, port: 4789, mtu: 1450, ipv6: true })).toEqual({
       spec: { vxlanVNI: 4096, vxlanPort: 4789, vxlanMTU: 1450, vxlanMTUV6: 1450 },
     });
@@ -282,7 +315,9 @@ describe('FelixConfiguration', () => {
     expect(() => felixConfigurationPatch({ vni: 2 ** 24, port: 8472, mtu: 1450 })).toThrow('invalid VXLAN VNI');
     expect(() => felixConfigurationPatch({ vni: 1, port: 70000, mtu: 1450 })).toThrow('invalid VXLAN port 70000');
     expect(() => felixConfigurationPatch({ vni: 1, port: 8472, mtu: -1 })).toThrow('invalid VXLAN MTU -1');
-    expect(() => felixConfigurationPatch({ vni: 1, port: 8472, mtu: 1450, ipv6: true, mtuV6: 1.5 })).toThrow('invalid VXLAN IPv6 MTU');
+    expect(() => felixConfigurationPatch({ vni: 1, port: 8472, mtu: 1450, ipv6: true, mtuV6: 1.5 })).toThrow(
+      'invalid VXLAN IPv6 MTU',
+    );
   });
 });
 
@@ -295,7 +330,12 @@ describe('nodeIpam: IPv4 /24 podCIDR with /26 blocks', () => {
   it('claims exactly the 4 blocks of the podCIDR, with 4 affinities and 1 handle', () => {
     const cidrs = ['10.244.1.0/26', '10.244.1.64/26', '10.244.1.128/26', '10.244.1.192/26'];
     expect(ipam.blocks.map((b) => b.spec.cidr)).toEqual(cidrs);
-    expect(ipam.blocks.map((b) => b.metadata?.name)).toEqual(['10-244-1-0-26', '10-244-1-64-26', '10-244-1-128-26', '10-244-1-192-26']);
+    expect(ipam.blocks.map((b) => b.metadata?.name)).toEqual([
+      '10-244-1-0-26',
+      '10-244-1-64-26',
+      '10-244-1-128-26',
+      '10-244-1-192-26',
+    ]);
     expect(ipam.affinities.map((a) => a.spec.cidr)).toEqual(cidrs);
     expect(ipam.affinities.map((a) => a.metadata?.name)).toEqual(cidrs.map((c) => `node-1-${cidrToName(c)}`));
     expect(ipam.handles).toHaveLength(1);
@@ -315,7 +355,9 @@ describe('nodeIpam: IPv4 /24 podCIDR with /26 blocks', () => {
         affinityClaimTime: '2026-03-01T12:34:56Z',
         allocations: [0, ...new Array(63).fill(null)],
         unallocated: Array.from({ length: 63 }, (_, i) => i + 1),
-        attributes: [{ handle_id: 'vxlan-tunnel-addr-node-1', secondary: { node: 'node-1', type: 'vxlanTunnelAddress' } }],
+        attributes: [
+          { handle_id: 'vxlan-tunnel-addr-node-1', secondary: { node: 'node-1', type: 'vxlanTunnelAddress' } },
+        ],
         sequenceNumber: SEQ + 1,
         sequenceNumberForAllocation: { '0': SEQ },
         deleted: false,
@@ -366,20 +408,25 @@ describe('nodeIpam: IPv4 /24 podCIDR with /26 blocks', () => {
       const free = allocations.flatMap((a, i) => (a === null ? [i] : []));
       expect([...unallocated].sort((a, b) => a - b)).toEqual(free);
       for (const a of allocations) if (a !== null) expect(block.spec.attributes[a]).toBeDefined();
-      for (const ordinal of Object.keys(block.spec.sequenceNumberForAllocation)) expect(allocations[Number(ordinal)]).not.toBeNull();
+      for (const ordinal of Object.keys(block.spec.sequenceNumberForAllocation))
+        expect(allocations[Number(ordinal)]).not.toBeNull();
     }
   });
 
   it('passes the v3.32.1 CRD schemas', () => {
     for (const obj of [...ipam.blocks, ...ipam.affinities, ...ipam.handles]) {
-      expect({ name: obj.metadata?.name, errors: objectErrors(obj, crds) }).toEqual({ name: obj.metadata?.name, errors: [] });
+      expect({ name: obj.metadata?.name, errors: objectErrors(obj, crds) }).toEqual({
+        name: obj.metadata?.name,
+        errors: [],
+      });
     }
   });
 
   it('covers the podCIDR exactly with non-overlapping blocks', () => {
     const cidrs = ipam.blocks.map((b) => b.spec.cidr as string);
     for (const c of cidrs) expect(cidrContains('10.244.1.0/24', c)).toBe(true);
-    for (let i = 0; i < cidrs.length; i++) for (let j = i + 1; j < cidrs.length; j++) expect(cidrsOverlap(cidrs[i]!, cidrs[j]!)).toBe(false);
+    for (let i = 0; i < cidrs.length; i++)
+      for (let j = i + 1; j < cidrs.length; j++) expect(cidrsOverlap(cidrs[i]!, cidrs[j]!)).toBe(false);
     expect(cidrs.reduce((n, c) => n + addressCount(c), 0n)).toBe(256n);
   });
 
@@ -409,7 +456,8 @@ describe('nodeIpam: other IPv4 sizes', () => {
     expect(ipam.blocks[0]!.spec.allocations).toHaveLength(32);
     expect(ipam.blocks[0]!.spec.unallocated).toHaveLength(31);
     expect(ipam.tunnelAddressV4).toBe('10.244.0.32');
-    for (const obj of [...ipam.blocks, ...ipam.affinities, ...ipam.handles]) expect(objectErrors(obj, crds)).toEqual([]);
+    for (const obj of [...ipam.blocks, ...ipam.affinities, ...ipam.handles])
+      expect(objectErrors(obj, crds)).toEqual([]);
   });
 
   it('a /16 podCIDR claims all 1024 blocks, as ClaimAffinity does', () => {
@@ -420,10 +468,18 @@ describe('nodeIpam: other IPv4 sizes', () => {
   });
 
   it('rejects podCIDRs too small for the block size, too large to claim, or malformed', () => {
-    expect(() => nodeIpam(node1({ podCidrV4: '10.244.1.0/28' }), 26, 122)).toThrow('node node-1: podCIDR 10.244.1.0/28 is smaller than one /26 block');
-    expect(() => nodeIpam(node1({ podCidrV4: '10.0.0.0/8' }), 26, 122)).toThrow(`at most ${MAX_AFFINE_BLOCKS} are supported`);
-    expect(() => nodeIpam(node1({ podCidrV4: '10.244.1.1/24' }), 26, 122)).toThrow('node node-1: invalid CIDR "10.244.1.1/24": host bits are set');
-    expect(() => nodeIpam(node1({ podCidrV4: 'fd00::/64' }), 26, 122)).toThrow('is IPv6 but was given as the IPv4 podCIDR');
+    expect(() => nodeIpam(node1({ podCidrV4: '10.244.1.0/28' }), 26, 122)).toThrow(
+      'node node-1: podCIDR 10.244.1.0/28 is smaller than one /26 block',
+    );
+    expect(() => nodeIpam(node1({ podCidrV4: '10.0.0.0/8' }), 26, 122)).toThrow(
+      `at most ${MAX_AFFINE_BLOCKS} are supported`,
+    );
+    expect(() => nodeIpam(node1({ podCidrV4: '10.244.1.1/24' }), 26, 122)).toThrow(
+      'node node-1: invalid CIDR "10.244.1.1/24": host bits are set',
+    );
+    expect(() => nodeIpam(node1({ podCidrV4: 'fd00::/64' }), 26, 122)).toThrow(
+      'is IPv6 but was given as the IPv4 podCIDR',
+    );
     expect(() => nodeIpam(node1(), 33, 122)).toThrow('invalid IPv4 block size 33');
     expect(() => nodeIpam(node1({ node: 'Node_1' }), 26, 122)).toThrow('invalid node name "Node_1"');
     expect(() => nodeIpam(node1(), 26, 122, { now: new Date('garbage') })).toThrow('invalid claim time');
@@ -461,14 +517,17 @@ describe('nodeIpam: IPv6', () => {
       metadata: { name: 'vxlan-v6-tunnel-addr-node-1' },
       spec: { handleID: 'vxlan-v6-tunnel-addr-node-1', block: { 'fd00:10:244:1::/122': 1 }, deleted: false },
     });
-    for (const obj of [...ipam.blocks, ...ipam.affinities, ...ipam.handles]) expect(objectErrors(obj, crds)).toEqual([]);
+    for (const obj of [...ipam.blocks, ...ipam.affinities, ...ipam.handles])
+      expect(objectErrors(obj, crds)).toEqual([]);
   });
 
   it('works for an IPv6-only node and rejects a bad IPv6 podCIDR', () => {
     const ipam = nodeIpam({ node: 'v6-only', podCidrV6: 'fd00:10:244:2::/64' }, 26, 122, { now: CLAIM_TIME });
     expect(ipam.blocks.map((b) => b.spec.cidr)).toEqual(['fd00:10:244:2::/122']);
     expect(ipam.tunnelAddressV4).toBeUndefined();
-    expect(() => nodeIpam({ node: 'n', podCidrV6: '10.0.0.0/24' }, 26, 122)).toThrow('is IPv4 but was given as the IPv6 podCIDR');
+    expect(() => nodeIpam({ node: 'n', podCidrV6: '10.0.0.0/24' }, 26, 122)).toThrow(
+      'is IPv4 but was given as the IPv6 podCIDR',
+    );
     expect(() => nodeIpam({ node: 'n', podCidrV6: 'fd00::/124' }, 26, 122)).toThrow('smaller than one /122 block');
     expect(() => nodeIpam({ node: 'n', podCidrV6: 'fd00::/64' }, 26, 100)).toThrow('Calico allows 116-128');
   });
@@ -488,11 +547,18 @@ describe('names and labels', () => {
   it('shortens long affinity names exactly as libcalico-go parseKey (values computed with its Go code)', () => {
     const long = `${'worker-node-'.repeat(20)}x.example.com`;
     expect(long).toHaveLength(253);
-    expect(blockAffinityName(long, '10.244.1.64/26')).toBe(`${'worker-node-'.repeat(18)}worker-no-10-244-1-64-26-b1cb91f6e5f`);
-    expect(blockAffinityName(long, 'fd00:10:244:1::/122')).toBe(`${'worker-node-'.repeat(18)}work-fd00-10-244-1---122-c7956a2ae8c`);
+    expect(blockAffinityName(long, '10.244.1.64/26')).toBe(
+      `${'worker-node-'.repeat(18)}worker-no-10-244-1-64-26-b1cb91f6e5f`,
+    );
+    expect(blockAffinityName(long, 'fd00:10:244:1::/122')).toBe(
+      `${'worker-node-'.repeat(18)}work-fd00-10-244-1---122-c7956a2ae8c`,
+    );
     expect(blockAffinityName('a'.repeat(238), '10.244.1.64/26')).toBe(`${'a'.repeat(225)}-10-244-1-64-26-0db7378d574`);
     expect(blockAffinityName('a'.repeat(237), '10.244.1.64/26')).toBe(`${'a'.repeat(237)}-10-244-1-64-26`);
-    for (const name of [blockAffinityName(long, '10.244.1.64/26'), blockAffinityName('a'.repeat(238), '10.244.1.64/26')]) {
+    for (const name of [
+      blockAffinityName(long, '10.244.1.64/26'),
+      blockAffinityName('a'.repeat(238), '10.244.1.64/26'),
+    ]) {
       expect(name).toHaveLength(252);
     }
   });
@@ -500,9 +566,12 @@ describe('names and labels', () => {
   it('accepts the longest node names Calico can handle and refuses longer ones', () => {
     const longest = `${'n'.repeat(231)}.com`; // 235: "vxlan-tunnel-addr-" + name is exactly 253
     const ipam = nodeIpam({ node: longest, podCidrV4: '10.244.9.0/24' }, 26, 122, { now: CLAIM_TIME });
-    for (const obj of [...ipam.blocks, ...ipam.affinities, ...ipam.handles]) expect(objectErrors(obj, crds)).toEqual([]);
+    for (const obj of [...ipam.blocks, ...ipam.affinities, ...ipam.handles])
+      expect(objectErrors(obj, crds)).toEqual([]);
     expect(ipam.handles[0]!.metadata?.name).toHaveLength(253);
-    expect(() => nodeIpam({ node: `${longest}x`, podCidrV4: '10.244.9.0/24' }, 26, 122)).toThrow('the node name is too long');
+    expect(() => nodeIpam({ node: `${longest}x`, podCidrV4: '10.244.9.0/24' }, 26, 122)).toThrow(
+      'the node name is too long',
+    );
     expect(() => nodeIpam({ node: longest, podCidrV6: 'fd00::/64' }, 26, 122)).toThrow('the node name is too long');
   });
 
@@ -533,16 +602,24 @@ describe('nodeCalicoAnnotations', () => {
   });
 
   it('keeps only the address of a public IP given with a prefix', () => {
-    expect(nodeCalicoAnnotations(node1({ publicIpV4: '192.0.2.11/24' }))[NODE_ANNOTATIONS.ipv4Address]).toBe('192.0.2.11/32');
+    expect(nodeCalicoAnnotations(node1({ publicIpV4: '192.0.2.11/24' }))[NODE_ANNOTATIONS.ipv4Address]).toBe(
+      '192.0.2.11/32',
+    );
   });
 
   it('refuses incomplete or malformed identities', () => {
-    expect(() => nodeCalicoAnnotations(node1({ vtepMacV4: undefined }))).toThrow('node node-1: vtepMacV4 (flannel VtepMAC) is missing');
+    expect(() => nodeCalicoAnnotations(node1({ vtepMacV4: undefined }))).toThrow(
+      'node node-1: vtepMacV4 (flannel VtepMAC) is missing',
+    );
     expect(() => nodeCalicoAnnotations(node1({ vtepMacV4: '56:1d:8d:30:79' }))).toThrow('is not a MAC address');
-    expect(() => nodeCalicoAnnotations(node1({ publicIpV4: undefined }))).toThrow('publicIpV4 (flannel public IP) is missing');
+    expect(() => nodeCalicoAnnotations(node1({ publicIpV4: undefined }))).toThrow(
+      'publicIpV4 (flannel public IP) is missing',
+    );
     expect(() => nodeCalicoAnnotations(node1({ publicIpV4: 'fd00::1' }))).toThrow('is not an IPv4 address');
     expect(() => nodeCalicoAnnotations(node1({ publicIpV4: 'host.example' }))).toThrow('is not a valid IP address');
-    expect(() => nodeCalicoAnnotations(node1({ podCidrV6: 'fd00::/64' }))).toThrow('vtepMacV6 (flannel VtepMAC) is missing');
+    expect(() => nodeCalicoAnnotations(node1({ podCidrV6: 'fd00::/64' }))).toThrow(
+      'vtepMacV6 (flannel VtepMAC) is missing',
+    );
   });
 
   it('is empty for a node without podCIDRs', () => {

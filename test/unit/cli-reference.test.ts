@@ -12,7 +12,7 @@ describe('docs/commands.md', () => {
     expect(committed).toBe(renderCommandReference(buildProgram()));
   });
 
-  it('shows the global options in every subcommand\'s help', () => {
+  it("shows the global options in every subcommand's help", () => {
     const reference = renderCommandReference(buildProgram());
     for (const section of reference.split(/^## /m).slice(2)) {
       expect(section).toMatch(/Global Options:[\s\S]*--kubeconfig <file>[\s\S]*-o, --output <format>[\s\S]*-y, --yes/);

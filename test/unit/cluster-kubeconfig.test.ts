@@ -14,7 +14,8 @@ function file(name: string, text: string): string {
   return p;
 }
 
-const cluster = 'clusters: [{name: c, cluster: {server: "https://127.0.0.1:6443"}}]\nusers: [{name: u, user: {token: t}}]\n';
+const cluster =
+  'clusters: [{name: c, cluster: {server: "https://127.0.0.1:6443"}}]\nusers: [{name: u, user: {token: t}}]\n';
 
 function errorOf(opts: { kubeconfig: string; context?: string }): ClusterError {
   try {
@@ -31,12 +32,36 @@ describe('kubeconfig faults: one clear message with a fix, never JavaScript inte
     ['missing', () => ({ kubeconfig: path.join(dir, 'nope') }), /kubeconfig file .*nope does not exist/],
     ['empty', () => ({ kubeconfig: file('empty', '') }), /kubeconfig .*empty is empty/],
     ['a directory', () => ({ kubeconfig: dir }), /is a directory, not a file/],
-    ['not YAML', () => ({ kubeconfig: file('bad', 'clusters: [\n  - {name: c\n:::') }), /is not valid YAML \(line \d+, column \d+\)/],
+    [
+      'not YAML',
+      () => ({ kubeconfig: file('bad', 'clusters: [\n  - {name: c\n:::') }),
+      /is not valid YAML \(line \d+, column \d+\)/,
+    ],
     ['a YAML scalar', () => ({ kubeconfig: file('scalar', 'hello') }), /is not a kubeconfig/],
     ['no contexts', () => ({ kubeconfig: file('nocontexts', `${cluster}contexts: []\n`) }), /defines no contexts/],
-    ['no current-context', () => ({ kubeconfig: file('nocurrent', `${cluster}contexts: [{name: x, context: {cluster: c, user: u}}]\n`) }), /sets no current-context/],
-    ['a current-context that does not exist', () => ({ kubeconfig: file('badcurrent', `${cluster}contexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: gone\n`) }), /current-context "gone" is not one of its contexts/],
-    ['an unknown --context', () => ({ kubeconfig: file('ok', `${cluster}contexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n`), context: 'other' }), /context "other" not found in the kubeconfig; known contexts: x/],
+    [
+      'no current-context',
+      () => ({ kubeconfig: file('nocurrent', `${cluster}contexts: [{name: x, context: {cluster: c, user: u}}]\n`) }),
+      /sets no current-context/,
+    ],
+    [
+      'a current-context that does not exist',
+      () => ({
+        kubeconfig: file(
+          'badcurrent',
+          `${cluster}contexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: gone\n`,
+        ),
+      }),
+      /current-context "gone" is not one of its contexts/,
+    ],
+    [
+      'an unknown --context',
+      () => ({
+        kubeconfig: file('ok', `${cluster}contexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n`),
+        context: 'other',
+      }),
+      /context "other" not found in the kubeconfig; known contexts: x/,
+    ],
   ];
   for (const [what, opts, message] of cases) {
     it(what, () => {

@@ -21,18 +21,23 @@ let webPort = 0;
 let closedPort = 0;
 
 function listen(server: net.Server): Promise<number> {
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)),
+  );
 }
 
 function client(server: string, requestTimeoutMs = 1500): ClusterClient {
   const file = path.join(dir, `${encodeURIComponent(server)}.yaml`);
-  fs.writeFileSync(file, `apiVersion: v1
+  fs.writeFileSync(
+    file,
+    `apiVersion: v1
 kind: Config
 clusters: [{name: c, cluster: {server: "${server}", insecure-skip-tls-verify: true}}]
 users: [{name: u, user: {token: t}}]
 contexts: [{name: x, context: {cluster: c, user: u}}]
 current-context: x
-`);
+`,
+  );
   return ClusterClient.fromOptions({ kubeconfig: file, requestTimeoutMs });
 }
 
@@ -48,9 +53,15 @@ async function failure(p: Promise<unknown>): Promise<ClusterError> {
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'f2c-timeouts-'));
-  silent = net.createServer((socket) => { silentSockets.add(socket); socket.on('close', () => silentSockets.delete(socket)); });
+  silent = net.createServer((socket) => {
+    silentSockets.add(socket);
+    socket.on('close', () => silentSockets.delete(socket));
+  });
   silentPort = await listen(silent);
-  web = http.createServer((_req, res) => { res.writeHead(404, { 'Content-Type': 'text/html' }); res.end('<html>nope</html>'); });
+  web = http.createServer((_req, res) => {
+    res.writeHead(404, { 'Content-Type': 'text/html' });
+    res.end('<html>nope</html>');
+  });
   webPort = await listen(web);
   const probe = net.createServer();
   closedPort = await listen(probe);
@@ -78,10 +89,16 @@ describe('bounded requests', () => {
 
   it('a request that is never answered fails with the request timeout', async () => {
     const c = client(`http://127.0.0.1:${silentPort}`);
-    const errors = await Promise.all([failure(c.verifyServer()), failure(c.list('v1', 'Node')), failure(c.canI('list', 'nodes'))]);
+    const errors = await Promise.all([
+      failure(c.verifyServer()),
+      failure(c.list('v1', 'Node')),
+      failure(c.canI('list', 'nodes')),
+    ]);
     for (const err of errors) {
       expect(err.kind).toBe('timeout');
-      expect(err.message).toContain(`the API server at 127.0.0.1:${silentPort} accepted the connection but did not answer within 1.5 s`);
+      expect(err.message).toContain(
+        `the API server at 127.0.0.1:${silentPort} accepted the connection but did not answer within 1.5 s`,
+      );
       expect(err.hint).toMatch(/--request-timeout/);
     }
   });
@@ -95,27 +112,44 @@ describe('bounded requests', () => {
   it('a server that is not Kubernetes is recognised by GET /version', async () => {
     const err = await failure(client(`http://127.0.0.1:${webPort}`).verifyServer());
     expect(err.kind).toBe('not-kubernetes');
-    expect(err.message).toBe(`the server at 127.0.0.1:${webPort} is not a Kubernetes API server (GET /version answered HTTP 404 text/html, not a Kubernetes version)`);
+    expect(err.message).toBe(
+      `the server at 127.0.0.1:${webPort} is not a Kubernetes API server (GET /version answered HTTP 404 text/html, not a Kubernetes version)`,
+    );
   });
 });
 
 describe('API error messages', () => {
-  it('403 names the verb, the resource and the API server\'s reason once', async () => {
+  it("403 names the verb, the resource and the API server's reason once", async () => {
     const { toClusterError } = await import('../../src/cluster/errors.js');
-    const body = JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Forbidden', code: 403,
-      message: 'nodes is forbidden: User "system:serviceaccount:default:x" cannot list resource "nodes" in API group "" at the cluster scope' });
+    const body = JSON.stringify({
+      kind: 'Status',
+      apiVersion: 'v1',
+      status: 'Failure',
+      reason: 'Forbidden',
+      code: 403,
+      message:
+        'nodes is forbidden: User "system:serviceaccount:default:x" cannot list resource "nodes" in API group "" at the cluster scope',
+    });
     const err = toClusterError({ code: 403, body }, { verb: 'list', resource: 'Node' }, 'https://10.0.0.1:6443');
     expect(err.kind).toBe('forbidden');
-    expect(err.message).toBe('not allowed to list Node: nodes is forbidden: User "system:serviceaccount:default:x" cannot list resource "nodes" in API group "" at the cluster scope');
+    expect(err.message).toBe(
+      'not allowed to list Node: nodes is forbidden: User "system:serviceaccount:default:x" cannot list resource "nodes" in API group "" at the cluster scope',
+    );
     expect(err.message).not.toMatch(/forbidden: forbidden/);
     expect(err.hint).toMatch(/Grant the user the "list" verb on Node/);
   });
 
   it('401 is one line naming the server, with what to do', async () => {
     const { toClusterError } = await import('../../src/cluster/errors.js');
-    const err = toClusterError({ code: 401, body: '{"kind":"Status","code":401,"message":"Unauthorized"}' }, { verb: 'list', resource: 'Node' }, 'https://10.0.0.1:6443');
+    const err = toClusterError(
+      { code: 401, body: '{"kind":"Status","code":401,"message":"Unauthorized"}' },
+      { verb: 'list', resource: 'Node' },
+      'https://10.0.0.1:6443',
+    );
     expect(err.kind).toBe('unauthorized');
-    expect(err.message).toBe('the API server at 10.0.0.1:6443 rejected the credentials (401 Unauthorized) trying to list Node');
+    expect(err.message).toBe(
+      'the API server at 10.0.0.1:6443 rejected the credentials (401 Unauthorized) trying to list Node',
+    );
     expect(err.hint).toMatch(/wrong or expired/);
   });
 });

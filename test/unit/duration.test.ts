@@ -29,6 +29,7 @@ describe('formatDuration', () => {
   });
 
   it('is read back by parseDuration', () => {
-    for (const seconds of [1, 59, 60, 61, 3599, 3600, 86400]) expect(parseDuration(formatDuration(seconds))).toBe(seconds);
+    for (const seconds of [1, 59, 60, 61, 3599, 3600, 86400])
+      expect(parseDuration(formatDuration(seconds))).toBe(seconds);
   });
 });

@@ -9,7 +9,12 @@ import { FakeCluster } from './fake-cluster.js';
 
 const NODE = 'worker-1';
 
-function setup(pods: KubeObject[]): { cluster: FakeCluster; waiting: string[]; evicted: string[]; opts: (o?: Partial<DrainOptions>) => DrainOptions } {
+function setup(pods: KubeObject[]): {
+  cluster: FakeCluster;
+  waiting: string[];
+  evicted: string[];
+  opts: (o?: Partial<DrainOptions>) => DrainOptions;
+} {
   const cluster = new FakeCluster([nodeObject(NODE), nodeObject('other'), ...pods]);
   const waiting: string[] = [];
   const evicted: string[] = [];
@@ -24,11 +29,16 @@ function setup(pods: KubeObject[]): { cluster: FakeCluster; waiting: string[]; e
   return { cluster, waiting, evicted, opts };
 }
 
-const evictCalls = (cluster: FakeCluster, name: string) => cluster.calls.filter((c) => c.verb === 'evict' && c.name === name).length;
+const evictCalls = (cluster: FakeCluster, name: string) =>
+  cluster.calls.filter((c) => c.verb === 'evict' && c.name === name).length;
 
 describe('drainNode', () => {
   it('evicts every pod and waits until they are gone', async () => {
-    const { cluster, evicted, opts } = setup([workloadPod(NODE, 'web-1'), workloadPod(NODE, 'web-2'), workloadPod('other', 'web-3')]);
+    const { cluster, evicted, opts } = setup([
+      workloadPod(NODE, 'web-1'),
+      workloadPod(NODE, 'web-2'),
+      workloadPod('other', 'web-3'),
+    ]);
     const result = await drainNode(cluster, NODE, opts());
     expect(result.evicted.sort()).toEqual(['default/web-1', 'default/web-2']);
     expect(evicted.sort()).toEqual(['default/web-1', 'default/web-2']);
@@ -50,23 +60,33 @@ describe('drainNode', () => {
     cluster.blockEviction('default', 'db-0', 'db-pdb');
     const err = await drainNode(cluster, NODE, opts({ timeoutMs: 150 })).catch((e: Error) => e);
     expect(err).toBeInstanceOf(DrainBlockedError);
-    expect((err as DrainBlockedError).budgets).toEqual([expect.objectContaining({ namespace: 'default', name: 'db-pdb', pod: 'default/db-0' })]);
+    expect((err as DrainBlockedError).budgets).toEqual([
+      expect.objectContaining({ namespace: 'default', name: 'db-pdb', pod: 'default/db-0' }),
+    ]);
     expect((err as Error).message).toMatch(/PodDisruptionBudget default\/db-pdb allows 0 disruption/);
     expect(cluster.peek('Pod', 'web-1', 'default')).toBeUndefined();
   });
 
   it('refuses the whole node, evicting nothing, when one pod may not be removed', async () => {
     const { cluster, opts } = setup([workloadPod(NODE, 'web-1'), workloadPod(NODE, 'lonely')]);
-    const classify = (pod: KubeObject): PodVerdict => (pod.metadata!.name === 'lonely' ? { action: 'refuse', reason: 'Pods that declare no controller (use --force to override)' } : { action: 'evict', reason: '' });
+    const classify = (pod: KubeObject): PodVerdict =>
+      pod.metadata!.name === 'lonely'
+        ? { action: 'refuse', reason: 'Pods that declare no controller (use --force to override)' }
+        : { action: 'evict', reason: '' };
     const err = await drainNode(cluster, NODE, opts({ classify })).catch((e: Error) => e);
     expect(err).toBeInstanceOf(DrainRefusedError);
-    expect((err as Error).message).toMatch(/cannot drain worker-1: cannot delete Pods that declare no controller \(use --force to override\): default\/lonely/);
+    expect((err as Error).message).toMatch(
+      /cannot drain worker-1: cannot delete Pods that declare no controller \(use --force to override\): default\/lonely/,
+    );
     expect(cluster.calls.filter((c) => c.verb === 'evict')).toEqual([]);
   });
 
   it('skips what the filters skip (DaemonSet and mirror pods) and evicts the rest', async () => {
     const { cluster, opts } = setup([workloadPod(NODE, 'web-1'), workloadPod(NODE, 'agent')]);
-    const classify = (pod: KubeObject): PodVerdict => (pod.metadata!.name === 'agent' ? { action: 'skip', reason: 'ignoring DaemonSet-managed Pods' } : { action: 'evict', reason: '' });
+    const classify = (pod: KubeObject): PodVerdict =>
+      pod.metadata!.name === 'agent'
+        ? { action: 'skip', reason: 'ignoring DaemonSet-managed Pods' }
+        : { action: 'evict', reason: '' };
     const result = await drainNode(cluster, NODE, opts({ classify }));
     expect(result).toEqual({ evicted: ['default/web-1'], skipped: ['default/agent'] });
     expect(evictCalls(cluster, 'agent')).toBe(0);
@@ -119,8 +139,14 @@ describe('drainNode', () => {
   });
 
   it.each([
-    ['forbidden by RBAC (403 without the cause)', () => new ClusterError('forbidden', 'not allowed to create pods/eviction', undefined, 403)],
-    ['two budgets select the pod (500)', () => new ClusterError('server', 'This pod has more than one PodDisruptionBudget', undefined, 500)],
+    [
+      'forbidden by RBAC (403 without the cause)',
+      () => new ClusterError('forbidden', 'not allowed to create pods/eviction', undefined, 403),
+    ],
+    [
+      'two budgets select the pod (500)',
+      () => new ClusterError('server', 'This pod has more than one PodDisruptionBudget', undefined, 500),
+    ],
   ])('any other refusal fails the drain at once: %s', async (_what, error) => {
     const { cluster, opts } = setup([workloadPod(NODE, 'web-1')]);
     cluster.fail({ verb: 'evict' }, error);
@@ -133,6 +159,8 @@ describe('drainNode', () => {
     cluster.blockEviction('default', 'db-0', 'db-pdb');
     const abort = new AbortController();
     setTimeout(() => abort.abort(), 50);
-    await expect(drainNode(cluster, NODE, opts({ signal: abort.signal, timeoutMs: 10_000 }))).rejects.toBeInstanceOf(InterruptedError);
+    await expect(drainNode(cluster, NODE, opts({ signal: abort.signal, timeoutMs: 10_000 }))).rejects.toBeInstanceOf(
+      InterruptedError,
+    );
   });
 });

@@ -10,15 +10,31 @@ import { FakeCluster, type FakeClusterOptions } from './fake-cluster.js';
 
 export const FLANNEL_DS = { name: 'kube-flannel-ds', namespace: 'kube-flannel' };
 
-export function nodeObject(name: string, o: { label?: string; unschedulable?: boolean; state?: Partial<NodeMigrationState> | string } = {}): KubeObject {
+export function nodeObject(
+  name: string,
+  o: { label?: string; unschedulable?: boolean; state?: Partial<NodeMigrationState> | string } = {},
+): KubeObject {
   const annotations: Record<string, string> = {};
   if (typeof o.state === 'string') annotations[NODE_STATE_ANNOTATION] = o.state;
   else if (o.state) {
-    annotations[NODE_STATE_ANNOTATION] = JSON.stringify({ operation: 'migrate', step: 'cordon', completed: [], wasUnschedulable: false, startedAt: '2026-01-01T00:00:00Z', updatedAt: '2026-01-01T00:00:00Z', ...o.state });
+    annotations[NODE_STATE_ANNOTATION] = JSON.stringify({
+      operation: 'migrate',
+      step: 'cordon',
+      completed: [],
+      wasUnschedulable: false,
+      startedAt: '2026-01-01T00:00:00Z',
+      updatedAt: '2026-01-01T00:00:00Z',
+      ...o.state,
+    });
   }
   return {
-    apiVersion: 'v1', kind: 'Node',
-    metadata: { name, labels: { 'kubernetes.io/hostname': name, ...(o.label ? { [MIGRATION_LABEL]: o.label } : {}) }, annotations },
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name,
+      labels: { 'kubernetes.io/hostname': name, ...(o.label ? { [MIGRATION_LABEL]: o.label } : {}) },
+      annotations,
+    },
     spec: o.unschedulable ? { unschedulable: true } : {},
     status: { conditions: [{ type: 'Ready', status: 'True' }] },
   };
@@ -26,8 +42,16 @@ export function nodeObject(name: string, o: { label?: string; unschedulable?: bo
 
 export function workloadPod(node: string, name: string, namespace = 'default'): KubeObject {
   return {
-    apiVersion: 'v1', kind: 'Pod',
-    metadata: { name, namespace, labels: { app: name.replace(/-\d+$/, '') }, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `${name}-rs`, uid: `rs-${name}`, controller: true }] },
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name,
+      namespace,
+      labels: { app: name.replace(/-\d+$/, '') },
+      ownerReferences: [
+        { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `${name}-rs`, uid: `rs-${name}`, controller: true },
+      ],
+    },
     spec: { nodeName: node, containers: [{ name: 'c', image: 'app' }] },
     status: { phase: 'Running' },
   };
@@ -35,9 +59,13 @@ export function workloadPod(node: string, name: string, namespace = 'default'): 
 
 function daemonSet(name: string, namespace: string, app: string, nodeSelector: Record<string, string>): KubeObject {
   return {
-    apiVersion: 'apps/v1', kind: 'DaemonSet',
+    apiVersion: 'apps/v1',
+    kind: 'DaemonSet',
     metadata: { name, namespace },
-    spec: { selector: { matchLabels: { app } }, template: { metadata: { labels: { app } }, spec: { nodeSelector, containers: [{ name: app, image: app }] } } },
+    spec: {
+      selector: { matchLabels: { app } },
+      template: { metadata: { labels: { app } }, spec: { nodeSelector, containers: [{ name: app, image: app }] } },
+    },
   };
 }
 
@@ -57,14 +85,23 @@ export function fakeCluster(nodes: KubeObject[], o: FakeClusterOptions & { pods?
 
 function plannedNode(name: string, batch: number): PlannedNode {
   return {
-    name, role: 'worker', batch, podCidrs: [], identity: {} as PlannedNode['identity'],
-    ipam: { blocks: [], affinities: [], handles: [] }, annotations: {}, pods: [], currentState: 'unlabelled',
+    name,
+    role: 'worker',
+    batch,
+    podCidrs: [],
+    identity: {} as PlannedNode['identity'],
+    ipam: { blocks: [], affinities: [], handles: [] },
+    annotations: {},
+    pods: [],
+    currentState: 'unlabelled',
   };
 }
 
 export function plan(batches: string[][]): Plan {
   return {
-    apiVersion: 'flannel2calico/v1', kind: 'Plan', createdAt: '2026-01-01T00:00:00Z',
+    apiVersion: 'flannel2calico/v1',
+    kind: 'Plan',
+    createdAt: '2026-01-01T00:00:00Z',
     cluster: { server: 'https://127.0.0.1:6443', context: 'test', stateHash: 'hash', fingerprint: {} },
     flavour: 'flannel',
     flannelDaemonSet: FLANNEL_DS,
@@ -85,7 +122,10 @@ export interface Recorded {
   questions: Confirmation[];
 }
 
-export function recordingContext(answer: (c: Confirmation) => Answer = () => 'yes', signal?: AbortSignal): { ctx: RunContext; recorded: Recorded } {
+export function recordingContext(
+  answer: (c: Confirmation) => Answer = () => 'yes',
+  signal?: AbortSignal,
+): { ctx: RunContext; recorded: Recorded } {
   const recorded: Recorded = { events: [], audit: [], questions: [] };
   const ctx = new RunContext({
     onEvent: (e) => recorded.events.push(e),
@@ -101,7 +141,11 @@ export function recordingContext(answer: (c: Confirmation) => Answer = () => 'ye
 
 export type MigrateOptions = Partial<EngineOptions> & { answer?: (c: Confirmation) => Answer; signal?: AbortSignal };
 
-export async function migrate(cluster: FakeCluster, p: Plan, o: MigrateOptions = {}): Promise<{ outcome: RunOutcome; recorded: Recorded }> {
+export async function migrate(
+  cluster: FakeCluster,
+  p: Plan,
+  o: MigrateOptions = {},
+): Promise<{ outcome: RunOutcome; recorded: Recorded }> {
   const { ctx, recorded } = recordingContext(o.answer, o.signal);
   const engine = new MigrationEngine(cluster, ctx, {
     plan: p,

@@ -11,7 +11,8 @@ const OTHER = 'someone@elsewhere.example/pid-4242';
 function lease(holder: string, renewedSecondsAgo: number, durationSeconds = 30): KubeObject {
   const renewTime = new Date(Date.now() - renewedSecondsAgo * 1000).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
   return {
-    apiVersion: 'coordination.k8s.io/v1', kind: 'Lease',
+    apiVersion: 'coordination.k8s.io/v1',
+    kind: 'Lease',
     metadata: { name: LEASE_NAME, namespace: STATE_NAMESPACE },
     spec: { holderIdentity: holder, leaseDurationSeconds: durationSeconds, acquireTime: renewTime, renewTime },
   };
@@ -24,7 +25,12 @@ describe('MigrationLock', () => {
     ['no Lease', 'taken', [], undefined],
     ['a Lease held by a live run (renewed 5 s ago)', 'refused', [lease(OTHER, 5)], undefined],
     ['a stale Lease (not renewed for 2 min)', 'taken', [lease(OTHER, 120)], OTHER],
-    ['a released Lease without holder', 'taken', [{ ...lease(OTHER, 5), spec: { leaseDurationSeconds: 30 } }], undefined],
+    [
+      'a released Lease without holder',
+      'taken',
+      [{ ...lease(OTHER, 5), spec: { leaseDurationSeconds: 30 } }],
+      undefined,
+    ],
   ])('%s: %s', async (_what, expected, objects, tookOverFrom) => {
     const cluster = new FakeCluster(objects as KubeObject[]);
     const lock = new MigrationLock(cluster);
@@ -32,7 +38,9 @@ describe('MigrationLock', () => {
       const err = await lock.acquire().catch((e: Error) => e);
       expect(err).toBeInstanceOf(LockHeldError);
       expect((err as LockHeldError).holder).toBe(OTHER);
-      expect((err as Error).message).toMatch(/another migration is running: the Lease kube-system\/flannel2calico is held by someone@elsewhere/);
+      expect((err as Error).message).toMatch(
+        /another migration is running: the Lease kube-system\/flannel2calico is held by someone@elsewhere/,
+      );
       expect(holder(cluster)).toBe(OTHER);
       return;
     }
@@ -87,7 +95,12 @@ describe('a migration run and the lock', () => {
     cluster.put(lease(OTHER, 600));
     const { outcome, recorded } = await migrate(cluster, plan([['a']]));
     expect(outcome.status).toBe('completed');
-    expect(recorded.events).toContainEqual(expect.objectContaining({ type: 'warning', message: expect.stringMatching(/took over the migration lock from someone@elsewhere/) }));
+    expect(recorded.events).toContainEqual(
+      expect.objectContaining({
+        type: 'warning',
+        message: expect.stringMatching(/took over the migration lock from someone@elsewhere/),
+      }),
+    );
     expect(nodeState(cluster, 'a')?.completed).toContain('done');
     expect(cluster.peek('Lease', LEASE_NAME, STATE_NAMESPACE)).toBeUndefined();
   });

@@ -14,7 +14,14 @@ describe('probe objects', () => {
   for (const node of ['worker-1', `ip-10-0-0-1.${'very-long-subdomain.'.repeat(4)}compute.internal`]) {
     it(`have valid names and labels, and the server's selector finds it (${node.length}-character node name)`, () => {
       const server = probeServerPod(node, 'busybox:1.36');
-      const job = probeClientJob({ runOn: 'peer', migratedNode: node, image: 'busybox:1.36', httpTargets: ['10.244.1.5', 'fd00::5'], dnsNames: ['kubernetes.default'], suffix: 'peer' });
+      const job = probeClientJob({
+        runOn: 'peer',
+        migratedNode: node,
+        image: 'busybox:1.36',
+        httpTargets: ['10.244.1.5', 'fd00::5'],
+        dnsNames: ['kubernetes.default'],
+        suffix: 'peer',
+      });
       for (const obj of [server, job]) {
         expect(obj.metadata!.name!.length).toBeLessThanOrEqual(63);
         for (const value of Object.values(obj.metadata!.labels!)) expect(value).toMatch(labelValue);

@@ -5,13 +5,32 @@ import { REVERT_STEPS } from '../../src/engine/events.js';
 import { RevertEngine, type RevertOptions, type RevertOutcome } from '../../src/engine/revert.js';
 import { readMigrationRecord } from '../../src/engine/state.js';
 import type { Answer } from '../../src/engine/run-context.js';
-import { fakeCluster, FLANNEL_DS, migrate, nodeObject, nodeState, plan, recordingContext, stepsStarted, type Recorded } from './engine-fixtures.js';
+import {
+  fakeCluster,
+  FLANNEL_DS,
+  migrate,
+  nodeObject,
+  nodeState,
+  plan,
+  recordingContext,
+  stepsStarted,
+  type Recorded,
+} from './engine-fixtures.js';
 import type { FakeCluster } from './fake-cluster.js';
 
-async function revert(cluster: FakeCluster, target: RevertOptions['target'], answer: Answer = 'yes'): Promise<{ outcome: RevertOutcome; recorded: Recorded }> {
+async function revert(
+  cluster: FakeCluster,
+  target: RevertOptions['target'],
+  answer: Answer = 'yes',
+): Promise<{ outcome: RevertOutcome; recorded: Recorded }> {
   const { ctx, recorded } = recordingContext(() => answer);
   const engine = new RevertEngine(cluster, ctx, {
-    target, helperImage: 'calico/node:test', probeImage: 'busybox:test', stepTimeoutMs: 2000, drainRetryDelayMs: 10, maxParallel: 1,
+    target,
+    helperImage: 'calico/node:test',
+    probeImage: 'busybox:test',
+    stepTimeoutMs: 2000,
+    drainRetryDelayMs: 10,
+    maxParallel: 1,
     drain: { force: false, deleteEmptyDirData: false, timeoutSeconds: 2, gracePeriodSeconds: -1 },
   });
   return { outcome: await engine.run(), recorded };
@@ -47,13 +66,15 @@ describe('RevertEngine against the in-memory cluster', () => {
     expect(stateOperation(cluster, 'a')).toBe('migrate');
   });
 
-  it('--all moves every node back, then removes the migration\'s labels and record', async () => {
+  it("--all moves every node back, then removes the migration's labels and record", async () => {
     const cluster = await migrated(['a', 'b']);
     const { outcome } = await revert(cluster, { all: true });
     expect(outcome).toMatchObject({ status: 'completed', restored: true });
     if (outcome.status === 'completed') expect(outcome.reverted.sort()).toEqual(['a', 'b']);
     for (const n of ['a', 'b']) expect(cluster.peek('Node', n)?.metadata?.labels?.[MIGRATION_LABEL]).toBeUndefined();
-    expect(cluster.peek('DaemonSet', FLANNEL_DS.name, FLANNEL_DS.namespace)?.spec.template.spec.nodeSelector).toEqual({});
+    expect(cluster.peek('DaemonSet', FLANNEL_DS.name, FLANNEL_DS.namespace)?.spec.template.spec.nodeSelector).toEqual(
+      {},
+    );
     expect(await readMigrationRecord(cluster)).toBeUndefined();
   });
 });

@@ -29,13 +29,31 @@ describe('a migration run against the in-memory cluster', () => {
     const cluster = fakeCluster([nodeObject('a'), nodeObject('b')]);
     const batches = at === 'before' ? [['a'], ['b']] : [['a', 'b']];
     cluster.after((call) => {
-      if (at === 'cordon' && call.verb === 'patch' && call.kind === 'Node' && call.name === 'b' && (call.body as any)?.spec?.unschedulable === true) cluster.remove('Node', 'b');
+      if (
+        at === 'cordon' &&
+        call.verb === 'patch' &&
+        call.kind === 'Node' &&
+        call.name === 'b' &&
+        (call.body as any)?.spec?.unschedulable === true
+      )
+        cluster.remove('Node', 'b');
       if (at === 'drain' && call.verb === 'evict' && call.name === 'web-b') cluster.remove('Node', 'b');
-      if (at === 'before' && call.verb === 'patch' && call.kind === 'Node' && call.name === 'a' && (call.body as any)?.spec?.unschedulable === false) cluster.remove('Node', 'b');
+      if (
+        at === 'before' &&
+        call.verb === 'patch' &&
+        call.kind === 'Node' &&
+        call.name === 'a' &&
+        (call.body as any)?.spec?.unschedulable === false
+      )
+        cluster.remove('Node', 'b');
     });
     const { outcome, recorded } = await migrate(cluster, plan(batches));
     expect(outcome).toMatchObject({ status: 'completed', migrated: ['a'], skipped: ['b'] });
-    expect(recorded.events.some((e) => e.type === 'warning' && e.node === 'b' && /b is skipped, not migrated/.test(e.message))).toBe(true);
+    expect(
+      recorded.events.some(
+        (e) => e.type === 'warning' && e.node === 'b' && /b is skipped, not migrated/.test(e.message),
+      ),
+    ).toBe(true);
     expect(recorded.events.some((e) => e.type === 'node-failed')).toBe(false);
     expect((await readMigrationRecord(cluster))?.lastRun).toMatchObject({ outcome: 'completed', skipped: ['b'] });
   });
@@ -47,19 +65,33 @@ describe('a migration run against the in-memory cluster', () => {
     const { outcome } = await migrate(cluster, plan([['a', 'b'], ['c']]));
     expect(outcome.status).toBe('failed');
     if (outcome.status !== 'failed') return;
-    expect(outcome.failures.map((f) => [f.node, f.step])).toEqual([['a', 'host-cleanup'], ['b', 'host-cleanup']]);
+    expect(outcome.failures.map((f) => [f.node, f.step])).toEqual([
+      ['a', 'host-cleanup'],
+      ['b', 'host-cleanup'],
+    ]);
     expect(outcome.migrated).toEqual([]);
     const lastRun = (await readMigrationRecord(cluster))?.lastRun;
     expect(lastRun?.outcome).toBe('failed');
     expect(lastRun?.failures?.map((f) => f.node)).toEqual(['a', 'b']);
-    for (const n of ['a', 'b']) expect(nodeState(cluster, n)).toMatchObject({ step: 'host-cleanup', completed: ['cordon', 'drain', 'stop-flannel'], error: expect.stringMatching(/host cleanup Job .* failed/) });
+    for (const n of ['a', 'b'])
+      expect(nodeState(cluster, n)).toMatchObject({
+        step: 'host-cleanup',
+        completed: ['cordon', 'drain', 'stop-flannel'],
+        error: expect.stringMatching(/host cleanup Job .* failed/),
+      });
     expect(nodeState(cluster, 'c')).toBeUndefined();
     expect(cluster.peek('Node', 'c')?.spec?.unschedulable).toBeUndefined();
   });
 
   it('a resumed node continues from the step its half-finished state names, without draining again', async () => {
-    const state = { step: 'host-cleanup' as const, completed: ['cordon', 'drain', 'stop-flannel'] as const, error: 'interrupted during remove flannel from the host' };
-    const cluster = fakeCluster([nodeObject('a', { label: 'none', unschedulable: true, state: { ...state, completed: [...state.completed] } })]);
+    const state = {
+      step: 'host-cleanup' as const,
+      completed: ['cordon', 'drain', 'stop-flannel'] as const,
+      error: 'interrupted during remove flannel from the host',
+    };
+    const cluster = fakeCluster([
+      nodeObject('a', { label: 'none', unschedulable: true, state: { ...state, completed: [...state.completed] } }),
+    ]);
     const { outcome, recorded } = await migrate(cluster, plan([['a']]));
     expect(outcome).toMatchObject({ status: 'completed', migrated: ['a'] });
     expect(stepsStarted(recorded, 'a')).toEqual(['host-cleanup', 'start-calico', 'probe', 'uncordon', 'done']);
@@ -69,7 +101,9 @@ describe('a migration run against the in-memory cluster', () => {
   });
 
   it('a node whose state annotation was cut off half-way starts over, every step checking first', async () => {
-    const cluster = fakeCluster([nodeObject('a', { label: 'flannel', unschedulable: true, state: '{"operation":"migrate","step":"dra' })]);
+    const cluster = fakeCluster([
+      nodeObject('a', { label: 'flannel', unschedulable: true, state: '{"operation":"migrate","step":"dra' }),
+    ]);
     const { outcome, recorded } = await migrate(cluster, plan([['a']]));
     expect(outcome).toMatchObject({ status: 'completed', migrated: ['a'] });
     expect(stepsStarted(recorded, 'a')).toEqual(NODE_STEPS);
@@ -90,8 +124,18 @@ describe('a migration run against the in-memory cluster', () => {
     const cluster = fakeCluster([nodeObject('a')]);
     const calico = cluster.peek('DaemonSet', 'calico-node', 'kube-system')!;
     cluster.remove('DaemonSet', 'calico-node', 'kube-system');
-    const manifest = [{ apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'calico-node', namespace: 'kube-system' }, spec: { ...calico.spec, template: { spec: {} } } }];
-    const { outcome, recorded } = await migrate(cluster, plan([['a']]), { calicoManifest: manifest, answer: (q) => (q.kind === 'install-calico' ? 'no' : 'yes') });
+    const manifest = [
+      {
+        apiVersion: 'apps/v1',
+        kind: 'DaemonSet',
+        metadata: { name: 'calico-node', namespace: 'kube-system' },
+        spec: { ...calico.spec, template: { spec: {} } },
+      },
+    ];
+    const { outcome, recorded } = await migrate(cluster, plan([['a']]), {
+      calicoManifest: manifest,
+      answer: (q) => (q.kind === 'install-calico' ? 'no' : 'yes'),
+    });
     expect(outcome).toMatchObject({ status: 'declined', migrated: [] });
     expect(recorded.questions.map((q) => q.kind)).toEqual(['install-calico']);
     expect(cluster.peek('DaemonSet', 'calico-node', 'kube-system')).toBeUndefined();
@@ -121,7 +165,14 @@ describe('a migration run against the in-memory cluster', () => {
   it('a node that joins during the run is labelled flannel and reported as not in the plan', async () => {
     const cluster = fakeCluster([nodeObject('a')]);
     cluster.after((call) => {
-      if (call.verb === 'patch' && call.kind === 'Node' && call.name === 'a' && (call.body as any)?.spec?.unschedulable === true && !cluster.peek('Node', 'late')) cluster.put(nodeObject('late'));
+      if (
+        call.verb === 'patch' &&
+        call.kind === 'Node' &&
+        call.name === 'a' &&
+        (call.body as any)?.spec?.unschedulable === true &&
+        !cluster.peek('Node', 'late')
+      )
+        cluster.put(nodeObject('late'));
     });
     const { outcome } = await migrate(cluster, plan([['a']]));
     expect(outcome).toMatchObject({ status: 'completed', migrated: ['a'], notInPlan: ['late'] });
@@ -134,10 +185,16 @@ describe('finalize', () => {
   function heldFlannelPod(cluster: FakeCluster): () => void {
     const ds = cluster.peek('DaemonSet', FLANNEL_DS.name, FLANNEL_DS.namespace)!;
     cluster.put({
-      apiVersion: 'v1', kind: 'Pod',
+      apiVersion: 'v1',
+      kind: 'Pod',
       metadata: {
-        name: 'kube-flannel-ds-held', namespace: FLANNEL_DS.namespace, labels: { app: 'flannel' }, finalizers: ['test.example/hold'],
-        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: FLANNEL_DS.name, uid: ds.metadata!.uid!, controller: true }],
+        name: 'kube-flannel-ds-held',
+        namespace: FLANNEL_DS.namespace,
+        labels: { app: 'flannel' },
+        finalizers: ['test.example/hold'],
+        ownerReferences: [
+          { apiVersion: 'apps/v1', kind: 'DaemonSet', name: FLANNEL_DS.name, uid: ds.metadata!.uid!, controller: true },
+        ],
       },
       spec: {},
     });
@@ -146,7 +203,7 @@ describe('finalize', () => {
 
   const flannelPods = (cluster: FakeCluster) => cluster.all('Pod', { namespace: FLANNEL_DS.namespace });
 
-  it('waits until flannel\'s DaemonSet and its pods are gone, then records the migration as finalized', async () => {
+  it("waits until flannel's DaemonSet and its pods are gone, then records the migration as finalized", async () => {
     const cluster = fakeCluster([nodeObject('a'), nodeObject('b')]);
     const release = heldFlannelPod(cluster);
     cluster.after((call) => {
@@ -156,8 +213,20 @@ describe('finalize', () => {
     expect(outcome).toMatchObject({ status: 'completed', finalized: true });
     expect(cluster.peek('DaemonSet', FLANNEL_DS.name, FLANNEL_DS.namespace)).toBeUndefined();
     expect(flannelPods(cluster)).toEqual([]);
-    expect(recorded.events).toContainEqual(expect.objectContaining({ type: 'phase', message: expect.stringMatching(/waiting for DaemonSet kube-flannel\/kube-flannel-ds and its pods to be gone/) }));
-    expect(recorded.events).toContainEqual(expect.objectContaining({ type: 'info', message: expect.stringMatching(/waiting for 1 pod\(s\) of DaemonSet kube-flannel\/kube-flannel-ds to terminate/) }));
+    expect(recorded.events).toContainEqual(
+      expect.objectContaining({
+        type: 'phase',
+        message: expect.stringMatching(/waiting for DaemonSet kube-flannel\/kube-flannel-ds and its pods to be gone/),
+      }),
+    );
+    expect(recorded.events).toContainEqual(
+      expect.objectContaining({
+        type: 'info',
+        message: expect.stringMatching(
+          /waiting for 1 pod\(s\) of DaemonSet kube-flannel\/kube-flannel-ds to terminate/,
+        ),
+      }),
+    );
     expect((await readMigrationRecord(cluster))?.phase).toBe('finalized');
     expect(cluster.peek('Node', 'a')?.metadata?.labels?.[MIGRATION_LABEL]).toBeUndefined();
   });
@@ -183,7 +252,11 @@ describe('finalize', () => {
     cluster.after((call) => {
       if (call.verb === 'delete' && call.kind === 'DaemonSet') setTimeout(() => abort.abort(), 50);
     });
-    const { outcome } = await migrate(cluster, plan([['a']]), { finalize: 'yes', stepTimeoutMs: 10_000, signal: abort.signal });
+    const { outcome } = await migrate(cluster, plan([['a']]), {
+      finalize: 'yes',
+      stepTimeoutMs: 10_000,
+      signal: abort.signal,
+    });
     expect(outcome.status).toBe('interrupted');
     expect((await readMigrationRecord(cluster))?.phase).toBe('migrating');
   });

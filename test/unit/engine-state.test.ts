@@ -1,20 +1,51 @@
 /** The records a rerun resumes from: per node on the Node, cluster-wide in a ConfigMap; written through 409 Conflicts. */
 import { describe, expect, it } from '@jest/globals';
 import { STATE_CONFIGMAP, STATE_NAMESPACE } from '../../src/names.js';
-import { readMigrationRecord, readNodeState, writeMigrationRecord, writeNodeState, type MigrationRecord, type NodeMigrationState } from '../../src/engine/state.js';
+import {
+  readMigrationRecord,
+  readNodeState,
+  writeMigrationRecord,
+  writeNodeState,
+  type MigrationRecord,
+  type NodeMigrationState,
+} from '../../src/engine/state.js';
 import { nodeObject } from './engine-fixtures.js';
 import { conflict, FakeCluster } from './fake-cluster.js';
 
-const STATE: NodeMigrationState = { operation: 'migrate', step: 'drain', completed: ['cordon'], wasUnschedulable: false, startedAt: 't0', updatedAt: 't1' };
+const STATE: NodeMigrationState = {
+  operation: 'migrate',
+  step: 'drain',
+  completed: ['cordon'],
+  wasUnschedulable: false,
+  startedAt: 't0',
+  updatedAt: 't1',
+};
 
 const RECORD: MigrationRecord = {
-  phase: 'migrating', planHash: 'h', flavour: 'flannel', flannelDaemonSet: { name: 'kube-flannel-ds', namespace: 'kube-flannel' },
-  calicoDaemonSet: 'calico-node', settings: {}, nodeOrder: ['a'], startedAt: 't0', updatedAt: 't1',
+  phase: 'migrating',
+  planHash: 'h',
+  flavour: 'flannel',
+  flannelDaemonSet: { name: 'kube-flannel-ds', namespace: 'kube-flannel' },
+  calicoDaemonSet: 'calico-node',
+  settings: {},
+  nodeOrder: ['a'],
+  startedAt: 't0',
+  updatedAt: 't1',
 };
 
 const writes = {
-  'node state': { kind: 'Node', write: (c: FakeCluster) => writeNodeState(c, 'a', STATE), read: async (c: FakeCluster) => readNodeState(c.peek('Node', 'a')!), expected: STATE },
-  'migration record': { kind: 'ConfigMap', write: (c: FakeCluster) => writeMigrationRecord(c, RECORD), read: (c: FakeCluster) => readMigrationRecord(c), expected: RECORD },
+  'node state': {
+    kind: 'Node',
+    write: (c: FakeCluster) => writeNodeState(c, 'a', STATE),
+    read: async (c: FakeCluster) => readNodeState(c.peek('Node', 'a')!),
+    expected: STATE,
+  },
+  'migration record': {
+    kind: 'ConfigMap',
+    write: (c: FakeCluster) => writeMigrationRecord(c, RECORD),
+    read: (c: FakeCluster) => readMigrationRecord(c),
+    expected: RECORD,
+  },
 };
 
 describe.each(Object.entries(writes))('writing the %s', (_what, { kind, write, read, expected }) => {
@@ -62,7 +93,9 @@ describe('reading a node state', () => {
     const cluster = new FakeCluster();
     await writeMigrationRecord(cluster, RECORD);
     await writeMigrationRecord(cluster, { ...RECORD, phase: 'finalized' });
-    expect(cluster.all('ConfigMap').map((c) => `${c.metadata!.namespace}/${c.metadata!.name}`)).toEqual([`${STATE_NAMESPACE}/${STATE_CONFIGMAP}`]);
+    expect(cluster.all('ConfigMap').map((c) => `${c.metadata!.namespace}/${c.metadata!.name}`)).toEqual([
+      `${STATE_NAMESPACE}/${STATE_CONFIGMAP}`,
+    ]);
     expect((await readMigrationRecord(cluster))?.phase).toBe('finalized');
   });
 });

@@ -10,24 +10,58 @@ const now = new Date('2026-01-01T12:00:00Z');
 const ago = (s: number) => new Date(now.getTime() - s * 1000).toISOString();
 
 function node(name: string, network?: string, state?: Partial<NodeMigrationState>, unschedulable = false): KubeObject {
-  const full = state ? { step: 'cordon', completed: [], wasUnschedulable: false, startedAt: ago(600), updatedAt: ago(60), ...state } : undefined;
+  const full = state
+    ? { step: 'cordon', completed: [], wasUnschedulable: false, startedAt: ago(600), updatedAt: ago(60), ...state }
+    : undefined;
   return {
-    apiVersion: 'v1', kind: 'Node',
-    metadata: { name, labels: network ? { [LABEL]: network } : {}, annotations: full ? { 'flannel2calico.io/state': JSON.stringify(full) } : {} },
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name,
+      labels: network ? { [LABEL]: network } : {},
+      annotations: full ? { 'flannel2calico.io/state': JSON.stringify(full) } : {},
+    },
     spec: { unschedulable },
   };
 }
 
 function pod(nodeName: string, ready: boolean): KubeObject {
-  return { apiVersion: 'v1', kind: 'Pod', metadata: { name: `p-${nodeName}` }, spec: { nodeName }, status: { phase: 'Running', conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] } };
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: `p-${nodeName}` },
+    spec: { nodeName },
+    status: { phase: 'Running', conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] },
+  };
 }
 
 const record: MigrationRecord = {
-  phase: 'migrating', planHash: 'h', flavour: 'flannel', flannelDaemonSet: { name: 'kube-flannel-ds', namespace: 'kube-flannel' },
-  calicoDaemonSet: 'calico-node', settings: {}, nodeOrder: [], startedAt: ago(3600), updatedAt: ago(10),
+  phase: 'migrating',
+  planHash: 'h',
+  flavour: 'flannel',
+  flannelDaemonSet: { name: 'kube-flannel-ds', namespace: 'kube-flannel' },
+  calicoDaemonSet: 'calico-node',
+  settings: {},
+  nodeOrder: [],
+  startedAt: ago(3600),
+  updatedAt: ago(10),
 };
-const lease = (renewedSecondsAgo: number): KubeObject => ({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'flannel2calico' }, spec: { holderIdentity: 'ops@host/pid-1', leaseDurationSeconds: 30, renewTime: ago(renewedSecondsAgo) } });
-const done = ['cordon', 'drain', 'stop-flannel', 'host-cleanup', 'start-calico', 'probe', 'uncordon', 'done'] as NodeMigrationState['completed'];
+const lease = (renewedSecondsAgo: number): KubeObject => ({
+  apiVersion: 'coordination.k8s.io/v1',
+  kind: 'Lease',
+  metadata: { name: 'flannel2calico' },
+  spec: { holderIdentity: 'ops@host/pid-1', leaseDurationSeconds: 30, renewTime: ago(renewedSecondsAgo) },
+});
+const done = [
+  'cordon',
+  'drain',
+  'stop-flannel',
+  'host-cleanup',
+  'start-calico',
+  'probe',
+  'uncordon',
+  'done',
+] as NodeMigrationState['completed'];
 
 function snapshot(over: Partial<StatusSnapshot>): StatusSnapshot {
   return { now, nodes: [], ...over };
@@ -38,28 +72,49 @@ describe('buildStatus', () => {
     const doc = buildStatus(snapshot({ nodes: [node('a'), node('b')] }));
     expect(doc.phase).toBe('not-started');
     expect(doc.next).toBe('flannel2calico plan');
-    expect(doc.nodes.map((n) => [n.name, n.network, n.condition, n.step])).toEqual([['a', 'flannel', 'pending', null], ['b', 'flannel', 'pending', null]]);
+    expect(doc.nodes.map((n) => [n.name, n.network, n.condition, n.step])).toEqual([
+      ['a', 'flannel', 'pending', null],
+      ['b', 'flannel', 'pending', null],
+    ]);
     expect(doc.lock).toBeNull();
     expect(doc.eta).toBeNull();
   });
 
   it('names the node, step and error a stopped run stopped at, and puts failed nodes first', () => {
-    const doc = buildStatus(snapshot({
-      record,
-      nodes: [
-        node('a-done', 'calico', { step: 'done', completed: done, startedAt: ago(100), updatedAt: ago(90) }),
-        node('b-pending', 'flannel'),
-        node('c-failed', 'flannel', { step: 'drain', completed: ['cordon'], error: 'PDB web blocks' }, true),
-      ],
-      flannelPods: [pod('b-pending', true), pod('c-failed', false)],
-      calicoPods: [pod('a-done', true)],
-    }));
+    const doc = buildStatus(
+      snapshot({
+        record,
+        nodes: [
+          node('a-done', 'calico', { step: 'done', completed: done, startedAt: ago(100), updatedAt: ago(90) }),
+          node('b-pending', 'flannel'),
+          node('c-failed', 'flannel', { step: 'drain', completed: ['cordon'], error: 'PDB web blocks' }, true),
+        ],
+        flannelPods: [pod('b-pending', true), pod('c-failed', false)],
+        calicoPods: [pod('a-done', true)],
+      }),
+    );
     expect(doc.phase).toBe('stopped');
     expect(doc.stoppedAt).toEqual({ node: 'c-failed', step: 'drain', error: 'PDB web blocks' });
     expect(doc.nodes.map((n) => n.name)).toEqual(['c-failed', 'b-pending', 'a-done']);
     const failed = doc.nodes[0];
-    expect(failed).toMatchObject({ condition: 'failed', cordoned: true, flannelPod: 'not-ready', calicoPod: 'absent', lastError: 'PDB web blocks', next: 'flannel2calico migrate --nodes c-failed', completedSteps: ['cordon'], since: ago(60) });
-    expect(doc.nodes[2]).toMatchObject({ condition: 'migrated', network: 'calico', step: 'done', calicoPod: 'ready', flannelPod: 'absent', next: null });
+    expect(failed).toMatchObject({
+      condition: 'failed',
+      cordoned: true,
+      flannelPod: 'not-ready',
+      calicoPod: 'absent',
+      lastError: 'PDB web blocks',
+      next: 'flannel2calico migrate --nodes c-failed',
+      completedSteps: ['cordon'],
+      since: ago(60),
+    });
+    expect(doc.nodes[2]).toMatchObject({
+      condition: 'migrated',
+      network: 'calico',
+      step: 'done',
+      calicoPod: 'ready',
+      flannelPod: 'absent',
+      next: null,
+    });
     expect(doc.counts).toMatchObject({ total: 3, flannel: 2, calico: 1, failed: 1, pending: 1, migrated: 1 });
     // one finished node took 10 s; two are left
     expect(doc.eta).toEqual({ remainingNodes: 2, secondsPerNode: 10, seconds: 20, measuredNodes: 1 });
@@ -79,22 +134,64 @@ describe('buildStatus', () => {
   });
 
   it('tells every node on Calico from finalized, and reverting from migrating', () => {
-    const all = [node('a', 'calico', { step: 'done', completed: done }), node('b', 'calico', { step: 'done', completed: done })];
+    const all = [
+      node('a', 'calico', { step: 'done', completed: done }),
+      node('b', 'calico', { step: 'done', completed: done }),
+    ];
     expect(buildStatus(snapshot({ record, nodes: all })).phase).toBe('all-calico');
     expect(buildStatus(snapshot({ record, nodes: all })).next).toBe('flannel2calico migrate --finalize');
-    const finalized = buildStatus(snapshot({ record: { ...record, phase: 'finalized' }, nodes: [node('a'), node('b')] }));
+    const finalized = buildStatus(
+      snapshot({ record: { ...record, phase: 'finalized' }, nodes: [node('a'), node('b')] }),
+    );
     expect(finalized.phase).toBe('finalized');
     expect(finalized.nodes.every((n) => n.network === 'calico' && n.next === null)).toBe(true);
-    const reverting = buildStatus(snapshot({ record, lease: lease(1), nodes: [node('a', 'none', { operation: 'revert', step: 'host-revert', completed: ['cordon', 'drain', 'stop-calico'] }), all[1]] }));
+    const reverting = buildStatus(
+      snapshot({
+        record,
+        lease: lease(1),
+        nodes: [
+          node('a', 'none', {
+            operation: 'revert',
+            step: 'host-revert',
+            completed: ['cordon', 'drain', 'stop-calico'],
+          }),
+          all[1],
+        ],
+      }),
+    );
     expect(reverting.phase).toBe('reverting');
     expect(reverting.nodes[0]).toMatchObject({ operation: 'revert', step: 'host-revert', condition: 'in-progress' });
-    const reverted = buildStatus(snapshot({ record, nodes: [node('a', 'flannel', { operation: 'revert', step: 'done', completed: ['done'] }), all[1]] }));
-    expect(reverted.nodes.find((n) => n.name === 'a')).toMatchObject({ condition: 'reverted', step: 'done', next: 'flannel2calico migrate --nodes a' });
+    const reverted = buildStatus(
+      snapshot({
+        record,
+        nodes: [node('a', 'flannel', { operation: 'revert', step: 'done', completed: ['done'] }), all[1]],
+      }),
+    );
+    expect(reverted.nodes.find((n) => n.name === 'a')).toMatchObject({
+      condition: 'reverted',
+      step: 'done',
+      next: 'flannel2calico migrate --nodes a',
+    });
   });
 
   it('gives a node its step history from the Events, oldest first', () => {
-    const event = (t: number, reason: string, message: string): KubeObject => ({ apiVersion: 'v1', kind: 'Event', metadata: { name: `e${t}` }, involvedObject: { kind: 'Node', name: 'a' }, reason, message, type: reason.endsWith('Failed') ? 'Warning' : 'Normal', lastTimestamp: ago(t) });
-    const doc = buildStatus(snapshot({ record, nodes: [node('a', 'flannel', { step: 'drain', completed: ['cordon'], error: 'x' })], events: [event(10, 'MigrationStepFailed', 'drain failed: x'), event(20, 'MigrationStep', 'cordon: done')] }));
+    const event = (t: number, reason: string, message: string): KubeObject => ({
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { name: `e${t}` },
+      involvedObject: { kind: 'Node', name: 'a' },
+      reason,
+      message,
+      type: reason.endsWith('Failed') ? 'Warning' : 'Normal',
+      lastTimestamp: ago(t),
+    });
+    const doc = buildStatus(
+      snapshot({
+        record,
+        nodes: [node('a', 'flannel', { step: 'drain', completed: ['cordon'], error: 'x' })],
+        events: [event(10, 'MigrationStepFailed', 'drain failed: x'), event(20, 'MigrationStep', 'cordon: done')],
+      }),
+    );
     expect(doc.nodes[0].history?.map((h) => h.reason)).toEqual(['MigrationStep', 'MigrationStepFailed']);
     const text = renderNodeText(doc, new Chalk({ level: 0 }));
     expect(text).toContain('drain failed: x');
@@ -102,7 +199,12 @@ describe('buildStatus', () => {
   });
 
   it('renders groups in order and cuts quiet groups short', () => {
-    const nodes = [node('bad', 'flannel', { step: 'drain', completed: ['cordon'], error: 'boom' }), ...Array.from({ length: 30 }, (_, i) => node(`w${String(i).padStart(2, '0')}`, 'calico', { step: 'done', completed: done }))];
+    const nodes = [
+      node('bad', 'flannel', { step: 'drain', completed: ['cordon'], error: 'boom' }),
+      ...Array.from({ length: 30 }, (_, i) =>
+        node(`w${String(i).padStart(2, '0')}`, 'calico', { step: 'done', completed: done }),
+      ),
+    ];
     const text = renderStatusText(buildStatus(snapshot({ record, nodes })), new Chalk({ level: 0 }));
     expect(text.indexOf('Failed (1)')).toBeLessThan(text.indexOf('On Calico (30)'));
     expect(text).toContain('… and 10 more');

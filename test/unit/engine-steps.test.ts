@@ -8,18 +8,35 @@ import type { KubeObject } from '../../src/cluster/index.js';
 import { MIGRATION_LABEL, STATE_NAMESPACE } from '../../src/names.js';
 import { NODE_STEPS, type NodeStep } from '../../src/engine/events.js';
 import { hostScriptJob, loadHostScript } from '../../src/host/pods.js';
-import { fakeCluster, migrate, nodeObject, nodeState, plan, stepsStarted, workloadPod, FLANNEL_DS } from './engine-fixtures.js';
+import {
+  fakeCluster,
+  migrate,
+  nodeObject,
+  nodeState,
+  plan,
+  stepsStarted,
+  workloadPod,
+  FLANNEL_DS,
+} from './engine-fixtures.js';
 import type { Call, FakeCluster } from './fake-cluster.js';
 
 const NODE = 'worker-1';
 
-const patchesNode = (calls: Call[], test: (body: any) => boolean) => calls.some((c) => c.ok && c.verb === 'patch' && c.kind === 'Node' && c.name === NODE && test(c.body));
+const patchesNode = (calls: Call[], test: (body: any) => boolean) =>
+  calls.some((c) => c.ok && c.verb === 'patch' && c.kind === 'Node' && c.name === NODE && test(c.body));
 
 /** The cleanup Job the engine makes for NODE (a previous run's, when it exists already). */
 function cleanupJob(): KubeObject {
   return hostScriptJob({
-    script: 'cleanup', scriptText: loadHostScript('cleanup'), node: NODE, namespace: STATE_NAMESPACE, vni: 1,
-    cniConfigDir: '/etc/cni/net.d', flavour: 'flannel', image: 'calico/node:test', runId: 'migrate',
+    script: 'cleanup',
+    scriptText: loadHostScript('cleanup'),
+    node: NODE,
+    namespace: STATE_NAMESPACE,
+    vni: 1,
+    cniConfigDir: '/etc/cni/net.d',
+    flavour: 'flannel',
+    image: 'calico/node:test',
+    runId: 'migrate',
   });
 }
 
@@ -34,7 +51,10 @@ interface StepRow {
 const label = (value: string) => (b: any) => b?.metadata?.labels?.[MIGRATION_LABEL] === value;
 const withLabel = (cluster: FakeCluster, value: string) => {
   const node = cluster.peek('Node', NODE)!;
-  cluster.put({ ...node, metadata: { ...node.metadata, labels: { ...node.metadata!.labels, [MIGRATION_LABEL]: value } } });
+  cluster.put({
+    ...node,
+    metadata: { ...node.metadata, labels: { ...node.metadata!.labels, [MIGRATION_LABEL]: value } },
+  });
 };
 
 const ROWS: StepRow[] = [
@@ -55,7 +75,8 @@ const ROWS: StepRow[] = [
   },
   {
     step: 'host-cleanup',
-    acted: (calls) => calls.some((c) => c.ok && c.verb === 'create' && c.kind === 'Job' && c.name === cleanupJob().metadata!.name),
+    acted: (calls) =>
+      calls.some((c) => c.ok && c.verb === 'create' && c.kind === 'Job' && c.name === cleanupJob().metadata!.name),
     alreadyDone: (cluster) => cluster.put(cleanupJob()),
   },
   {
@@ -64,20 +85,34 @@ const ROWS: StepRow[] = [
     alreadyDone: (cluster) => withLabel(cluster, 'calico'),
   },
   // A proof, not a change: it runs again until it is recorded as done.
-  { step: 'probe', acted: (calls) => calls.some((c) => c.ok && c.verb === 'create' && c.kind === 'Pod' && c.name!.startsWith('f2c-probe-server-')) },
+  {
+    step: 'probe',
+    acted: (calls) =>
+      calls.some((c) => c.ok && c.verb === 'create' && c.kind === 'Pod' && c.name!.startsWith('f2c-probe-server-')),
+  },
   {
     step: 'uncordon',
     acted: (calls) => patchesNode(calls, (b) => b?.spec?.unschedulable === false),
     alreadyDone: (cluster) => cluster.put({ ...cluster.peek('Node', NODE)!, spec: {} }),
   },
-  { step: 'done', acted: (calls) => patchesNode(calls, (b) => JSON.parse(b?.metadata?.annotations?.['flannel2calico.io/state'] ?? '{}').completed?.includes('done')) },
+  {
+    step: 'done',
+    acted: (calls) =>
+      patchesNode(calls, (b) =>
+        JSON.parse(b?.metadata?.annotations?.['flannel2calico.io/state'] ?? '{}').completed?.includes('done'),
+      ),
+  },
 ];
 
 /** The cluster as it is when every step before `step` is done and recorded. */
 function clusterAt(step: NodeStep, recorded: NodeStep[] = NODE_STEPS.slice(0, NODE_STEPS.indexOf(step))): FakeCluster {
   const done = (s: NodeStep) => NODE_STEPS.indexOf(s) < NODE_STEPS.indexOf(step);
   const networkLabel = done('start-calico') ? 'calico' : done('stop-flannel') ? 'none' : 'flannel';
-  const node = nodeObject(NODE, { label: networkLabel, unschedulable: done('cordon') && !done('uncordon'), state: { step, completed: recorded } });
+  const node = nodeObject(NODE, {
+    label: networkLabel,
+    unschedulable: done('cordon') && !done('uncordon'),
+    state: { step, completed: recorded },
+  });
   const peer = nodeObject('peer', { label: 'flannel' });
   const cluster = fakeCluster([node, peer], { pods: false });
   if (!done('drain')) cluster.put(workloadPod(NODE, `web-${NODE}`));
@@ -141,7 +176,9 @@ describe('rerunning a finished migration', () => {
     const cluster = fakeCluster([nodeObject('a'), nodeObject('b')]);
     await migrate(cluster, plan([['a']]));
     await migrate(cluster, plan([['a']]));
-    expect(cluster.peek('DaemonSet', FLANNEL_DS.name, FLANNEL_DS.namespace)?.spec.template.spec.nodeSelector).toEqual({ [MIGRATION_LABEL]: 'flannel' });
+    expect(cluster.peek('DaemonSet', FLANNEL_DS.name, FLANNEL_DS.namespace)?.spec.template.spec.nodeSelector).toEqual({
+      [MIGRATION_LABEL]: 'flannel',
+    });
     expect(cluster.changes('DaemonSet').filter((c) => c.name === FLANNEL_DS.name)).toHaveLength(1);
     expect(cluster.peek('Node', 'b')?.metadata?.labels?.[MIGRATION_LABEL]).toBe('flannel');
   });

@@ -9,7 +9,13 @@
  * control plane (test/e2e) remain the proof that the engine works on a cluster.
  */
 import crypto from 'node:crypto';
-import { ClusterError, type KubeObject, type ListOptions, type ObjectRef, type WatchEventType } from '../../src/cluster/index.js';
+import {
+  ClusterError,
+  type KubeObject,
+  type ListOptions,
+  type ObjectRef,
+  type WatchEventType,
+} from '../../src/cluster/index.js';
 import type { ClusterPort, WatchOptions } from '../../src/engine/cluster-port.js';
 
 export type Verb = 'get' | 'list' | 'create' | 'apply' | 'patch' | 'delete' | 'evict' | 'watch';
@@ -55,12 +61,19 @@ export interface FakeClusterOptions {
 const key = (kind: string, namespace: string | undefined, name: string) => `${kind}|${namespace ?? ''}|${name}`;
 const clone = <T>(v: T): T => (v === undefined ? v : structuredClone(v));
 
-export function conflict(what = 'the object has been modified; please apply your changes to the latest version and try again'): ClusterError {
+export function conflict(
+  what = 'the object has been modified; please apply your changes to the latest version and try again',
+): ClusterError {
   return new ClusterError('conflict', `conflict: ${what}`, undefined, 409);
 }
 
 export function serverError(status = 503): ClusterError {
-  return new ClusterError('server', `the server is currently unable to handle the request (HTTP ${status})`, undefined, status);
+  return new ClusterError(
+    'server',
+    `the server is currently unable to handle the request (HTTP ${status})`,
+    undefined,
+    status,
+  );
 }
 
 /** RFC 7386 JSON merge patch (null deletes). */
@@ -75,7 +88,10 @@ function mergePatch(target: any, patch: any): any {
 }
 
 function pointer(path: string): string[] {
-  return path.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  return path
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
 function jsonPatch(doc: any, ops: Array<{ op: string; path: string; value?: unknown }>): any {
@@ -86,7 +102,13 @@ function jsonPatch(doc: any, ops: Array<{ op: string; path: string; value?: unkn
     let parent = out;
     for (const p of parts) parent = parent?.[p];
     if (op.op === 'test') {
-      if (JSON.stringify(parent?.[last]) !== JSON.stringify(op.value)) throw new ClusterError('invalid', `the server rejected our request: test operation on ${op.path} failed`, undefined, 422);
+      if (JSON.stringify(parent?.[last]) !== JSON.stringify(op.value))
+        throw new ClusterError(
+          'invalid',
+          `the server rejected our request: test operation on ${op.path} failed`,
+          undefined,
+          422,
+        );
     } else if (op.op === 'replace' || op.op === 'add') {
       parent[last] = clone(op.value);
     } else if (op.op === 'remove') {
@@ -100,13 +122,17 @@ function jsonPatch(doc: any, ops: Array<{ op: string; path: string; value?: unkn
 
 function labelsMatch(labels: Record<string, string> | undefined, selector: string | undefined): boolean {
   if (!selector) return true;
-  return selector.split(',').map((s) => s.trim()).filter(Boolean).every((term) => {
-    const ne = /^([^!=]+)!=(.*)$/.exec(term);
-    if (ne) return labels?.[ne[1]] !== ne[2];
-    const eq = /^([^=]+)==?(.*)$/.exec(term);
-    if (eq) return labels?.[eq[1]] === eq[2];
-    return labels !== undefined && term in labels;
-  });
+  return selector
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .every((term) => {
+      const ne = /^([^!=]+)!=(.*)$/.exec(term);
+      if (ne) return labels?.[ne[1]] !== ne[2];
+      const eq = /^([^=]+)==?(.*)$/.exec(term);
+      if (eq) return labels?.[eq[1]] === eq[2];
+      return labels !== undefined && term in labels;
+    });
 }
 
 function fieldsMatch(obj: KubeObject, selector: string | undefined): boolean {
@@ -120,13 +146,21 @@ function fieldsMatch(obj: KubeObject, selector: string | undefined): boolean {
 }
 
 function matches(obj: KubeObject, opts: ListOptions): boolean {
-  return (!opts.namespace || obj.metadata?.namespace === opts.namespace) && labelsMatch(obj.metadata?.labels, opts.labelSelector) && fieldsMatch(obj, opts.fieldSelector);
+  return (
+    (!opts.namespace || obj.metadata?.namespace === opts.namespace) &&
+    labelsMatch(obj.metadata?.labels, opts.labelSelector) &&
+    fieldsMatch(obj, opts.fieldSelector)
+  );
 }
 
 function matchesCall(m: Match, call: Call): boolean {
-  return (!m.verb || m.verb === call.verb) && (!m.kind || m.kind === call.kind) && (!m.name || m.name === call.name) && (!m.namespace || m.namespace === call.namespace);
+  return (
+    (!m.verb || m.verb === call.verb) &&
+    (!m.kind || m.kind === call.kind) &&
+    (!m.name || m.name === call.name) &&
+    (!m.namespace || m.namespace === call.namespace)
+  );
 }
-
 
 export class FakeCluster implements ClusterPort {
   readonly serverDryRun: boolean;
@@ -196,7 +230,12 @@ export class FakeCluster implements ClusterPort {
     const stored = clone(obj);
     const k = key(stored.kind!, stored.metadata?.namespace, stored.metadata!.name!);
     const existed = this.objects.has(k);
-    stored.metadata = { uid: crypto.randomUUID(), creationTimestamp: new Date().toISOString() as any, ...stored.metadata, resourceVersion: String(++this.resourceVersion) };
+    stored.metadata = {
+      uid: crypto.randomUUID(),
+      creationTimestamp: new Date().toISOString() as any,
+      ...stored.metadata,
+      resourceVersion: String(++this.resourceVersion),
+    };
     this.objects.set(k, stored);
     this.notify(existed ? 'MODIFIED' : 'ADDED', stored);
     this.reconcile();
@@ -233,7 +272,8 @@ export class FakeCluster implements ClusterPort {
       fault.times--;
       throw fault.error();
     }
-    if (this.unserved.has(call.kind)) throw new ClusterError('not-found', `the API server does not serve ${call.kind}`, undefined, 404);
+    if (this.unserved.has(call.kind))
+      throw new ClusterError('not-found', `the API server does not serve ${call.kind}`, undefined, 404);
   }
 
   private end(call: Call): void {
@@ -242,7 +282,12 @@ export class FakeCluster implements ClusterPort {
   }
 
   private notFound(ref: ObjectRef): ClusterError {
-    return new ClusterError('not-found', `${ref.kind} "${ref.name}"${ref.namespace ? ` in namespace "${ref.namespace}"` : ''} not found`, undefined, 404);
+    return new ClusterError(
+      'not-found',
+      `${ref.kind} "${ref.name}"${ref.namespace ? ` in namespace "${ref.namespace}"` : ''} not found`,
+      undefined,
+      404,
+    );
   }
 
   async get<T extends KubeObject = KubeObject>(ref: ObjectRef): Promise<T> {
@@ -263,7 +308,11 @@ export class FakeCluster implements ClusterPort {
     }
   }
 
-  async list<T extends KubeObject = KubeObject>(apiVersion: string, kind: string, opts: ListOptions = {}): Promise<T[]> {
+  async list<T extends KubeObject = KubeObject>(
+    apiVersion: string,
+    kind: string,
+    opts: ListOptions = {},
+  ): Promise<T[]> {
     const call: Call = { verb: 'list', kind, namespace: opts.namespace };
     this.begin(call);
     const items = this.all(kind, opts) as T[];
@@ -271,7 +320,11 @@ export class FakeCluster implements ClusterPort {
     return items;
   }
 
-  async listIfServed<T extends KubeObject = KubeObject>(apiVersion: string, kind: string, opts: ListOptions = {}): Promise<T[] | undefined> {
+  async listIfServed<T extends KubeObject = KubeObject>(
+    apiVersion: string,
+    kind: string,
+    opts: ListOptions = {},
+  ): Promise<T[] | undefined> {
     try {
       return await this.list<T>(apiVersion, kind, opts);
     } catch (err) {
@@ -281,8 +334,22 @@ export class FakeCluster implements ClusterPort {
   }
 
   async create<T extends KubeObject = KubeObject>(obj: T): Promise<T> {
-    const named = obj.metadata?.name ? obj : { ...obj, metadata: { ...obj.metadata, name: `${obj.metadata?.generateName ?? ''}${crypto.randomBytes(3).toString('hex')}` } };
-    const call: Call = { verb: 'create', kind: named.kind!, name: named.metadata!.name!, namespace: named.metadata?.namespace, body: obj };
+    const named = obj.metadata?.name
+      ? obj
+      : {
+          ...obj,
+          metadata: {
+            ...obj.metadata,
+            name: `${obj.metadata?.generateName ?? ''}${crypto.randomBytes(3).toString('hex')}`,
+          },
+        };
+    const call: Call = {
+      verb: 'create',
+      kind: named.kind!,
+      name: named.metadata!.name!,
+      namespace: named.metadata?.namespace,
+      body: obj,
+    };
     this.begin(call);
     if (this.objects.has(key(named.kind!, named.metadata?.namespace, named.metadata!.name!))) {
       throw new ClusterError('conflict', `${named.kind} "${named.metadata!.name}" already exists`, undefined, 409);
@@ -297,12 +364,26 @@ export class FakeCluster implements ClusterPort {
       return { object: await this.create(obj), created: true };
     } catch (err) {
       if (!(err instanceof ClusterError && err.kind === 'conflict')) throw err;
-      return { object: await this.get<T>({ apiVersion: obj.apiVersion!, kind: obj.kind!, name: obj.metadata!.name!, namespace: obj.metadata?.namespace }), created: false };
+      return {
+        object: await this.get<T>({
+          apiVersion: obj.apiVersion!,
+          kind: obj.kind!,
+          name: obj.metadata!.name!,
+          namespace: obj.metadata?.namespace,
+        }),
+        created: false,
+      };
     }
   }
 
   async apply<T extends KubeObject = KubeObject>(obj: T): Promise<T> {
-    const call: Call = { verb: 'apply', kind: obj.kind!, name: obj.metadata!.name!, namespace: obj.metadata?.namespace, body: obj };
+    const call: Call = {
+      verb: 'apply',
+      kind: obj.kind!,
+      name: obj.metadata!.name!,
+      namespace: obj.metadata?.namespace,
+      body: obj,
+    };
     this.begin(call);
     const existing = this.objects.get(key(obj.kind!, obj.metadata?.namespace, obj.metadata!.name!));
     const merged = existing ? mergePatch(existing, obj) : obj;
@@ -311,7 +392,11 @@ export class FakeCluster implements ClusterPort {
     return clone(stored) as T;
   }
 
-  private async patchWith<T extends KubeObject>(ref: ObjectRef, body: unknown, apply: (current: KubeObject) => KubeObject): Promise<T> {
+  private async patchWith<T extends KubeObject>(
+    ref: ObjectRef,
+    body: unknown,
+    apply: (current: KubeObject) => KubeObject,
+  ): Promise<T> {
     const call: Call = { verb: 'patch', kind: ref.kind, name: ref.name, namespace: ref.namespace, body };
     this.begin(call);
     const current = this.objects.get(key(ref.kind, ref.namespace, ref.name));
@@ -332,7 +417,9 @@ export class FakeCluster implements ClusterPort {
   }
 
   async jsonPatch<T extends KubeObject = KubeObject>(ref: ObjectRef, ops: object[]): Promise<T> {
-    return this.patchWith<T>(ref, ops, (current) => jsonPatch(current, ops as Array<{ op: string; path: string; value?: unknown }>));
+    return this.patchWith<T>(ref, ops, (current) =>
+      jsonPatch(current, ops as Array<{ op: string; path: string; value?: unknown }>),
+    );
   }
 
   async delete(ref: ObjectRef): Promise<boolean> {
@@ -353,21 +440,49 @@ export class FakeCluster implements ClusterPort {
       return 'gone';
     }
     if (this.terminatingNamespaces.has(namespace)) {
-      throw new ClusterError('forbidden', `not allowed to create pods/eviction "${name}" in namespace "${namespace}": pods "${name}" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`,
-        undefined, 403, undefined, [{ reason: 'NamespaceTerminating', message: `namespace ${namespace} is being terminated`, field: 'metadata.namespace' }]);
+      throw new ClusterError(
+        'forbidden',
+        `not allowed to create pods/eviction "${name}" in namespace "${namespace}": pods "${name}" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`,
+        undefined,
+        403,
+        undefined,
+        [
+          {
+            reason: 'NamespaceTerminating',
+            message: `namespace ${namespace} is being terminated`,
+            field: 'metadata.namespace',
+          },
+        ],
+      );
     }
     const blocked = this.blockedEvictions.get(`${namespace}/${name}`);
     if (blocked && blocked.times > 0) {
       blocked.times--;
-      throw new ClusterError('too-many-requests', `too many requests: cannot create pods/eviction "${name}" in namespace "${namespace}" now: Cannot evict pod as it would violate the pod's disruption budget.`,
-        'Retry later.', 429, undefined, [{ reason: 'DisruptionBudget', message: `The disruption budget ${blocked.pdb} needs 1 healthy pods and has 1 currently` }]);
+      throw new ClusterError(
+        'too-many-requests',
+        `too many requests: cannot create pods/eviction "${name}" in namespace "${namespace}" now: Cannot evict pod as it would violate the pod's disruption budget.`,
+        'Retry later.',
+        429,
+        undefined,
+        [
+          {
+            reason: 'DisruptionBudget',
+            message: `The disruption budget ${blocked.pdb} needs 1 healthy pods and has 1 currently`,
+          },
+        ],
+      );
     }
     if (!this.serverDryRun) this.remove('Pod', name, namespace);
     this.end(call);
     return 'evicted';
   }
 
-  async watchUntil<T extends KubeObject>(apiVersion: string, kind: string, opts: WatchOptions<T>, onEvent: (type: WatchEventType, obj: T) => boolean): Promise<boolean> {
+  async watchUntil<T extends KubeObject>(
+    apiVersion: string,
+    kind: string,
+    opts: WatchOptions<T>,
+    onEvent: (type: WatchEventType, obj: T) => boolean,
+  ): Promise<boolean> {
     const call: Call = { verb: 'watch', kind, namespace: opts.namespace };
     this.begin(call);
     this.end(call);
@@ -422,7 +537,15 @@ export class FakeCluster implements ClusterPort {
     for (const pod of pods) {
       if (pod.spec?.nodeName && !nodeNames.has(pod.spec.nodeName) && this.removeQuietly(pod)) return true;
       if (pod.spec?.nodeName && !pod.status?.phase) {
-        this.store({ ...pod, status: { phase: 'Running', podIP: '10.244.0.10', podIPs: [{ ip: '10.244.0.10' }], conditions: [{ type: 'Ready', status: 'True' }] } });
+        this.store({
+          ...pod,
+          status: {
+            phase: 'Running',
+            podIP: '10.244.0.10',
+            podIPs: [{ ip: '10.244.0.10' }],
+            conditions: [{ type: 'Ready', status: 'True' }],
+          },
+        });
         return true;
       }
     }
@@ -431,13 +554,28 @@ export class FakeCluster implements ClusterPort {
       const podLabels: Record<string, string> = ds.spec?.selector?.matchLabels ?? {};
       for (const node of nodes) {
         const wanted = Object.entries(selector).every(([k, v]) => node.metadata?.labels?.[k] === v);
-        const own = pods.find((p) => p.spec?.nodeName === node.metadata!.name && p.metadata?.ownerReferences?.some((o: any) => o.kind === 'DaemonSet' && o.uid === ds.metadata!.uid));
+        const own = pods.find(
+          (p) =>
+            p.spec?.nodeName === node.metadata!.name &&
+            p.metadata?.ownerReferences?.some((o: any) => o.kind === 'DaemonSet' && o.uid === ds.metadata!.uid),
+        );
         if (wanted && !own) {
           this.store({
-            apiVersion: 'v1', kind: 'Pod',
+            apiVersion: 'v1',
+            kind: 'Pod',
             metadata: {
-              name: `${ds.metadata!.name}-${crypto.randomBytes(3).toString('hex')}`, namespace: ds.metadata!.namespace, labels: { ...podLabels },
-              ownerReferences: [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: ds.metadata!.name!, uid: ds.metadata!.uid!, controller: true }],
+              name: `${ds.metadata!.name}-${crypto.randomBytes(3).toString('hex')}`,
+              namespace: ds.metadata!.namespace,
+              labels: { ...podLabels },
+              ownerReferences: [
+                {
+                  apiVersion: 'apps/v1',
+                  kind: 'DaemonSet',
+                  name: ds.metadata!.name!,
+                  uid: ds.metadata!.uid!,
+                  controller: true,
+                },
+              ],
             },
             spec: { nodeName: node.metadata!.name },
           });
@@ -446,7 +584,9 @@ export class FakeCluster implements ClusterPort {
         if (!wanted && own && this.removeQuietly(own)) return true;
       }
     }
-    const dsUids = new Set([...this.objects.values()].filter((o) => o.kind === 'DaemonSet').map((d) => d.metadata!.uid));
+    const dsUids = new Set(
+      [...this.objects.values()].filter((o) => o.kind === 'DaemonSet').map((d) => d.metadata!.uid),
+    );
     for (const pod of pods) {
       const owner = pod.metadata?.ownerReferences?.find((o: any) => o.kind === 'DaemonSet');
       if (owner && !dsUids.has(owner.uid) && this.removeQuietly(pod)) return true;
@@ -454,9 +594,20 @@ export class FakeCluster implements ClusterPort {
     for (const job of [...this.objects.values()].filter((o) => o.kind === 'Job' && !o.status?.conditions)) {
       const outcome = this.jobOutcome(job);
       if (outcome === 'pending') continue;
-      const status = outcome === 'succeed'
-        ? { succeeded: 1, conditions: [{ type: 'Complete', status: 'True' }] }
-        : { failed: 1, conditions: [{ type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' }] };
+      const status =
+        outcome === 'succeed'
+          ? { succeeded: 1, conditions: [{ type: 'Complete', status: 'True' }] }
+          : {
+              failed: 1,
+              conditions: [
+                {
+                  type: 'Failed',
+                  status: 'True',
+                  reason: 'BackoffLimitExceeded',
+                  message: 'Job has reached the specified backoff limit',
+                },
+              ],
+            };
       this.store({ ...job, status });
       return true;
     }
@@ -466,7 +617,15 @@ export class FakeCluster implements ClusterPort {
   private store(obj: KubeObject): void {
     const k = key(obj.kind!, obj.metadata?.namespace, obj.metadata!.name!);
     const existed = this.objects.has(k);
-    const stored: KubeObject = { ...obj, metadata: { uid: crypto.randomUUID(), creationTimestamp: new Date().toISOString() as any, ...obj.metadata, resourceVersion: String(++this.resourceVersion) } };
+    const stored: KubeObject = {
+      ...obj,
+      metadata: {
+        uid: crypto.randomUUID(),
+        creationTimestamp: new Date().toISOString() as any,
+        ...obj.metadata,
+        resourceVersion: String(++this.resourceVersion),
+      },
+    };
     this.objects.set(k, stored);
     this.notify(existed ? 'MODIFIED' : 'ADDED', stored);
   }
@@ -483,4 +642,3 @@ export class FakeCluster implements ClusterPort {
     return true;
   }
 }
-

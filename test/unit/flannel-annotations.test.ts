@@ -1,5 +1,11 @@
 import { describe, it, expect } from '@jest/globals';
-import { annotationKeys, annotationPrefixesOnNodes, distributionMarkers, hasFlannelAnnotations, readNodeInfo } from '../../src/flannel/annotations.js';
+import {
+  annotationKeys,
+  annotationPrefixesOnNodes,
+  distributionMarkers,
+  hasFlannelAnnotations,
+  readNodeInfo,
+} from '../../src/flannel/annotations.js';
 import { fixtureNode, flannelAnnotations, node } from './flannel-fixtures.js';
 
 describe('annotationKeys', () => {
@@ -23,14 +29,23 @@ describe('readNodeInfo', () => {
     const { info, findings } = readNodeInfo(fixtureNode(), 'flannel.alpha.coreos.com');
     expect(findings).toEqual([]);
     expect(info).toEqual({
-      name: 'n1', podCidrs: ['10.244.0.0/24'], backendType: 'vxlan', kubeSubnetManager: true,
-      vtepMacV4: 'ea:93:a6:da:1d:9a', vni: 1, publicIpV4: '198.51.100.11', problems: [],
+      name: 'n1',
+      podCidrs: ['10.244.0.0/24'],
+      backendType: 'vxlan',
+      kubeSubnetManager: true,
+      vtepMacV4: 'ea:93:a6:da:1d:9a',
+      vni: 1,
+      publicIpV4: '198.51.100.11',
+      problems: [],
     });
   });
 
   it('fails a node without podCIDR or without annotations', () => {
     const { findings } = readNodeInfo(node('bare', []), 'flannel.alpha.coreos.com');
-    expect(findings.map((f) => [f.code, f.severity])).toEqual([['podcidr-missing', 'fail'], ['annotations-missing', 'fail']]);
+    expect(findings.map((f) => [f.code, f.severity])).toEqual([
+      ['podcidr-missing', 'fail'],
+      ['annotations-missing', 'fail'],
+    ]);
   });
 
   it('fails partial or broken annotations', () => {
@@ -44,15 +59,21 @@ describe('readNodeInfo', () => {
     ]);
   });
 
-  it('warns about a public-ip that is not one of the node\'s addresses', () => {
-    const { findings, info } = readNodeInfo(node('n', ['10.244.1.0/24'], flannelAnnotations({ ip: '203.0.113.9' }), ['198.51.100.10']), 'flannel.alpha.coreos.com');
+  it("warns about a public-ip that is not one of the node's addresses", () => {
+    const { findings, info } = readNodeInfo(
+      node('n', ['10.244.1.0/24'], flannelAnnotations({ ip: '203.0.113.9' }), ['198.51.100.10']),
+      'flannel.alpha.coreos.com',
+    );
     expect(findings).toHaveLength(1);
     expect(findings[0]).toMatchObject({ code: 'public-ip-stale', severity: 'warn' });
     expect(info.problems[0]).toMatch(/203\.0\.113\.9 is not among the node's addresses \(198\.51\.100\.10\)/);
   });
 
   it('flags a non-VXLAN node', () => {
-    const { findings } = readNodeInfo(node('n', ['10.244.1.0/24'], flannelAnnotations({ type: 'host-gw' })), 'flannel.alpha.coreos.com');
+    const { findings } = readNodeInfo(
+      node('n', ['10.244.1.0/24'], flannelAnnotations({ type: 'host-gw' })),
+      'flannel.alpha.coreos.com',
+    );
     expect(findings.map((f) => f.code)).toEqual(['backend-type']);
   });
 
@@ -69,22 +90,44 @@ describe('readNodeInfo', () => {
 
     const v4Only = node('d', ['10.244.1.0/24', 'fd00:10:244:1::/64'], flannelAnnotations(), ['198.51.100.10']);
     expect(readNodeInfo(v4Only, 'flannel.alpha.coreos.com').findings).toEqual([]);
-    expect(readNodeInfo(v4Only, 'flannel.alpha.coreos.com', { ipv6: true }).findings.map((f) => f.code)).toEqual(['ipv6-annotations-missing']);
+    expect(readNodeInfo(v4Only, 'flannel.alpha.coreos.com', { ipv6: true }).findings.map((f) => f.code)).toEqual([
+      'ipv6-annotations-missing',
+    ]);
     const noV6Cidr = node('d', ['10.244.1.0/24'], v6, ['198.51.100.10', '2001:db8::a']);
-    expect(readNodeInfo(noV6Cidr, 'flannel.alpha.coreos.com', { ipv6: true }).findings.map((f) => f.code)).toEqual(['podcidr-missing']);
-    expect(readNodeInfo(noV6Cidr, 'flannel.alpha.coreos.com').findings.map((f) => f.code)).toEqual(['ipv6-annotations-stale']);
+    expect(readNodeInfo(noV6Cidr, 'flannel.alpha.coreos.com', { ipv6: true }).findings.map((f) => f.code)).toEqual([
+      'podcidr-missing',
+    ]);
+    expect(readNodeInfo(noV6Cidr, 'flannel.alpha.coreos.com').findings.map((f) => f.code)).toEqual([
+      'ipv6-annotations-stale',
+    ]);
   });
 });
 
 describe('distributionMarkers', () => {
   it('recognises k3s and RKE2 nodes', () => {
-    expect(distributionMarkers([node('a', [], { 'k3s.io/node-args': '["server"]' })])).toEqual({ k3s: true, rke2: false, flannelBackendNone: false });
-    expect(distributionMarkers([node('a', [], {}, [], { 'node.kubernetes.io/instance-type': 'rke2' })]).rke2).toBe(true);
-    expect(distributionMarkers([node('a', [], {}, [], { 'kubernetes.io/os': 'linux' })])).toEqual({ k3s: false, rke2: false, flannelBackendNone: false });
+    expect(distributionMarkers([node('a', [], { 'k3s.io/node-args': '["server"]' })])).toEqual({
+      k3s: true,
+      rke2: false,
+      flannelBackendNone: false,
+    });
+    expect(distributionMarkers([node('a', [], {}, [], { 'node.kubernetes.io/instance-type': 'rke2' })]).rke2).toBe(
+      true,
+    );
+    expect(distributionMarkers([node('a', [], {}, [], { 'kubernetes.io/os': 'linux' })])).toEqual({
+      k3s: false,
+      rke2: false,
+      flannelBackendNone: false,
+    });
   });
 
   it('notices k3s running with --flannel-backend=none (stale annotations)', () => {
-    expect(distributionMarkers([node('a', [], { 'k3s.io/node-args': '["server","--flannel-backend","none"]' })]).flannelBackendNone).toBe(true);
-    expect(distributionMarkers([node('a', [], { 'k3s.io/node-args': '["server","--flannel-backend=none"]' })]).flannelBackendNone).toBe(true);
+    expect(
+      distributionMarkers([node('a', [], { 'k3s.io/node-args': '["server","--flannel-backend","none"]' })])
+        .flannelBackendNone,
+    ).toBe(true);
+    expect(
+      distributionMarkers([node('a', [], { 'k3s.io/node-args': '["server","--flannel-backend=none"]' })])
+        .flannelBackendNone,
+    ).toBe(true);
   });
 });

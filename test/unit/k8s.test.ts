@@ -15,7 +15,9 @@ describe('shortHash', () => {
 
 describe('boundedName', () => {
   it('is prefix, node and hash when the node name fits', () => {
-    expect(boundedName('f2c-probe-server', 'worker-1', 'worker-1')).toBe(`f2c-probe-server-worker-1-${sha8('worker-1')}`);
+    expect(boundedName('f2c-probe-server', 'worker-1', 'worker-1')).toBe(
+      `f2c-probe-server-worker-1-${sha8('worker-1')}`,
+    );
   });
 
   it('lowercases the node, replaces what a name may not hold and cuts it to 63 characters', () => {
@@ -69,7 +71,14 @@ describe('node readiness', () => {
   const node = (conditions?: Array<{ type: string; status: string; reason?: string }>) => ({ status: { conditions } });
 
   it('is the Ready condition being True', () => {
-    expect(isNodeReady(node([{ type: 'MemoryPressure', status: 'False' }, { type: 'Ready', status: 'True' }]))).toBe(true);
+    expect(
+      isNodeReady(
+        node([
+          { type: 'MemoryPressure', status: 'False' },
+          { type: 'Ready', status: 'True' },
+        ]),
+      ),
+    ).toBe(true);
     expect(isNodeReady(node([{ type: 'Ready', status: 'False', reason: 'KubeletNotReady' }]))).toBe(false);
     expect(isNodeReady(node([{ type: 'Ready', status: 'Unknown' }]))).toBe(false);
     expect(isNodeReady(node([{ type: 'MemoryPressure', status: 'True' }]))).toBe(false);
@@ -78,7 +87,9 @@ describe('node readiness', () => {
   });
 
   it('finds the Ready condition, with its reason', () => {
-    expect(readyCondition(node([{ type: 'Ready', status: 'False', reason: 'KubeletNotReady' }]))?.reason).toBe('KubeletNotReady');
+    expect(readyCondition(node([{ type: 'Ready', status: 'False', reason: 'KubeletNotReady' }]))?.reason).toBe(
+      'KubeletNotReady',
+    );
     expect(readyCondition(node([]))).toBeUndefined();
   });
 });

@@ -160,7 +160,12 @@ describe('networkAddress / addressAt / addressIndex / addressCount', () => {
 
 describe('subdivide', () => {
   it('splits a /24 into four /26 in address order', () => {
-    expect(subdivide('10.244.1.0/24', 26)).toEqual(['10.244.1.0/26', '10.244.1.64/26', '10.244.1.128/26', '10.244.1.192/26']);
+    expect(subdivide('10.244.1.0/24', 26)).toEqual([
+      '10.244.1.0/26',
+      '10.244.1.64/26',
+      '10.244.1.128/26',
+      '10.244.1.192/26',
+    ]);
   });
 
   it('returns the CIDR itself for the same prefix and splits IPv6', () => {
@@ -297,7 +302,17 @@ describe('tolerant forms (undefined or false instead of an error)', () => {
     expect(parseCidrOrUndefined(' 10.244.0.0/16 ')).toEqual({ cidr: '10.244.0.0/16', family: 4, prefix: 16 });
     expect(parseCidrOrUndefined('10.244.1.7/16')).toEqual({ cidr: '10.244.1.7/16', family: 4, prefix: 16 });
     expect(parseCidrOrUndefined('FD00:0::/56')).toEqual({ cidr: 'FD00:0::/56', family: 6, prefix: 56 });
-    for (const bad of [undefined, null, 42, '', '10.244.0.0', '10.244.0.0/33', 'fd00::/129', '10.244.0.0 /16', 'nope/8']) {
+    for (const bad of [
+      undefined,
+      null,
+      42,
+      '',
+      '10.244.0.0',
+      '10.244.0.0/33',
+      'fd00::/129',
+      '10.244.0.0 /16',
+      'nope/8',
+    ]) {
       expect(parseCidrOrUndefined(bad)).toBeUndefined();
     }
   });
@@ -305,7 +320,8 @@ describe('tolerant forms (undefined or false instead of an error)', () => {
   it('ipFamilyOrUndefined tells addresses apart and is undefined for CIDRs and garbage', () => {
     expect(ipFamilyOrUndefined('192.168.1.10')).toBe(4);
     expect(ipFamilyOrUndefined('fd00::1')).toBe(6);
-    for (const bad of ['', '10.0.0.0/8', ' 10.0.0.1', '10.0.0', 'fe80::1%eth0', 'host']) expect(ipFamilyOrUndefined(bad)).toBeUndefined();
+    for (const bad of ['', '10.0.0.0/8', ' 10.0.0.1', '10.0.0', 'fe80::1%eth0', 'host'])
+      expect(ipFamilyOrUndefined(bad)).toBeUndefined();
   });
 
   it('canonicalIpOrUndefined canonicalises or gives undefined', () => {
@@ -369,7 +385,12 @@ describe('RangeIndex', () => {
     for (let i = 0; i < 200; i++) {
       const q = `10.${Math.floor(rnd() * 4)}.${Math.floor(rnd() * 256)}.0/${22 + Math.floor(rnd() * 10)}`;
       const qr = addressRange(q);
-      const expected = cidrs.filter((c) => { const r = addressRange(c); return r.start <= qr.end && r.end >= qr.start; }).sort();
+      const expected = cidrs
+        .filter((c) => {
+          const r = addressRange(c);
+          return r.start <= qr.end && r.end >= qr.start;
+        })
+        .sort();
       expect(index.overlapping(q).sort()).toEqual(expected);
     }
     expect(index.overlapping('fd00::5')).toEqual(['v6']);

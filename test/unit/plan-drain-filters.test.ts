@@ -1,34 +1,62 @@
 import { describe, expect, it } from '@jest/globals';
 import { DrainRefusedError } from '../../src/engine/drain.js';
-import { DRAIN_MESSAGES, cannotDelete, classifyNodePods, classifyPod, drainContext, drainRefusal } from '../../src/plan/drain-filters.js';
+import {
+  DRAIN_MESSAGES,
+  cannotDelete,
+  classifyNodePods,
+  classifyPod,
+  drainContext,
+  drainRefusal,
+} from '../../src/plan/drain-filters.js';
 import { daemonSet, pdb, pod } from './plan-fixtures.js';
 
 const now = new Date('2026-01-01T12:00:00Z');
-const base = { daemonSets: [daemonSet('kube-flannel', 'kube-flannel-ds'), daemonSet('monitoring', 'node-exporter')], pdbs: [], now };
+const base = {
+  daemonSets: [daemonSet('kube-flannel', 'kube-flannel-ds'), daemonSet('monitoring', 'node-exporter')],
+  pdbs: [],
+  now,
+};
 const strict = drainContext(base);
 const lenient = drainContext({ ...base, force: true, deleteEmptyDirData: true });
 
 describe('classifyPod (kubectl drain filters, --ignore-daemonsets always on)', () => {
   it('evicts a replicated pod', () => {
     const d = classifyPod(pod('default', 'web-abc'), strict);
-    expect(d).toMatchObject({ namespace: 'default', name: 'web-abc', action: 'evict', filter: 'replicated', blockingPdbs: [] });
+    expect(d).toMatchObject({
+      namespace: 'default',
+      name: 'web-abc',
+      action: 'evict',
+      filter: 'replicated',
+      blockingPdbs: [],
+    });
     expect(d.reason).toMatch(/managed by ReplicaSet/);
   });
 
   it('skips pods of an existing DaemonSet', () => {
-    const d = classifyPod(pod('kube-flannel', 'kube-flannel-ds-x1', { owner: { kind: 'DaemonSet', name: 'kube-flannel-ds' } }), strict);
+    const d = classifyPod(
+      pod('kube-flannel', 'kube-flannel-ds-x1', { owner: { kind: 'DaemonSet', name: 'kube-flannel-ds' } }),
+      strict,
+    );
     expect(d.action).toBe('skip');
     expect(d.reason).toContain(DRAIN_MESSAGES.daemonSetIgnored);
   });
 
   it('skips DaemonSet pods before the emptyDir and controller checks (filter order)', () => {
-    const d = classifyPod(pod('monitoring', 'node-exporter-x', { owner: { kind: 'DaemonSet', name: 'node-exporter' }, emptyDir: true }), strict);
+    const d = classifyPod(
+      pod('monitoring', 'node-exporter-x', { owner: { kind: 'DaemonSet', name: 'node-exporter' }, emptyDir: true }),
+      strict,
+    );
     expect(d.action).toBe('skip');
     expect(d.filter).toBe('daemonset');
   });
 
   it('only treats apps/v1 DaemonSet owners as DaemonSets', () => {
-    const d = classifyPod(pod('default', 'odd', { owner: { kind: 'DaemonSet', name: 'kube-flannel-ds', apiVersion: 'extensions/v1beta1' } }), strict);
+    const d = classifyPod(
+      pod('default', 'odd', {
+        owner: { kind: 'DaemonSet', name: 'kube-flannel-ds', apiVersion: 'extensions/v1beta1' },
+      }),
+      strict,
+    );
     expect(d.action).toBe('evict');
   });
 
@@ -43,7 +71,10 @@ describe('classifyPod (kubectl drain filters, --ignore-daemonsets always on)', (
   });
 
   it('skips mirror pods, even without a controller or with emptyDir', () => {
-    const d = classifyPod(pod('kube-system', 'kube-apiserver-cp-1', { owner: null, mirror: true, emptyDir: true }), strict);
+    const d = classifyPod(
+      pod('kube-system', 'kube-apiserver-cp-1', { owner: null, mirror: true, emptyDir: true }),
+      strict,
+    );
     expect(d.action).toBe('skip');
     expect(d.filter).toBe('mirror');
   });
@@ -51,7 +82,11 @@ describe('classifyPod (kubectl drain filters, --ignore-daemonsets always on)', (
   it('refuses emptyDir pods without --delete-emptydir-data and evicts them with it', () => {
     const p = pod('default', 'cache-abc', { emptyDir: true });
     const refused = classifyPod(p, strict);
-    expect(refused).toMatchObject({ action: 'refuse', filter: 'local-storage', reason: DRAIN_MESSAGES.localStorageError });
+    expect(refused).toMatchObject({
+      action: 'refuse',
+      filter: 'local-storage',
+      reason: DRAIN_MESSAGES.localStorageError,
+    });
     const evicted = classifyPod(p, drainContext({ ...base, deleteEmptyDirData: true }));
     expect(evicted.action).toBe('evict');
     expect(evicted.warnings).toEqual([DRAIN_MESSAGES.localStorageWarning]);
@@ -59,7 +94,11 @@ describe('classifyPod (kubectl drain filters, --ignore-daemonsets always on)', (
 
   it('refuses unreplicated pods without --force and evicts them with it', () => {
     const p = pod('default', 'lonely', { owner: null });
-    expect(classifyPod(p, strict)).toMatchObject({ action: 'refuse', filter: 'unreplicated', reason: DRAIN_MESSAGES.unreplicatedError });
+    expect(classifyPod(p, strict)).toMatchObject({
+      action: 'refuse',
+      filter: 'unreplicated',
+      reason: DRAIN_MESSAGES.unreplicatedError,
+    });
     const forced = classifyPod(p, drainContext({ ...base, force: true }));
     expect(forced).toMatchObject({ action: 'evict', filter: 'unreplicated' });
     expect(forced.reason).toContain(DRAIN_MESSAGES.unreplicatedWarning);
@@ -76,8 +115,13 @@ describe('classifyPod (kubectl drain filters, --ignore-daemonsets always on)', (
 
   it('evicts finished pods freely, whatever their owner or volumes', () => {
     for (const phase of ['Succeeded', 'Failed']) {
-      expect(classifyPod(pod('default', 'job-x', { owner: null, emptyDir: true, phase }), strict)).toMatchObject({ action: 'evict', filter: 'finished' });
-      expect(classifyPod(pod('default', 'ds-x', { owner: { kind: 'DaemonSet', name: 'gone' }, phase }), strict).action).toBe('evict');
+      expect(classifyPod(pod('default', 'job-x', { owner: null, emptyDir: true, phase }), strict)).toMatchObject({
+        action: 'evict',
+        filter: 'finished',
+      });
+      expect(
+        classifyPod(pod('default', 'ds-x', { owner: { kind: 'DaemonSet', name: 'gone' }, phase }), strict).action,
+      ).toBe('evict');
     }
   });
 
@@ -109,9 +153,16 @@ describe('classifyPod (kubectl drain filters, --ignore-daemonsets always on)', (
       { namespace: 'default', name: 'all', disruptionsAllowed: 2 },
       { namespace: 'default', name: 'web-pdb', disruptionsAllowed: 0 },
     ]);
-    expect(classifyPod(pod('default', 'web-2', { labels: { app: 'web' }, phase: 'Pending' }), ctx).blockingPdbs).toEqual([]);
-    expect(classifyPod(pod('default', 'web-3', { labels: { app: 'web' }, deletionTimestamp: '2026-01-01T11:59:00Z' }), ctx).blockingPdbs).toEqual([]);
-    expect(classifyPod(pod('default', 'lonely', { owner: null, labels: { app: 'web' } }), ctx).blockingPdbs).toEqual([]);
+    expect(
+      classifyPod(pod('default', 'web-2', { labels: { app: 'web' }, phase: 'Pending' }), ctx).blockingPdbs,
+    ).toEqual([]);
+    expect(
+      classifyPod(pod('default', 'web-3', { labels: { app: 'web' }, deletionTimestamp: '2026-01-01T11:59:00Z' }), ctx)
+        .blockingPdbs,
+    ).toEqual([]);
+    expect(classifyPod(pod('default', 'lonely', { owner: null, labels: { app: 'web' } }), ctx).blockingPdbs).toEqual(
+      [],
+    );
   });
 });
 

@@ -25,18 +25,33 @@ export function node(name: string, o: NodeSpec = {}): V1Node {
   const labels: Record<string, string> = { 'kubernetes.io/hostname': name, ...(o.labels ?? {}) };
   if (o.controlPlane === 'master') labels['node-role.kubernetes.io/master'] = '';
   else if (o.controlPlane) labels['node-role.kubernetes.io/control-plane'] = '';
-  const conditions = [{ type: 'Ready', status: o.ready === false ? 'False' : 'True', reason: o.ready === false ? 'KubeletNotReady' : 'KubeletReady' }];
-  for (const p of ['MemoryPressure', 'DiskPressure', 'PIDPressure']) conditions.push({ type: p, status: o.pressure?.includes(p) ? 'True' : 'False', reason: '' });
+  const conditions = [
+    {
+      type: 'Ready',
+      status: o.ready === false ? 'False' : 'True',
+      reason: o.ready === false ? 'KubeletNotReady' : 'KubeletReady',
+    },
+  ];
+  for (const p of ['MemoryPressure', 'DiskPressure', 'PIDPressure'])
+    conditions.push({ type: p, status: o.pressure?.includes(p) ? 'True' : 'False', reason: '' });
   const podCIDRs = o.podCIDRs ?? (o.podCIDR ? [o.podCIDR] : o.podCIDR === null ? [] : []);
   return {
     apiVersion: 'v1',
     kind: 'Node',
     metadata: { name, labels, annotations: o.annotations ?? {}, resourceVersion: String(ipCounter++) },
-    spec: { podCIDR: podCIDRs[0], podCIDRs: podCIDRs.length ? podCIDRs : undefined, unschedulable: o.unschedulable, taints: o.taints },
+    spec: {
+      podCIDR: podCIDRs[0],
+      podCIDRs: podCIDRs.length ? podCIDRs : undefined,
+      unschedulable: o.unschedulable,
+      taints: o.taints,
+    },
     status: {
       conditions,
       allocatable: { cpu: o.cpu ?? '4', memory: o.memory ?? '8Gi', pods: '110' },
-      addresses: [{ type: 'InternalIP', address: o.internalIP ?? `192.168.0.${ipCounter++ % 250}` }, { type: 'Hostname', address: name }],
+      addresses: [
+        { type: 'InternalIP', address: o.internalIP ?? `192.168.0.${ipCounter++ % 250}` },
+        { type: 'Hostname', address: name },
+      ],
     },
   } as V1Node;
 }
@@ -66,17 +81,39 @@ export function pod(namespace: string, name: string, o: PodSpec = {}): V1Pod {
       name,
       labels: o.labels ?? {},
       annotations: o.mirror ? { 'kubernetes.io/config.mirror': 'abc' } : {},
-      ownerReferences: owner ? [{ apiVersion: owner.apiVersion ?? (owner.kind === 'Job' ? 'batch/v1' : 'apps/v1'), kind: owner.kind, name: owner.name, uid: 'u', controller: true }] : undefined,
+      ownerReferences: owner
+        ? [
+            {
+              apiVersion: owner.apiVersion ?? (owner.kind === 'Job' ? 'batch/v1' : 'apps/v1'),
+              kind: owner.kind,
+              name: owner.name,
+              uid: 'u',
+              controller: true,
+            },
+          ]
+        : undefined,
       deletionTimestamp: o.deletionTimestamp as any,
       resourceVersion: String(ipCounter++),
     },
     spec: {
       nodeName: o.node ?? 'worker-1',
       hostNetwork: o.hostNetwork,
-      containers: [{ name: 'main', image: 'busybox', args: o.args, resources: { requests: { ...(o.cpu ? { cpu: o.cpu } : {}), ...(o.memory ? { memory: o.memory } : {}) } } }],
+      containers: [
+        {
+          name: 'main',
+          image: 'busybox',
+          args: o.args,
+          resources: { requests: { ...(o.cpu ? { cpu: o.cpu } : {}), ...(o.memory ? { memory: o.memory } : {}) } },
+        },
+      ],
       volumes: o.emptyDir ? [{ name: 'scratch', emptyDir: {} }] : [],
     },
-    status: { phase: o.phase ?? 'Running', podIP: o.ip, podIPs: o.ip ? [{ ip: o.ip }] : undefined, startTime: new Date().toISOString() as any },
+    status: {
+      phase: o.phase ?? 'Running',
+      podIP: o.ip,
+      podIPs: o.ip ? [{ ip: o.ip }] : undefined,
+      startTime: new Date().toISOString() as any,
+    },
   } as V1Pod;
 }
 
@@ -95,7 +132,13 @@ export function daemonSet(namespace: string, name: string, nodeSelector?: Record
     apiVersion: 'apps/v1',
     kind: 'DaemonSet',
     metadata: { namespace, name },
-    spec: { selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { nodeSelector, containers: [{ name, image: `${name}:1` }] } } },
+    spec: {
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: { nodeSelector, containers: [{ name, image: `${name}:1` }] },
+      },
+    },
   } as V1DaemonSet;
 }
 
@@ -130,7 +173,9 @@ export function flannelInfo(n: V1Node, dual = false): FlannelNodeInfo {
     backendType: 'vxlan',
     vtepMacV4: `aa:bb:cc:dd:${hex.slice(0, 2)}:${hex.slice(2)}`,
     publicIpV4: internal,
-    ...(dual ? { vtepMacV6: `ee:bb:cc:dd:${hex.slice(0, 2)}:${hex.slice(2)}`, publicIpV6: `fd00:198:51:100::${hex}` } : {}),
+    ...(dual
+      ? { vtepMacV6: `ee:bb:cc:dd:${hex.slice(0, 2)}:${hex.slice(2)}`, publicIpV6: `fd00:198:51:100::${hex}` }
+      : {}),
     vni: 1,
     problems: [],
   };
@@ -156,8 +201,15 @@ export function detection(nodes: V1Node[], o: DetectionSpec = {}): Detection {
   };
   return {
     flavour,
-    daemonSet: { name: settings.flannelDaemonSetName.value, namespace: settings.flannelDaemonSetNamespace.value, container: 'kube-flannel' },
-    configMap: { name: flavour === 'canal' ? 'canal-config' : 'kube-flannel-cfg', namespace: settings.flannelDaemonSetNamespace.value },
+    daemonSet: {
+      name: settings.flannelDaemonSetName.value,
+      namespace: settings.flannelDaemonSetNamespace.value,
+      container: 'kube-flannel',
+    },
+    configMap: {
+      name: flavour === 'canal' ? 'canal-config' : 'kube-flannel-cfg',
+      namespace: settings.flannelDaemonSetNamespace.value,
+    },
     backend: { type: 'vxlan', vni: 1, port: 8472 },
     settings,
     conflicts: o.conflicts ?? [],
@@ -187,11 +239,30 @@ export function snapshot(o: {
     pods: o.pods ?? [],
     pdbs: o.pdbs ?? [],
     daemonSets: o.daemonSets ?? [daemonSet('kube-flannel', 'kube-flannel-ds')],
-    kubernetesService: o.kubernetesServiceIp ? { metadata: { name: 'kubernetes', namespace: 'default' }, spec: { clusterIP: o.kubernetesServiceIp, clusterIPs: [o.kubernetesServiceIp] } } : undefined,
-    serviceCidrs: o.serviceCidrs ? [{ apiVersion: 'networking.k8s.io/v1', kind: 'ServiceCIDR', metadata: { name: 'kubernetes' }, spec: { cidrs: o.serviceCidrs } } as KubeObject] : undefined,
+    kubernetesService: o.kubernetesServiceIp
+      ? {
+          metadata: { name: 'kubernetes', namespace: 'default' },
+          spec: { clusterIP: o.kubernetesServiceIp, clusterIPs: [o.kubernetesServiceIp] },
+        }
+      : undefined,
+    serviceCidrs: o.serviceCidrs
+      ? [
+          {
+            apiVersion: 'networking.k8s.io/v1',
+            kind: 'ServiceCIDR',
+            metadata: { name: 'kubernetes' },
+            spec: { cidrs: o.serviceCidrs },
+          } as KubeObject,
+        ]
+      : undefined,
     flannel: {
       daemonSet: daemonSet('kube-flannel', 'kube-flannel-ds'),
-      configMap: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kube-flannel-cfg', namespace: 'kube-flannel' }, data: { 'net-conf.json': '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}' } },
+      configMap: {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'kube-flannel-cfg', namespace: 'kube-flannel' },
+        data: { 'net-conf.json': '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}' },
+      },
     },
     calico: o.calico ?? {},
   };
@@ -200,7 +271,11 @@ export function snapshot(o: {
 /** Three workers and one control-plane node with /24 podCIDRs from 10.244.0.0/16. */
 export function smallCluster(): V1Node[] {
   return [
-    node('cp-1', { podCIDR: '10.244.0.0/24', controlPlane: true, taints: [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }] }),
+    node('cp-1', {
+      podCIDR: '10.244.0.0/24',
+      controlPlane: true,
+      taints: [{ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' }],
+    }),
     node('worker-1', { podCIDR: '10.244.1.0/24' }),
     node('worker-2', { podCIDR: '10.244.2.0/24' }),
     node('worker-3', { podCIDR: '10.244.3.0/24' }),

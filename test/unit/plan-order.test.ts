@@ -1,6 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
 import type { V1Node } from '../../src/cluster/index.js';
-import { PlanInputError, batchSize, compareNames, isControlPlane, makeBatches, orderNodes, parseMaxParallel } from '../../src/plan/order.js';
+import {
+  PlanInputError,
+  batchSize,
+  compareNames,
+  isControlPlane,
+  makeBatches,
+  orderNodes,
+  parseMaxParallel,
+} from '../../src/plan/order.js';
 import { buildPlan } from '../../src/plan/planner.js';
 import { detection, node, random, snapshot } from './plan-fixtures.js';
 
@@ -44,20 +52,27 @@ describe('compareNames', () => {
     const names = ['node-10', 'node-2', 'node-1', 'a', 'node-02', 'Node-3', 'node-1a', 'node-1b'];
     const sorted = [...names].sort(compareNames);
     expect(sorted).toEqual(['Node-3', 'a', 'node-1', 'node-1a', 'node-1b', 'node-02', 'node-2', 'node-10']);
-    for (const a of names) for (const b of names) expect(Math.sign(compareNames(a, b))).toBe(-Math.sign(compareNames(b, a)) || 0);
+    for (const a of names)
+      for (const b of names) expect(Math.sign(compareNames(a, b))).toBe(-Math.sign(compareNames(b, a)) || 0);
   });
 });
 
 describe('isControlPlane', () => {
   const labelled = (labels: Record<string, string>): V1Node => ({ metadata: { name: 'n', labels } });
-  it('knows kubeadm\'s labels, the older master label and Rancher RKE\'s controlplane label', () => {
+  it("knows kubeadm's labels, the older master label and Rancher RKE's controlplane label", () => {
     expect(isControlPlane(labelled({ 'node-role.kubernetes.io/control-plane': '' }))).toBe(true);
     expect(isControlPlane(labelled({ 'node-role.kubernetes.io/master': '' }))).toBe(true);
-    expect(isControlPlane(labelled({ 'node-role.kubernetes.io/controlplane': 'true', 'node-role.kubernetes.io/etcd': 'true' }))).toBe(true);
+    expect(
+      isControlPlane(
+        labelled({ 'node-role.kubernetes.io/controlplane': 'true', 'node-role.kubernetes.io/etcd': 'true' }),
+      ),
+    ).toBe(true);
   });
 
   it('takes other roles for workers', () => {
-    expect(isControlPlane(labelled({ 'node-role.kubernetes.io/worker': 'true', 'node-role.kubernetes.io/etcd': 'true' }))).toBe(false);
+    expect(
+      isControlPlane(labelled({ 'node-role.kubernetes.io/worker': 'true', 'node-role.kubernetes.io/etcd': 'true' })),
+    ).toBe(false);
     expect(isControlPlane(labelled({}))).toBe(false);
   });
 });
@@ -108,12 +123,20 @@ describe('buildPlan order and batches', () => {
   });
 
   it('takes a percentage of the workers, rounded up, and defaults to one at a time', () => {
-    expect(buildPlan(snapshot({ nodes }), det, { maxParallel: '30%' }).batches.slice(0, 3)).toEqual([['w1', 'w2', 'w3'], ['w4', 'w5', 'w6'], ['w7']]);
+    expect(buildPlan(snapshot({ nodes }), det, { maxParallel: '30%' }).batches.slice(0, 3)).toEqual([
+      ['w1', 'w2', 'w3'],
+      ['w4', 'w5', 'w6'],
+      ['w7'],
+    ]);
     const one = buildPlan(snapshot({ nodes }), det);
     expect(one.batches).toHaveLength(9);
     expect(one.batches.every((b) => b.length === 1)).toBe(true);
     expect(one.maxParallel).toBe('1');
-    expect(buildPlan(snapshot({ nodes }), det, { maxParallel: '100%' }).batches).toEqual([['w1', 'w2', 'w3', 'w4', 'w5', 'w6', 'w7'], ['cp-b'], ['master-a']]);
+    expect(buildPlan(snapshot({ nodes }), det, { maxParallel: '100%' }).batches).toEqual([
+      ['w1', 'w2', 'w3', 'w4', 'w5', 'w6', 'w7'],
+      ['cp-b'],
+      ['master-a'],
+    ]);
   });
 
   it('plans only the --nodes given, keeping the order rules', () => {

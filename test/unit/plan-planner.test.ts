@@ -39,23 +39,40 @@ describe('buildPlan: Calico objects', () => {
     expect(noMasq.calico.pools[0].spec.natOutgoing).toBe(false);
   });
 
-  it('patches FelixConfiguration with flannel\'s VNI, port and MTU', () => {
+  it("patches FelixConfiguration with flannel's VNI, port and MTU", () => {
     expect(plan.calico.felixConfigurationPatch).toEqual({ spec: { vxlanVNI: 1, vxlanPort: 8472, vxlanMTU: 1450 } });
     const custom = buildPlan(snapshot({ nodes }), detection(nodes, { vni: 4096, port: 4789, mtu: 8950 }));
-    expect(custom.calico.felixConfigurationPatch).toEqual({ spec: { vxlanVNI: 4096, vxlanPort: 4789, vxlanMTU: 8950 } });
+    expect(custom.calico.felixConfigurationPatch).toEqual({
+      spec: { vxlanVNI: 4096, vxlanPort: 4789, vxlanMTU: 8950 },
+    });
   });
 
-  it('claims each node\'s podCIDR as affine /26 blocks, tunnel address = first IP, MAC and address from flannel', () => {
+  it("claims each node's podCIDR as affine /26 blocks, tunnel address = first IP, MAC and address from flannel", () => {
     const w1 = plan.nodes.find((n) => n.name === 'worker-1')!;
     const info = det.nodes.find((n) => n.name === 'worker-1')!;
     expect(w1.podCidrs).toEqual(['10.244.1.0/24']);
-    expect(w1.ipam.blocks.map((b) => b.spec.cidr)).toEqual(['10.244.1.0/26', '10.244.1.64/26', '10.244.1.128/26', '10.244.1.192/26']);
-    expect(w1.ipam.blocks.map((b) => b.metadata?.name)).toEqual(['10-244-1-0-26', '10-244-1-64-26', '10-244-1-128-26', '10-244-1-192-26']);
+    expect(w1.ipam.blocks.map((b) => b.spec.cidr)).toEqual([
+      '10.244.1.0/26',
+      '10.244.1.64/26',
+      '10.244.1.128/26',
+      '10.244.1.192/26',
+    ]);
+    expect(w1.ipam.blocks.map((b) => b.metadata?.name)).toEqual([
+      '10-244-1-0-26',
+      '10-244-1-64-26',
+      '10-244-1-128-26',
+      '10-244-1-192-26',
+    ]);
     expect(w1.ipam.blocks.every((b) => b.spec.affinity === 'host:worker-1')).toBe(true);
     expect(w1.ipam.affinities.map((a) => a.spec.node)).toEqual(['worker-1', 'worker-1', 'worker-1', 'worker-1']);
     expect(w1.ipam.handles.map((h) => h.spec.handleID)).toEqual(['vxlan-tunnel-addr-worker-1']);
     expect(w1.tunnelAddressV4).toBe('10.244.1.0');
-    expect(w1.identity).toEqual({ node: 'worker-1', podCidrV4: '10.244.1.0/24', vtepMacV4: info.vtepMacV4, publicIpV4: info.publicIpV4 });
+    expect(w1.identity).toEqual({
+      node: 'worker-1',
+      podCidrV4: '10.244.1.0/24',
+      vtepMacV4: info.vtepMacV4,
+      publicIpV4: info.publicIpV4,
+    });
     expect(w1.annotations).toEqual({
       'projectcalico.org/IPv4VXLANTunnelAddr': '10.244.1.0',
       'projectcalico.org/VXLANTunnelMACAddr': info.vtepMacV4,
@@ -65,7 +82,7 @@ describe('buildPlan: Calico objects', () => {
     expect(w1.role).toBe('worker');
   });
 
-  it('records the node\'s current migration label', () => {
+  it("records the node's current migration label", () => {
     const labelled = smallCluster();
     labelled[1].metadata!.labels!['projectcalico.org/node-network-during-migration'] = 'calico';
     const p = buildPlan(snapshot({ nodes: labelled }), detection(labelled));
@@ -85,8 +102,18 @@ describe('buildPlan: Calico objects', () => {
   });
 
   it('keeps the drain settings, with kubectl-like defaults', () => {
-    expect(plan.drain).toEqual({ force: false, deleteEmptyDirData: false, timeoutSeconds: 600, gracePeriodSeconds: -1 });
-    const p = buildPlan(snapshot({ nodes }), det, { force: true, deleteEmptyDirData: true, drainTimeoutSeconds: 90, gracePeriodSeconds: 30 });
+    expect(plan.drain).toEqual({
+      force: false,
+      deleteEmptyDirData: false,
+      timeoutSeconds: 600,
+      gracePeriodSeconds: -1,
+    });
+    const p = buildPlan(snapshot({ nodes }), det, {
+      force: true,
+      deleteEmptyDirData: true,
+      drainTimeoutSeconds: 90,
+      gracePeriodSeconds: 30,
+    });
     expect(p.drain).toEqual({ force: true, deleteEmptyDirData: true, timeoutSeconds: 90, gracePeriodSeconds: 30 });
   });
 
@@ -129,12 +156,19 @@ describe('buildPlan: dual stack', () => {
     const info = det.nodes[1];
     expect(w2.tunnelAddressV4).toBe('10.244.2.0');
     expect(w2.tunnelAddressV6).toBe('fd00:10:244:2::');
-    expect(w2.identity).toMatchObject({ podCidrV6: 'fd00:10:244:2::/64', vtepMacV6: info.vtepMacV6, publicIpV6: info.publicIpV6 });
+    expect(w2.identity).toMatchObject({
+      podCidrV6: 'fd00:10:244:2::/64',
+      vtepMacV6: info.vtepMacV6,
+      publicIpV6: info.publicIpV6,
+    });
     expect(w2.annotations['projectcalico.org/IPv6VXLANTunnelAddr']).toBe('fd00:10:244:2::');
     expect(w2.annotations['projectcalico.org/VXLANTunnelMACAddrV6']).toBe(info.vtepMacV6);
     const v6Blocks = w2.ipam.blocks.filter((b) => b.spec.cidr.includes(':'));
     expect(v6Blocks.map((b) => b.spec.cidr)).toEqual(['fd00:10:244:2::/122']);
-    expect(w2.ipam.handles.map((h) => h.spec.handleID).sort()).toEqual(['vxlan-tunnel-addr-w2', 'vxlan-v6-tunnel-addr-w2']);
+    expect(w2.ipam.handles.map((h) => h.spec.handleID).sort()).toEqual([
+      'vxlan-tunnel-addr-w2',
+      'vxlan-v6-tunnel-addr-w2',
+    ]);
     expect(planFails(plan)).toBe(false);
   });
 
@@ -198,11 +232,17 @@ describe('buildPlan: CIDR maths, property style', () => {
     const rnd = random(6);
     const hex = () => Math.floor(rnd() * 0x10000).toString(16);
     for (let round = 0; round < 30; round++) {
-      const network = `fd${Math.floor(rnd() * 256).toString(16).padStart(2, '0')}:${hex()}:${hex()}::/48`;
+      const network = `fd${Math.floor(rnd() * 256)
+        .toString(16)
+        .padStart(2, '0')}:${hex()}:${hex()}::/48`;
       const canonical = `${parseCidr(network, { loose: true }).network}/48`;
       const base = canonical.split('::')[0];
-      const subnets = [...new Set(Array.from({ length: 4 }, () => Math.floor(rnd() * 0x10000)))].map((n) => `${base}:${n.toString(16)}::/64`);
-      const nodes = subnets.map((v6, i) => node(`n${i}`, { podCIDRs: [`10.244.${i}.0/24`, v6], internalIP: `192.0.2.${i + 1}` }));
+      const subnets = [...new Set(Array.from({ length: 4 }, () => Math.floor(rnd() * 0x10000)))].map(
+        (n) => `${base}:${n.toString(16)}::/64`,
+      );
+      const nodes = subnets.map((v6, i) =>
+        node(`n${i}`, { podCIDRs: [`10.244.${i}.0/24`, v6], internalIP: `192.0.2.${i + 1}` }),
+      );
       const plan = buildPlan(snapshot({ nodes }), detection(nodes, { ipv6Network: canonical }));
       for (const planned of plan.nodes) {
         const v6 = planned.identity.podCidrV6!;

@@ -19,15 +19,27 @@ describe('selectorMatches', () => {
   });
 
   it('In holds only for a present key with a listed value', () => {
-    expect(selectorMatches({ matchExpressions: [{ key: 'tier', operator: 'In', values: ['frontend', 'backend'] }] }, labels)).toBe(true);
-    expect(selectorMatches({ matchExpressions: [{ key: 'tier', operator: 'In', values: ['backend'] }] }, labels)).toBe(false);
-    expect(selectorMatches({ matchExpressions: [{ key: 'env', operator: 'In', values: ['prod'] }] }, labels)).toBe(false);
+    expect(
+      selectorMatches({ matchExpressions: [{ key: 'tier', operator: 'In', values: ['frontend', 'backend'] }] }, labels),
+    ).toBe(true);
+    expect(selectorMatches({ matchExpressions: [{ key: 'tier', operator: 'In', values: ['backend'] }] }, labels)).toBe(
+      false,
+    );
+    expect(selectorMatches({ matchExpressions: [{ key: 'env', operator: 'In', values: ['prod'] }] }, labels)).toBe(
+      false,
+    );
   });
 
   it('NotIn holds for an absent key or an unlisted value', () => {
-    expect(selectorMatches({ matchExpressions: [{ key: 'track', operator: 'NotIn', values: ['canary'] }] }, labels)).toBe(true);
-    expect(selectorMatches({ matchExpressions: [{ key: 'env', operator: 'NotIn', values: ['prod'] }] }, labels)).toBe(true);
-    expect(selectorMatches({ matchExpressions: [{ key: 'track', operator: 'NotIn', values: ['stable'] }] }, labels)).toBe(false);
+    expect(
+      selectorMatches({ matchExpressions: [{ key: 'track', operator: 'NotIn', values: ['canary'] }] }, labels),
+    ).toBe(true);
+    expect(selectorMatches({ matchExpressions: [{ key: 'env', operator: 'NotIn', values: ['prod'] }] }, labels)).toBe(
+      true,
+    );
+    expect(
+      selectorMatches({ matchExpressions: [{ key: 'track', operator: 'NotIn', values: ['stable'] }] }, labels),
+    ).toBe(false);
   });
 
   it('Exists and DoesNotExist look at the key only', () => {
@@ -63,8 +75,8 @@ describe('selectorMatches', () => {
     const keys = ['a', 'b', 'c'];
     const values = ['1', '2'];
     let seed = 7;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
-    const pickFrom = <T,>(xs: T[]) => xs[Math.floor(rnd() * xs.length)];
+    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const pickFrom = <T>(xs: T[]) => xs[Math.floor(rnd() * xs.length)];
     for (let i = 0; i < 500; i++) {
       const podLabels: Record<string, string> = {};
       for (const k of keys) if (rnd() < 0.6) podLabels[k] = pickFrom(values);
@@ -72,9 +84,14 @@ describe('selectorMatches', () => {
       const key = pickFrom(keys);
       const vals = values.filter(() => rnd() < 0.5);
       const present = key in podLabels;
-      const expected = op === 'In' ? present && vals.includes(podLabels[key])
-        : op === 'NotIn' ? !present || !vals.includes(podLabels[key])
-          : op === 'Exists' ? present : !present;
+      const expected =
+        op === 'In'
+          ? present && vals.includes(podLabels[key])
+          : op === 'NotIn'
+            ? !present || !vals.includes(podLabels[key])
+            : op === 'Exists'
+              ? present
+              : !present;
       expect(selectorMatches({ matchExpressions: [{ key, operator: op, values: vals }] }, podLabels)).toBe(expected);
     }
   });
@@ -82,8 +99,15 @@ describe('selectorMatches', () => {
 
 describe('formatSelector', () => {
   it('renders like kubectl', () => {
-    expect(formatSelector({ matchLabels: { app: 'web' }, matchExpressions: [{ key: 'tier', operator: 'In', values: ['a', 'b'] }, { key: 'x', operator: 'DoesNotExist' }] }))
-      .toBe('app=web,tier in (a,b),!x');
+    expect(
+      formatSelector({
+        matchLabels: { app: 'web' },
+        matchExpressions: [
+          { key: 'tier', operator: 'In', values: ['a', 'b'] },
+          { key: 'x', operator: 'DoesNotExist' },
+        ],
+      }),
+    ).toBe('app=web,tier in (a,b),!x');
     expect(formatSelector({})).toBe('<everything>');
     expect(formatSelector(undefined)).toBe('<none>');
   });

@@ -112,11 +112,14 @@ export function completionCommand(): Command {
   return new Command('completion')
     .description('print a shell completion script (bash or zsh) for flannel2calico and kubectl-flannel2calico')
     .addArgument(new Argument('<shell>', 'the shell to complete in').choices(['bash', 'zsh']))
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   source <(flannel2calico completion bash)                       this shell
   flannel2calico completion bash > ~/.local/share/bash-completion/completions/flannel2calico
-  flannel2calico completion zsh > "\${fpath[1]}/_flannel2calico"   then start a new shell`)
+  flannel2calico completion zsh > "\${fpath[1]}/_flannel2calico"   then start a new shell`,
+    )
     .action((shell: string, _options: unknown, command: Command) => {
       const program = rootOf(command);
       process.stdout.write(shell === 'zsh' ? zshCompletion(program) : bashCompletion(program));

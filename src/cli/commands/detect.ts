@@ -57,7 +57,8 @@ function renderText(ctx: CommandContext, d: Detection): void {
     ].filter(Boolean);
     ctx.out(c.dim(parts.join(' · ')));
   } else if (d.candidates.length > 1) {
-    for (const cand of d.candidates) ctx.out(`  ${cand.namespace}/${cand.name} (${cand.flavour}): ${cand.evidence.join('; ')}`);
+    for (const cand of d.candidates)
+      ctx.out(`  ${cand.namespace}/${cand.name} (${cand.flavour}): ${cand.evidence.join('; ')}`);
   }
 
   ctx.out('');
@@ -73,7 +74,12 @@ function renderText(ctx: CommandContext, d: Detection): void {
   };
   ctx.out(c.dim(`  ${'SETTING'.padEnd(w.name)}  ${'VALUE'.padEnd(w.value)}  ${'SOURCE'.padEnd(w.source)}  FROM`));
   for (const r of rows) {
-    const source = r.source === 'flag' || r.source === 'env' ? c.cyan(r.source.padEnd(w.source)) : r.source === 'default' || r.source === 'unset' ? c.yellow(r.source.padEnd(w.source)) : r.source.padEnd(w.source);
+    const source =
+      r.source === 'flag' || r.source === 'env'
+        ? c.cyan(r.source.padEnd(w.source))
+        : r.source === 'default' || r.source === 'unset'
+          ? c.yellow(r.source.padEnd(w.source))
+          : r.source.padEnd(w.source);
     ctx.out(`  ${r.name.padEnd(w.name)}  ${r.value.padEnd(w.value)}  ${source}  ${c.dim(r.from)}`);
   }
 
@@ -93,14 +99,23 @@ function renderText(ctx: CommandContext, d: Detection): void {
   const failed = d.checks.filter((x) => x.level === 'fail').length;
   const warned = d.checks.filter((x) => x.level === 'warn').length;
   ctx.out('');
-  if (failed > 0) ctx.out(c.red(`✘ migration blocked: ${failed} check(s) failed${warned ? `, ${warned} warning(s)` : ''}`));
-  else ctx.out(c.green(`✔ migration can proceed${warned ? ` (${warned} warning(s))` : ''}`) + c.dim(' — next: flannel2calico plan'));
+  if (failed > 0)
+    ctx.out(c.red(`✘ migration blocked: ${failed} check(s) failed${warned ? `, ${warned} warning(s)` : ''}`));
+  else
+    ctx.out(
+      c.green(`✔ migration can proceed${warned ? ` (${warned} warning(s))` : ''}`) +
+        c.dim(' — next: flannel2calico plan'),
+    );
 }
 
 export function detectCommand(): Command {
   const cmd = new Command('detect')
-    .description('find flannel or Canal, read its settings (with where each came from) and check the prerequisites; changes nothing')
-    .addHelpText('after', `
+    .description(
+      'find flannel or Canal, read its settings (with where each came from) and check the prerequisites; changes nothing',
+    )
+    .addHelpText(
+      'after',
+      `
 Examples:
   flannel2calico detect                                   report: installation, settings and their sources, checks
   flannel2calico detect -o json                           the same as JSON (schemaVersion 1)
@@ -109,20 +124,26 @@ Examples:
 
 Every setting is detected, or taken from its flag, or from its environment variable (the names
 Calico's flannel-migration controller uses): flag > environment > detected > default. Exit codes: 0 migration can proceed,
-3 a check failed, 2 a bad flag or environment value, 1 the cluster could not be read. See docs/detect.md.`);
+3 a check failed, 2 a bad flag or environment value, 1 the cluster could not be read. See docs/detect.md.`,
+    );
   addSettingsOptions(cmd);
-  cmd.action(action('detect', async (ctx, options) => {
-    const overrides = settingsOverrides(options, process.env);
-    const [{ detect }, { makeReadProgress }] = await Promise.all([import('../../flannel/detect.js'), import('../progress.js')]);
-    ctx.debug(`detect: overrides ${JSON.stringify(overrides)}`);
-    const client = await ctx.connect();
-    const reading = makeReadProgress(ctx, `reading flannel's installation from ${client.server}`);
-    const detection = await detect(client, overrides).finally(() => reading.stop());
-    const doc = detectionDocument(detection);
-    if (ctx.opts.output === 'json') ctx.out(JSON.stringify(doc, null, 2));
-    else if (ctx.opts.output === 'yaml') ctx.out((await import('yaml')).stringify(doc).trimEnd());
-    else renderText(ctx, detection);
-    return doc.ok ? ExitCode.ok : ExitCode.preflightFailed;
-  }));
+  cmd.action(
+    action('detect', async (ctx, options) => {
+      const overrides = settingsOverrides(options, process.env);
+      const [{ detect }, { makeReadProgress }] = await Promise.all([
+        import('../../flannel/detect.js'),
+        import('../progress.js'),
+      ]);
+      ctx.debug(`detect: overrides ${JSON.stringify(overrides)}`);
+      const client = await ctx.connect();
+      const reading = makeReadProgress(ctx, `reading flannel's installation from ${client.server}`);
+      const detection = await detect(client, overrides).finally(() => reading.stop());
+      const doc = detectionDocument(detection);
+      if (ctx.opts.output === 'json') ctx.out(JSON.stringify(doc, null, 2));
+      else if (ctx.opts.output === 'yaml') ctx.out((await import('yaml')).stringify(doc).trimEnd());
+      else renderText(ctx, detection);
+      return doc.ok ? ExitCode.ok : ExitCode.preflightFailed;
+    }),
+  );
   return cmd;
 }

@@ -18,7 +18,9 @@ function print(ctx: CommandContext, doc: StatusDocument, options: Record<string,
     ctx.out(`${watching ? '---\n' : ''}${YAML.stringify(doc)}`);
     return;
   }
-  const text = options.node ? renderNodeText(doc, ctx.chalk) : renderStatusText(doc, ctx.chalk, { all: options.all === true });
+  const text = options.node
+    ? renderNodeText(doc, ctx.chalk)
+    : renderStatusText(doc, ctx.chalk, { all: options.all === true });
   if (watching && ctx.stdout.isTTY) ctx.stdout.write('\x1b[2J\x1b[H');
   else if (watching) ctx.out(`--- ${doc.generatedAt}`);
   ctx.out(text);
@@ -43,7 +45,9 @@ async function watchStatus(ctx: CommandContext, options: Record<string, any>): P
   let expiry: NodeJS.Timeout | undefined;
   let drawing = Promise.resolve();
   let finish!: () => void;
-  const finished = new Promise<void>((resolve) => { finish = resolve; });
+  const finished = new Promise<void>((resolve) => {
+    finish = resolve;
+  });
 
   const redraw = async () => {
     doc = await read(client, options);
@@ -61,33 +65,52 @@ async function watchStatus(ctx: CommandContext, options: Record<string, any>): P
   };
   function schedule(): void {
     clearTimeout(timer);
-    timer = setTimeout(() => { drawing = drawing.then(redraw).catch((err) => ctx.log(`warning: ${(err as Error).message}`)); }, 300);
+    timer = setTimeout(() => {
+      drawing = drawing.then(redraw).catch((err) => ctx.log(`warning: ${(err as Error).message}`));
+    }, 300);
   }
   const forever = 7 * 24 * 3600_000;
-  const watch = (apiVersion: string, kind: string, opts: { namespace?: string; labelSelector?: string; fieldSelector?: string }) =>
+  const watch = (
+    apiVersion: string,
+    kind: string,
+    opts: { namespace?: string; labelSelector?: string; fieldSelector?: string },
+  ) =>
     client.watchUntil(apiVersion, kind, { ...opts, timeoutMs: forever, signal: abort.signal }, () => {
       schedule();
       return false;
     });
   const watches = [
     watch('v1', 'Node', options.node ? { fieldSelector: `metadata.name=${options.node}` } : {}),
-    watch('coordination.k8s.io/v1', 'Lease', { namespace: STATE_NAMESPACE, fieldSelector: `metadata.name=${LEASE_NAME}` }),
+    watch('coordination.k8s.io/v1', 'Lease', {
+      namespace: STATE_NAMESPACE,
+      fieldSelector: `metadata.name=${LEASE_NAME}`,
+    }),
   ];
   const podWatch = async (name: string, namespace: string) => {
     const ds = await client.find({ apiVersion: 'apps/v1', kind: 'DaemonSet', name, namespace });
     const labelSelector = selectorOf(ds?.spec?.selector?.matchLabels);
     if (labelSelector) await watch('v1', 'Pod', { namespace, labelSelector });
   };
-  if (doc.flannelDaemonSet) watches.push(podWatch(doc.flannelDaemonSet.name, doc.flannelDaemonSet.namespace).then(() => true));
-  watches.push(client.find({ apiVersion: 'v1', kind: 'ConfigMap', name: 'flannel2calico-state', namespace: STATE_NAMESPACE })
-    .then(async (cm) => {
-      const record = cm?.data?.record ? JSON.parse(cm.data.record) : undefined;
-      if (record?.calicoDaemonSet) await podWatch(record.calicoDaemonSet, 'kube-system');
-      return true;
-    }));
-  const onSigint = () => { abort.abort(); finish(); };
+  if (doc.flannelDaemonSet)
+    watches.push(podWatch(doc.flannelDaemonSet.name, doc.flannelDaemonSet.namespace).then(() => true));
+  watches.push(
+    client
+      .find({ apiVersion: 'v1', kind: 'ConfigMap', name: 'flannel2calico-state', namespace: STATE_NAMESPACE })
+      .then(async (cm) => {
+        const record = cm?.data?.record ? JSON.parse(cm.data.record) : undefined;
+        if (record?.calicoDaemonSet) await podWatch(record.calicoDaemonSet, 'kube-system');
+        return true;
+      }),
+  );
+  const onSigint = () => {
+    abort.abort();
+    finish();
+  };
   process.once('SIGINT', onSigint);
-  const failed = Promise.all(watches).then(() => undefined, (err: Error) => err);
+  const failed = Promise.all(watches).then(
+    () => undefined,
+    (err: Error) => err,
+  );
   const outcome = await Promise.race([finished.then(() => undefined), failed]);
   process.removeListener('SIGINT', onSigint);
   clearTimeout(timer);

@@ -8,14 +8,17 @@ export function statusCommand(): Command {
     .option('--node <name>', 'one node, with its step history from the Events')
     .option('--watch', 'redraw as the cluster changes; ends when the active run ends')
     .option('--all', 'list every node (text output cuts quiet groups of more than 20 nodes short)')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   flannel2calico status                  phase, lock, counts, time left, nodes grouped by state
   flannel2calico status --node worker-1  one node and its step history
   flannel2calico status --watch          follow the active run until it ends
   flannel2calico status -o json          the versioned document described in docs/status.md
 
-Needs only get, list and watch rights (nodes, pods, daemonsets, configmaps, leases, events).`)
+Needs only get, list and watch rights (nodes, pods, daemonsets, configmaps, leases, events).`,
+    )
     .action(action('status', async (ctx, options) => (await import('./status-run.js')).runStatus(ctx, options)));
   return cmd;
 }
