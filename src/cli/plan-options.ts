@@ -24,13 +24,19 @@ export function parsePositiveDuration(raw: string, flag: string): number {
 
 /** The options shared by `plan` and `migrate`: which nodes, how many at once, how to drain. */
 export function addPlanOptions(cmd: Command): Command {
-  return cmd
+  cmd
     .option(
       '--max-parallel <N|N%>',
       'worker nodes migrated at once: a count or a percentage of the workers, rounded up (control-plane nodes: always one at a time)',
       '1',
     )
-    .option('--nodes <a,b,...>', 'only these nodes (e.g. one canary first)')
+    .option('--nodes <a,b,...>', 'only these nodes (e.g. one canary first)');
+  return addDrainOptions(cmd);
+}
+
+/** How a node is drained, as kubectl drain's flags say it: shared by `plan`, `migrate` and `revert`. */
+export function addDrainOptions(cmd: Command): Command {
+  return cmd
     .option('--force', 'let the drain delete pods that no controller manages (kubectl drain --force)')
     .option('--delete-emptydir-data', 'let the drain delete pods with emptyDir volumes (their data is lost)')
     .addOption(
@@ -44,6 +50,13 @@ export function addPlanOptions(cmd: Command): Command {
         "termination grace period for evicted pods; -1 uses each pod's own",
       ).default('-1'),
     );
+}
+
+/** The connectivity probe's flags, shared by `migrate` and `revert`. */
+export function addProbeOptions(cmd: Command, defaultImage: string): Command {
+  return cmd
+    .option('--probe-image <image>', 'image of the connectivity probes (needs sh, httpd, wget, nslookup)', defaultImage)
+    .option('--skip-probe', 'do not prove pod connectivity before uncordoning a node');
 }
 
 export function planOptionsFrom(options: Record<string, any>): PlanOptions {

@@ -47,25 +47,14 @@ function poolsFor(detection: Detection): PoolPlan[] {
   const s = detection.settings;
   const pools: PoolPlan[] = [];
   const natOutgoing = Boolean(s.flannelIpMasq.value);
-  if (s.flannelNetwork.value) {
-    const blockSize = blockSizeFor(4, s.flannelSubnetLen.value);
-    pools.push({
-      family: 4,
-      cidr: s.flannelNetwork.value,
-      blockSize,
-      natOutgoing,
-      object: ipPool({ family: 4, cidr: s.flannelNetwork.value, blockSize, natOutgoing }),
-    });
-  }
-  if (s.flannelIpv6Network.value) {
-    const blockSize = blockSizeFor(6, s.flannelIpv6SubnetLen.value);
-    pools.push({
-      family: 6,
-      cidr: s.flannelIpv6Network.value,
-      blockSize,
-      natOutgoing,
-      object: ipPool({ family: 6, cidr: s.flannelIpv6Network.value, blockSize, natOutgoing }),
-    });
+  const families = [
+    { family: 4 as const, cidr: s.flannelNetwork.value, subnetLen: s.flannelSubnetLen.value },
+    { family: 6 as const, cidr: s.flannelIpv6Network.value, subnetLen: s.flannelIpv6SubnetLen.value },
+  ];
+  for (const { family, cidr, subnetLen } of families) {
+    if (!cidr) continue;
+    const blockSize = blockSizeFor(family, subnetLen);
+    pools.push({ family, cidr, blockSize, natOutgoing, object: ipPool({ family, cidr, blockSize, natOutgoing }) });
   }
   return pools;
 }

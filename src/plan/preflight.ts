@@ -170,6 +170,31 @@ interface PdbUse {
   nodes: Set<string>;
 }
 
+/** The pods kubectl drain refuses to delete without a flag, as preflight findings (kubectl's wording in brackets). */
+const DRAIN_REFUSALS = [
+  {
+    filter: 'unreplicated',
+    id: 'drain.unreplicated',
+    what: 'without a controller',
+    kind: ' (Pods that declare no controller)',
+    fix: 'Rerun with --force to delete them (they are not recreated anywhere), or move them under a Deployment/StatefulSet first.',
+  },
+  {
+    filter: 'local-storage',
+    id: 'drain.emptydir',
+    what: 'with emptyDir volumes',
+    kind: ' (Pods with local storage)',
+    fix: 'Rerun with --delete-emptydir-data (the data in their emptyDir volumes is lost when they move).',
+  },
+  {
+    filter: 'daemonset',
+    id: 'drain.orphaned-daemonset-pods',
+    what: 'whose DaemonSet no longer exists',
+    kind: '',
+    fix: 'Rerun with --force to delete them, or delete them yourself (kubectl delete pod).',
+  },
+];
+
 function drainFindings(input: PreflightInput): Finding[] {
   const out: Finding[] = [];
   const timeout = formatDuration(input.drain.timeoutSeconds);
@@ -179,35 +204,16 @@ function drainFindings(input: PreflightInput): Finding[] {
   for (const node of input.planned) {
     const pods = node.pods as ClassifiedPod[];
     const refused = (filter: string) => pods.filter((p) => p.action === 'refuse' && p.filter === filter).map(podKey);
-    const unreplicated = refused('unreplicated');
-    if (unreplicated.length) {
-      out.push({
-        id: 'drain.unreplicated',
-        level: 'fail',
-        node: node.name,
-        message: `node ${node.name}: ${plural(unreplicated.length, 'pod')} without a controller would stop the drain (Pods that declare no controller): ${nameList(unreplicated)}`,
-        fix: 'Rerun with --force to delete them (they are not recreated anywhere), or move them under a Deployment/StatefulSet first.',
-      });
-    }
-    const emptyDir = refused('local-storage');
-    if (emptyDir.length) {
-      out.push({
-        id: 'drain.emptydir',
-        level: 'fail',
-        node: node.name,
-        message: `node ${node.name}: ${plural(emptyDir.length, 'pod')} with emptyDir volumes would stop the drain (Pods with local storage): ${nameList(emptyDir)}`,
-        fix: 'Rerun with --delete-emptydir-data (the data in their emptyDir volumes is lost when they move).',
-      });
-    }
-    const orphans = refused('daemonset');
-    if (orphans.length) {
-      out.push({
-        id: 'drain.orphaned-daemonset-pods',
-        level: 'fail',
-        node: node.name,
-        message: `node ${node.name}: ${plural(orphans.length, 'pod')} whose DaemonSet no longer exists would stop the drain: ${nameList(orphans)}`,
-        fix: 'Rerun with --force to delete them, or delete them yourself (kubectl delete pod).',
-      });
+    for (const refusal of DRAIN_REFUSALS) {
+      const refusedPods = refused(refusal.filter);
+      if (refusedPods.length)
+        out.push({
+          id: refusal.id,
+          level: 'fail',
+          node: node.name,
+          message: `node ${node.name}: ${plural(refusedPods.length, 'pod')} ${refusal.what} would stop the drain${refusal.kind}: ${nameList(refusedPods)}`,
+          fix: refusal.fix,
+        });
     }
     const forcedHere = pods.filter((p) => p.action === 'evict' && p.filter === 'unreplicated').map(podKey);
     if (forcedHere.length) forcedNodes.add(node.name);

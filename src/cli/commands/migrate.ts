@@ -13,7 +13,7 @@ import type { CommandContext } from '../context.js';
 import { failureText, warningText } from '../finding-render.js';
 import { CliError, ExitCode, UsageError } from '../exit.js';
 import { action } from '../action.js';
-import { addPlanOptions, parsePositiveDuration, planOptionsFrom } from '../plan-options.js';
+import { addPlanOptions, addProbeOptions, parsePositiveDuration, planOptionsFrom } from '../plan-options.js';
 import { addSettingsOptions, settingsOverrides } from '../settings-flags.js';
 
 export { DEFAULT_HELPER_IMAGE };
@@ -307,13 +307,9 @@ export function migrateCommand(): Command {
     .option(
       '--helper-image <image>',
       `image of the host cleanup Job, checked on the first node before any drain (needs bash, ip, rm, nft, iptables/ip6tables -nft and -legacy save/restore; default: the plan's, else ${DEFAULT_HELPER_IMAGE})`,
-    )
-    .option(
-      '--probe-image <image>',
-      'image of the connectivity probes (needs sh, httpd, wget, nslookup)',
-      DEFAULT_PROBE_IMAGE,
-    )
-    .option('--skip-probe', 'do not prove pod connectivity before uncordoning a node')
+    );
+  addProbeOptions(cmd, DEFAULT_PROBE_IMAGE);
+  cmd
     .addOption(
       new Option(
         '--step-timeout <duration>',

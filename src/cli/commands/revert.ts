@@ -4,7 +4,7 @@ import type { RevertOptions, RevertOutcome, RevertStepError } from '../../engine
 import type { CommandContext } from '../context.js';
 import { CliError, ExitCode, UsageError } from '../exit.js';
 import { action } from '../action.js';
-import { parseDurationSeconds, planOptionsFrom } from '../plan-options.js';
+import { addDrainOptions, addProbeOptions, parseDurationSeconds, planOptionsFrom } from '../plan-options.js';
 import { DEFAULT_HELPER_IMAGE, DEFAULT_PROBE_IMAGE } from './migrate.js';
 
 function parseMaxParallel(raw: string, targets: number): number {
@@ -90,31 +90,15 @@ export function revertCommand(): Command {
       v,
     ])
     .option('--all', 'revert every node, then remove Calico and every trace of the migration')
-    .option('--max-parallel <N|N%>', 'nodes reverted at once: a count or a percentage of the nodes to revert', '1')
-    .option('--force', 'let the drain delete pods that no controller manages (kubectl drain --force)')
-    .option('--delete-emptydir-data', 'let the drain delete pods with emptyDir volumes (their data is lost)')
-    .addOption(
-      new Option('--drain-timeout <duration>', "give up a node's drain after this long (exit 4, resumable)").default(
-        '10m',
-      ),
-    )
-    .addOption(
-      new Option(
-        '--grace-period <seconds>',
-        "termination grace period for evicted pods; -1 uses each pod's own",
-      ).default('-1'),
-    )
-    .option(
-      '--helper-image <image>',
-      'image of the host revert Job (needs bash, ip, rm, nft, iptables/ip6tables -nft and -legacy save/restore)',
-      DEFAULT_HELPER_IMAGE,
-    )
-    .option(
-      '--probe-image <image>',
-      'image of the connectivity probes (needs sh, httpd, wget, nslookup)',
-      DEFAULT_PROBE_IMAGE,
-    )
-    .option('--skip-probe', 'do not prove pod connectivity before uncordoning a node')
+    .option('--max-parallel <N|N%>', 'nodes reverted at once: a count or a percentage of the nodes to revert', '1');
+  addDrainOptions(cmd);
+  cmd.option(
+    '--helper-image <image>',
+    'image of the host revert Job (needs bash, ip, rm, nft, iptables/ip6tables -nft and -legacy save/restore)',
+    DEFAULT_HELPER_IMAGE,
+  );
+  addProbeOptions(cmd, DEFAULT_PROBE_IMAGE);
+  cmd
     .addOption(
       new Option(
         '--step-timeout <duration>',
