@@ -1,5 +1,6 @@
 import { setMaxListeners } from 'node:events';
-import { isClusterError, sleep, type ClusterClient, type KubeObject } from '../cluster/index.js';
+import { isClusterError, type ClusterClient, type KubeObject } from '../cluster/index.js';
+import { pause } from './step-timing.js';
 import { throwIfInterrupted, waitForPodsGone } from './waits.js';
 
 /** How one pod is treated by the drain (kubectl drain's filters). */
@@ -106,7 +107,7 @@ async function evictAndWait(client: ClusterClient, node: string, opts: DrainOpti
         opts.onWaiting(budget
           ? `waiting on PDB ${budget.namespace}/${budget.name}: ${budget.disruptionsAllowed ?? 0} disruptions allowed (${budget.pod}); retry in ${Math.round(opts.retryDelayMs / 1000)} s, ${Math.round(left / 1000)} s left`
           : `eviction of ${podName(pod)} refused (${err.message}); retry in ${Math.round(opts.retryDelayMs / 1000)} s`);
-        await sleep(Math.min(opts.retryDelayMs, left), signal);
+        await pause(Math.min(opts.retryDelayMs, left), signal);
       }
     }
   };

@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { isClusterError, sleep, type ClusterClient, type KubeObject } from '../cluster/index.js';
+import { isClusterError, type ClusterClient, type KubeObject } from '../cluster/index.js';
 import type { Plan, PlannedNode } from '../plan/types.js';
 import { hostScriptJob, loadHostScript, type HostScriptJobOptions } from '../host/pods.js';
 import type { AuditLog } from './audit.js';
@@ -16,6 +16,7 @@ import { MIGRATION_LABEL, NODE_STATE_ANNOTATION, STATE_NAMESPACE, type NetworkLa
 import { NODE_STEPS, STEP_TITLES, type EngineEvent, type EventSink, type NodeStep } from './events.js';
 import { MigrationLock } from './lock.js';
 import { readMigrationRecord, readNodeState, stateFor, writeMigrationRecord, writeNodeState, type MigrationRecord, type NodeMigrationState, type RunRecord } from './state.js';
+import { pause, StepClock, timeStep } from './step-timing.js';
 import { InterruptedError, selectorString, waitForNoPodOnNode, waitForPodReadyOnNode } from './waits.js';
 import { captureClusterBefore, wasUnschedulableBefore } from './cluster-before.js';
 import { checkHelperImage, runHostScriptJob, type HostJobRun } from './host-jobs.js';
@@ -150,7 +151,7 @@ export class MigrationEngine {
         } else if (Date.now() - outageSince > limitMs) {
           throw err;
         }
-        await sleep(2000, this.signal);
+        await pause(2000, this.signal);
       }
     }
   }
@@ -395,9 +396,10 @@ export class MigrationEngine {
       const stepStarted = Date.now();
       this.emit({ type: 'step-start', node: planned.name, step, message: STEP_TITLES[step] });
       state = { ...state, step, updatedAt: new Date().toISOString(), error: undefined };
+      const clock = new StepClock();
       try {
         const current = state;
-        await this.retrying(`${planned.name}: ${STEP_TITLES[step]}`, () => this.runStep(step, planned, current));
+        await timeStep(clock, () => this.retrying(`${planned.name}: ${STEP_TITLES[step]}`, () => this.runStep(step, planned, current)));
       } catch (err) {
         const error = err as Error;
         if (error instanceof InterruptedError || this.signal?.aborted) {
@@ -416,7 +418,7 @@ export class MigrationEngine {
       const done = state;
       await this.retrying(`recording ${planned.name}`, () => writeNodeState(this.client, planned.name, done));
       await this.nodeEvent(planned.name, 'Normal', 'MigrationStep', `${STEP_TITLES[step]}: done`);
-      this.emit({ type: 'step-done', node: planned.name, step, message: STEP_TITLES[step], elapsedMs: Date.now() - stepStarted });
+      this.emit({ type: 'step-done', node: planned.name, step, message: STEP_TITLES[step], elapsedMs: Date.now() - stepStarted, waitedMs: clock.waitedMs, pausedMs: clock.pausedMs });
     }
     this.emit({ type: 'node-done', node: planned.name, elapsedMs: Date.now() - started });
   }

@@ -1,5 +1,6 @@
 import type { ClusterClient, KubeObject } from '../cluster/index.js';
 import { DEFAULT_HELPER_IMAGE, hostPodOutcome, staleHostJobReason } from '../host/pods.js';
+import { waitingOnCluster } from './step-timing.js';
 import { waitForJob, WaitTimeoutError, type JobOutcome } from './waits.js';
 
 /**
@@ -40,9 +41,9 @@ export async function ensureHostJob(client: ClusterClient, job: KubeObject, run:
     run.onReplace?.(`replacing Job ${ref.namespace}/${ref.name}: ${stale}`);
     await client.delete(ref, { propagationPolicy: 'Background' });
     if (!client.serverDryRun) {
-      const gone = await client.watchUntil('batch/v1', 'Job', {
+      const gone = await waitingOnCluster(() => client.watchUntil('batch/v1', 'Job', {
         namespace: ref.namespace, fieldSelector: `metadata.name=${ref.name}`, timeoutMs: run.timeoutMs, signal: run.signal, onList: (items) => items.length === 0,
-      }, (type) => type === 'DELETED');
+      }, (type) => type === 'DELETED'));
       if (!gone) throw new WaitTimeoutError(`Job ${ref.namespace}/${ref.name} to be deleted`, run.timeoutMs);
     }
   }

@@ -14,6 +14,10 @@ export interface StepRecord {
   startedAt?: string;
   finishedAt: string;
   durationMs?: number;
+  /** Of durationMs, the time spent waiting on the cluster (pods terminating, budgets, calico-node, Jobs); audit log only. */
+  waitedMs?: number;
+  /** Of durationMs, pauses before retries; audit log only. The rest is the tool's own work. */
+  pausedMs?: number;
   source: 'audit-log' | 'event';
 }
 
@@ -181,7 +185,10 @@ export function nodeReports(nodes: KubeObject[], events: KubeObject[], audit: Au
       const start = nodeAudit.filter((a) => a.event === 'step-start' && a.step === done.step && a.time <= done.time).pop();
       const record: StepRecord = {
         step: done.step!, title: STEP_TITLES[done.step!], startedAt: start?.time, finishedAt: done.time,
-        durationMs: typeof done.elapsedMs === 'number' ? done.elapsedMs : ms(start?.time, done.time), source: 'audit-log',
+        durationMs: typeof done.elapsedMs === 'number' ? done.elapsedMs : ms(start?.time, done.time),
+        ...(typeof done.waitedMs === 'number' ? { waitedMs: done.waitedMs } : {}),
+        ...(typeof done.pausedMs === 'number' ? { pausedMs: done.pausedMs } : {}),
+        source: 'audit-log',
       };
       const i = steps.findIndex((s) => s.step === done.step);
       if (i >= 0) steps[i] = record;

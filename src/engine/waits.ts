@@ -1,4 +1,5 @@
 import type { ClusterClient, KubeObject } from '../cluster/index.js';
+import { waitingOnCluster } from './step-timing.js';
 
 /** The operator interrupted the run (Ctrl-C): the wait or step stopped before it finished. */
 export class InterruptedError extends Error {
@@ -29,10 +30,10 @@ export function selectorString(matchLabels: Record<string, string> | undefined):
 /** Waits (by watch) until a pod matching `labelSelector` on `node` is Ready. */
 export async function waitForPodReadyOnNode(client: ClusterClient, node: string, namespace: string, labelSelector: string, timeoutMs: number, what: string, signal?: AbortSignal): Promise<KubeObject> {
   let ready: KubeObject | undefined;
-  const ok = await client.watchUntil<KubeObject>('v1', 'Pod', { namespace, labelSelector, fieldSelector: `spec.nodeName=${node}`, timeoutMs, signal }, (type, pod) => {
+  const ok = await waitingOnCluster(() => client.watchUntil<KubeObject>('v1', 'Pod', { namespace, labelSelector, fieldSelector: `spec.nodeName=${node}`, timeoutMs, signal }, (type, pod) => {
     if (type !== 'DELETED' && !pod.metadata?.deletionTimestamp && isPodReady(pod)) ready = pod;
     return ready !== undefined;
-  });
+  }));
   if (!ok || !ready) {
     throwIfInterrupted(signal, `waiting for ${what}`);
     throw new WaitTimeoutError(what, timeoutMs);
@@ -43,7 +44,7 @@ export async function waitForPodReadyOnNode(client: ClusterClient, node: string,
 /** Waits (by watch) until no pod matching `labelSelector` is left on `node`. */
 export async function waitForNoPodOnNode(client: ClusterClient, node: string, namespace: string | undefined, labelSelector: string, timeoutMs: number, what: string, signal?: AbortSignal): Promise<void> {
   const present = new Set<string>();
-  const ok = await client.watchUntil<KubeObject>('v1', 'Pod', {
+  const ok = await waitingOnCluster(() => client.watchUntil<KubeObject>('v1', 'Pod', {
     namespace, labelSelector, fieldSelector: `spec.nodeName=${node}`, timeoutMs, signal,
     onList: (items) => {
       present.clear();
@@ -54,7 +55,7 @@ export async function waitForNoPodOnNode(client: ClusterClient, node: string, na
     if (type === 'DELETED') present.delete(pod.metadata!.uid!);
     else present.add(pod.metadata!.uid!);
     return present.size === 0;
-  });
+  }));
   if (!ok) {
     throwIfInterrupted(signal, `waiting for ${what}`);
     throw new WaitTimeoutError(what, timeoutMs);
@@ -65,7 +66,7 @@ export async function waitForNoPodOnNode(client: ClusterClient, node: string, na
 export async function waitForPodsGone(client: ClusterClient, node: string, uids: Set<string>, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
   const remaining = new Set(uids);
   if (remaining.size === 0) return true;
-  return client.watchUntil<KubeObject>('v1', 'Pod', {
+  return waitingOnCluster(() => client.watchUntil<KubeObject>('v1', 'Pod', {
     fieldSelector: `spec.nodeName=${node}`, timeoutMs, signal,
     onList: (items) => {
       const listed = new Set(items.map((p) => p.metadata!.uid!));
@@ -75,7 +76,7 @@ export async function waitForPodsGone(client: ClusterClient, node: string, uids:
   }, (type, pod) => {
     if (type === 'DELETED') remaining.delete(pod.metadata!.uid!);
     return remaining.size === 0;
-  });
+  }));
 }
 
 export type JobOutcome = { succeeded: true } | { succeeded: false; reason: string };
@@ -83,7 +84,7 @@ export type JobOutcome = { succeeded: true } | { succeeded: false; reason: strin
 /** Waits (by watch) until a Job completes or fails. */
 export async function waitForJob(client: ClusterClient, namespace: string, name: string, timeoutMs: number, signal?: AbortSignal): Promise<JobOutcome> {
   let outcome: JobOutcome | undefined;
-  const ok = await client.watchUntil<KubeObject>('batch/v1', 'Job', { namespace, fieldSelector: `metadata.name=${name}`, timeoutMs, signal }, (type, job) => {
+  const ok = await waitingOnCluster(() => client.watchUntil<KubeObject>('batch/v1', 'Job', { namespace, fieldSelector: `metadata.name=${name}`, timeoutMs, signal }, (type, job) => {
     if (type === 'DELETED') {
       outcome = { succeeded: false, reason: 'the Job was deleted' };
       return true;
@@ -93,7 +94,7 @@ export async function waitForJob(client: ClusterClient, namespace: string, name:
     if (failed) outcome = { succeeded: false, reason: `${failed.reason ?? 'Failed'}: ${failed.message ?? 'the Job failed'}` };
     else if ((job.status?.succeeded ?? 0) >= 1 || conditions.some((c) => c.type === 'Complete' && c.status === 'True')) outcome = { succeeded: true };
     return outcome !== undefined;
-  });
+  }));
   if (!ok || !outcome) {
     throwIfInterrupted(signal, `waiting for Job ${namespace}/${name}`);
     throw new WaitTimeoutError(`Job ${namespace}/${name} to finish`, timeoutMs);
