@@ -12,7 +12,7 @@ import {
   isCalicoCrdInstalled,
   prepareCalicoManifest,
 } from './calico-setup.js';
-import { MIGRATION_LABEL, NODE_STATE_ANNOTATION, STATE_NAMESPACE, type NetworkLabel } from '../names.js';
+import { MIGRATION_LABEL, NODE_STATE_ANNOTATION, STATE_NAMESPACE } from '../names.js';
 import { NODE_STEPS, STEP_TITLES, type EngineEvent, type EventSink, type NodeStep } from './events.js';
 import { MigrationLock } from './lock.js';
 import { readMigrationRecord, readNodeState, stateFor, writeMigrationRecord, writeNodeState, type MigrationRecord, type NodeMigrationState, type RunRecord } from './state.js';
@@ -20,7 +20,9 @@ import { pause, StepClock, timeStep } from './step-timing.js';
 import { InterruptedError, selectorString, waitForNoPodOnNode, waitForPodReadyOnNode } from './waits.js';
 import { captureClusterBefore, wasUnschedulableBefore } from './cluster-before.js';
 import { checkHelperImage, runHostScriptJob, type HostJobRun } from './host-jobs.js';
-import { cordonAndDrain, deleteHelperObjects, nodeEvent, probeNode, restartPodNetworkPods, setNetworkLabel, setUnschedulable } from './node-ops.js';
+import { forEachLimited } from './concurrency.js';
+import { BudgetWaiters } from './drain.js';
+import { cordonAndDrain, deleteHelperObjects, listDrainObjects, nodeEvent, probeNode, restartPodNetworkPods, setNetworkLabel, setUnschedulable, type DrainObjects } from './node-ops.js';
 
 export type Answer = 'yes' | 'no' | 'all';
 
@@ -107,6 +109,18 @@ function isTransient(err: unknown): boolean {
 
 const nodeRef = (name: string) => ({ apiVersion: 'v1', kind: 'Node', name });
 
+/**
+ * Steps whose first or only action is a patch of the node: that patch also writes the node's state,
+ * as the step starts ('start': it records the previous step done) or as it ends ('end': the patch is
+ * the step). Each saves a write of its own, and the state and the change can never disagree.
+ */
+const STATE_IN_PATCH: Partial<Record<NodeStep, 'start' | 'end'>> = { cordon: 'end', 'stop-flannel': 'start', 'start-calico': 'start', uncordon: 'end' };
+
+const stateAnnotation = (state: NodeMigrationState) => ({ [NODE_STATE_ANNOTATION]: JSON.stringify(state) });
+
+/** Nodes prepared at once (IPAM objects, annotations) before the first node moves. */
+const PREPARE_CONCURRENCY = 16;
+
 /** Waiting reasons of a container whose image will not come: the kubelet has given up for now, or the name is invalid. */
 
 /**
@@ -120,8 +134,15 @@ export class MigrationEngine {
   private confirmAll = false;
   private readonly skipped = new Set<string>();
   private readonly notInPlan = new Set<string>();
+  /** The budgets' watches, shared by every drain of the run. */
+  private readonly budgets: BudgetWaiters;
+  /** DaemonSets and budgets for the drain filters: listed once per batch, not once per node. */
+  private batchDrainObjects?: Promise<DrainObjects>;
+  /** DaemonSet selectors, read once per run: they do not change during a migration. */
+  private readonly selectors = new Map<string, Promise<string | undefined>>();
 
   constructor(private readonly client: ClusterClient, private readonly opts: EngineOptions) {
+    this.budgets = new BudgetWaiters(client);
     this.signal = opts.signal;
     this.lock = new MigrationLock(client, 30, opts.signal);
     this.stepTimeoutMs = opts.stepTimeoutMs ?? 5 * 60_000;
@@ -200,6 +221,7 @@ export class MigrationEngine {
         if (!(await this.ask(question))) return { ...this.summary(migrated), status: 'declined' };
         if (this.signal?.aborted) return this.stopped({ ...this.summary(migrated), status: 'interrupted', at: [] });
         this.emit({ type: 'batch-start', index: index + 1, total: plan.batches.length, nodes: pending.map((n) => n.name) });
+        this.batchDrainObjects = undefined;
         const results = await Promise.allSettled(pending.map((n) => this.migrateNode(n)));
         const failures: NodeFailure[] = [];
         const interrupted: Array<{ node: string; step: NodeStep }> = [];
@@ -228,6 +250,7 @@ export class MigrationEngine {
       }
       return this.stopped({ ...this.summary(migrated), status: 'failed', error: err as Error, failures: [{ error: err as Error }] });
     } finally {
+      this.budgets.close();
       await this.lock.release().catch(() => undefined);
     }
   }
@@ -266,7 +289,7 @@ export class MigrationEngine {
    */
   private async labelNodesNotInPlan(): Promise<void> {
     const planned = new Set([...(this.opts.allNodes ?? []), ...this.opts.plan.nodes].map((n) => n.name));
-    for (const node of await this.client.list('v1', 'Node')) {
+    for (const node of await this.client.list('v1', 'Node', { labelSelector: `!${MIGRATION_LABEL}` })) {
       const name = node.metadata!.name!;
       if (node.metadata?.labels?.[MIGRATION_LABEL]) continue;
       await this.client.mergePatch(nodeRef(name), { metadata: { labels: { [MIGRATION_LABEL]: 'flannel' } } });
@@ -304,11 +327,12 @@ export class MigrationEngine {
       before: record?.before,
     });
     const everyNode = new Map([...(this.opts.allNodes ?? []), ...plan.nodes].map((n) => [n.name, n]));
-    for (const node of everyNode.values()) {
+    // Independent per node: a bounded number at once (the client's rate limit paces them further).
+    await forEachLimited([...everyNode.values()], PREPARE_CONCURRENCY, async (node) => {
       const current = await this.client.find(nodeRef(node.name));
       if (!current) {
         if (plan.nodes.some((n) => n.name === node.name)) this.skipNode(node.name, 'it no longer exists');
-        continue;
+        return;
       }
       if (calicoKinds) await ensureNodeIpam(this.client, [...node.ipam.blocks, ...node.ipam.affinities, ...node.ipam.handles]);
       const annotations = current.metadata?.annotations ?? {};
@@ -322,7 +346,7 @@ export class MigrationEngine {
           },
         });
       }
-    }
+    });
     await this.labelNodesNotInPlan();
     await this.restrictFlannelToUnmigratedNodes();
   }
@@ -388,18 +412,31 @@ export class MigrationEngine {
     let state: NodeMigrationState = recorded ?? {
       operation: 'migrate', step: 'cordon', completed: [], wasUnschedulable: wasUnschedulableBefore(node), startedAt: now, updatedAt: now,
     };
-    if (!recorded) await this.retrying(`recording ${planned.name}`, () => writeNodeState(this.client, planned.name, state));
+    // The state not yet written to the node: the next step's node patch carries it (see STATE_IN_PATCH).
+    let unwritten = !recorded;
+    const writeState = async (s: NodeMigrationState) => {
+      await this.retrying(`recording ${planned.name}`, () => writeNodeState(this.client, planned.name, s));
+      unwritten = false;
+    };
     for (const step of NODE_STEPS) {
       if (state.completed.includes(step)) continue;
       // A safe point: the previous step is recorded as done; start no new step after Ctrl-C.
-      if (this.signal?.aborted) throw new NodeInterruptedError(planned.name, step);
+      if (this.signal?.aborted) {
+        if (unwritten) await writeState(state).catch(() => undefined);
+        throw new NodeInterruptedError(planned.name, step);
+      }
       const stepStarted = Date.now();
       this.emit({ type: 'step-start', node: planned.name, step, message: STEP_TITLES[step] });
       state = { ...state, step, updatedAt: new Date().toISOString(), error: undefined };
       const clock = new StepClock();
+      const carried = STATE_IN_PATCH[step];
+      // What this step's node patch records: the state as the step starts, or as it ends.
+      const recordInPatch = carried === 'start' ? state
+        : carried === 'end' ? { ...state, completed: [...state.completed, step] }
+          : undefined;
       try {
         const current = state;
-        await timeStep(clock, () => this.retrying(`${planned.name}: ${STEP_TITLES[step]}`, () => this.runStep(step, planned, current)));
+        await timeStep(clock, () => this.retrying(`${planned.name}: ${STEP_TITLES[step]}`, () => this.runStep(step, planned, current, recordInPatch && stateAnnotation(recordInPatch))));
       } catch (err) {
         const error = err as Error;
         if (error instanceof InterruptedError || this.signal?.aborted) {
@@ -414,32 +451,47 @@ export class MigrationEngine {
         this.emit({ type: 'node-failed', node: planned.name, step, message: error.message });
         throw new NodeStepError(planned.name, step, error);
       }
-      state = { ...state, completed: [...state.completed, step], updatedAt: new Date().toISOString() };
-      const done = state;
-      await this.retrying(`recording ${planned.name}`, () => writeNodeState(this.client, planned.name, done));
+      state = recordInPatch && carried === 'end' ? recordInPatch : { ...state, completed: [...state.completed, step], updatedAt: new Date().toISOString() };
+      if (carried === 'end') unwritten = false;
+      else {
+        // Written now, unless the next step's first action is a node patch that records it.
+        const next = NODE_STEPS.find((s) => !state.completed.includes(s));
+        if (next && STATE_IN_PATCH[next]) unwritten = true;
+        else await writeState(state);
+      }
       await this.nodeEvent(planned.name, 'Normal', 'MigrationStep', `${STEP_TITLES[step]}: done`);
       this.emit({ type: 'step-done', node: planned.name, step, message: STEP_TITLES[step], elapsedMs: Date.now() - stepStarted, waitedMs: clock.waitedMs, pausedMs: clock.pausedMs });
     }
+    if (unwritten) await writeState(state);
     this.emit({ type: 'node-done', node: planned.name, elapsedMs: Date.now() - started });
   }
 
-  private async runStep(step: NodeStep, planned: PlannedNode, state: NodeMigrationState): Promise<void> {
+  /** `record`: the node's state annotation, for steps whose node patch records it (STATE_IN_PATCH). */
+  private async runStep(step: NodeStep, planned: PlannedNode, state: NodeMigrationState, record?: Record<string, string>): Promise<void> {
     const name = planned.name;
     const wait = (message: string) => this.emit({ type: 'step-wait', node: name, step, message });
     switch (step) {
       case 'cordon':
-        return this.setUnschedulable(name, true);
+        return setUnschedulable(this.client, name, true, record);
       case 'drain':
         return cordonAndDrain(this.client, name, {
           drain: this.opts.plan.drain,
           timeoutMs: this.opts.drainTimeoutMs,
           retryDelayMs: this.opts.drainRetryDelayMs ?? 5000,
+          budgets: this.budgets,
+          objects: () => {
+            const listed = this.batchDrainObjects ?? listDrainObjects(this.client);
+            // A failed list is not kept: the next node (or the retry) lists again.
+            this.batchDrainObjects = listed;
+            listed.catch(() => { if (this.batchDrainObjects === listed) this.batchDrainObjects = undefined; });
+            return listed;
+          },
           onWaiting: wait,
           onEvicted: (pod) => this.opts.audit.write({ type: 'evicted', node: name, pod }),
           signal: this.signal,
         });
       case 'stop-flannel': {
-        await this.setNetworkLabel(name, 'none');
+        await setNetworkLabel(this.client, name, 'none', record);
         const flannel = await this.flannelPodSelector();
         if (flannel && !this.client.serverDryRun) {
           wait(`waiting for the ${flannel.namespace}/${this.opts.plan.flannelDaemonSet.name} pod to leave the node`);
@@ -451,38 +503,47 @@ export class MigrationEngine {
         await this.runHostJob(planned, wait);
         return restartPodNetworkPods(this.client, name, 'flannel', wait);
       case 'start-calico': {
-        await this.setNetworkLabel(name, 'calico');
+        await setNetworkLabel(this.client, name, 'calico', record);
         if (this.client.serverDryRun) return;
         const dsName = String(this.opts.plan.settings.calicoDaemonSetName?.value ?? 'calico-node');
-        const ds = await this.client.get({ apiVersion: 'apps/v1', kind: 'DaemonSet', name: dsName, namespace: 'kube-system' });
+        const selector = await this.daemonSetSelector('kube-system', dsName, true);
         wait(`waiting for calico-node on ${name} to be Ready`);
-        await waitForPodReadyOnNode(this.client, name, 'kube-system', selectorString(ds.spec?.selector?.matchLabels), this.stepTimeoutMs, `calico-node on ${name} to be Ready`, this.signal);
+        await waitForPodReadyOnNode(this.client, name, 'kube-system', selector ?? '', this.stepTimeoutMs, `calico-node on ${name} to be Ready`, this.signal);
         return;
       }
       case 'probe':
         if (this.opts.skipProbe || this.client.serverDryRun) return;
         return probeNode(this.client, name, { image: this.opts.probeImage, timeoutMs: this.stepTimeoutMs, peerNetwork: 'flannel', wait, signal: this.signal });
       case 'uncordon':
-        if (!state.wasUnschedulable) await this.setUnschedulable(name, false);
+        if (!state.wasUnschedulable) await setUnschedulable(this.client, name, false, record);
+        else if (record) await this.client.mergePatch(nodeRef(name), { metadata: { annotations: record } });
         return;
       case 'done':
         return;
     }
   }
 
-  private async setUnschedulable(node: string, value: boolean): Promise<void> {
-    return setUnschedulable(this.client, node, value);
-  }
-
-  private async setNetworkLabel(node: string, value: NetworkLabel): Promise<void> {
-    return setNetworkLabel(this.client, node, value);
-  }
-
   private async flannelPodSelector(): Promise<{ namespace: string; selector: string } | undefined> {
     const { name, namespace } = this.opts.plan.flannelDaemonSet;
-    const ds = await this.client.find({ apiVersion: 'apps/v1', kind: 'DaemonSet', name, namespace });
-    const labels = ds?.spec?.selector?.matchLabels;
-    return labels ? { namespace, selector: selectorString(labels) } : undefined;
+    const selector = await this.daemonSetSelector(namespace, name, false);
+    return selector ? { namespace, selector } : undefined;
+  }
+
+  /** A DaemonSet's pod selector, read once per run (a selector is immutable); a failed read is not kept. */
+  private daemonSetSelector(namespace: string, name: string, required: boolean): Promise<string | undefined> {
+    const key = `${namespace}/${name}`;
+    let selector = this.selectors.get(key);
+    if (!selector) {
+      const ref = { apiVersion: 'apps/v1', kind: 'DaemonSet', name, namespace };
+      selector = (required ? this.client.get(ref) : this.client.find(ref)).then((ds) => {
+        const labels = ds?.spec?.selector?.matchLabels;
+        return labels ? selectorString(labels) : undefined;
+      });
+      this.selectors.set(key, selector);
+      const read = selector;
+      read.then((s) => { if (s === undefined) this.selectors.delete(key); }, () => this.selectors.delete(key));
+    }
+    return selector;
   }
 
   private hostJobOptions(planned: PlannedNode): HostScriptJobOptions {

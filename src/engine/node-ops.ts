@@ -1,8 +1,8 @@
-import type { ClusterClient } from '../cluster/index.js';
+import type { ClusterClient, KubeObject } from '../cluster/index.js';
 import { classifyPod, drainContext } from '../plan/drain-filters.js';
 import type { Plan } from '../plan/types.js';
 import { EVENT_NAMESPACE, MANAGED_BY, MANAGED_BY_LABEL, MIGRATION_LABEL, STATE_NAMESPACE, type NetworkLabel } from '../names.js';
-import { drainNode } from './drain.js';
+import { drainNode, type BudgetWaiters } from './drain.js';
 import { PROBE_NAMESPACE, probeClientJob, probeServerPod, probeServerSelector } from './probe.js';
 import { waitForJob, waitForPodReadyOnNode } from './waits.js';
 
@@ -10,13 +10,27 @@ import { waitForJob, waitForPodReadyOnNode } from './waits.js';
 
 export const nodeRef = (name: string) => ({ apiVersion: 'v1', kind: 'Node', name });
 
-export async function setUnschedulable(client: ClusterClient, node: string, value: boolean): Promise<void> {
+/**
+ * Cordons or uncordons. With `annotations` (the node's migration state), one patch sets both at once,
+ * unconditionally, so the state and the change are recorded together; without, the node is read
+ * first and left alone when it already is as wanted.
+ */
+export async function setUnschedulable(client: ClusterClient, node: string, value: boolean, annotations?: Record<string, string>): Promise<void> {
+  if (annotations) {
+    await client.strategicPatch(nodeRef(node), { metadata: { annotations }, spec: { unschedulable: value } });
+    return;
+  }
   const current = await client.get(nodeRef(node));
   if ((current.spec?.unschedulable === true) === value) return;
   await client.strategicPatch(nodeRef(node), { spec: { unschedulable: value } });
 }
 
-export async function setNetworkLabel(client: ClusterClient, node: string, value: NetworkLabel): Promise<void> {
+/** Sets the migration label; with `annotations` (the node's migration state) in the same patch, unconditionally. */
+export async function setNetworkLabel(client: ClusterClient, node: string, value: NetworkLabel, annotations?: Record<string, string>): Promise<void> {
+  if (annotations) {
+    await client.mergePatch(nodeRef(node), { metadata: { labels: { [MIGRATION_LABEL]: value }, annotations } });
+    return;
+  }
   const current = await client.get(nodeRef(node));
   if (current.metadata?.labels?.[MIGRATION_LABEL] === value) return;
   await client.mergePatch(nodeRef(node), { metadata: { labels: { [MIGRATION_LABEL]: value } } });
@@ -41,10 +55,24 @@ export async function nodeEvent(client: ClusterClient, node: string, type: 'Norm
   }).catch(() => undefined);
 }
 
+/** The DaemonSets and PodDisruptionBudgets kubectl drain's filters look at. */
+export interface DrainObjects {
+  daemonSets: KubeObject[];
+  pdbs: KubeObject[];
+}
+
+export async function listDrainObjects(client: ClusterClient): Promise<DrainObjects> {
+  const [daemonSets, pdbs] = await Promise.all([client.list('apps/v1', 'DaemonSet'), client.list('policy/v1', 'PodDisruptionBudget')]);
+  return { daemonSets, pdbs };
+}
+
 export interface DrainRun {
   drain: Plan['drain'];
   timeoutMs: number;
   retryDelayMs: number;
+  /** Shared by the nodes of a batch: one list of DaemonSets and budgets, one watch per budget. */
+  objects?: () => Promise<DrainObjects>;
+  budgets?: BudgetWaiters;
   onWaiting: (message: string) => void;
   onEvicted: (pod: string) => void;
   signal?: AbortSignal;
@@ -53,16 +81,13 @@ export interface DrainRun {
 /** Cordons (again, in case someone uncordoned a stopped node) and drains with kubectl drain's filters. */
 export async function cordonAndDrain(client: ClusterClient, node: string, run: DrainRun): Promise<void> {
   await setUnschedulable(client, node, true);
-  const filters = drainContext({
-    force: run.drain.force,
-    deleteEmptyDirData: run.drain.deleteEmptyDirData,
-    daemonSets: await client.list('apps/v1', 'DaemonSet'),
-    pdbs: await client.list('policy/v1', 'PodDisruptionBudget'),
-  });
+  const objects = await (run.objects ?? (() => listDrainObjects(client)))();
+  const filters = drainContext({ force: run.drain.force, deleteEmptyDirData: run.drain.deleteEmptyDirData, ...objects });
   await drainNode(client, node, {
     timeoutMs: run.timeoutMs,
     gracePeriodSeconds: run.drain.gracePeriodSeconds >= 0 ? run.drain.gracePeriodSeconds : undefined,
     retryDelayMs: run.retryDelayMs,
+    budgets: run.budgets,
     classify: (pod) => classifyPod(pod, filters),
     onWaiting: run.onWaiting,
     onEvicted: run.onEvicted,
@@ -83,10 +108,10 @@ export async function restartPodNetworkPods(client: ClusterClient, node: string,
 
 /** An unmigrated, Ready node (flannel side of the overlay), else any other Ready node. */
 export async function pickPeer(client: ClusterClient, except: string, prefer: NetworkLabel = 'flannel'): Promise<string | undefined> {
-  const nodes = await client.list('v1', 'Node');
-  const ready = nodes.filter((n) => n.metadata?.name !== except && (n.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True'));
-  const preferred = ready.filter((n) => n.metadata?.labels?.[MIGRATION_LABEL] === prefer);
-  return (preferred[0] ?? ready[0])?.metadata?.name;
+  const readyPeer = (nodes: KubeObject[]) => nodes.find((n) => n.metadata?.name !== except && (n.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True'))?.metadata?.name;
+  // Nodes of the preferred network first, one page at a time: a large cluster is not read whole for one peer.
+  return (await client.findInList('v1', 'Node', { labelSelector: `${MIGRATION_LABEL}=${prefer}` }, readyPeer))
+    ?? client.findInList('v1', 'Node', {}, readyPeer);
 }
 
 /**

@@ -17,10 +17,14 @@ export class StepClock implements StepTime {
   pausedMs = 0;
   private waits = 0;
   private pauses = 0;
-  private since = Date.now();
+  private since: number;
+
+  constructor(private readonly now: () => number = Date.now) {
+    this.since = now();
+  }
 
   private accrue(): void {
-    const now = Date.now();
+    const now = this.now();
     if (this.waits) this.waitedMs += now - this.since;
     else if (this.pauses) this.pausedMs += now - this.since;
     this.since = now;
