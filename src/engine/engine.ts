@@ -138,6 +138,8 @@ export class MigrationEngine {
   private readonly budgets: BudgetWaiters;
   /** DaemonSets and budgets for the drain filters: listed once per batch, not once per node. */
   private batchDrainObjects?: Promise<DrainObjects>;
+  /** Nodes this run cordoned (its cordon step): the drain need not check again. */
+  private readonly cordonedNow = new Set<string>();
   /** DaemonSet selectors, read once per run: they do not change during a migration. */
   private readonly selectors = new Map<string, Promise<string | undefined>>();
 
@@ -203,13 +205,17 @@ export class MigrationEngine {
         if (this.signal?.aborted) return this.stopped({ ...this.summary(migrated), status: 'interrupted', at: [] });
         await this.retrying('looking for nodes that joined', () => this.labelNodesNotInPlan());
         const pending: PlannedNode[] = [];
+        const read = new Map<string, KubeObject>();
         for (const name of batch) {
           const planned = plan.nodes.find((n) => n.name === name);
           if (!planned) continue;
-          const state = await this.retrying(`reading node ${name}`, () => this.nodeProgress(name));
+          const { state, node } = await this.retrying(`reading node ${name}`, () => this.nodeProgress(name));
           if (state === 'gone') this.skipNode(name, 'it no longer exists');
           else if (state === 'done') migrated.push(name);
-          else pending.push(planned);
+          else {
+            pending.push(planned);
+            read.set(name, node!);
+          }
         }
         if (!pending.length) continue;
         const names = pending.map((n) => n.name).join(', ');
@@ -222,7 +228,7 @@ export class MigrationEngine {
         if (this.signal?.aborted) return this.stopped({ ...this.summary(migrated), status: 'interrupted', at: [] });
         this.emit({ type: 'batch-start', index: index + 1, total: plan.batches.length, nodes: pending.map((n) => n.name) });
         this.batchDrainObjects = undefined;
-        const results = await Promise.allSettled(pending.map((n) => this.migrateNode(n)));
+        const results = await Promise.allSettled(pending.map((n) => this.migrateNode(n, read.get(n.name))));
         const failures: NodeFailure[] = [];
         const interrupted: Array<{ node: string; step: NodeStep }> = [];
         pending.forEach((n, i) => {
@@ -277,10 +283,10 @@ export class MigrationEngine {
     this.emit({ type: 'warning', node: name, message: `${name} is skipped, not migrated: ${why}` });
   }
 
-  private async nodeProgress(name: string): Promise<'gone' | 'done' | 'pending'> {
+  private async nodeProgress(name: string): Promise<{ state: 'gone' | 'done' | 'pending'; node?: KubeObject }> {
     const node = await this.client.find(nodeRef(name));
-    if (!node) return 'gone';
-    return node.metadata?.labels?.[MIGRATION_LABEL] === 'calico' && (readNodeState(node)?.completed.includes('done') ?? false) ? 'done' : 'pending';
+    if (!node) return { state: 'gone' };
+    return { state: node.metadata?.labels?.[MIGRATION_LABEL] === 'calico' && (readNodeState(node)?.completed.includes('done') ?? false) ? 'done' : 'pending', node };
   }
 
   /**
@@ -403,9 +409,10 @@ export class MigrationEngine {
     });
   }
 
-  private async migrateNode(planned: PlannedNode): Promise<void> {
+  /** `read`: the node as read just before the batch started (else read here). */
+  private async migrateNode(planned: PlannedNode, read?: KubeObject): Promise<void> {
     const started = Date.now();
-    const node = await this.retrying(`reading node ${planned.name}`, () => this.client.find(nodeRef(planned.name)));
+    const node = read ?? await this.retrying(`reading node ${planned.name}`, () => this.client.find(nodeRef(planned.name)));
     if (!node) throw new NodeGoneError(planned.name, 'cordon');
     const now = new Date().toISOString();
     const recorded = stateFor(node, 'migrate');
@@ -414,6 +421,7 @@ export class MigrationEngine {
     };
     // The state not yet written to the node: the next step's node patch carries it (see STATE_IN_PATCH).
     let unwritten = !recorded;
+    const events: Array<Promise<void>> = [];
     const writeState = async (s: NodeMigrationState) => {
       await this.retrying(`recording ${planned.name}`, () => writeNodeState(this.client, planned.name, s));
       unwritten = false;
@@ -459,10 +467,12 @@ export class MigrationEngine {
         if (next && STATE_IN_PATCH[next]) unwritten = true;
         else await writeState(state);
       }
-      await this.nodeEvent(planned.name, 'Normal', 'MigrationStep', `${STEP_TITLES[step]}: done`);
+      // History, not state: the next step does not wait for it (all are awaited before the node is reported done).
+      events.push(this.nodeEvent(planned.name, 'Normal', 'MigrationStep', `${STEP_TITLES[step]}: done`));
       this.emit({ type: 'step-done', node: planned.name, step, message: STEP_TITLES[step], elapsedMs: Date.now() - stepStarted, waitedMs: clock.waitedMs, pausedMs: clock.pausedMs });
     }
     if (unwritten) await writeState(state);
+    await Promise.all(events);
     this.emit({ type: 'node-done', node: planned.name, elapsedMs: Date.now() - started });
   }
 
@@ -472,10 +482,13 @@ export class MigrationEngine {
     const wait = (message: string) => this.emit({ type: 'step-wait', node: name, step, message });
     switch (step) {
       case 'cordon':
-        return setUnschedulable(this.client, name, true, record);
+        await setUnschedulable(this.client, name, true, record);
+        this.cordonedNow.add(name);
+        return;
       case 'drain':
         return cordonAndDrain(this.client, name, {
           drain: this.opts.plan.drain,
+          cordoned: this.cordonedNow.has(name),
           timeoutMs: this.opts.drainTimeoutMs,
           retryDelayMs: this.opts.drainRetryDelayMs ?? 5000,
           budgets: this.budgets,

@@ -34,18 +34,18 @@ function jobRef(job: KubeObject) {
  */
 export async function ensureHostJob(client: ClusterClient, job: KubeObject, run: HostJobRun): Promise<void> {
   const ref = jobRef(job);
-  const existing = await client.find(ref);
-  const stale = existing && staleHostJobReason(existing, job);
-  if (existing && !stale) return;
-  if (stale) {
-    run.onReplace?.(`replacing Job ${ref.namespace}/${ref.name}: ${stale}`);
-    await client.delete(ref, { propagationPolicy: 'Background' });
-    if (!client.serverDryRun) {
-      const gone = await waitingOnCluster(() => client.watchUntil('batch/v1', 'Job', {
-        namespace: ref.namespace, fieldSelector: `metadata.name=${ref.name}`, timeoutMs: run.timeoutMs, signal: run.signal, onList: (items) => items.length === 0,
-      }, (type) => type === 'DELETED'));
-      if (!gone) throw new WaitTimeoutError(`Job ${ref.namespace}/${ref.name} to be deleted`, run.timeoutMs);
-    }
+  // Created first: a Job of an earlier run (a conflict) is the rare case, read only then.
+  const { object: existing, created } = await client.ensure(job);
+  if (created) return;
+  const stale = staleHostJobReason(existing, job);
+  if (!stale) return;
+  run.onReplace?.(`replacing Job ${ref.namespace}/${ref.name}: ${stale}`);
+  await client.delete(ref, { propagationPolicy: 'Background' });
+  if (!client.serverDryRun) {
+    const gone = await waitingOnCluster(() => client.watchUntil('batch/v1', 'Job', {
+      namespace: ref.namespace, fieldSelector: `metadata.name=${ref.name}`, timeoutMs: run.timeoutMs, signal: run.signal, onList: (items) => items.length === 0,
+    }, (type) => type === 'DELETED'));
+    if (!gone) throw new WaitTimeoutError(`Job ${ref.namespace}/${ref.name} to be deleted`, run.timeoutMs);
   }
   await client.ensure(job);
 }

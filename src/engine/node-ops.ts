@@ -73,6 +73,8 @@ export interface DrainRun {
   /** Shared by the nodes of a batch: one list of DaemonSets and budgets, one watch per budget. */
   objects?: () => Promise<DrainObjects>;
   budgets?: BudgetWaiters;
+  /** The node was cordoned by this run's cordon step a moment ago: no need to check again. */
+  cordoned?: boolean;
   onWaiting: (message: string) => void;
   onEvicted: (pod: string) => void;
   signal?: AbortSignal;
@@ -80,7 +82,7 @@ export interface DrainRun {
 
 /** Cordons (again, in case someone uncordoned a stopped node) and drains with kubectl drain's filters. */
 export async function cordonAndDrain(client: ClusterClient, node: string, run: DrainRun): Promise<void> {
-  await setUnschedulable(client, node, true);
+  if (!run.cordoned) await setUnschedulable(client, node, true);
   const objects = await (run.objects ?? (() => listDrainObjects(client)))();
   const filters = drainContext({ force: run.drain.force, deleteEmptyDirData: run.drain.deleteEmptyDirData, ...objects });
   await drainNode(client, node, {

@@ -221,7 +221,7 @@ export function nodeReports(nodes: KubeObject[], events: KubeObject[], audit: Au
 
 export function summariseChanges(audit: AuditEntry[]): ChangeCount[] {
   const counts = new Map<string, ChangeCount>();
-  for (const m of audit.filter((a) => a.type === 'mutation' && a.dryRun !== true && a.outcome !== 'error' && a.outcome !== 'not-found')) {
+  for (const m of audit.filter((a) => a.type === 'mutation' && a.dryRun !== true && a.outcome === 'ok')) {
     const key = `${m.verb} ${m.kind}`;
     const entry = counts.get(key) ?? { verb: String(m.verb), kind: String(m.kind), count: 0, examples: [] };
     entry.count += 1;
