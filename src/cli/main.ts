@@ -39,7 +39,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--dry-run [mode]', 'show what would change: "client" (the default when no mode follows) changes nothing, "server" sends writes with dryRun=All').choices(['client', 'server']))
     .option('--log-file <file>', 'audit log (NDJSON) path (default: $XDG_STATE_HOME/flannel2calico/audit.ndjson)')
     .addOption(new Option('--request-timeout <duration>', 'bound on each API request, watches excepted (connecting: half of it, 10 s at most)').default('30s'))
-    .addOption(new Option('--api-qps <n>', 'client-side rate limit: API requests a second, burst twice that (default 50; 0: none)').hideHelp())
+    .addOption(new Option('--api-qps <n>', 'client-side rate limit: API requests a second, burst twice that (default 100; 0: none)').hideHelp())
     .showHelpAfterError('hint: run the command with --help for its options and their formats')
     .addHelpText('after', `
 Workflow:

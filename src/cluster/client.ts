@@ -66,14 +66,20 @@ export interface ClusterClientOptions extends KubeconfigOptions {
   connectTimeoutMs?: number;
   /** Called after each page of a list, with the items read so far; `done` on the last page. */
   onListPage?: (kind: string, itemsSoFar: number, done: boolean) => void;
-  /** Client-side rate limit: requests a second (default 50; 0 or Infinity: none) and burst (default twice qps). */
+  /** Client-side rate limit: requests a second (default 100; 0 or Infinity: none) and burst (default twice qps). */
   qps?: number;
   burst?: number;
   /** Items per page of a list (default 500). */
   pageSize?: number;
 }
 
-const DEFAULT_QPS = 50;
+const DEFAULT_QPS = 100;
+
+/** Requests this client sent, by verb (get, list, watch, create, patch, apply, delete), and the time the rate limit held them back. */
+export interface ApiUsage {
+  requests: Record<string, number>;
+  throttledMs: number;
+}
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -124,6 +130,11 @@ function plainObject<T>(obj: T): T {
   return JSON.parse(JSON.stringify(obj)) as T;
 }
 
+function withoutManagedFields<T extends KubeObject>(obj: T): T {
+  if (obj.metadata?.managedFields) delete obj.metadata.managedFields;
+  return obj;
+}
+
 
 /**
  * The only code that talks to the Kubernetes API. Every subcommand builds one from the global
@@ -141,6 +152,7 @@ export class ClusterClient {
   private readonly onListPage: (kind: string, itemsSoFar: number, done: boolean) => void;
   private readonly limiter?: TokenBucket;
   private readonly pageSize: number;
+  private readonly requestCounts: Record<string, number> = {};
 
   constructor(readonly kubeConfig: KubeConfig, opts: Omit<ClusterClientOptions, 'kubeconfig' | 'context'> = {}) {
     this.server = kubeConfig.getCurrentCluster()?.server ?? '(unknown)';
@@ -180,8 +192,17 @@ export class ClusterClient {
     return new ClusterClient(loadKubeConfig(opts), opts);
   }
 
+  get usage(): ApiUsage {
+    return { requests: { ...this.requestCounts }, throttledMs: this.limiter?.waitedMs ?? 0 };
+  }
+
+  private count(verb: string): void {
+    this.requestCounts[verb] = (this.requestCounts[verb] ?? 0) + 1;
+  }
+
   private async call<T>(ctx: RequestContext, fn: () => Promise<T>): Promise<T> {
     await this.limiter?.take();
+    this.count(ctx.verb);
     this.onRequest(ctx);
     try {
       return await fn();
@@ -234,7 +255,10 @@ export class ClusterClient {
     return { items, resourceVersion };
   }
 
-  /** Reads a list page by page (limit/continue): at most one page is held at a time. */
+  /**
+   * Reads a list page by page (limit/continue): at most one page is held at a time. Items come without
+   * metadata.managedFields, which nothing here reads and which is often the largest part of an object.
+   */
   async *pages<T extends KubeObject = KubeObject>(apiVersion: string, kind: string, opts: ListOptions = {}): AsyncGenerator<{ items: T[]; resourceVersion: string; last: boolean }> {
     const ctx = { verb: 'list', resource: kind, namespace: opts.namespace };
     let token: string | undefined;
@@ -242,7 +266,7 @@ export class ClusterClient {
       const page = await this.call(ctx, () =>
         this.objects.list<T>(apiVersion, kind, opts.namespace, undefined, undefined, undefined, opts.fieldSelector, opts.labelSelector, this.pageSize, token));
       token = page.metadata?._continue || undefined;
-      yield { items: page.items.map((item) => plainObject({ apiVersion, kind, ...item })), resourceVersion: page.metadata?.resourceVersion ?? '', last: !token };
+      yield { items: page.items.map((item) => withoutManagedFields(plainObject({ apiVersion, kind, ...item }))), resourceVersion: page.metadata?.resourceVersion ?? '', last: !token };
     } while (token);
   }
 
@@ -532,14 +556,14 @@ export class ClusterClient {
         // Aborted while listing: the listener above will never fire.
         if (opts.signal?.aborted) return finish('closed');
         const limited = this.limiter ? this.limiter.take() : Promise.resolve();
-        limited.then(() => settled ? undefined : watch.watch(path, {
+        limited.then(() => settled ? undefined : (this.count('watch'), watch.watch(path, {
           resourceVersion, allowWatchBookmarks: true, timeoutSeconds: Math.min(remaining, 300),
           labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector,
         }, (type, obj) => {
           if (type === 'ERROR') return finish(obj?.code === 410 ? 'gone' : 'error');
           if (obj?.metadata?.resourceVersion) resourceVersion = obj.metadata.resourceVersion;
           if (type !== 'BOOKMARK' && onEvent(type as WatchEventType, obj as T)) finish('matched');
-        }, (err) => finish(err ? 'error' : 'closed')))
+        }, (err) => finish(err ? 'error' : 'closed'))))
           .then((c) => { if (!c) return; controller = c; if (settled) c.abort(); }, () => finish('error'));
       });
       if (outcome === 'matched') return true;

@@ -5,6 +5,8 @@
 export class TokenBucket {
   private tokens: number;
   private last: number;
+  /** Time callers have waited for a token, summed (concurrent waits each count). */
+  waitedMs = 0;
 
   constructor(readonly qps: number, readonly burst: number, private readonly now: () => number = Date.now) {
     if (!(qps > 0) || !(burst >= 1)) throw new RangeError(`a rate limit needs qps > 0 and burst >= 1 (got qps ${qps}, burst ${burst})`);
@@ -24,6 +26,8 @@ export class TokenBucket {
   /** Resolves when the caller may send its request. */
   async take(): Promise<void> {
     const ms = this.reserve();
-    if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+    if (ms <= 0) return;
+    this.waitedMs += ms;
+    await new Promise((resolve) => setTimeout(resolve, ms));
   }
 }

@@ -85,7 +85,7 @@ interface WatchedBudget {
 export class BudgetWaiters {
   private readonly budgets = new Map<string, WatchedBudget>();
 
-  constructor(private readonly client: ClusterClient, private readonly lingerMs = 2000) {}
+  constructor(private readonly client: ClusterClient, private readonly lingerMs = 30_000) {}
 
   /** The budget's disruptionsAllowed as last seen by the watch. */
   allowed(namespace: string, name: string): number | undefined {

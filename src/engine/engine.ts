@@ -12,7 +12,9 @@ import {
   isCalicoCrdInstalled,
   prepareCalicoManifest,
 } from './calico-setup.js';
-import { MIGRATION_LABEL, NODE_STATE_ANNOTATION, STATE_NAMESPACE } from '../names.js';
+import { MANAGED_BY, MANAGED_BY_LABEL, MIGRATION_LABEL, NODE_STATE_ANNOTATION, STATE_NAMESPACE } from '../names.js';
+import { PROBE_NAMESPACE } from './probe.js';
+import { SharedWatch } from './shared-watch.js';
 import { NODE_STEPS, STEP_TITLES, type EngineEvent, type EventSink, type NodeStep } from './events.js';
 import { MigrationLock } from './lock.js';
 import { readMigrationRecord, readNodeState, stateFor, writeMigrationRecord, writeNodeState, type MigrationRecord, type NodeMigrationState, type RunRecord } from './state.js';
@@ -138,6 +140,10 @@ export class MigrationEngine {
   private readonly budgets: BudgetWaiters;
   /** DaemonSets and budgets for the drain filters: listed once per batch, not once per node. */
   private batchDrainObjects?: Promise<DrainObjects>;
+  /** Run-wide watches over the tool's Jobs and pods and over calico-node's pods: the per-node waits read them. */
+  private readonly toolJobs: SharedWatch;
+  private readonly toolPods: SharedWatch;
+  private calicoPods?: SharedWatch;
   /** Nodes this run cordoned (its cordon step): the drain need not check again. */
   private readonly cordonedNow = new Set<string>();
   /** DaemonSet selectors, read once per run: they do not change during a migration. */
@@ -145,6 +151,9 @@ export class MigrationEngine {
 
   constructor(private readonly client: ClusterClient, private readonly opts: EngineOptions) {
     this.budgets = new BudgetWaiters(client);
+    const tools = { namespace: STATE_NAMESPACE, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}` };
+    this.toolJobs = new SharedWatch(client, 'batch/v1', 'Job', tools);
+    this.toolPods = new SharedWatch(client, 'v1', 'Pod', tools);
     this.signal = opts.signal;
     this.lock = new MigrationLock(client, 30, opts.signal);
     this.stepTimeoutMs = opts.stepTimeoutMs ?? 5 * 60_000;
@@ -257,7 +266,9 @@ export class MigrationEngine {
       return this.stopped({ ...this.summary(migrated), status: 'failed', error: err as Error, failures: [{ error: err as Error }] });
     } finally {
       this.budgets.close();
+      for (const watch of [this.toolJobs, this.toolPods, this.calicoPods]) watch?.close();
       await this.lock.release().catch(() => undefined);
+      this.opts.audit.write({ type: 'api-usage', ...this.client.usage });
     }
   }
 
@@ -520,13 +531,17 @@ export class MigrationEngine {
         if (this.client.serverDryRun) return;
         const dsName = String(this.opts.plan.settings.calicoDaemonSetName?.value ?? 'calico-node');
         const selector = await this.daemonSetSelector('kube-system', dsName, true);
+        this.calicoPods ??= new SharedWatch(this.client, 'v1', 'Pod', { namespace: 'kube-system', labelSelector: selector });
         wait(`waiting for calico-node on ${name} to be Ready`);
-        await waitForPodReadyOnNode(this.client, name, 'kube-system', selector ?? '', this.stepTimeoutMs, `calico-node on ${name} to be Ready`, this.signal);
+        await waitForPodReadyOnNode(this.client, name, 'kube-system', selector ?? '', this.stepTimeoutMs, `calico-node on ${name} to be Ready`, this.signal, this.calicoPods);
         return;
       }
       case 'probe':
         if (this.opts.skipProbe || this.client.serverDryRun) return;
-        return probeNode(this.client, name, { image: this.opts.probeImage, timeoutMs: this.stepTimeoutMs, peerNetwork: 'flannel', wait, signal: this.signal });
+        return probeNode(this.client, name, {
+          image: this.opts.probeImage, timeoutMs: this.stepTimeoutMs, peerNetwork: 'flannel', wait, signal: this.signal,
+          ...(PROBE_NAMESPACE === STATE_NAMESPACE ? { shared: { pods: this.toolPods, jobs: this.toolJobs } } : {}),
+        });
       case 'uncordon':
         if (!state.wasUnschedulable) await setUnschedulable(this.client, name, false, record);
         else if (record) await this.client.mergePatch(nodeRef(name), { metadata: { annotations: record } });
@@ -604,7 +619,7 @@ export class MigrationEngine {
   }
 
   private async runHostJob(planned: PlannedNode, wait: (m: string) => void): Promise<void> {
-    await runHostScriptJob(this.client, hostScriptJob(this.hostJobOptions(planned)), { ...this.hostJobRun(), wait });
+    await runHostScriptJob(this.client, hostScriptJob(this.hostJobOptions(planned)), { ...this.hostJobRun(), wait, jobs: this.toolJobs });
   }
 
 

@@ -1,5 +1,6 @@
 import type { ClusterClient, KubeObject } from '../cluster/index.js';
 import { DEFAULT_HELPER_IMAGE, hostPodOutcome, staleHostJobReason } from '../host/pods.js';
+import type { SharedWatch } from './shared-watch.js';
 import { waitingOnCluster } from './step-timing.js';
 import { waitForJob, WaitTimeoutError, type JobOutcome } from './waits.js';
 
@@ -17,6 +18,8 @@ export interface HostJobRun {
   signal?: AbortSignal;
   /** Told when a stale Job of an earlier run is replaced. */
   onReplace?: (message: string) => void;
+  /** A run-wide watch over the tool's Jobs, which then answers the wait for this one. */
+  jobs?: SharedWatch;
 }
 
 const IMAGE_PULL_FAILURES = new Set(['ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull']);
@@ -32,13 +35,14 @@ function jobRef(job: KubeObject) {
  * another image or script, is deleted first (and its pods with it), so a rerun never waits on
  * a stale Job.
  */
-export async function ensureHostJob(client: ClusterClient, job: KubeObject, run: HostJobRun): Promise<void> {
+/** Returns the UID of the Job to wait on. */
+export async function ensureHostJob(client: ClusterClient, job: KubeObject, run: HostJobRun): Promise<string | undefined> {
   const ref = jobRef(job);
   // Created first: a Job of an earlier run (a conflict) is the rare case, read only then.
   const { object: existing, created } = await client.ensure(job);
-  if (created) return;
+  if (created) return existing.metadata?.uid;
   const stale = staleHostJobReason(existing, job);
-  if (!stale) return;
+  if (!stale) return existing.metadata?.uid;
   run.onReplace?.(`replacing Job ${ref.namespace}/${ref.name}: ${stale}`);
   await client.delete(ref, { propagationPolicy: 'Background' });
   if (!client.serverDryRun) {
@@ -47,7 +51,7 @@ export async function ensureHostJob(client: ClusterClient, job: KubeObject, run:
     }, (type) => type === 'DELETED'));
     if (!gone) throw new WaitTimeoutError(`Job ${ref.namespace}/${ref.name} to be deleted`, run.timeoutMs);
   }
-  await client.ensure(job);
+  return (await client.ensure(job)).object.metadata?.uid;
 }
 
 /** The newest pod of this Job (its own, not one of an earlier Job of the same name). */
@@ -63,10 +67,10 @@ async function lastJobPod(client: ClusterClient, job: KubeObject): Promise<KubeO
 /** Runs a host script Job to its end; a failure is an error with the script's own lines and, for missing commands, the image to use. */
 export async function runHostScriptJob(client: ClusterClient, job: KubeObject, run: HostJobRun & { wait: (m: string) => void }): Promise<void> {
   const { name, namespace } = job.metadata as { name: string; namespace: string };
-  await ensureHostJob(client, job, run);
+  const uid = await ensureHostJob(client, job, run);
   if (client.serverDryRun) return;
   run.wait(`waiting for ${run.what} Job ${namespace}/${name}`);
-  const outcome = await waitForJob(client, namespace, name, run.timeoutMs, run.signal);
+  const outcome = await waitForJob(client, namespace, name, run.timeoutMs, run.signal, run.jobs, uid);
   if (outcome.succeeded) return;
   const pod = hostPodOutcome(await lastJobPod(client, job));
   const said = pod.lines.length ? `: ${pod.lines.join('; ')}` : pod.reason ? ` (pod: ${pod.reason})` : '';

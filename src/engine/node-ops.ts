@@ -4,6 +4,7 @@ import type { Plan } from '../plan/types.js';
 import { EVENT_NAMESPACE, MANAGED_BY, MANAGED_BY_LABEL, MIGRATION_LABEL, STATE_NAMESPACE, type NetworkLabel } from '../names.js';
 import { drainNode, type BudgetWaiters } from './drain.js';
 import { PROBE_NAMESPACE, probeClientJob, probeServerPod, probeServerSelector } from './probe.js';
+import type { SharedWatch } from './shared-watch.js';
 import { waitForJob, waitForPodReadyOnNode } from './waits.js';
 
 /** The building blocks of a node's move, shared by migrate and revert. Each checks before it acts. */
@@ -120,12 +121,16 @@ export async function pickPeer(client: ClusterClient, except: string, prefer: Ne
  * Proves a node's pod network: a server pod there, reached from a peer on the other network; DNS
  * from the node. Everything it creates is deleted afterwards.
  */
-export async function probeNode(client: ClusterClient, node: string, opts: { image: string; timeoutMs: number; peerNetwork: NetworkLabel; wait: (m: string) => void; signal?: AbortSignal }): Promise<void> {
+export async function probeNode(client: ClusterClient, node: string, opts: {
+  image: string; timeoutMs: number; peerNetwork: NetworkLabel; wait: (m: string) => void; signal?: AbortSignal;
+  /** Run-wide watches over the tool's pods and Jobs (in PROBE_NAMESPACE), which then answer the waits. */
+  shared?: { pods: SharedWatch; jobs: SharedWatch };
+}): Promise<void> {
   const { image, wait } = opts;
   const server = probeServerPod(node, image);
   await client.ensure(server);
   wait('waiting for the probe server pod to be Ready');
-  const ready = await waitForPodReadyOnNode(client, node, PROBE_NAMESPACE, probeServerSelector(node), opts.timeoutMs, `the probe server on ${node}`, opts.signal);
+  const ready = await waitForPodReadyOnNode(client, node, PROBE_NAMESPACE, probeServerSelector(node), opts.timeoutMs, `the probe server on ${node}`, opts.signal, opts.shared?.pods);
   const serverIps: string[] = (ready.status?.podIPs ?? []).map((p: any) => p.ip).filter(Boolean);
   const peer = await pickPeer(client, node, opts.peerNetwork);
   const jobs = [
@@ -133,10 +138,11 @@ export async function probeNode(client: ClusterClient, node: string, opts: { ima
     probeClientJob({ runOn: node, migratedNode: node, image, httpTargets: [], dnsNames: ['kubernetes.default.svc.cluster.local'], suffix: 'dns' }),
   ];
   try {
-    for (const job of jobs) await client.ensure(job);
+    const uids = new Map<KubeObject, string | undefined>();
+    for (const job of jobs) uids.set(job, (await client.ensure(job)).object.metadata?.uid);
     wait(`waiting for probes: ${peer ? `${peer} -> ${node} (${serverIps.join(', ')})` : 'no peer left; same-node check'}, DNS from ${node}`);
     for (const job of jobs) {
-      const outcome = await waitForJob(client, job.metadata!.namespace!, job.metadata!.name!, opts.timeoutMs, opts.signal);
+      const outcome = await waitForJob(client, job.metadata!.namespace!, job.metadata!.name!, opts.timeoutMs, opts.signal, opts.shared?.jobs, uids.get(job));
       if (!outcome.succeeded) throw new Error(`probe Job ${job.metadata!.namespace}/${job.metadata!.name} failed (${outcome.reason}); see kubectl -n ${job.metadata!.namespace} logs job/${job.metadata!.name}`);
     }
   } finally {
