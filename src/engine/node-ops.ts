@@ -106,7 +106,7 @@ export async function restartPodNetworkPods(client: ClusterClient, node: string,
   const pods = await client.list('v1', 'Pod', { fieldSelector: `spec.nodeName=${node}` });
   const stale = pods.filter((p) => !p.spec?.hostNetwork && !p.metadata?.deletionTimestamp && !['Succeeded', 'Failed'].includes(p.status?.phase));
   if (stale.length) wait(`restarting ${stale.length} pod(s) still on ${leaving}'s network: ${stale.map((p) => `${p.metadata!.namespace}/${p.metadata!.name}`).join(', ')}`);
-  for (const pod of stale) await client.delete({ apiVersion: 'v1', kind: 'Pod', name: pod.metadata!.name!, namespace: pod.metadata!.namespace });
+  await Promise.all(stale.map((pod) => client.delete({ apiVersion: 'v1', kind: 'Pod', name: pod.metadata!.name!, namespace: pod.metadata!.namespace })));
 }
 
 /** An unmigrated, Ready node (flannel side of the overlay), else any other Ready node. */
@@ -128,27 +128,32 @@ export async function probeNode(client: ClusterClient, node: string, opts: {
 }): Promise<void> {
   const { image, wait } = opts;
   const server = probeServerPod(node, image);
-  await client.ensure(server);
-  wait('waiting for the probe server pod to be Ready');
-  const ready = await waitForPodReadyOnNode(client, node, PROBE_NAMESPACE, probeServerSelector(node), opts.timeoutMs, `the probe server on ${node}`, opts.signal, opts.shared?.pods);
-  const serverIps: string[] = (ready.status?.podIPs ?? []).map((p: any) => p.ip).filter(Boolean);
-  const peer = await pickPeer(client, node, opts.peerNetwork);
-  const jobs = [
-    probeClientJob({ runOn: peer ?? node, migratedNode: node, image, httpTargets: serverIps, dnsNames: [], suffix: 'peer' }),
-    probeClientJob({ runOn: node, migratedNode: node, image, httpTargets: [], dnsNames: ['kubernetes.default.svc.cluster.local'], suffix: 'dns' }),
-  ];
+  // The DNS check needs neither the server nor a peer: it starts with the server, and the requests of
+  // the probe go out together where they do not depend on each other.
+  const dnsJob = probeClientJob({ runOn: node, migratedNode: node, image, httpTargets: [], dnsNames: ['kubernetes.default.svc.cluster.local'], suffix: 'dns' });
+  const created: KubeObject[] = [server, dnsJob];
+  const uids = new Map<KubeObject, string | undefined>();
   try {
-    const uids = new Map<KubeObject, string | undefined>();
-    for (const job of jobs) uids.set(job, (await client.ensure(job)).object.metadata?.uid);
+    const [, dns] = await Promise.all([client.ensure(server), client.ensure(dnsJob)]);
+    uids.set(dnsJob, dns.object.metadata?.uid);
+    wait('waiting for the probe server pod to be Ready');
+    const [ready, peer] = await Promise.all([
+      waitForPodReadyOnNode(client, node, PROBE_NAMESPACE, probeServerSelector(node), opts.timeoutMs, `the probe server on ${node}`, opts.signal, opts.shared?.pods),
+      pickPeer(client, node, opts.peerNetwork),
+    ]);
+    const serverIps: string[] = (ready.status?.podIPs ?? []).map((p: any) => p.ip).filter(Boolean);
+    const peerJob = probeClientJob({ runOn: peer ?? node, migratedNode: node, image, httpTargets: serverIps, dnsNames: [], suffix: 'peer' });
+    created.push(peerJob);
+    uids.set(peerJob, (await client.ensure(peerJob)).object.metadata?.uid);
     wait(`waiting for probes: ${peer ? `${peer} -> ${node} (${serverIps.join(', ')})` : 'no peer left; same-node check'}, DNS from ${node}`);
-    for (const job of jobs) {
-      const outcome = await waitForJob(client, job.metadata!.namespace!, job.metadata!.name!, opts.timeoutMs, opts.signal, opts.shared?.jobs, uids.get(job));
+    const jobs = [peerJob, dnsJob];
+    const outcomes = await Promise.all(jobs.map((job) => waitForJob(client, job.metadata!.namespace!, job.metadata!.name!, opts.timeoutMs, opts.signal, opts.shared?.jobs, uids.get(job))));
+    outcomes.forEach((outcome, i) => {
+      const job = jobs[i];
       if (!outcome.succeeded) throw new Error(`probe Job ${job.metadata!.namespace}/${job.metadata!.name} failed (${outcome.reason}); see kubectl -n ${job.metadata!.namespace} logs job/${job.metadata!.name}`);
-    }
+    });
   } finally {
-    for (const obj of [server, ...jobs]) {
-      await client.delete({ apiVersion: obj.apiVersion!, kind: obj.kind!, name: obj.metadata!.name!, namespace: obj.metadata!.namespace }).catch(() => undefined);
-    }
+    await Promise.all(created.map((obj) => client.delete({ apiVersion: obj.apiVersion!, kind: obj.kind!, name: obj.metadata!.name!, namespace: obj.metadata!.namespace }).catch(() => undefined)));
   }
 }
 
