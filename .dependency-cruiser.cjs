@@ -4,7 +4,9 @@
  *
  * LAYERS lists the layers bottom to top. A module may import its own layer and the layers below it,
  * never one above:
- *   names    src/names.ts   labels, annotations, namespaces, the Calico API group: imports nothing
+ *   names    src/*.ts       labels, annotations, namespaces, the Calico API group (names.ts), and the
+ *                           small rules every layer shares: Kubernetes names, selectors and node
+ *                           readiness (k8s.ts), durations (duration.ts), a check's result (finding.ts)
  *   net      src/net/       IP and CIDR arithmetic
  *   cluster  src/cluster/   the one Kubernetes client (the only importer of @kubernetes/client-node)
  *   calico   src/calico/    Calico objects, built as plain data
@@ -16,7 +18,7 @@
  */
 const LAYERS = ['names', 'net', 'cluster', 'calico', 'flannel', 'plan', 'host', 'engine', 'cli'];
 
-const pathOf = (layer) => (layer === 'names' ? '^src/names\\.ts$' : `^src/${layer}/`);
+const pathOf = (layer) => (layer === 'names' ? '^src/[^/]+\\.ts$' : `^src/${layer}/`);
 
 const upwardRules = LAYERS.slice(0, -1).map((layer, i) => ({
   name: `layer-${layer}`,

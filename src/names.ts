@@ -9,12 +9,16 @@ export type NetworkLabel = 'flannel' | 'none' | 'calico';
 export const NODE_STATE_ANNOTATION = 'flannel2calico.io/state';
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'flannel2calico';
+/** Selects every object the migration created. */
+export const MANAGED_BY_SELECTOR = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
 export const ROLE_LABEL = 'flannel2calico.io/role';
 export const NODE_LABEL = 'flannel2calico.io/node';
 export const STATE_NAMESPACE = 'kube-system';
 export const STATE_CONFIGMAP = 'flannel2calico-state';
 export const LEASE_NAME = 'flannel2calico';
 export const EVENT_NAMESPACE = 'default';
+/** Calico's DaemonSet in kube-system, unless the operator names another (CALICO_DAEMONSET_NAME). */
+export const DEFAULT_CALICO_DAEMONSET = 'calico-node';
 /** Labels that mark a control-plane node: kubeadm's, the older master, and Rancher RKE's controlplane. */
 export const CONTROL_PLANE_LABELS = ['node-role.kubernetes.io/control-plane', 'node-role.kubernetes.io/master', 'node-role.kubernetes.io/controlplane'];
 /**

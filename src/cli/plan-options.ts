@@ -1,12 +1,13 @@
 import { Option, type Command } from 'commander';
+import { parseDuration } from '../duration.js';
 import type { PlanOptions } from '../plan/types.js';
 import { UsageError } from './exit.js';
 
 /** Parses 90s / 5m / 1h / 300 (seconds) into seconds. */
 export function parseDurationSeconds(raw: string, flag: string): number {
-  const m = /^(\d+)(s|m|h)?$/.exec(String(raw).trim());
-  if (!m) throw new UsageError(`${flag}: expected a duration such as 90s, 5m or 1h (got "${raw}")`, 'A whole number followed by s, m or h; a bare number is seconds.');
-  return Number(m[1]) * { s: 1, m: 60, h: 3600 }[(m[2] ?? 's') as 's' | 'm' | 'h'];
+  const seconds = parseDuration(raw);
+  if (seconds === undefined) throw new UsageError(`${flag}: expected a duration such as 90s, 5m or 1h (got "${raw}")`, 'A whole number followed by s, m or h; a bare number is seconds.');
+  return seconds;
 }
 
 /** A duration flag that bounds a wait: 0, negative or garbage values are refused (exit 2). */

@@ -1,5 +1,5 @@
 import inquirer from 'inquirer';
-import type { Answer, Confirmation } from '../engine/engine.js';
+import type { Answer, Confirmation } from '../engine/run-context.js';
 import type { CommandContext } from './context.js';
 import { CliError, ExitCode } from './exit.js';
 

@@ -1,6 +1,5 @@
 import { Option, type Command } from 'commander';
-import { parseDaemonSetRef } from '../flannel/discovery.js';
-import { SETTING_DEFINITIONS, SettingError, parseOverrides, type SettingDefinition, type SettingKey, type SettingOverrides } from '../flannel/settings.js';
+import { SETTING_DEFINITIONS, parseOverrides, type SettingDefinition, type SettingKey, type SettingOverrides } from '../flannel/settings.js';
 
 const PLACEHOLDERS: Record<SettingDefinition['type'], string> = {
   cidr: 'cidr',
@@ -28,31 +27,12 @@ export function addSettingsOptions(cmd: Command): Command {
   return cmd;
 }
 
-/**
- * The operator's overrides: flags win over the environment variables (FLANNEL_VNI …). A DaemonSet given as
- * "namespace/name" (flag or FLANNEL_DAEMONSET_NAME) also sets the namespace. Throws SettingError (exit 2).
- */
+/** The operator's overrides from the flags and the environment (parseOverrides). Throws SettingError (exit 2). */
 export function settingsOverrides(options: Record<string, unknown>, env: NodeJS.ProcessEnv): SettingOverrides {
   const flags: Partial<Record<SettingKey, string | undefined>> = {};
   for (const def of SETTING_DEFINITIONS) {
     const value = options[attributeOf(def)];
     if (value !== undefined) flags[def.key] = String(value);
   }
-  const overrides = parseOverrides(flags, env);
-  const name = overrides.flannelDaemonSetName;
-  if (name) {
-    const def = SETTING_DEFINITIONS.find((d) => d.key === 'flannelDaemonSetName')!;
-    const origin = name.source === 'flag' ? def.flag : `environment variable ${def.env}`;
-    const ref = parseDaemonSetRef(name.value);
-    if (!ref) throw new SettingError(`${origin}: expected NAME or NAMESPACE/NAME of a DaemonSet (got "${name.value}")`);
-    overrides.flannelDaemonSetName = { value: ref.name, source: name.source };
-    if (ref.namespace) {
-      const namespace = overrides.flannelDaemonSetNamespace;
-      if (namespace && namespace.value !== ref.namespace && namespace.source === name.source) {
-        throw new SettingError(`${origin} names namespace ${ref.namespace}, but ${namespace.source === 'flag' ? '--flannel-namespace' : 'FLANNEL_DAEMONSET_NAMESPACE'} says ${namespace.value}`);
-      }
-      if (!namespace || namespace.source === 'env' || namespace.value === ref.namespace) overrides.flannelDaemonSetNamespace = { value: ref.namespace, source: name.source };
-    }
-  }
-  return overrides;
+  return parseOverrides(flags, env);
 }

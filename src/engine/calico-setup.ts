@@ -1,4 +1,5 @@
-import { isClusterError, type ClusterClient, type KubeObject } from '../cluster/index.js';
+import { isClusterError, type KubeObject } from '../cluster/index.js';
+import type { ClusterPort } from './cluster-port.js';
 import type { Plan } from '../plan/types.js';
 import { CALICO_GROUP_VERSION as CALICO_GV, MANAGED_BY, MANAGED_BY_LABEL, MIGRATION_LABEL } from '../names.js';
 import type { EventSink } from './events.js';
@@ -50,7 +51,7 @@ export function prepareCalicoManifest(objects: KubeObject[], calicoDaemonSetName
 }
 
 /** Applies a manifest server-side: CRDs first (waiting until Established), then everything else. */
-export async function applyManifest(client: ClusterClient, objects: KubeObject[], onEvent: EventSink): Promise<void> {
+export async function applyManifest(client: ClusterPort, objects: KubeObject[], onEvent: EventSink): Promise<void> {
   const crds = objects.filter((o) => o.kind === 'CustomResourceDefinition');
   const rest = objects.filter((o) => o.kind !== 'CustomResourceDefinition');
   for (const crd of crds) await client.apply(crd);
@@ -76,7 +77,7 @@ function sameObjectSpec(a: KubeObject, b: KubeObject, keys: string[]): string[] 
 }
 
 /** Creates the IP pools, or checks the existing ones match; the plan's replacePools (Canal's non-VXLAN default pool) are replaced. */
-export async function ensurePools(client: ClusterClient, plan: Plan, onEvent: EventSink): Promise<void> {
+export async function ensurePools(client: ClusterPort, plan: Plan, onEvent: EventSink): Promise<void> {
   for (const name of plan.calico.replacePools ?? []) {
     const ref = { apiVersion: CALICO_GV, kind: 'IPPool', name };
     const existing = await client.find(ref);
@@ -99,7 +100,7 @@ export async function ensurePools(client: ClusterClient, plan: Plan, onEvent: Ev
   }
 }
 
-export async function ensureFelixConfiguration(client: ClusterClient, patch: object): Promise<void> {
+export async function ensureFelixConfiguration(client: ClusterPort, patch: object): Promise<void> {
   const ref = { apiVersion: CALICO_GV, kind: 'FelixConfiguration', name: 'default' };
   if (await client.find(ref)) await client.mergePatch(ref, patch);
   else await client.create(owned({ apiVersion: CALICO_GV, kind: 'FelixConfiguration', metadata: { name: 'default' }, ...(patch as object) }));
@@ -115,7 +116,7 @@ const IPAM_IDENTITY_FIELDS: Record<string, string[]> = {
  * Creates a node's IPAM objects; an object that already exists must describe the same thing
  * (a rerun), otherwise the node's podCIDR is claimed by something else and we stop.
  */
-export async function ensureNodeIpam(client: ClusterClient, objects: KubeObject[]): Promise<void> {
+export async function ensureNodeIpam(client: ClusterPort, objects: KubeObject[]): Promise<void> {
   for (const obj of objects) {
     const { object: existing, created } = await client.ensure(owned(obj));
     if (created) continue;
@@ -137,7 +138,7 @@ export async function ensureNodeIpam(client: ClusterClient, objects: KubeObject[
   }
 }
 
-export async function isCalicoCrdInstalled(client: ClusterClient): Promise<boolean> {
+export async function isCalicoCrdInstalled(client: ClusterPort): Promise<boolean> {
   try {
     await client.list(CALICO_GV, 'IPPool');
     return true;

@@ -1,5 +1,6 @@
-import type { ClusterClient, KubeObject } from '../cluster/index.js';
+import type { KubeObject } from '../cluster/index.js';
 import { CALICO_GROUP_VERSION as CALICO_GV } from '../names.js';
+import type { ClusterPort } from './cluster-port.js';
 import { isCalicoCrdInstalled } from './calico-setup.js';
 import { readNodeState, type ClusterBefore } from './state.js';
 
@@ -9,7 +10,7 @@ import { readNodeState, type ClusterBefore } from './state.js';
  * manifest do not exist yet (the install creates them), the IP pools and FelixConfiguration.
  * `revert --all` puts the cluster back to this.
  */
-export async function captureClusterBefore(client: ClusterClient, manifest: KubeObject[]): Promise<ClusterBefore> {
+export async function captureClusterBefore(client: ClusterPort, manifest: KubeObject[]): Promise<ClusterBefore> {
   const createdByInstall: ClusterBefore['createdByInstall'] = [];
   for (const obj of manifest) {
     const ref = { apiVersion: obj.apiVersion!, kind: obj.kind!, name: obj.metadata!.name!, ...(obj.metadata?.namespace ? { namespace: obj.metadata.namespace } : {}) };

@@ -1,13 +1,10 @@
 import { setMaxListeners } from 'node:events';
-import { isClusterError, type ClusterClient, type KubeObject } from '../cluster/index.js';
+import { isClusterError, type KubeObject } from '../cluster/index.js';
+import { cannotDelete } from '../plan/drain-filters.js';
+import type { PdbRef, PodVerdict } from '../plan/types.js';
+import type { ClusterPort } from './cluster-port.js';
 import { pause, waitingOnCluster } from './step-timing.js';
 import { throwIfInterrupted, waitForPodsGone } from './waits.js';
-
-/** How one pod is treated by the drain (kubectl drain's filters). */
-export interface PodVerdict {
-  action: 'evict' | 'skip' | 'refuse';
-  reason: string;
-}
 
 export interface DrainOptions {
   timeoutMs: number;
@@ -26,17 +23,15 @@ export interface DrainOptions {
   signal?: AbortSignal;
 }
 
-export interface BlockingBudget {
-  namespace: string;
-  name: string;
-  disruptionsAllowed?: number;
+/** A PodDisruptionBudget that refused the eviction of `pod`. */
+export interface BlockingBudget extends PdbRef {
   pod: string;
 }
 
 /** Pods that kubectl drain would refuse to remove without --force / --delete-emptydir-data. */
 export class DrainRefusedError extends Error {
   constructor(readonly node: string, readonly pods: Array<{ pod: string; reason: string }>) {
-    super(`cannot drain ${node}: ${Object.entries(groupBy(pods)).map(([reason, names]) => `${reason}: ${names.join(', ')}`).join('; ')}`);
+    super(`cannot drain ${node}: ${cannotDelete(pods)}`);
   }
 }
 
@@ -44,15 +39,9 @@ export class DrainRefusedError extends Error {
 export class DrainBlockedError extends Error {
   constructor(readonly node: string, readonly budgets: BlockingBudget[], readonly pending: string[]) {
     super(budgets.length
-      ? `drain of ${node} timed out: ${budgets.map((b) => `PodDisruptionBudget ${b.namespace}/${b.name} allows ${b.disruptionsAllowed ?? 0} disruption(s) (blocks ${b.pod})`).join('; ')}`
+      ? `drain of ${node} timed out: ${budgets.map((b) => `PodDisruptionBudget ${b.namespace}/${b.name} allows ${b.disruptionsAllowed} disruption(s) (blocks ${b.pod})`).join('; ')}`
       : `drain of ${node} timed out with pods still terminating: ${pending.join(', ')}`);
   }
-}
-
-function groupBy(pods: Array<{ pod: string; reason: string }>): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  for (const p of pods) (out[p.reason] ??= []).push(p.pod);
-  return out;
 }
 
 const podName = (p: KubeObject) => `${p.metadata?.namespace}/${p.metadata?.name}`;
@@ -85,7 +74,7 @@ interface WatchedBudget {
 export class BudgetWaiters {
   private readonly budgets = new Map<string, WatchedBudget>();
 
-  constructor(private readonly client: ClusterClient, private readonly lingerMs = 30_000) {}
+  constructor(private readonly client: ClusterPort, private readonly lingerMs = 30_000) {}
 
   /** The budget's disruptionsAllowed as last seen by the watch. */
   allowed(namespace: string, name: string): number | undefined {
@@ -162,14 +151,28 @@ export class BudgetWaiters {
   }
 }
 
+/** The Eviction API refuses pods of a namespace being deleted (403, cause NamespaceTerminating). */
+function isNamespaceTerminating(err: unknown): boolean {
+  return isClusterError(err, 'forbidden') && err.causes.some((c) => c.reason === 'NamespaceTerminating');
+}
+
+/**
+ * As kubectl drain: a pod the namespace controller has marked for deletion (or that is already
+ * gone or replaced) is not evicted again, only waited for.
+ */
+async function markedForDeletion(client: ClusterPort, pod: KubeObject): Promise<boolean> {
+  const fresh = await client.find({ apiVersion: 'v1', kind: 'Pod', name: pod.metadata!.name!, namespace: pod.metadata!.namespace }).catch(() => pod);
+  return !fresh || fresh.metadata?.uid !== pod.metadata?.uid || Boolean(fresh.metadata?.deletionTimestamp);
+}
+
 /**
  * Drains a cordoned node the way `kubectl drain --ignore-daemonsets` does: list the node's pods,
  * refuse the whole node if any pod may not be removed, evict the rest concurrently through the
  * Eviction API (retrying a 429 as soon as the PodDisruptionBudget that refused it allows a disruption
- * again, naming it while it blocks), then wait for the evicted pods to be gone. One global deadline,
- * never infinite.
+ * again, naming it while it blocks; in a namespace being deleted, retrying until the pod is marked for
+ * deletion), then wait for the evicted pods to be gone. One global deadline, never infinite.
  */
-export async function drainNode(client: ClusterClient, node: string, opts: DrainOptions): Promise<{ evicted: string[]; skipped: string[] }> {
+export async function drainNode(client: ClusterPort, node: string, opts: DrainOptions): Promise<{ evicted: string[]; skipped: string[] }> {
   const deadline = Date.now() + opts.timeoutMs;
   const pods = await client.list<KubeObject>('v1', 'Pod', { fieldSelector: `spec.nodeName=${node}` });
   const verdicts = pods.map((pod) => ({ pod, verdict: opts.classify(pod) }));
@@ -194,7 +197,7 @@ export async function drainNode(client: ClusterClient, node: string, opts: Drain
   }
 }
 
-async function evictAndWait(client: ClusterClient, node: string, opts: DrainOptions & { budgets: BudgetWaiters }, deadline: number, toEvict: KubeObject[], skipped: string[], signal: AbortSignal): Promise<{ evicted: string[]; skipped: string[] }> {
+async function evictAndWait(client: ClusterPort, node: string, opts: DrainOptions & { budgets: BudgetWaiters }, deadline: number, toEvict: KubeObject[], skipped: string[], signal: AbortSignal): Promise<{ evicted: string[]; skipped: string[] }> {
   const blocked = new Map<string, BlockingBudget>();
   const evictOne = async (pod: KubeObject): Promise<void> => {
     let after: string | undefined;
@@ -204,11 +207,19 @@ async function evictAndWait(client: ClusterClient, node: string, opts: DrainOpti
         blocked.delete(podName(pod));
         return;
       } catch (err) {
+        if (isNamespaceTerminating(err)) {
+          if (await markedForDeletion(client, pod)) return;
+          const left = deadline - Date.now();
+          if (left <= 0 || signal.aborted) return;
+          opts.onWaiting(`eviction of ${podName(pod)} refused: namespace ${pod.metadata!.namespace} is being deleted; waiting for its controller to delete the pod; retry in ${Math.round(opts.retryDelayMs / 1000)} s, ${Math.round(left / 1000)} s left`);
+          await pause(Math.min(opts.retryDelayMs, left), signal);
+          continue;
+        }
         if (!isClusterError(err, 'too-many-requests')) throw err;
         const namespace = pod.metadata!.namespace!;
         const name = budgetNamed(err.causes);
         const left = deadline - Date.now();
-        if (name) blocked.set(podName(pod), { namespace, name, disruptionsAllowed: opts.budgets.allowed(namespace, name), pod: podName(pod) });
+        if (name) blocked.set(podName(pod), { namespace, name, disruptionsAllowed: opts.budgets.allowed(namespace, name) ?? 0, pod: podName(pod) });
         if (left <= 0 || signal.aborted) return;
         if (!name) {
           opts.onWaiting(`eviction of ${podName(pod)} refused (${err.message}); retry in ${Math.round(opts.retryDelayMs / 1000)} s`);
@@ -218,7 +229,7 @@ async function evictAndWait(client: ClusterClient, node: string, opts: DrainOpti
         opts.onWaiting(`waiting on PDB ${namespace}/${name}: ${opts.budgets.allowed(namespace, name) ?? 0} disruptions allowed (${podName(pod)}); retry when it allows one, ${Math.round(left / 1000)} s left`);
         after = await waitingOnCluster(() => opts.budgets.wait(namespace, name, Math.min(opts.retryDelayMs, left), signal, after));
         const budget = blocked.get(podName(pod));
-        if (budget) budget.disruptionsAllowed = opts.budgets.allowed(namespace, name);
+        if (budget) budget.disruptionsAllowed = opts.budgets.allowed(namespace, name) ?? 0;
       }
     }
   };

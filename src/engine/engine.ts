@@ -1,8 +1,8 @@
 import { setMaxListeners } from 'node:events';
-import { isClusterError, type ClusterClient, type KubeObject } from '../cluster/index.js';
+import { isClusterError, type KubeObject } from '../cluster/index.js';
+import type { ClusterPort } from './cluster-port.js';
 import type { Plan, PlannedNode } from '../plan/types.js';
 import { hostScriptJob, loadHostScript, type HostScriptJobOptions } from '../host/pods.js';
-import type { AuditLog } from './audit.js';
 import {
   applyManifest,
   calicoDaemonSetProblems,
@@ -12,28 +12,22 @@ import {
   isCalicoCrdInstalled,
   prepareCalicoManifest,
 } from './calico-setup.js';
-import { MANAGED_BY, MANAGED_BY_LABEL, MIGRATION_LABEL, NODE_STATE_ANNOTATION, STATE_NAMESPACE } from '../names.js';
+import { MANAGED_BY_SELECTOR, MIGRATION_LABEL, NODE_STATE_ANNOTATION, STATE_NAMESPACE } from '../names.js';
 import { PROBE_NAMESPACE } from './probe.js';
 import { SharedWatch } from './shared-watch.js';
 import { NODE_STEPS, STEP_TITLES, type EngineEvent, type EventSink, type NodeStep } from './events.js';
 import { MigrationLock } from './lock.js';
-import { readMigrationRecord, readNodeState, stateFor, writeMigrationRecord, writeNodeState, type MigrationRecord, type NodeMigrationState, type RunRecord } from './state.js';
+import type { Confirmation, RunContext } from './run-context.js';
+import { readMigrationRecord, readNodeState, recordOfPlan, stateFor, writeMigrationRecord, writeNodeState, type MigrationRecord, type NodeMigrationState, type RunRecord } from './state.js';
+import { calicoDaemonSetName } from '../flannel/settings.js';
+import { labelSelector } from '../k8s.js';
 import { pause, StepClock, timeStep } from './step-timing.js';
-import { InterruptedError, selectorString, waitForNoPodOnNode, waitForPodReadyOnNode } from './waits.js';
+import { InterruptedError, waitForDaemonSetGone, waitForNoPodOnNode, waitForPodReadyOnNode } from './waits.js';
 import { captureClusterBefore, wasUnschedulableBefore } from './cluster-before.js';
 import { checkHelperImage, runHostScriptJob, type HostJobRun } from './host-jobs.js';
 import { forEachLimited } from './concurrency.js';
 import { BudgetWaiters } from './drain.js';
 import { cordonAndDrain, deleteHelperObjects, listDrainObjects, nodeEvent, probeNode, restartPodNetworkPods, setNetworkLabel, setUnschedulable, type DrainObjects } from './node-ops.js';
-
-export type Answer = 'yes' | 'no' | 'all';
-
-export interface Confirmation {
-  kind: 'install-calico' | 'first-node' | 'batch' | 'finalize' | 'revert';
-  message: string;
-  /** Offer "yes to all remaining". */
-  allowAll?: boolean;
-}
 
 export interface EngineOptions {
   plan: Plan;
@@ -41,9 +35,6 @@ export interface EngineOptions {
   allNodes?: PlannedNode[];
   /** Upstream flannel-migration manifest, used when Calico is not installed yet. */
   calicoManifest?: KubeObject[];
-  confirm: (c: Confirmation) => Promise<Answer>;
-  onEvent: EventSink;
-  audit: AuditLog;
   helperImage: string;
   probeImage: string;
   drainTimeoutMs: number;
@@ -53,8 +44,6 @@ export interface EngineOptions {
   finalize: 'yes' | 'no' | 'ask';
   /** Skip the connectivity proof (e.g. where helper images cannot be pulled). */
   skipProbe?: boolean;
-  /** Ctrl-C: every wait and loop stops at its next safe point; no new node or step starts. */
-  signal?: AbortSignal;
   /** How long an unreachable or failing API server is waited for before the run gives up (default 5 min). */
   apiOutageMs?: number;
 }
@@ -133,7 +122,6 @@ export class MigrationEngine {
   private readonly lock: MigrationLock;
   private readonly stepTimeoutMs: number;
   private readonly signal?: AbortSignal;
-  private confirmAll = false;
   private readonly skipped = new Set<string>();
   private readonly notInPlan = new Set<string>();
   /** The budgets' watches, shared by every drain of the run. */
@@ -149,13 +137,13 @@ export class MigrationEngine {
   /** DaemonSet selectors, read once per run: they do not change during a migration. */
   private readonly selectors = new Map<string, Promise<string | undefined>>();
 
-  constructor(private readonly client: ClusterClient, private readonly opts: EngineOptions) {
+  constructor(private readonly client: ClusterPort, private readonly ctx: RunContext, private readonly opts: EngineOptions) {
     this.budgets = new BudgetWaiters(client);
-    const tools = { namespace: STATE_NAMESPACE, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}` };
+    const tools = { namespace: STATE_NAMESPACE, labelSelector: MANAGED_BY_SELECTOR };
     this.toolJobs = new SharedWatch(client, 'batch/v1', 'Job', tools);
     this.toolPods = new SharedWatch(client, 'v1', 'Pod', tools);
-    this.signal = opts.signal;
-    this.lock = new MigrationLock(client, 30, opts.signal);
+    this.signal = ctx.signal;
+    this.lock = new MigrationLock(client, 30, ctx.signal);
     this.stepTimeoutMs = opts.stepTimeoutMs ?? 5 * 60_000;
   }
 
@@ -189,15 +177,7 @@ export class MigrationEngine {
   }
 
   private emit(event: EngineEvent): void {
-    this.opts.audit.write({ ...event, type: 'event', event: event.type });
-    this.opts.onEvent(event);
-  }
-
-  private async ask(c: Confirmation): Promise<boolean> {
-    if (this.confirmAll && c.allowAll) return true;
-    const answer = await this.opts.confirm(c);
-    if (answer === 'all') this.confirmAll = true;
-    return answer !== 'no';
+    this.ctx.emit(event);
   }
 
   async run(): Promise<RunOutcome> {
@@ -233,7 +213,7 @@ export class MigrationEngine {
           : { kind: 'batch', message: `Migrate batch ${index + 1}/${plan.batches.length} (${names})?`, allowAll: true };
         if (first) await this.checkHelperImage(pending[0]);
         first = false;
-        if (!(await this.ask(question))) return { ...this.summary(migrated), status: 'declined' };
+        if (!(await this.ctx.ask(question))) return { ...this.summary(migrated), status: 'declined' };
         if (this.signal?.aborted) return this.stopped({ ...this.summary(migrated), status: 'interrupted', at: [] });
         this.emit({ type: 'batch-start', index: index + 1, total: plan.batches.length, nodes: pending.map((n) => n.name) });
         this.batchDrainObjects = undefined;
@@ -268,13 +248,13 @@ export class MigrationEngine {
       this.budgets.close();
       for (const watch of [this.toolJobs, this.toolPods, this.calicoPods]) watch?.close();
       await this.lock.release().catch(() => undefined);
-      this.opts.audit.write({ type: 'api-usage', ...this.client.usage });
+      this.ctx.audit.write({ type: 'api-usage', ...this.client.usage });
     }
   }
 
   /** Records how the run ended in the migration record (for `status` and the next run), then returns the outcome. */
-  private async stopped(outcome: RunOutcome): Promise<RunOutcome> {
-    const run: RunRecord = { outcome: outcome.status === 'declined' ? 'completed' : outcome.status, at: new Date().toISOString() };
+  private async stopped(outcome: Exclude<RunOutcome, { status: 'declined' }>): Promise<RunOutcome> {
+    const run: RunRecord = { outcome: outcome.status, at: new Date().toISOString() };
     if (outcome.status === 'failed') run.failures = outcome.failures.map((f) => ({ node: f.node, step: f.step, error: f.error.message }));
     if (outcome.status === 'interrupted') run.failures = outcome.at.map((a) => ({ node: a.node, step: a.step, error: 'interrupted' }));
     if (outcome.skipped.length) run.skipped = outcome.skipped;
@@ -327,22 +307,10 @@ export class MigrationEngine {
     if (!calicoKinds) this.emit({ type: 'warning', message: 'server dry run: Calico\'s CRDs are not installed yet, so the IP pools, Felix settings and IPAM objects cannot be validated by the API server; skipping them' });
     this.emit({ type: 'phase', phase: 'datastore', message: 'writing Calico IP pools, Felix VXLAN settings and per-node IPAM' });
     if (calicoKinds) {
-      await ensurePools(this.client, plan, this.opts.onEvent);
+      await ensurePools(this.client, plan, (e) => this.emit(e));
       await ensureFelixConfiguration(this.client, plan.calico.felixConfigurationPatch);
     }
-    const now = new Date().toISOString();
-    await writeMigrationRecord(this.client, {
-      phase: 'migrating',
-      planHash: plan.cluster.stateHash,
-      flavour: plan.flavour,
-      flannelDaemonSet: plan.flannelDaemonSet,
-      calicoDaemonSet: String(plan.settings.calicoDaemonSetName?.value ?? 'calico-node'),
-      settings: plan.settings,
-      nodeOrder: plan.nodes.map((n) => n.name),
-      startedAt: record?.startedAt ?? now,
-      updatedAt: now,
-      before: record?.before,
-    });
+    await writeMigrationRecord(this.client, this.planRecord(record.startedAt, record.before));
     const everyNode = new Map([...(this.opts.allNodes ?? []), ...plan.nodes].map((n) => [n.name, n]));
     // Independent per node: a bounded number at once (the client's rate limit paces them further).
     await forEachLimited([...everyNode.values()], PREPARE_CONCURRENCY, async (node) => {
@@ -370,27 +338,26 @@ export class MigrationEngine {
 
   /** The first run writes down what it found, before changing anything, so `revert --all` can restore it. */
   private async recordClusterBefore(): Promise<MigrationRecord> {
-    const { plan } = this.opts;
-    const now = new Date().toISOString();
-    const record: MigrationRecord = {
-      phase: 'migrating',
-      planHash: plan.cluster.stateHash,
-      flavour: plan.flavour,
-      flannelDaemonSet: plan.flannelDaemonSet,
-      calicoDaemonSet: String(plan.settings.calicoDaemonSetName?.value ?? 'calico-node'),
-      settings: plan.settings,
-      nodeOrder: plan.nodes.map((n) => n.name),
-      startedAt: now,
-      updatedAt: now,
-      before: await captureClusterBefore(this.client, this.opts.calicoManifest ?? []),
-    };
+    const record = this.planRecord(new Date().toISOString(), await captureClusterBefore(this.client, this.opts.calicoManifest ?? []));
     await writeMigrationRecord(this.client, record);
     return record;
   }
 
+  /** The migration record of this plan. */
+  private planRecord(startedAt: string, before: MigrationRecord['before']): MigrationRecord {
+    const { plan } = this.opts;
+    return {
+      phase: 'migrating',
+      ...recordOfPlan(plan),
+      startedAt,
+      updatedAt: new Date().toISOString(),
+      before,
+    };
+  }
+
   private async ensureCalicoInstalled(): Promise<void> {
     const { plan } = this.opts;
-    const name = String(plan.settings.calicoDaemonSetName?.value ?? 'calico-node');
+    const name = calicoDaemonSetName(plan.settings);
     const existing = await this.client.find({ apiVersion: 'apps/v1', kind: 'DaemonSet', name, namespace: 'kube-system' });
     if (existing) {
       const problems = calicoDaemonSetProblems(existing);
@@ -405,9 +372,9 @@ export class MigrationEngine {
     const prepared = prepareCalicoManifest(this.opts.calicoManifest, name, mtu);
     const summary = `Install Calico in migration mode: ${prepared.objects.length} objects (${countKinds(prepared.objects)})` +
       (prepared.changes.length ? `, adjusted:\n  - ${prepared.changes.join('\n  - ')}` : '');
-    if (!(await this.ask({ kind: 'install-calico', message: `${summary}\nApply it now?` }))) throw new DeclinedError();
+    if (!(await this.ctx.ask({ kind: 'install-calico', message: `${summary}\nApply it now?` }))) throw new DeclinedError();
     this.emit({ type: 'phase', phase: 'install-calico', message: `applying ${prepared.objects.length} objects of the Calico manifest (server-side apply)` });
-    await applyManifest(this.client, prepared.objects, this.opts.onEvent);
+    await applyManifest(this.client, prepared.objects, (e) => this.emit(e));
   }
 
   private async restrictFlannelToUnmigratedNodes(): Promise<void> {
@@ -434,7 +401,7 @@ export class MigrationEngine {
     let unwritten = !recorded;
     const events: Array<Promise<void>> = [];
     const writeState = async (s: NodeMigrationState) => {
-      await this.retrying(`recording ${planned.name}`, () => writeNodeState(this.client, planned.name, s));
+      await this.recordProgress(planned.name, s.step, s);
       unwritten = false;
     };
     for (const step of NODE_STEPS) {
@@ -487,6 +454,16 @@ export class MigrationEngine {
     this.emit({ type: 'node-done', node: planned.name, elapsedMs: Date.now() - started });
   }
 
+  /** Records a node's progress on the Node; a node deleted meanwhile is gone, not failed. */
+  private async recordProgress(node: string, step: NodeStep, state: NodeMigrationState): Promise<void> {
+    try {
+      await this.retrying(`recording ${node}`, () => writeNodeState(this.client, node, state));
+    } catch (err) {
+      if (isClusterError(err, 'not-found')) throw new NodeGoneError(node, step);
+      throw err;
+    }
+  }
+
   /** `record`: the node's state annotation, for steps whose node patch records it (STATE_IN_PATCH). */
   private async runStep(step: NodeStep, planned: PlannedNode, state: NodeMigrationState, record?: Record<string, string>): Promise<void> {
     const name = planned.name;
@@ -511,7 +488,7 @@ export class MigrationEngine {
             return listed;
           },
           onWaiting: wait,
-          onEvicted: (pod) => this.opts.audit.write({ type: 'evicted', node: name, pod }),
+          onEvicted: (pod) => this.ctx.audit.write({ type: 'evicted', node: name, pod }),
           signal: this.signal,
         });
       case 'stop-flannel': {
@@ -529,7 +506,7 @@ export class MigrationEngine {
       case 'start-calico': {
         await setNetworkLabel(this.client, name, 'calico', record);
         if (this.client.serverDryRun) return;
-        const dsName = String(this.opts.plan.settings.calicoDaemonSetName?.value ?? 'calico-node');
+        const dsName = calicoDaemonSetName(this.opts.plan.settings);
         const selector = await this.daemonSetSelector('kube-system', dsName, true);
         this.calicoPods ??= new SharedWatch(this.client, 'v1', 'Pod', { namespace: 'kube-system', labelSelector: selector });
         wait(`waiting for calico-node on ${name} to be Ready`);
@@ -565,7 +542,7 @@ export class MigrationEngine {
       const ref = { apiVersion: 'apps/v1', kind: 'DaemonSet', name, namespace };
       selector = (required ? this.client.get(ref) : this.client.find(ref)).then((ds) => {
         const labels = ds?.spec?.selector?.matchLabels;
-        return labels ? selectorString(labels) : undefined;
+        return labels ? labelSelector(labels) : undefined;
       });
       this.selectors.set(key, selector);
       const read = selector;
@@ -638,10 +615,11 @@ export class MigrationEngine {
       this.emit({ type: 'info', message: 'every node runs Calico; run `flannel2calico migrate --finalize` to remove flannel (until then its DaemonSet is kept, so nodes can still be moved back)' });
       return false;
     }
-    if (this.opts.finalize === 'ask' && !(await this.ask({ kind: 'finalize', message: 'Every node runs Calico. Finalize now: delete the flannel DaemonSet and the migration labels? (nodes can no longer be moved back to flannel afterwards)' }))) {
+    if (this.opts.finalize === 'ask' && !(await this.ctx.ask({ kind: 'finalize', message: 'Every node runs Calico. Finalize now: delete the flannel DaemonSet and the migration labels? (nodes can no longer be moved back to flannel afterwards)' }))) {
       return false;
     }
-    await finalizeMigration(this.client, this.opts.plan.flannelDaemonSet, String(this.opts.plan.settings.calicoDaemonSetName?.value ?? 'calico-node'), (e) => this.emit(e));
+    await finalizeMigration(this.client, this.opts.plan.flannelDaemonSet, calicoDaemonSetName(this.opts.plan.settings), (e) => this.emit(e),
+      { timeoutMs: this.stepTimeoutMs, signal: this.signal });
     return true;
   }
 }
@@ -659,10 +637,18 @@ function countKinds(objects: KubeObject[]): string {
   return [...counts.entries()].map(([k, n]) => `${n} ${k}`).join(', ');
 }
 
-/** Removes flannel and every trace of the migration once all nodes run Calico. */
-export async function finalizeMigration(client: ClusterClient, flannel: { name: string; namespace: string }, calicoDaemonSet: string, emit: EventSink): Promise<void> {
+/**
+ * Removes flannel and every trace of the migration once all nodes run Calico: flannel's DaemonSet
+ * first, waiting (up to `timeoutMs`, stopping at Ctrl-C) until it and its pods are gone.
+ */
+export async function finalizeMigration(client: ClusterPort, flannel: { name: string; namespace: string }, calicoDaemonSet: string, emit: EventSink,
+  wait: { timeoutMs: number; signal?: AbortSignal }): Promise<void> {
   emit({ type: 'phase', phase: 'finalize', message: `deleting flannel DaemonSet ${flannel.namespace}/${flannel.name}` });
   await client.delete({ apiVersion: 'apps/v1', kind: 'DaemonSet', name: flannel.name, namespace: flannel.namespace });
+  if (!client.serverDryRun) {
+    emit({ type: 'phase', phase: 'finalize', message: `waiting for DaemonSet ${flannel.namespace}/${flannel.name} and its pods to be gone (up to ${Math.round(wait.timeoutMs / 1000)} s)` });
+    await waitForDaemonSetGone(client, flannel, wait.timeoutMs, wait.signal, (message) => emit({ type: 'info', message }));
+  }
   const calicoRef = { apiVersion: 'apps/v1', kind: 'DaemonSet', name: calicoDaemonSet, namespace: 'kube-system' };
   const calico = await client.find(calicoRef);
   if (calico?.spec?.template?.spec?.nodeSelector?.[MIGRATION_LABEL] !== undefined) {

@@ -1,4 +1,5 @@
-import type { ClusterClient, KubeObject } from '../cluster/index.js';
+import type { KubeObject } from '../cluster/index.js';
+import type { ClusterPort } from './cluster-port.js';
 import { DEFAULT_HELPER_IMAGE, hostPodOutcome, staleHostJobReason } from '../host/pods.js';
 import type { SharedWatch } from './shared-watch.js';
 import { waitingOnCluster } from './step-timing.js';
@@ -35,8 +36,7 @@ function jobRef(job: KubeObject) {
  * another image or script, is deleted first (and its pods with it), so a rerun never waits on
  * a stale Job.
  */
-/** Returns the UID of the Job to wait on. */
-export async function ensureHostJob(client: ClusterClient, job: KubeObject, run: HostJobRun): Promise<string | undefined> {
+export async function ensureHostJob(client: ClusterPort, job: KubeObject, run: HostJobRun): Promise<string | undefined> {
   const ref = jobRef(job);
   // Created first: a Job of an earlier run (a conflict) is the rare case, read only then.
   const { object: existing, created } = await client.ensure(job);
@@ -55,7 +55,7 @@ export async function ensureHostJob(client: ClusterClient, job: KubeObject, run:
 }
 
 /** The newest pod of this Job (its own, not one of an earlier Job of the same name). */
-async function lastJobPod(client: ClusterClient, job: KubeObject): Promise<KubeObject | undefined> {
+async function lastJobPod(client: ClusterPort, job: KubeObject): Promise<KubeObject | undefined> {
   const current = await client.find(jobRef(job));
   const uid = current?.metadata?.uid;
   const pods = await client.list('v1', 'Pod', { namespace: job.metadata!.namespace, labelSelector: `job-name=${job.metadata!.name}` });
@@ -65,7 +65,7 @@ async function lastJobPod(client: ClusterClient, job: KubeObject): Promise<KubeO
 }
 
 /** Runs a host script Job to its end; a failure is an error with the script's own lines and, for missing commands, the image to use. */
-export async function runHostScriptJob(client: ClusterClient, job: KubeObject, run: HostJobRun & { wait: (m: string) => void }): Promise<void> {
+export async function runHostScriptJob(client: ClusterPort, job: KubeObject, run: HostJobRun & { wait: (m: string) => void }): Promise<void> {
   const { name, namespace } = job.metadata as { name: string; namespace: string };
   const uid = await ensureHostJob(client, job, run);
   if (client.serverDryRun) return;
@@ -84,7 +84,7 @@ export async function runHostScriptJob(client: ClusterClient, job: KubeObject, r
  * Waits for a check Job; a pod whose image cannot be pulled fails it at once instead of at the
  * Job's deadline (when the Job controller would delete the pod and its reason with it).
  */
-async function waitForCheckJob(client: ClusterClient, namespace: string, name: string, run: HostJobRun): Promise<JobOutcome> {
+async function waitForCheckJob(client: ClusterPort, namespace: string, name: string, run: HostJobRun): Promise<JobOutcome> {
   const stop = new AbortController();
   const onAbort = () => stop.abort();
   run.signal?.addEventListener('abort', onAbort, { once: true });
@@ -107,7 +107,7 @@ async function waitForCheckJob(client: ClusterClient, namespace: string, name: s
  * first node to move, before anything is drained: a wrong image stops the run while no node has
  * moved. Returns nothing when the image can run the script; throws an error saying why not.
  */
-export async function checkHelperImage(client: ClusterClient, checkJob: KubeObject, node: string, run: HostJobRun): Promise<void> {
+export async function checkHelperImage(client: ClusterPort, checkJob: KubeObject, node: string, run: HostJobRun): Promise<void> {
   if (client.serverDryRun) return;
   const { name, namespace } = checkJob.metadata as { name: string; namespace: string };
   await ensureHostJob(client, checkJob, run);

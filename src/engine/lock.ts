@@ -1,6 +1,7 @@
 import os from 'node:os';
-import { isClusterError, type ClusterClient, type KubeObject } from '../cluster/index.js';
+import { isClusterError, type KubeObject } from '../cluster/index.js';
 import { LEASE_NAME, STATE_NAMESPACE, MANAGED_BY, MANAGED_BY_LABEL } from '../names.js';
+import type { ClusterPort } from './cluster-port.js';
 
 export class LockHeldError extends Error {
   constructor(readonly holder: string, readonly renewedAt: string | undefined, readonly expiresInSeconds: number) {
@@ -41,7 +42,7 @@ export class MigrationLock {
   readonly identity = holderIdentity();
 
   /** `signal`: at Ctrl-C the renewal stops; the run releases the Lease as it stops (or it expires). */
-  constructor(private readonly client: ClusterClient, private readonly durationSeconds = 30, private readonly signal?: AbortSignal) {}
+  constructor(private readonly client: ClusterPort, private readonly durationSeconds = 30, private readonly signal?: AbortSignal) {}
 
   async acquire(attempt = 1): Promise<{ tookOverFrom?: string }> {
     const now = new Date();

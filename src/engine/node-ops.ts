@@ -1,7 +1,9 @@
-import type { ClusterClient, KubeObject } from '../cluster/index.js';
+import type { KubeObject } from '../cluster/index.js';
+import { isNodeReady } from '../k8s.js';
+import type { ClusterPort } from './cluster-port.js';
 import { classifyPod, drainContext } from '../plan/drain-filters.js';
 import type { Plan } from '../plan/types.js';
-import { EVENT_NAMESPACE, MANAGED_BY, MANAGED_BY_LABEL, MIGRATION_LABEL, STATE_NAMESPACE, type NetworkLabel } from '../names.js';
+import { EVENT_NAMESPACE, MANAGED_BY, MANAGED_BY_LABEL, MANAGED_BY_SELECTOR, MIGRATION_LABEL, STATE_NAMESPACE, type NetworkLabel } from '../names.js';
 import { drainNode, type BudgetWaiters } from './drain.js';
 import { PROBE_NAMESPACE, probeClientJob, probeServerPod, probeServerSelector } from './probe.js';
 import type { SharedWatch } from './shared-watch.js';
@@ -16,7 +18,7 @@ export const nodeRef = (name: string) => ({ apiVersion: 'v1', kind: 'Node', name
  * unconditionally, so the state and the change are recorded together; without, the node is read
  * first and left alone when it already is as wanted.
  */
-export async function setUnschedulable(client: ClusterClient, node: string, value: boolean, annotations?: Record<string, string>): Promise<void> {
+export async function setUnschedulable(client: ClusterPort, node: string, value: boolean, annotations?: Record<string, string>): Promise<void> {
   if (annotations) {
     await client.strategicPatch(nodeRef(node), { metadata: { annotations }, spec: { unschedulable: value } });
     return;
@@ -27,7 +29,7 @@ export async function setUnschedulable(client: ClusterClient, node: string, valu
 }
 
 /** Sets the migration label; with `annotations` (the node's migration state) in the same patch, unconditionally. */
-export async function setNetworkLabel(client: ClusterClient, node: string, value: NetworkLabel, annotations?: Record<string, string>): Promise<void> {
+export async function setNetworkLabel(client: ClusterPort, node: string, value: NetworkLabel, annotations?: Record<string, string>): Promise<void> {
   if (annotations) {
     await client.mergePatch(nodeRef(node), { metadata: { labels: { [MIGRATION_LABEL]: value }, annotations } });
     return;
@@ -38,7 +40,7 @@ export async function setNetworkLabel(client: ClusterClient, node: string, value
 }
 
 /** A Normal or Warning Event on the Node; best effort (history, not state). */
-export async function nodeEvent(client: ClusterClient, node: string, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+export async function nodeEvent(client: ClusterPort, node: string, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
   const now = new Date().toISOString();
   await client.create({
     apiVersion: 'v1',
@@ -62,7 +64,7 @@ export interface DrainObjects {
   pdbs: KubeObject[];
 }
 
-export async function listDrainObjects(client: ClusterClient): Promise<DrainObjects> {
+export async function listDrainObjects(client: ClusterPort): Promise<DrainObjects> {
   const [daemonSets, pdbs] = await Promise.all([client.list('apps/v1', 'DaemonSet'), client.list('policy/v1', 'PodDisruptionBudget')]);
   return { daemonSets, pdbs };
 }
@@ -82,7 +84,7 @@ export interface DrainRun {
 }
 
 /** Cordons (again, in case someone uncordoned a stopped node) and drains with kubectl drain's filters. */
-export async function cordonAndDrain(client: ClusterClient, node: string, run: DrainRun): Promise<void> {
+export async function cordonAndDrain(client: ClusterPort, node: string, run: DrainRun): Promise<void> {
   if (!run.cordoned) await setUnschedulable(client, node, true);
   const objects = await (run.objects ?? (() => listDrainObjects(client)))();
   const filters = drainContext({ force: run.drain.force, deleteEmptyDirData: run.drain.deleteEmptyDirData, ...objects });
@@ -102,7 +104,7 @@ export async function cordonAndDrain(client: ClusterClient, node: string, run: D
  * Pods the drain left (DaemonSet pods) still hold addresses of the network the node just left:
  * delete them so their controllers recreate them on the new one.
  */
-export async function restartPodNetworkPods(client: ClusterClient, node: string, leaving: string, wait: (m: string) => void): Promise<void> {
+export async function restartPodNetworkPods(client: ClusterPort, node: string, leaving: string, wait: (m: string) => void): Promise<void> {
   const pods = await client.list('v1', 'Pod', { fieldSelector: `spec.nodeName=${node}` });
   const stale = pods.filter((p) => !p.spec?.hostNetwork && !p.metadata?.deletionTimestamp && !['Succeeded', 'Failed'].includes(p.status?.phase));
   if (stale.length) wait(`restarting ${stale.length} pod(s) still on ${leaving}'s network: ${stale.map((p) => `${p.metadata!.namespace}/${p.metadata!.name}`).join(', ')}`);
@@ -110,8 +112,8 @@ export async function restartPodNetworkPods(client: ClusterClient, node: string,
 }
 
 /** An unmigrated, Ready node (flannel side of the overlay), else any other Ready node. */
-export async function pickPeer(client: ClusterClient, except: string, prefer: NetworkLabel = 'flannel'): Promise<string | undefined> {
-  const readyPeer = (nodes: KubeObject[]) => nodes.find((n) => n.metadata?.name !== except && (n.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True'))?.metadata?.name;
+export async function pickPeer(client: ClusterPort, except: string, prefer: NetworkLabel = 'flannel'): Promise<string | undefined> {
+  const readyPeer = (nodes: KubeObject[]) => nodes.find((n) => n.metadata?.name !== except && isNodeReady(n))?.metadata?.name;
   // Nodes of the preferred network first, one page at a time: a large cluster is not read whole for one peer.
   return (await client.findInList('v1', 'Node', { labelSelector: `${MIGRATION_LABEL}=${prefer}` }, readyPeer))
     ?? client.findInList('v1', 'Node', {}, readyPeer);
@@ -121,7 +123,7 @@ export async function pickPeer(client: ClusterClient, except: string, prefer: Ne
  * Proves a node's pod network: a server pod there, reached from a peer on the other network; DNS
  * from the node. Everything it creates is deleted afterwards.
  */
-export async function probeNode(client: ClusterClient, node: string, opts: {
+export async function probeNode(client: ClusterPort, node: string, opts: {
   image: string; timeoutMs: number; peerNetwork: NetworkLabel; wait: (m: string) => void; signal?: AbortSignal;
   /** Run-wide watches over the tool's pods and Jobs (in PROBE_NAMESPACE), which then answer the waits. */
   shared?: { pods: SharedWatch; jobs: SharedWatch };
@@ -158,9 +160,9 @@ export async function probeNode(client: ClusterClient, node: string, opts: {
 }
 
 /** Deletes the tool's helper Jobs and pods (host scripts, probes). */
-export async function deleteHelperObjects(client: ClusterClient): Promise<void> {
+export async function deleteHelperObjects(client: ClusterPort): Promise<void> {
   for (const kind of [{ apiVersion: 'batch/v1', kind: 'Job' }, { apiVersion: 'v1', kind: 'Pod' }]) {
-    for (const obj of await client.list(kind.apiVersion, kind.kind, { namespace: STATE_NAMESPACE, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}` })) {
+    for (const obj of await client.list(kind.apiVersion, kind.kind, { namespace: STATE_NAMESPACE, labelSelector: MANAGED_BY_SELECTOR })) {
       await client.delete({ ...kind, name: obj.metadata!.name!, namespace: STATE_NAMESPACE }, { propagationPolicy: 'Background' });
     }
   }

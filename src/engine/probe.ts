@@ -1,18 +1,9 @@
-import crypto from 'node:crypto';
 import type { KubeObject } from '../cluster/index.js';
-import { labelValue } from '../host/pods.js';
+import { boundedName, labelSelector, labelValue } from '../k8s.js';
 import { MANAGED_BY, MANAGED_BY_LABEL, NODE_LABEL, ROLE_LABEL } from '../names.js';
 
 export const PROBE_NAMESPACE = 'kube-system';
 export const PROBE_PORT = 8080;
-
-/** `<prefix>-<node>-<hash>`, at most 63 characters (Job names become label values). */
-function shortName(prefix: string, node: string): string {
-  const hash = crypto.createHash('sha256').update(node).digest('hex').slice(0, 8);
-  const room = 63 - prefix.length - hash.length - 2;
-  const nodePart = node.toLowerCase().replace(/[^a-z0-9-]+/g, '-').slice(0, room).replace(/^-+|-+$/g, '');
-  return `${prefix}-${nodePart ? `${nodePart}-` : ''}${hash}`;
-}
 
 const tolerateAll = [{ operator: 'Exists' }];
 
@@ -22,12 +13,12 @@ function labels(role: string, node: string): Record<string, string> {
 
 /** Selects the probe server pod of `node`. */
 export function probeServerSelector(node: string): string {
-  return Object.entries(labels('probe-server', node)).map(([k, v]) => `${k}=${v}`).join(',');
+  return labelSelector(labels('probe-server', node));
 }
 
 /** A tiny HTTP server on the migrated node, for peers to reach over the pod network. */
 export function probeServerPod(node: string, image: string): KubeObject {
-  const name = shortName('f2c-probe-server', node);
+  const name = boundedName('f2c-probe-server', node, node);
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -53,7 +44,7 @@ export function probeServerPod(node: string, image: string): KubeObject {
  * It fails (non-zero exit) on the first unreachable target.
  */
 export function probeClientJob(opts: { runOn: string; migratedNode: string; image: string; httpTargets: string[]; dnsNames: string[]; suffix: string }): KubeObject {
-  const name = shortName(`f2c-probe-${opts.suffix}`, opts.migratedNode);
+  const name = boundedName(`f2c-probe-${opts.suffix}`, opts.migratedNode, opts.migratedNode);
   const checks = [
     ...opts.httpTargets.map((t) => `wget -q -T 5 -O /dev/null http://${t.includes(':') && !t.startsWith('[') ? `[${t}]` : t}:${PROBE_PORT}/ || { echo "cannot reach ${t}:${PROBE_PORT}"; exit 1; }`),
     ...opts.dnsNames.map((n) => `nslookup ${n} >/dev/null || { echo "cannot resolve ${n}"; exit 1; }`),

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import type { ClusterClient, KubeObject } from '../cluster/index.js';
-import { CALICO_GROUP_VERSION, EVENT_NAMESPACE, MANAGED_BY, MANAGED_BY_LABEL, MIGRATION_LABEL } from '../names.js';
+import { CALICO_GROUP_VERSION, EVENT_NAMESPACE, MANAGED_BY_SELECTOR, MIGRATION_LABEL } from '../names.js';
 import { NODE_STEPS, STEP_TITLES, type NodeStep } from './events.js';
 import { readMigrationRecord, stateFor, type MigrationRecord, type NodeMigrationState } from './state.js';
 
@@ -256,7 +256,7 @@ export async function collectReport(client: ClusterClient, auditFile: string): P
   const [record, nodes, events, ipPools] = await Promise.all([
     readMigrationRecord(client),
     client.list('v1', 'Node'),
-    client.list('v1', 'Event', { namespace: EVENT_NAMESPACE, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}` }),
+    client.list('v1', 'Event', { namespace: EVENT_NAMESPACE, labelSelector: MANAGED_BY_SELECTOR }),
     client.listIfServed(CALICO_GROUP_VERSION, 'IPPool'),
   ]);
   const log = readAuditLog(auditFile);

@@ -1,11 +1,11 @@
-import type { ClusterClient, KubeObject } from '../cluster/index.js';
+import type { KubeObject } from '../cluster/index.js';
+import type { ClusterPort } from './cluster-port.js';
 import { NODE_ANNOTATIONS } from '../calico/objects.js';
 import { hostScriptJob, loadHostScript, type HostScriptJobOptions } from '../host/pods.js';
 import type { Plan } from '../plan/types.js';
-import type { AuditLog } from './audit.js';
 import { wasUnschedulableBefore } from './cluster-before.js';
-import { CALICO_GROUP_VERSION as CALICO_GV, EVENT_NAMESPACE, MANAGED_BY, MANAGED_BY_LABEL, MIGRATION_LABEL, NODE_STATE_ANNOTATION, STATE_NAMESPACE } from '../names.js';
-import type { Answer, Confirmation } from './engine.js';
+import { CALICO_GROUP_VERSION as CALICO_GV, EVENT_NAMESPACE, MANAGED_BY_SELECTOR, MIGRATION_LABEL, NODE_STATE_ANNOTATION, STATE_NAMESPACE } from '../names.js';
+import type { Confirmation, RunContext } from './run-context.js';
 import { REVERT_STEPS, STEP_TITLES, type EngineEvent, type NodeStep } from './events.js';
 import { MigrationLock } from './lock.js';
 import {
@@ -20,14 +20,12 @@ import {
 } from './node-ops.js';
 import { deleteMigrationRecord, readMigrationRecord, readNodeState, stateFor, writeMigrationRecord, writeNodeState, type MigrationRecord, type NodeMigrationState } from './state.js';
 import { checkHelperImage, runHostScriptJob, type HostJobRun } from './host-jobs.js';
-import { InterruptedError, selectorString, waitForNoPodOnNode, waitForPodReadyOnNode } from './waits.js';
+import { labelSelector } from '../k8s.js';
+import { InterruptedError, waitForNoPodOnNode, waitForPodReadyOnNode } from './waits.js';
 
 export interface RevertOptions {
   /** Node names, or every node the migration touched (then the cluster is restored as before). */
   target: { nodes: string[] } | { all: true };
-  confirm: (c: Confirmation) => Promise<Answer>;
-  onEvent: (e: EngineEvent) => void;
-  audit: AuditLog;
   helperImage: string;
   probeImage: string;
   /** kubectl drain's flags, as migrate takes them. */
@@ -36,7 +34,6 @@ export interface RevertOptions {
   stepTimeoutMs?: number;
   maxParallel: number;
   skipProbe?: boolean;
-  signal?: AbortSignal;
 }
 
 export type RevertOutcome =
@@ -87,24 +84,15 @@ export function needsRevert(node: KubeObject): boolean {
 export class RevertEngine {
   private readonly lock: MigrationLock;
   private readonly stepTimeoutMs: number;
-  private confirmAll = false;
   private record?: MigrationRecord;
 
-  constructor(private readonly client: ClusterClient, private readonly opts: RevertOptions) {
+  constructor(private readonly client: ClusterPort, private readonly ctx: RunContext, private readonly opts: RevertOptions) {
     this.lock = new MigrationLock(client);
     this.stepTimeoutMs = opts.stepTimeoutMs ?? 5 * 60_000;
   }
 
   private emit(event: EngineEvent): void {
-    this.opts.audit.write({ ...event, type: 'event', event: event.type });
-    this.opts.onEvent(event);
-  }
-
-  private async ask(c: Confirmation): Promise<boolean> {
-    if (this.confirmAll && c.allowAll) return true;
-    const answer = await this.opts.confirm(c);
-    if (answer === 'all') this.confirmAll = true;
-    return answer !== 'no';
+    this.ctx.emit(event);
   }
 
   private get all(): boolean {
@@ -167,19 +155,19 @@ export class RevertEngine {
     try {
       if (this.all) {
         const question = `Revert the whole migration: move ${checked.nodes.length} node(s) back to flannel, then remove Calico and every trace of the migration?`;
-        if (!(await this.ask({ kind: 'revert', message: question }))) return { status: 'declined', reverted };
+        if (!(await this.ctx.ask({ kind: 'revert', message: question }))) return { status: 'declined', reverted };
         if (this.record!.phase !== 'reverting') await writeMigrationRecord(this.client, { ...this.record!, phase: 'reverting', updatedAt: new Date().toISOString() });
       }
       const nodes = checked.nodes.map((n) => n.metadata!.name!);
       const batches: string[][] = [];
       for (let i = 0; i < nodes.length; i += this.opts.maxParallel) batches.push(nodes.slice(i, i + this.opts.maxParallel));
       for (const [index, batch] of batches.entries()) {
-        if (this.opts.signal?.aborted) throw new InterruptedError('starting the next batch');
+        if (this.ctx.signal?.aborted) throw new InterruptedError('starting the next batch');
         if (index === 0) await this.checkHelperImage(batch[0]);
         const question: Confirmation = index === 0 && !this.all
           ? { kind: 'revert', message: `Move ${batch.join(', ')} back to flannel now? Its pods are evicted and its network switches to flannel.`, allowAll: true }
           : { kind: 'revert', message: `Revert batch ${index + 1}/${batches.length} (${batch.join(', ')})?`, allowAll: true };
-        if (!(this.all && index === 0) && !(await this.ask(question))) return { status: 'declined', reverted };
+        if (!(this.all && index === 0) && !(await this.ctx.ask(question))) return { status: 'declined', reverted };
         this.emit({ type: 'batch-start', index: index + 1, total: batches.length, nodes: batch });
         const results = await Promise.allSettled(batch.map((n) => this.revertNode(n)));
         batch.forEach((n, i) => { if (results[i].status === 'fulfilled') reverted.push(n); });
@@ -210,7 +198,7 @@ export class RevertEngine {
     if (state !== recorded) await writeNodeState(this.client, name, state);
     for (const step of REVERT_STEPS) {
       if (state.completed.includes(step)) continue;
-      if (this.opts.signal?.aborted) throw new InterruptedError(`starting ${STEP_TITLES[step]} on ${name}`);
+      if (this.ctx.signal?.aborted) throw new InterruptedError(`starting ${STEP_TITLES[step]} on ${name}`);
       const stepStarted = Date.now();
       // Recorded before it is announced, so `status` shows the step a stopped run was in.
       state = { ...state, step, updatedAt: new Date().toISOString(), error: undefined };
@@ -255,7 +243,7 @@ export class RevertEngine {
       what: 'host revert',
       image: this.opts.helperImage,
       timeoutMs: this.stepTimeoutMs,
-      signal: this.opts.signal,
+      signal: this.ctx.signal,
       onReplace: (message) => this.emit({ type: 'info', message }),
     };
   }
@@ -271,7 +259,7 @@ export class RevertEngine {
 
   private async daemonSetSelector(name: string, namespace: string): Promise<string | undefined> {
     const ds = await this.client.find({ apiVersion: 'apps/v1', kind: 'DaemonSet', name, namespace });
-    return selectorString(ds?.spec?.selector?.matchLabels) || undefined;
+    return labelSelector(ds?.spec?.selector?.matchLabels) || undefined;
   }
 
   private async runStep(step: NodeStep, name: string, state: NodeMigrationState): Promise<void> {
@@ -287,15 +275,15 @@ export class RevertEngine {
           timeoutMs: this.opts.drain.timeoutSeconds * 1000,
           retryDelayMs: this.opts.drainRetryDelayMs ?? 5000,
           onWaiting: wait,
-          onEvicted: (pod) => this.opts.audit.write({ type: 'evicted', node: name, pod }),
-          signal: this.opts.signal,
+          onEvicted: (pod) => this.ctx.audit.write({ type: 'evicted', node: name, pod }),
+          signal: this.ctx.signal,
         });
       case 'stop-calico': {
         await setNetworkLabel(this.client, name, 'none');
         const selector = await this.daemonSetSelector(record.calicoDaemonSet, 'kube-system');
         if (selector && !dryRun) {
           wait(`waiting for the calico-node pod to leave ${name}`);
-          await waitForNoPodOnNode(this.client, name, 'kube-system', selector, this.stepTimeoutMs, `calico-node to leave ${name}`, this.opts.signal);
+          await waitForNoPodOnNode(this.client, name, 'kube-system', selector, this.stepTimeoutMs, `calico-node to leave ${name}`, this.ctx.signal);
         }
         return;
       }
@@ -310,7 +298,7 @@ export class RevertEngine {
         const selector = await this.daemonSetSelector(dsName, namespace);
         if (selector && !dryRun) {
           wait(`waiting for the ${namespace}/${dsName} pod on ${name} to be Ready`);
-          await waitForPodReadyOnNode(this.client, name, namespace, selector, this.stepTimeoutMs, `the flannel pod on ${name} to be Ready`, this.opts.signal);
+          await waitForPodReadyOnNode(this.client, name, namespace, selector, this.stepTimeoutMs, `the flannel pod on ${name} to be Ready`, this.ctx.signal);
         }
         return;
       }
@@ -409,7 +397,7 @@ export class RevertEngine {
     }
     emit('deleting helper Jobs and pods, the migration Events and the migration record');
     await deleteHelperObjects(this.client);
-    for (const event of await this.client.list('v1', 'Event', { namespace: EVENT_NAMESPACE, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}` })) {
+    for (const event of await this.client.list('v1', 'Event', { namespace: EVENT_NAMESPACE, labelSelector: MANAGED_BY_SELECTOR })) {
       await this.client.delete({ apiVersion: 'v1', kind: 'Event', name: event.metadata!.name!, namespace: EVENT_NAMESPACE });
     }
     await deleteMigrationRecord(this.client);
@@ -421,7 +409,7 @@ export class RevertEngine {
  * Deletes a node's IPAM objects (blocks affine to it, their affinities, its tunnel handle) unless a
  * pod that still exists holds an address in the block. Returns the objects kept.
  */
-export async function releaseNodeIpam(client: ClusterClient, node: string, info: (m: string) => void): Promise<string[]> {
+export async function releaseNodeIpam(client: ClusterPort, node: string, info: (m: string) => void): Promise<string[]> {
   const [blocks, affinities, handles] = await Promise.all(IPAM_KINDS.map((k) => client.listIfServed(CALICO_GV, k)));
   if (!blocks) return [];
   const kept: string[] = [];

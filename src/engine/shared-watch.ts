@@ -1,6 +1,10 @@
-import type { ClusterClient, KubeObject } from '../cluster/index.js';
+import type { KubeObject } from '../cluster/index.js';
+import type { ClusterPort } from './cluster-port.js';
 
 type Waiter = () => void;
+
+/** After an abort, how long a wait still waits for the first list of a watch that has not synced yet. */
+const ABORT_GRACE_MS = 5_000;
 
 /**
  * One watch over a set of objects (a namespace and label selector) for the whole run, instead of a
@@ -16,7 +20,7 @@ export class SharedWatch<T extends KubeObject = KubeObject> {
   private readonly stop = new AbortController();
 
   constructor(
-    private readonly client: ClusterClient,
+    private readonly client: ClusterPort,
     private readonly apiVersion: string,
     private readonly kind: string,
     private readonly selection: { namespace?: string; labelSelector?: string },
@@ -62,21 +66,30 @@ export class SharedWatch<T extends KubeObject = KubeObject> {
   until<R>(test: (objects: Iterable<T>) => R | undefined, timeoutMs: number, signal?: AbortSignal): Promise<R | undefined> {
     this.start();
     return new Promise((resolve, reject) => {
+      let aborted = false;
       const finish = (settle: () => void) => {
         clearTimeout(timer);
+        clearTimeout(grace);
         signal?.removeEventListener('abort', onAbort);
         this.waiters.delete(check);
         settle();
       };
-      const onAbort = () => finish(() => resolve(undefined));
       const check = () => {
         if (this.failure !== undefined) {
           const failure = this.failure;
-          return finish(() => reject(failure));
+          return finish(() => (aborted ? resolve(undefined) : reject(failure)));
         }
         if (!this.synced) return;
         const result = test(this.objects.values());
-        if (result !== undefined) finish(() => resolve(result));
+        if (result !== undefined || aborted) finish(() => resolve(result));
+      };
+      // As a watch of its own would: a condition the cluster already meets is still seen after an abort,
+      // once the cache is synced (waiting for that at most ABORT_GRACE_MS).
+      let grace: NodeJS.Timeout | undefined;
+      const onAbort = () => {
+        aborted = true;
+        if (this.synced || this.failure !== undefined) return check();
+        grace = setTimeout(() => finish(() => resolve(undefined)), ABORT_GRACE_MS);
       };
       const timer = setTimeout(() => finish(() => resolve(undefined)), timeoutMs);
       signal?.addEventListener('abort', onAbort, { once: true });

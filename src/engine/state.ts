@@ -1,5 +1,8 @@
-import type { ClusterClient, KubeObject, V1Node } from '../cluster/index.js';
+import { isClusterError, sleep, type KubeObject, type V1Node } from '../cluster/index.js';
+import { calicoDaemonSetName } from '../flannel/settings.js';
 import { NODE_STATE_ANNOTATION, STATE_CONFIGMAP, STATE_NAMESPACE, MANAGED_BY, MANAGED_BY_LABEL } from '../names.js';
+import type { Plan } from '../plan/types.js';
+import type { ClusterPort } from './cluster-port.js';
 import type { NodeStep } from './events.js';
 
 /** Per-node progress, kept as a JSON annotation on the Node so any rerun resumes where it stopped. */
@@ -26,14 +29,31 @@ export function readNodeState(node: V1Node | KubeObject): NodeMigrationState | u
   }
 }
 
-export async function writeNodeState(client: ClusterClient, node: string, state: NodeMigrationState | null): Promise<void> {
-  await client.mergePatch({ apiVersion: 'v1', kind: 'Node', name: node }, {
+/** Records race other writers (a controller updating the Node, an operator's kubectl): retried on 409 Conflict. */
+async function retryOnConflict(write: () => Promise<unknown>, attempts = 5): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await write();
+      return;
+    } catch (err) {
+      if (!isClusterError(err, 'conflict') || attempt >= attempts) throw err;
+      await sleep(100 * attempt);
+    }
+  }
+}
+
+export async function writeNodeState(client: ClusterPort, node: string, state: NodeMigrationState | null): Promise<void> {
+  await retryOnConflict(() => client.mergePatch({ apiVersion: 'v1', kind: 'Node', name: node }, {
     metadata: { annotations: { [NODE_STATE_ANNOTATION]: state ? JSON.stringify(state) : null } },
-  });
+  }));
 }
 
 /** Cluster-wide record of the migration: what was detected and planned, and how far it got. */
 export interface MigrationRecord {
+  /**
+   * migrating: the cluster as it was is recorded and the migration under way (a rerun resumes);
+   * finalized: flannel is gone; reverting: `revert --all` is moving every node back.
+   */
   phase: 'migrating' | 'finalized' | 'reverting';
   planHash: string;
   flavour: string;
@@ -79,22 +99,34 @@ export function stateFor(node: V1Node | KubeObject, operation: 'migrate' | 'reve
 
 const stateRef = { apiVersion: 'v1', kind: 'ConfigMap', name: STATE_CONFIGMAP, namespace: STATE_NAMESPACE };
 
-export async function readMigrationRecord(client: ClusterClient): Promise<MigrationRecord | undefined> {
+/** What the migration record keeps of the plan it runs. */
+export function recordOfPlan(plan: Plan): Pick<MigrationRecord, 'planHash' | 'flavour' | 'flannelDaemonSet' | 'calicoDaemonSet' | 'settings' | 'nodeOrder'> {
+  return {
+    planHash: plan.cluster.stateHash,
+    flavour: plan.flavour,
+    flannelDaemonSet: plan.flannelDaemonSet,
+    calicoDaemonSet: calicoDaemonSetName(plan.settings),
+    settings: plan.settings,
+    nodeOrder: plan.nodes.map((n) => n.name),
+  };
+}
+
+export async function readMigrationRecord(client: ClusterPort): Promise<MigrationRecord | undefined> {
   const cm = await client.find(stateRef);
   const raw = cm?.data?.record;
   return raw ? (JSON.parse(raw) as MigrationRecord) : undefined;
 }
 
-export async function deleteMigrationRecord(client: ClusterClient): Promise<void> {
+export async function deleteMigrationRecord(client: ClusterPort): Promise<void> {
   await client.delete(stateRef);
 }
 
-export async function writeMigrationRecord(client: ClusterClient, record: MigrationRecord): Promise<void> {
+export async function writeMigrationRecord(client: ClusterPort, record: MigrationRecord): Promise<void> {
   const body = {
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: { name: STATE_CONFIGMAP, namespace: STATE_NAMESPACE, labels: { [MANAGED_BY_LABEL]: MANAGED_BY } },
     data: { record: JSON.stringify(record, null, 2) },
   };
-  await client.apply(body);
+  await retryOnConflict(() => client.apply(body));
 }

@@ -3,7 +3,8 @@ import { CONTROL_PLANE_LABELS, EVENT_NAMESPACE, LEASE_NAME, MIGRATION_LABEL, STA
 import { NODE_STEPS, REVERT_STEPS, type NodeStep } from './events.js';
 import { holderIsDeadLocalProcess } from './lock.js';
 import { readMigrationRecord, readNodeState, type MigrationRecord } from './state.js';
-import { isPodReady, selectorString } from './waits.js';
+import { labelSelector } from '../k8s.js';
+import { isPodReady } from './waits.js';
 
 /** Version of the `status -o json|yaml` document (docs/status.md); bumped on any incompatible change. */
 export const STATUS_SCHEMA_VERSION = 1;
@@ -256,7 +257,7 @@ export function stepsOf(operation: 'migrate' | 'revert' | null): readonly NodeSt
 
 async function daemonSetPods(client: ClusterClient, name: string, namespace: string, node?: string): Promise<KubeObject[] | undefined> {
   const ds = await client.find({ apiVersion: 'apps/v1', kind: 'DaemonSet', name, namespace });
-  const selector = selectorString(ds?.spec?.selector?.matchLabels);
+  const selector = labelSelector(ds?.spec?.selector?.matchLabels);
   if (!ds || !selector) return ds ? [] : undefined;
   return client.list('v1', 'Pod', { namespace, labelSelector: selector, ...(node ? { fieldSelector: `spec.nodeName=${node}` } : {}) });
 }

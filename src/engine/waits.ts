@@ -1,4 +1,5 @@
-import type { ClusterClient, KubeObject } from '../cluster/index.js';
+import type { KubeObject } from '../cluster/index.js';
+import type { ClusterPort } from './cluster-port.js';
 import type { SharedWatch } from './shared-watch.js';
 import { waitingOnCluster } from './step-timing.js';
 
@@ -24,11 +25,7 @@ export function isPodReady(pod: KubeObject): boolean {
   return pod.status?.phase === 'Running' && (pod.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True');
 }
 
-export function selectorString(matchLabels: Record<string, string> | undefined): string {
-  return Object.entries(matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
-}
-
-/** Does the pod carry every label of an equality selector "k=v,k=v" (as selectorString makes)? */
+/** Does the pod carry every label of an equality selector "k=v,k=v" (as labelSelector in src/k8s.ts makes)? */
 export function matchesSelector(obj: KubeObject, labelSelector: string): boolean {
   const labels = obj.metadata?.labels ?? {};
   return labelSelector.split(',').filter(Boolean).every((term) => {
@@ -41,7 +38,7 @@ export function matchesSelector(obj: KubeObject, labelSelector: string): boolean
  * Waits (by watch) until a pod matching `labelSelector` on `node` is Ready. With `shared`, a run-wide
  * watch over those pods answers, and this wait sends no request of its own.
  */
-export async function waitForPodReadyOnNode(client: ClusterClient, node: string, namespace: string, labelSelector: string, timeoutMs: number, what: string, signal?: AbortSignal, shared?: SharedWatch): Promise<KubeObject> {
+export async function waitForPodReadyOnNode(client: ClusterPort, node: string, namespace: string, labelSelector: string, timeoutMs: number, what: string, signal?: AbortSignal, shared?: SharedWatch): Promise<KubeObject> {
   let ready: KubeObject | undefined;
   if (shared) {
     ready = await waitingOnCluster(() => shared.until((pods) => {
@@ -64,28 +61,63 @@ export async function waitForPodReadyOnNode(client: ClusterClient, node: string,
 }
 
 /** Waits (by watch) until no pod matching `labelSelector` is left on `node`. */
-export async function waitForNoPodOnNode(client: ClusterClient, node: string, namespace: string | undefined, labelSelector: string, timeoutMs: number, what: string, signal?: AbortSignal): Promise<void> {
-  const present = new Set<string>();
-  const ok = await waitingOnCluster(() => client.watchUntil<KubeObject>('v1', 'Pod', {
-    namespace, labelSelector, fieldSelector: `spec.nodeName=${node}`, timeoutMs, signal,
-    onList: (items) => {
-      present.clear();
-      for (const p of items) present.add(p.metadata!.uid!);
-      return present.size === 0;
-    },
-  }, (type, pod) => {
-    if (type === 'DELETED') present.delete(pod.metadata!.uid!);
-    else present.add(pod.metadata!.uid!);
-    return present.size === 0;
-  }));
+export async function waitForNoPodOnNode(client: ClusterPort, node: string, namespace: string | undefined, labelSelector: string, timeoutMs: number, what: string, signal?: AbortSignal): Promise<void> {
+  const ok = await waitingOnCluster(() => waitForNoPods(client, { namespace, labelSelector, fieldSelector: `spec.nodeName=${node}` }, () => true, timeoutMs, signal));
   if (!ok) {
     throwIfInterrupted(signal, `waiting for ${what}`);
     throw new WaitTimeoutError(what, timeoutMs);
   }
 }
 
+/** Waits (by watch) until no pod matching the selectors and `which` is left; `onCount` hears how many are left. */
+async function waitForNoPods(client: ClusterPort, selectors: { namespace?: string; labelSelector?: string; fieldSelector?: string }, which: (pod: KubeObject) => boolean,
+  timeoutMs: number, signal?: AbortSignal, onCount?: (left: number) => void): Promise<boolean> {
+  const present = new Set<string>();
+  return client.watchUntil<KubeObject>('v1', 'Pod', {
+    ...selectors, timeoutMs, signal,
+    onList: (items) => {
+      present.clear();
+      for (const p of items) if (which(p)) present.add(p.metadata!.uid!);
+      onCount?.(present.size);
+      return present.size === 0;
+    },
+  }, (type, pod) => {
+    if (!which(pod)) return false;
+    const before = present.size;
+    if (type === 'DELETED') present.delete(pod.metadata!.uid!);
+    else present.add(pod.metadata!.uid!);
+    if (present.size !== before) onCount?.(present.size);
+    return present.size === 0;
+  });
+}
+
+/**
+ * Waits (by watch) until a deleted DaemonSet is gone and so are its pods (the garbage collector
+ * deletes them after it); `onProgress` hears how many pods are left, at most every few seconds.
+ */
+export async function waitForDaemonSetGone(client: ClusterPort, ds: { name: string; namespace: string }, timeoutMs: number, signal: AbortSignal | undefined,
+  onProgress: (message: string) => void): Promise<void> {
+  const what = `DaemonSet ${ds.namespace}/${ds.name} and its pods to be gone`;
+  const deadline = Date.now() + timeoutMs;
+  const deleted = await client.watchUntil<KubeObject>('apps/v1', 'DaemonSet', {
+    namespace: ds.namespace, fieldSelector: `metadata.name=${ds.name}`, timeoutMs, signal, onList: (items) => items.length === 0,
+  }, (type) => type === 'DELETED');
+  const ownedBy = (pod: KubeObject) => (pod.metadata?.ownerReferences ?? []).some((o: { kind?: string; name?: string; controller?: boolean }) => o.controller && o.kind === 'DaemonSet' && o.name === ds.name);
+  let told = 0;
+  const gone = deleted && await waitForNoPods(client, { namespace: ds.namespace }, ownedBy, Math.max(1, deadline - Date.now()), signal, (left) => {
+    if (left > 0 && Date.now() - told >= 5000) {
+      told = Date.now();
+      onProgress(`waiting for ${left} pod(s) of DaemonSet ${ds.namespace}/${ds.name} to terminate (${Math.round((deadline - Date.now()) / 1000)} s left)`);
+    }
+  });
+  if (!gone) {
+    throwIfInterrupted(signal, `waiting for ${what}`);
+    throw new WaitTimeoutError(what, timeoutMs);
+  }
+}
+
 /** Waits (by watch) until every pod in `uids` is gone (deleted, or replaced by a pod with a new UID). */
-export async function waitForPodsGone(client: ClusterClient, node: string, uids: Set<string>, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+export async function waitForPodsGone(client: ClusterPort, node: string, uids: Set<string>, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
   const remaining = new Set(uids);
   if (remaining.size === 0) return true;
   return waitingOnCluster(() => client.watchUntil<KubeObject>('v1', 'Pod', {
@@ -116,7 +148,7 @@ function jobOutcome(job: KubeObject): JobOutcome | undefined {
  * Jobs answers (this wait sends no request of its own); `uid` then names the Job, so that one of an
  * earlier run under the same name, not yet gone from the cache, is never taken for it.
  */
-export async function waitForJob(client: ClusterClient, namespace: string, name: string, timeoutMs: number, signal?: AbortSignal, shared?: SharedWatch, uid?: string): Promise<JobOutcome> {
+export async function waitForJob(client: ClusterPort, namespace: string, name: string, timeoutMs: number, signal?: AbortSignal, shared?: SharedWatch, uid?: string): Promise<JobOutcome> {
   let outcome: JobOutcome | undefined;
   if (shared) {
     let seen = false;

@@ -5,6 +5,7 @@
  */
 import { FLANNEL_NAMESPACES } from '../names.js';
 import { isClusterError, type ClusterClient, type V1DaemonSet, type V1Node, type V1Pod, type V1ConfigMap } from '../cluster/index.js';
+import { labelSelector } from '../k8s.js';
 import { annotationPrefixesOnNodes, distributionMarkers, hasFlannelAnnotations, readNodeInfo, type NodeFinding } from './annotations.js';
 import {
   conflictsCheck,
@@ -31,25 +32,21 @@ import {
   flanneldConfig,
   managedBy,
   netConfSources,
-  parseDaemonSetRef,
   selectDaemonSet,
   type DaemonSetRequest,
   type FlanneldConfig,
 } from './discovery.js';
 import { cniConfMtu, NetConfError, parseNetConf, type NetConf } from './netconf.js';
 import { resolveAnnotationPrefix, resolveSettings, type DetectedSources } from './resolve.js';
-import { SettingError, type SettingOverrides } from './settings.js';
+import { calicoDaemonSetName, type SettingOverrides } from './settings.js';
 import { parseSubnetEnv, SUBNET_ENV_PATH, type SubnetEnv } from './subnet-env.js';
 import type { Check, DaemonSetCandidate, Detection, DetectedDaemonSet, FlannelNodeInfo, SubnetEnvRead } from './types.js';
 
-export type { Check, CheckStatus, DaemonSetCandidate, Detection, DetectedDaemonSet, FlannelNodeInfo, Flavour, SubnetEnvRead } from './types.js';
+export type { Check, DaemonSetCandidate, Detection, DetectedDaemonSet, FlannelNodeInfo, Flavour, SubnetEnvRead } from './types.js';
 
 const CALICO_CRD = 'ippools.crd.projectcalico.org';
 
 export interface DetectOptions {
-  /** The operator's --flannel-daemonset: "name" or "namespace/name". Wins over the FLANNEL_DAEMONSET_NAME override. */
-  daemonSet?: string;
-  namespace?: string;
   /** How long to wait for `cat /run/flannel/subnet.env` in a flannel pod. */
   execTimeoutMs?: number;
 }
@@ -68,14 +65,12 @@ async function readSoft<T>(fn: () => Promise<T>): Promise<{ value?: T; error?: s
   }
 }
 
-function daemonSetRequest(overrides: SettingOverrides, opts: DetectOptions): DaemonSetRequest | undefined {
-  const raw = opts.daemonSet ?? overrides.flannelDaemonSetName?.value;
-  if (raw === undefined) return undefined;
-  const origin = opts.daemonSet !== undefined ? '--flannel-daemonset' : overrides.flannelDaemonSetName?.source === 'env' ? 'FLANNEL_DAEMONSET_NAME' : '--flannel-daemonset';
-  const ref = parseDaemonSetRef(raw);
-  if (!ref) throw new SettingError(`${origin}: expected NAME or NAMESPACE/NAME (got "${raw}")`);
-  const namespace = ref.namespace ?? opts.namespace ?? overrides.flannelDaemonSetNamespace?.value;
-  return { name: ref.name, origin, ...(namespace ? { namespace } : {}) };
+/** The DaemonSet the operator named (parseOverrides has split "namespace/name"), if any. */
+function daemonSetRequest(overrides: SettingOverrides): DaemonSetRequest | undefined {
+  const name = overrides.flannelDaemonSetName;
+  if (!name) return undefined;
+  const namespace = overrides.flannelDaemonSetNamespace?.value;
+  return { name: name.value, origin: name.source === 'env' ? 'FLANNEL_DAEMONSET_NAME' : '--flannel-daemonset', ...(namespace ? { namespace } : {}) };
 }
 
 async function listDaemonSets(client: ClusterClient, extraNamespace?: string): Promise<{ items: V1DaemonSet[]; error?: string }> {
@@ -122,7 +117,7 @@ async function checkAccess(client: ClusterClient, flannelNamespace: string): Pro
 /** `cat /run/flannel/subnet.env` in one running pod of the DaemonSet; fails soft (kwok, no exec rights, …). */
 async function readSubnetEnv(client: ClusterClient, ds: V1DaemonSet, container: string, timeoutMs: number): Promise<{ env?: SubnetEnv; read: SubnetEnvRead }> {
   const namespace = ds.metadata?.namespace ?? '';
-  const selector = Object.entries(ds.spec?.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
+  const selector = labelSelector(ds.spec?.selector?.matchLabels);
   const pods = await readSoft(() => client.list<V1Pod & { metadata: any }>('v1', 'Pod', { namespace, labelSelector: selector || undefined }));
   if (!pods.value) return { read: { read: false, reason: `cannot list flannel's pods (${pods.error})` } };
   const running = pods.value
@@ -199,11 +194,11 @@ async function readFlannelConfig(client: ClusterClient, ds: V1DaemonSet): Promis
 
 /**
  * Finds flannel or Canal, resolves every setting (flag > env > detected > default), and
- * runs the prerequisite checks. Throws SettingError for a malformed --flannel-daemonset; ClusterError
+ * runs the prerequisite checks. Throws ClusterError
  * when the API server cannot be reached. Permission problems become failed checks instead.
  */
 export async function detect(client: ClusterClient, overrides: SettingOverrides, opts: DetectOptions = {}): Promise<Detection> {
-  const request = daemonSetRequest(overrides, opts);
+  const request = daemonSetRequest(overrides);
   const [daemonSets, nodesRead] = await Promise.all([
     listDaemonSets(client, request?.namespace),
     readSoft(() => client.list<V1Node & { metadata: any }>('v1', 'Node')),
@@ -211,12 +206,12 @@ export async function detect(client: ClusterClient, overrides: SettingOverrides,
   const nodes: V1Node[] = (nodesRead.value ?? []).sort((a, b) => String(a.metadata?.name).localeCompare(String(b.metadata?.name)));
 
   // --flannel-namespace alone narrows the search to that namespace.
-  const onlyNamespace = request ? undefined : opts.namespace ?? overrides.flannelDaemonSetNamespace?.value;
+  const onlyNamespace = request ? undefined : overrides.flannelDaemonSetNamespace?.value;
   const searched = onlyNamespace ? daemonSets.items.filter((d) => d.metadata?.namespace === onlyNamespace) : daemonSets.items;
   let selection = daemonSets.error && !request ? { kind: 'none' as const } : selectDaemonSet(searched, request);
   const elsewhere = onlyNamespace && selection.kind === 'none' ? findCandidates(daemonSets.items) : [];
   if (elsewhere.length > 0) {
-    selection = { kind: 'not-found', message: `no flannel DaemonSet in namespace ${onlyNamespace} (from ${opts.namespace !== undefined ? '--flannel-namespace' : 'FLANNEL_DAEMONSET_NAMESPACE'}); flannel DaemonSets elsewhere: ${elsewhere.map((c) => `${c.namespace}/${c.name}`).join(', ')}` };
+    selection = { kind: 'not-found', message: `no flannel DaemonSet in namespace ${onlyNamespace} (from ${overrides.flannelDaemonSetNamespace?.source === 'env' ? 'FLANNEL_DAEMONSET_NAMESPACE' : '--flannel-namespace'}); flannel DaemonSets elsewhere: ${elsewhere.map((c) => `${c.namespace}/${c.name}`).join(', ')}` };
   }
   let outcome: InstallationOutcome;
   let ds: V1DaemonSet | undefined;
@@ -278,7 +273,7 @@ export async function detect(client: ClusterClient, overrides: SettingOverrides,
     findings.push(...f);
   }
 
-  const calicoDs = daemonSets.items.find((d) => d.metadata?.namespace === 'kube-system' && d.metadata?.name === (overrides.calicoDaemonSetName?.value ?? 'calico-node'));
+  const calicoDs = daemonSets.items.find((d) => d.metadata?.namespace === 'kube-system' && d.metadata?.name === calicoDaemonSetName(overrides));
   const sources: DetectedSources = {
     nodes: nodeInfos,
     ...(ds && candidates[0] && installation.flavour !== 'none' ? { daemonSet: { name: ds.metadata?.name ?? '', namespace: ds.metadata?.namespace ?? '', from: `found by ${candidates[0].evidence.join('; ')}` } } : {}),

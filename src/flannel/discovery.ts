@@ -113,15 +113,6 @@ export interface DaemonSetRequest {
   origin: string;
 }
 
-/** "name" or "namespace/name". Undefined when malformed. */
-export function parseDaemonSetRef(ref: string): { name: string; namespace?: string } | undefined {
-  const parts = ref.trim().split('/');
-  const dns = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
-  if (parts.length === 1 && dns.test(parts[0])) return { name: parts[0] };
-  if (parts.length === 2 && dns.test(parts[0]) && dns.test(parts[1])) return { namespace: parts[0], name: parts[1] };
-  return undefined;
-}
-
 export type Selection =
   | { kind: 'found'; daemonSet: V1DaemonSet; candidate: DaemonSetCandidate }
   | { kind: 'none' }

@@ -3,7 +3,7 @@
  * CNI_CONFIG_DIR), each resolved as flag > environment variable > detected > default, and each
  * carrying where its value came from.
  */
-import { FLANNEL_DAEMONSETS } from '../names.js';
+import { DEFAULT_CALICO_DAEMONSET, FLANNEL_DAEMONSETS } from '../names.js';
 
 export type SettingSource =
   | 'flag'
@@ -71,9 +71,14 @@ export const SETTING_DEFINITIONS: readonly SettingDefinition[] = [
   { key: 'flannelAnnotationPrefix', env: 'FLANNEL_ANNOTATION_PREFIX', flag: '--flannel-annotation-prefix', type: 'string', defaultValue: 'flannel.alpha.coreos.com', description: 'flannel\'s --kube-annotation-prefix' },
   { key: 'flannelVni', env: 'FLANNEL_VNI', flag: '--flannel-vni', type: 'int', defaultValue: 1, description: 'VXLAN network identifier', min: 1, max: 16777215 },
   { key: 'flannelPort', env: 'FLANNEL_PORT', flag: '--flannel-port', type: 'int', defaultValue: 8472, description: 'UDP port of the VXLAN device', min: 1, max: 65535 },
-  { key: 'calicoDaemonSetName', env: 'CALICO_DAEMONSET_NAME', flag: '--calico-daemonset', type: 'string', defaultValue: 'calico-node', description: 'name of the calico-node DaemonSet in kube-system' },
+  { key: 'calicoDaemonSetName', env: 'CALICO_DAEMONSET_NAME', flag: '--calico-daemonset', type: 'string', defaultValue: DEFAULT_CALICO_DAEMONSET, description: 'name of the calico-node DaemonSet in kube-system' },
   { key: 'cniConfigDir', env: 'CNI_CONFIG_DIR', flag: '--cni-config-dir', type: 'path', defaultValue: '/etc/cni/net.d', description: 'directory on each host holding the CNI config files' },
 ];
+
+/** The name of Calico's DaemonSet in `settings` (a plan's, a detection's or the operator's overrides), else the default. */
+export function calicoDaemonSetName(settings: { calicoDaemonSetName?: { value: unknown } }): string {
+  return String(settings.calicoDaemonSetName?.value ?? DEFAULT_CALICO_DAEMONSET);
+}
 
 export type SettingOverrides = Partial<{ [K in SettingKey]: { value: MigrationSettings[K]['value']; source: 'flag' | 'env' } }>;
 
@@ -129,5 +134,34 @@ export function parseOverrides(flags: Partial<Record<SettingKey, string | undefi
     if (flag !== undefined) out[def.key] = { value: parseValue(def, String(flag), def.flag), source: 'flag' };
     else if (fromEnv !== undefined && fromEnv !== '') out[def.key] = { value: parseValue(def, fromEnv, `environment variable ${def.env}`), source: 'env' };
   }
-  return out as SettingOverrides;
+  return splitDaemonSetRef(out as SettingOverrides);
+}
+
+/** "name" or "namespace/name". Undefined when malformed. */
+export function parseDaemonSetRef(ref: string): { name: string; namespace?: string } | undefined {
+  const parts = ref.trim().split('/');
+  const dns = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+  if (parts.length === 1 && dns.test(parts[0])) return { name: parts[0] };
+  if (parts.length === 2 && dns.test(parts[0]) && dns.test(parts[1])) return { namespace: parts[0], name: parts[1] };
+  return undefined;
+}
+
+/** A DaemonSet named "namespace/name" (flag or FLANNEL_DAEMONSET_NAME) also sets the namespace. */
+function splitDaemonSetRef(overrides: SettingOverrides): SettingOverrides {
+  const name = overrides.flannelDaemonSetName;
+  if (name) {
+    const def = SETTING_DEFINITIONS.find((d) => d.key === 'flannelDaemonSetName')!;
+    const origin = name.source === 'flag' ? def.flag : `environment variable ${def.env}`;
+    const ref = parseDaemonSetRef(name.value);
+    if (!ref) throw new SettingError(`${origin}: expected NAME or NAMESPACE/NAME of a DaemonSet (got "${name.value}")`);
+    overrides.flannelDaemonSetName = { value: ref.name, source: name.source };
+    if (ref.namespace) {
+      const namespace = overrides.flannelDaemonSetNamespace;
+      if (namespace && namespace.value !== ref.namespace && namespace.source === name.source) {
+        throw new SettingError(`${origin} names namespace ${ref.namespace}, but ${namespace.source === 'flag' ? '--flannel-namespace' : 'FLANNEL_DAEMONSET_NAMESPACE'} says ${namespace.value}`);
+      }
+      if (!namespace || namespace.source === 'env' || namespace.value === ref.namespace) overrides.flannelDaemonSetNamespace = { value: ref.namespace, source: name.source };
+    }
+  }
+  return overrides;
 }

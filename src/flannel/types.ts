@@ -1,14 +1,9 @@
+import type { Finding } from '../finding.js';
 import type { MigrationSettings } from './settings.js';
 
-export type CheckStatus = 'pass' | 'warn' | 'fail';
-
-export interface Check {
-  id: string;
+/** A check of detect: a finding with a title that says what was checked. */
+export interface Check extends Finding {
   title: string;
-  status: CheckStatus;
-  message: string;
-  /** What to do about a warn or fail. */
-  fix?: string;
 }
 
 export interface FlannelNodeInfo {

@@ -143,13 +143,19 @@ f2c_list_links() {
   }
 }
 
-# Whether f2c_links (as last listed) holds NAME.
-f2c_listed_link() {
-  local name
-  for name in "${f2c_links[@]}"; do
-    [ "$name" = "$1" ] && return 0
+# Whether WORD is one of the other arguments.
+f2c_one_of() {
+  local word=$1 item
+  shift
+  for item in "$@"; do
+    [ "$item" = "$word" ] && return 0
   done
   return 1
+}
+
+# Whether f2c_links (as last listed) holds NAME.
+f2c_listed_link() {
+  f2c_one_of "$1" "${f2c_links[@]}"
 }
 
 f2c_remove_link() {
@@ -280,6 +286,7 @@ f2c_list_cni_config_files() {
 # Sets f2c_backends to "label save restore" words for each backend to inspect; says "skipped:"
 # for a legacy backend the kernel does not have (reading it must not load it).
 f2c_backends=()
+f2c_dumplines=()
 f2c_xtables_backends() {
   local family mode names
   f2c_backends=()
@@ -318,85 +325,94 @@ f2c_xtables_apply() {
   fi
 }
 
-# Removes the chains starting with PREFIX (and the jumps to them) from every backend, one
-# iptables-restore transaction per table. DESCRIPTION names them in "already absent" lines.
-f2c_remove_xtables_chains() {
-  local prefix=$1 description=$2 backend label save restore dump line table= target k
-  local -a words dumplines
-  f2c_xtables_backends
+# Reads every backend's rules (iptables-save) into f2c_dumplines and runs HANDLER LABEL RESTORE
+# for each; a backend that cannot be read fails with "could not read LABEL rules (SAVE, exit N)"
+# followed by UNREAD. QUIET (quiet or empty) as for f2c_xtables_backends. HANDLER sees the
+# caller's local variables (bash's dynamic scope).
+f2c_each_xtables_dump() {
+  local quiet=$1 unread=$2 handler=$3 backend label save restore dump
+  f2c_xtables_backends "$quiet"
   for backend in "${f2c_backends[@]}"; do
     read -r label save restore <<<"$backend"
     dump=$("$save" 2>&1) || {
-      f2c_fail "could not read $label rules ($save, exit $?), so $description were not checked${dump:+: $dump}"
+      f2c_fail "could not read $label rules ($save, exit $?)$unread${dump:+: $dump}"
       continue
     }
-    f2c_acted=
-    f2c_rules=()
-    f2c_chains=()
-    f2c_messages=()
-    mapfile -t dumplines <<<"$dump"
-    for line in "${dumplines[@]}"; do
-      case $line in
-        '*'*)
-          table=${line#\*}
-          f2c_rules=()
-          f2c_chains=()
-          f2c_messages=()
-          ;;
-        :*)
-          line=${line#:}
-          line=${line%% *}
-          [[ $line == "$prefix"* ]] && f2c_chains+=("$line")
-          ;;
-        '-A '*)
-          # Only rules that mention a jump or goto to such a chain need splitting into words.
-          [[ $line == *" -"[jg]" $prefix"* ]] || continue
-          read -r -a words <<<"$line"
-          [[ ${words[1]} == "$prefix"* ]] && continue
-          target=
-          for ((k = ${#words[@]} - 2; k > 1; k--)); do
-            if [ "${words[k]}" = -j ] || [ "${words[k]}" = -g ]; then
-              target=${words[k + 1]}
-              break
-            fi
-          done
-          if [[ -n $target && $target == "$prefix"* ]]; then
-            f2c_rules+=("-D ${line#-A }")
-            f2c_messages+=("removed rule $label $table ${words[1]} -> $target")
-          fi
-          ;;
-        COMMIT*)
-          f2c_xtables_apply "$table" "$restore" "$label" "$description"
-          f2c_rules=()
-          f2c_chains=()
-          f2c_messages=()
-          ;;
-      esac
-    done
-    [ -n "$f2c_acted" ] || f2c_say "already absent: $label $description"
+    mapfile -t f2c_dumplines <<<"$dump"
+    "$handler" "$label" "$restore"
   done
+}
+
+# Removes the chains starting with PREFIX (and the jumps to them) from every backend, one
+# iptables-restore transaction per table. DESCRIPTION names them in "already absent" lines.
+f2c_remove_xtables_chains() {
+  local prefix=$1 description=$2
+  f2c_each_xtables_dump '' ", so $description were not checked" f2c_remove_xtables_chains_in
+}
+
+# f2c_remove_xtables_chains for one backend's f2c_dumplines.
+f2c_remove_xtables_chains_in() {
+  local label=$1 restore=$2 line table= target k
+  local -a words
+  f2c_acted=
+  f2c_rules=()
+  f2c_chains=()
+  f2c_messages=()
+  for line in "${f2c_dumplines[@]}"; do
+    case $line in
+      '*'*)
+        table=${line#\*}
+        f2c_rules=()
+        f2c_chains=()
+        f2c_messages=()
+        ;;
+      :*)
+        line=${line#:}
+        line=${line%% *}
+        [[ $line == "$prefix"* ]] && f2c_chains+=("$line")
+        ;;
+      '-A '*)
+        # Only rules that mention a jump or goto to such a chain need splitting into words.
+        [[ $line == *" -"[jg]" $prefix"* ]] || continue
+        read -r -a words <<<"$line"
+        [[ ${words[1]} == "$prefix"* ]] && continue
+        target=
+        for ((k = ${#words[@]} - 2; k > 1; k--)); do
+          if [ "${words[k]}" = -j ] || [ "${words[k]}" = -g ]; then
+            target=${words[k + 1]}
+            break
+          fi
+        done
+        if [[ -n $target && $target == "$prefix"* ]]; then
+          f2c_rules+=("-D ${line#-A }")
+          f2c_messages+=("removed rule $label $table ${words[1]} -> $target")
+        fi
+        ;;
+      COMMIT*)
+        f2c_xtables_apply "$table" "$restore" "$label" "$description"
+        f2c_rules=()
+        f2c_chains=()
+        f2c_messages=()
+        ;;
+    esac
+  done
+  [ -n "$f2c_acted" ] || f2c_say "already absent: $label $description"
 }
 
 # Fails for every backend that still has a chain starting with PREFIX, or cannot be read.
 f2c_verify_xtables_chains_gone() {
-  local prefix=$1 backend label save restore dump line left
-  local -a dumplines
-  f2c_xtables_backends quiet
-  for backend in "${f2c_backends[@]}"; do
-    read -r label save restore <<<"$backend"
-    dump=$("$save" 2>&1) || {
-      f2c_fail "could not read $label rules ($save, exit $?) to check for $prefix* chains${dump:+: $dump}"
-      continue
-    }
-    left=
-    mapfile -t dumplines <<<"$dump"
-    for line in "${dumplines[@]}"; do
-      [[ $line == ":$prefix"* ]] || continue
-      line=${line#:}
-      left+="${line%% *} "
-    done
-    [ -z "$left" ] || f2c_fail "still present in $label: chains ${left% }"
+  local prefix=$1
+  f2c_each_xtables_dump quiet " to check for $prefix* chains" f2c_verify_xtables_chains_gone_in
+}
+
+f2c_verify_xtables_chains_gone_in() {
+  local label=$1 line left=
+  for line in "${f2c_dumplines[@]}"; do
+    [[ $line == ":$prefix"* ]] || continue
+    line=${line#:}
+    left+="${line%% *} "
   done
+  [ -z "$left" ] || f2c_fail "still present in $label: chains ${left% }"
 }
 
 # --- nftables tables (flannel's and Felix's nftables modes) ----------------------------------
@@ -411,12 +427,9 @@ f2c_list_nft_tables() {
   mapfile -t f2c_nft_tables <<<"$out"
 }
 
+# Whether f2c_nft_tables (as last listed) holds "FAMILY NAME".
 f2c_nft_table_listed() {
-  local line
-  for line in "${f2c_nft_tables[@]}"; do
-    [ "$line" = "table $1" ] && return 0
-  done
-  return 1
+  f2c_one_of "table $1" "${f2c_nft_tables[@]}"
 }
 
 # Arguments: "family name" pairs, e.g. "ip flannel-ipv4" "ip6 flannel-ipv6".

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { KubeObject, V1Job } from '../cluster/index.js';
+import { boundedName, labelValue } from '../k8s.js';
 import { MANAGED_BY, MANAGED_BY_LABEL, NODE_LABEL, ROLE_LABEL } from '../names.js';
 import { DEFAULT_HELPER_IMAGE } from '../plan/types.js';
 
@@ -45,30 +45,16 @@ export interface HostScriptJobOptions {
   podNetworks?: string[];
 }
 
-const MAX_NAME = 63;
 const MAX_VNI = 16777215;
 
-function shortHash(...parts: string[]): string {
-  return createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 8);
-}
-
-/** `value` if it is a valid label value, else a valid one made from it (truncated, with a hash). */
-export function labelValue(value: string): string {
-  if (/^([A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?)?$/.test(value)) return value;
-  const cleaned = value.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, MAX_NAME - 9).replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '');
-  return cleaned ? `${cleaned}-${shortHash(value)}` : shortHash(value);
-}
 
 /**
  * `f2c-<script>-<node>-<hash>` (check mode: `f2c-check-<node>-<hash>`), at most 63 characters, the
  * same for the same script, node, run and mode.
  */
 export function hostScriptJobName(script: HostScript, node: string, runId: string, mode: HostScriptMode = 'run'): string {
-  const hash = mode === 'check' ? shortHash(script, node, runId, mode) : shortHash(script, node, runId);
-  const prefix = `f2c-${mode === 'check' ? 'check' : script}-`;
-  const room = MAX_NAME - prefix.length - hash.length - 1;
-  const nodePart = node.toLowerCase().replace(/[^a-z0-9-]+/g, '-').slice(0, room).replace(/^-+|-+$/g, '');
-  return `${prefix}${nodePart ? `${nodePart}-` : ''}${hash}`;
+  const hashed = mode === 'check' ? [script, node, runId, mode] : [script, node, runId];
+  return boundedName(`f2c-${mode === 'check' ? 'check' : script}`, node, ...hashed);
 }
 
 function validate(o: HostScriptJobOptions): void {

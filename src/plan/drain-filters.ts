@@ -164,15 +164,17 @@ export function classifyNodePods(pods: readonly V1Pod[], ctx: DrainFilterContext
 }
 
 /**
- * kubectl's per-node error: "cannot delete <message>: ns/p1, ns/p2" for each distinct refusal
- * message; undefined when nothing is refused.
+ * kubectl drain's error for the pods it may not remove: "cannot delete <reason>: ns/p1, ns/p2" for
+ * each distinct reason, in the order the reasons first appear.
  */
+export function cannotDelete(refused: ReadonlyArray<{ pod: string; reason: string }>): string {
+  const byReason = new Map<string, string[]>();
+  for (const { pod, reason } of refused) byReason.set(reason, [...(byReason.get(reason) ?? []), pod]);
+  return [...byReason.entries()].map(([reason, pods]) => `cannot delete ${reason}: ${pods.join(', ')}`).join('; ');
+}
+
+/** The planned drain's refusal of a node (cannotDelete over its refused pods); undefined when nothing is refused. */
 export function drainRefusal(pods: readonly PodDisposition[]): string | undefined {
-  const byMessage = new Map<string, string[]>();
-  for (const p of pods) {
-    if (p.action !== 'refuse') continue;
-    byMessage.set(p.reason, [...(byMessage.get(p.reason) ?? []), `${p.namespace}/${p.name}`]);
-  }
-  if (byMessage.size === 0) return undefined;
-  return [...byMessage.entries()].map(([message, names]) => `cannot delete ${message}: ${names.join(', ')}`).join('; ');
+  const refused = pods.filter((p) => p.action === 'refuse').map((p) => ({ pod: `${p.namespace}/${p.name}`, reason: p.reason }));
+  return refused.length ? cannotDelete(refused) : undefined;
 }

@@ -4,6 +4,8 @@
  */
 import { RangeIndex, canonicalIpOrUndefined, cidrsOverlap, familyOf, ordinalIn, parseCidr } from '../net/cidr.js';
 import type { KubeObject, V1Node, V1Pod } from '../cluster/index.js';
+import { formatDuration } from '../duration.js';
+import { isNodeReady, readyCondition } from '../k8s.js';
 import { MIGRATION_LABEL } from '../names.js';
 import type { Detection } from '../flannel/types.js';
 import { controllerRef, isFinished, type ClassifiedPod } from './drain-filters.js';
@@ -56,17 +58,6 @@ function plural(n: number, word: string, many = `${word}s`): string {
   return `${n} ${n === 1 ? word : many}`;
 }
 
-function duration(seconds: number): string {
-  if (seconds <= 0) return 'no limit';
-  if (seconds % 3600 === 0) return `${seconds / 3600}h`;
-  if (seconds % 60 === 0) return `${seconds / 60}m`;
-  return `${seconds}s`;
-}
-
-export function isReady(node: V1Node): boolean {
-  return node.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
-}
-
 function canonicalCidr(cidr: string | undefined): string | undefined {
   if (!cidr) return undefined;
   try {
@@ -102,7 +93,7 @@ function podKey(p: { namespace: string; name: string }): string {
 function detectionFindings(detection: Detection): Finding[] {
   const out: Finding[] = detection.checks.map((c) => ({
     id: `detect.${c.id}`,
-    level: c.status,
+    level: c.level,
     message: `${c.title}: ${c.message}`,
     ...(c.fix ? { fix: c.fix } : {}),
   }));
@@ -127,7 +118,7 @@ function nodeFindings(input: PreflightInput): Finding[] {
   for (const planned of input.planned) {
     const node = byName.get(planned.name);
     if (!node) continue;
-    const ready = node.status?.conditions?.find((c) => c.type === 'Ready');
+    const ready = readyCondition(node);
     if (ready?.status !== 'True') {
       out.push({
         id: 'node.not-ready', level: 'fail', node: planned.name,
@@ -159,7 +150,7 @@ interface PdbUse {
 
 function drainFindings(input: PreflightInput): Finding[] {
   const out: Finding[] = [];
-  const timeout = duration(input.drain.timeoutSeconds);
+  const timeout = formatDuration(input.drain.timeoutSeconds);
   const forced: string[] = [];
   const forcedNodes = new Set<string>();
   const wiped: string[] = [];
@@ -276,7 +267,7 @@ function hasBlockingTaint(node: V1Node): boolean {
 
 /** Whether pods evicted elsewhere could be scheduled here (ignoring tolerations and affinities). */
 function isSchedulingTarget(node: V1Node): boolean {
-  return !node.spec?.unschedulable && isReady(node) && !hasBlockingTaint(node);
+  return !node.spec?.unschedulable && isNodeReady(node) && !hasBlockingTaint(node);
 }
 
 function capacityFindings(input: PreflightInput): Finding[] {

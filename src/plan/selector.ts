@@ -1,3 +1,5 @@
+import { labelSelector } from '../k8s.js';
+
 /** A Kubernetes metav1.LabelSelector, as plain data. */
 export interface LabelSelector {
   matchLabels?: Record<string, string> | null;
@@ -42,7 +44,8 @@ export function selectorMatches(selector: LabelSelector | null | undefined, labe
 /** kubectl-style rendering of a selector, for messages: "app=web,tier in (a,b),!legacy". */
 export function formatSelector(selector: LabelSelector | null | undefined): string {
   if (!selector) return '<none>';
-  const parts = Object.entries(selector.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
+  const matchLabels = labelSelector(selector.matchLabels);
+  const parts = matchLabels ? [matchLabels] : [];
   for (const e of selector.matchExpressions ?? []) {
     const values = (e.values ?? []).join(',');
     if (e.operator === 'In') parts.push(`${e.key} in (${values})`);

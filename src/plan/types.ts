@@ -1,20 +1,21 @@
 import type { CalicoNodeIdentity } from '../calico/objects.js';
+import type { Finding } from '../finding.js';
 import type { KubeObject, V1ConfigMap, V1DaemonSet, V1Node, V1Pod, V1PodDisruptionBudget, V1Service } from '../cluster/index.js';
 
 /** The image of the host Jobs unless --helper-image names another: calico/node, as the Calico manifest pins it. */
 export const DEFAULT_HELPER_IMAGE = 'quay.io/calico/node:v3.32.1';
 
-/** One preflight result. `fail` stops `migrate`; `warn` is shown and accepted. */
-export interface Finding {
-  id: string;
-  level: 'pass' | 'warn' | 'fail';
-  message: string;
-  fix?: string;
-  node?: string;
-}
+export type { Finding } from '../finding.js';
 
 export type PodAction = 'evict' | 'skip' | 'refuse';
 
+/** How the drain treats one pod, and why (kubectl drain's filters). */
+export interface PodVerdict {
+  action: PodAction;
+  reason: string;
+}
+
+/** A PodDisruptionBudget and how many disruptions its status allows now. */
 export interface PdbRef {
   namespace: string;
   name: string;
@@ -22,11 +23,9 @@ export interface PdbRef {
 }
 
 /** What the drain of a node will do with one pod, and why (kubectl drain's filters). */
-export interface PodDisposition {
+export interface PodDisposition extends PodVerdict {
   namespace: string;
   name: string;
-  action: PodAction;
-  reason: string;
   /** PodDisruptionBudgets the eviction of this pod must pass; one with disruptionsAllowed 0 blocks now. */
   blockingPdbs: PdbRef[];
 }

@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import { hostScriptJob, loadHostScript, type HostScriptJobOptions } from '../../src/host/pods.js';
 import { calicoNodeCommandDir, type CommandSetOptions } from '../testbed/image-commands.js';
+import { FELIX_RULES, chainNames } from '../testbed/iptables.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const fixturesDir = process.env.FIXTURES_DIR ?? path.join(repoRoot, 'test', 'fixtures');
@@ -233,26 +234,6 @@ COMMIT
 COMMIT
 `;
 
-/** A subset of Felix's rules: its own chains, reached from the built-in ones. */
-const CALICO_RULES = `*filter
-:cali-FORWARD - [0:0]
-:cali-from-hep-forward - [0:0]
-:cali-INPUT - [0:0]
--A INPUT -m comment --comment "cali:Cz_u1IQiXIMmKD4c" -j cali-INPUT
--A FORWARD -m comment --comment "cali:wUHhoiAYhphO9Mso" -j cali-FORWARD
--A cali-FORWARD -m comment --comment "cali:vjrMJCRpqwy5oRoX" -j cali-from-hep-forward
--A cali-FORWARD -m comment --comment "cali:A_sPAO0mcxbT9mOV" -m mark --mark 0x10000/0x10000 -j ACCEPT
--A cali-INPUT -p udp -m comment --comment "cali:J76FwxInZIsk7uKY" -m udp --dport 4789 -j ACCEPT
-COMMIT
-*nat
-:cali-POSTROUTING - [0:0]
-:cali-nat-outgoing - [0:0]
--A POSTROUTING -m comment --comment "cali:O3lYWMrLQYEMJtB5" -j cali-POSTROUTING
--A cali-POSTROUTING -m comment --comment "cali:Z-c7XtVd2Bq7s_hA" -j cali-nat-outgoing
--A cali-nat-outgoing -s 10.244.0.0/16 ! -d 10.244.0.0/16 -m comment --comment "cali:flqWnvo8yq4ULQLa" -j MASQUERADE --random-fully
-COMMIT
-`;
-
 /** State of Calico and of the rest of the node that cleanup.sh must leave alone. */
 function installSurvivors(node: FakeNode): void {
   const base = base24(node.podCidr);
@@ -264,7 +245,7 @@ function installSurvivors(node: FakeNode): void {
   ipn(node.ns, 'link', 'set', 'cali1234', 'up');
   ipn(node.ns, 'link', 'set', 'podside0', 'up');
   ipn(node.ns, 'route', 'add', `${base}66`, 'dev', 'cali1234', 'scope', 'link');
-  inNs(node.ns, 'iptables-nft-restore', ['--noflush'], UNRELATED_RULES + CALICO_RULES);
+  inNs(node.ns, 'iptables-nft-restore', ['--noflush'], UNRELATED_RULES + FELIX_RULES);
   writeFile(node, '/etc/cni/net.d/10-calico.conflist', calicoConflist(node));
   writeFile(node, '/etc/cni/net.d/calico-kubeconfig', 'apiVersion: v1\nkind: Config\n');
 }
@@ -282,8 +263,6 @@ const addresses = (ns: string, dev: string): string[] =>
   (JSON.parse(ipn(ns, '-j', 'addr', 'show', 'dev', dev)) as Array<{ addr_info: Array<{ local: string; prefixlen: number }> }>)
     .flatMap((l) => l.addr_info.map((a) => `${a.local}/${a.prefixlen}`));
 const saveRules = (ns: string, tool = 'iptables-nft-save'): string => inNs(ns, tool, []);
-/** Chain names of an iptables-save dump. */
-const chains = (dump: string): string[] => [...dump.matchAll(/^:(\S+)/gm)].map((m) => m[1]);
 const nftTables = (ns: string): string[] => inNs(ns, 'nft', ['list', 'tables']).trim().split('\n').filter(Boolean);
 
 let calicoBin = '';
@@ -441,7 +420,7 @@ describe('cleanup.sh on a flannel node as flanneld v0.28.10 leaves it', () => {
     expect(ipn(n1.ns, 'neigh', 'show')).not.toContain(n2.vtepMac);
     expect(must('bridge', ['-n', n1.ns, 'fdb', 'show'])).not.toContain(n2.vtepMac);
     const dump = saveRules(n1.ns);
-    expect(chains(dump).filter((c) => c.startsWith('FLANNEL-'))).toEqual([]);
+    expect(chainNames(dump).filter((c) => c.startsWith('FLANNEL-'))).toEqual([]);
     expect(dump).not.toMatch(/-j FLANNEL-/);
     expect(fileExists(n1, '/etc/cni/net.d/10-flannel.conflist')).toBe(false);
     expect(fileExists(n1, '/etc/cni/net.d/05-custom.conflist')).toBe(false);
@@ -459,7 +438,7 @@ describe('cleanup.sh on a flannel node as flanneld v0.28.10 leaves it', () => {
       `198.51.100.0/24 dev eth0 proto kernel scope link src ${n1.publicIp}`,
     ]));
     const dump = saveRules(n1.ns);
-    expect(chains(dump)).toEqual(expect.arrayContaining(['KUBE-FIREWALL', 'NOT-FLANNEL-FWD', 'KUBE-POSTROUTING', 'cali-FORWARD', 'cali-INPUT', 'cali-POSTROUTING']));
+    expect(chainNames(dump)).toEqual(expect.arrayContaining(['KUBE-FIREWALL', 'NOT-FLANNEL-FWD', 'KUBE-POSTROUTING', 'cali-FORWARD', 'cali-INPUT', 'cali-POSTROUTING']));
     expect(dump).toContain('-A FORWARD -s 10.244.0.0/16 -m comment --comment "unrelated accept" -j ACCEPT');
     expect(dump).toContain('-A FORWARD -m comment --comment "cali:wUHhoiAYhphO9Mso" -j cali-FORWARD');
     expect(dump).toContain('-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING');
@@ -476,7 +455,7 @@ describe('cleanup.sh on a flannel node as flanneld v0.28.10 leaves it', () => {
 
   it('touches only the network namespace it runs in: n2 keeps its flannel state', () => {
     expect(linkNames(n2.ns)).toEqual(expect.arrayContaining(['flannel.1', 'cni0']));
-    expect(chains(saveRules(n2.ns))).toEqual(expect.arrayContaining(['FLANNEL-FWD', 'FLANNEL-POSTRTG']));
+    expect(chainNames(saveRules(n2.ns))).toEqual(expect.arrayContaining(['FLANNEL-FWD', 'FLANNEL-POSTRTG']));
     expect(fileExists(n2, '/etc/cni/net.d/10-flannel.conflist')).toBe(true);
   });
 
@@ -532,9 +511,9 @@ describe('cleanup.sh on a flannel node as flanneld v0.28.10 leaves it', () => {
       expect(links).not.toContain('vxlan-v6.calico');
       expect(routes(n1.ns).filter((r) => /proto 80|vxlan\.calico/.test(r))).toEqual([]);
       expect(routes(n1.ns, '-6').filter((r) => r.includes('proto 80'))).toEqual([]);
-      expect(chains(saveRules(n1.ns)).filter((c) => c.startsWith('cali-'))).toEqual([]);
+      expect(chainNames(saveRules(n1.ns)).filter((c) => c.startsWith('cali-'))).toEqual([]);
       expect(saveRules(n1.ns)).not.toMatch(/-j cali-/);
-      expect(chains(saveRules(n1.ns, 'ip6tables-nft-save')).filter((c) => c.startsWith('cali-'))).toEqual([]);
+      expect(chainNames(saveRules(n1.ns, 'ip6tables-nft-save')).filter((c) => c.startsWith('cali-'))).toEqual([]);
       expect(nftTables(n1.ns)).not.toContain('table ip calico');
       expect(fileExists(n1, '/etc/cni/net.d/10-calico.conflist')).toBe(false);
       expect(fileExists(n1, '/etc/cni/net.d/calico-kubeconfig')).toBe(false);
@@ -544,7 +523,7 @@ describe('cleanup.sh on a flannel node as flanneld v0.28.10 leaves it', () => {
       expect(addresses(n1.ns, 'eth0')).toContain(`${n1.publicIp}/24`);
       expect(linkNames(n1.ns)).toEqual(expect.arrayContaining(['cali1234', 'veth-n1']));
       expect(routes(n1.ns)).toContain('10.244.0.66 dev cali1234 scope link');
-      expect(chains(saveRules(n1.ns))).toEqual(expect.arrayContaining(['KUBE-FIREWALL', 'NOT-FLANNEL-FWD', 'KUBE-POSTROUTING']));
+      expect(chainNames(saveRules(n1.ns))).toEqual(expect.arrayContaining(['KUBE-FIREWALL', 'NOT-FLANNEL-FWD', 'KUBE-POSTROUTING']));
       expect(saveRules(n1.ns)).toContain('-A FORWARD -s 10.244.0.0/16 -m comment --comment "unrelated accept" -j ACCEPT');
       expect(nftTables(n1.ns)).toContain('table inet unrelated');
       expect(fileExists(n1, '/etc/cni/net.d/99-loopback.conf')).toBe(true);
@@ -578,7 +557,7 @@ describe('cleanup.sh on a Canal node with VNI 4096', () => {
     installFlannel(node, [peer], { flavour: 'canal' });
     // Canal networks pods with Calico's CNI plugin and runs Felix for policy: its cali* state stays.
     ipn(node.ns, 'link', 'add', 'cali5678', 'type', 'veth', 'peer', 'name', 'podside1');
-    inNs(node.ns, 'iptables-nft-restore', ['--noflush'], CALICO_RULES);
+    inNs(node.ns, 'iptables-nft-restore', ['--noflush'], FELIX_RULES);
     // A bridge of someone else's: Canal never made a cni0.
     ipn(node.ns, 'link', 'add', 'cni0', 'type', 'bridge');
     writeFile(node, '/etc/cni/net.d/00-other.conflist', JSON.stringify({ name: 'other', cniVersion: '0.3.1', plugins: [{ type: 'bridge' }] }));
@@ -601,8 +580,8 @@ describe('cleanup.sh on a Canal node with VNI 4096', () => {
     expect(links).not.toContain('flannel.4096');
     expect(links).toEqual(expect.arrayContaining(['cni0', 'cali5678', 'eth0']));
     expect(routes(node.ns).filter((r) => r.includes('flannel.4096'))).toEqual([]);
-    expect(chains(saveRules(node.ns)).filter((c) => c.startsWith('FLANNEL-'))).toEqual([]);
-    expect(chains(saveRules(node.ns))).toEqual(expect.arrayContaining(['cali-FORWARD', 'cali-nat-outgoing']));
+    expect(chainNames(saveRules(node.ns)).filter((c) => c.startsWith('FLANNEL-'))).toEqual([]);
+    expect(chainNames(saveRules(node.ns))).toEqual(expect.arrayContaining(['cali-FORWARD', 'cali-nat-outgoing']));
     expect(fileExists(node, '/etc/cni/net.d/10-canal.conflist')).toBe(false);
     expect(fileExists(node, '/etc/cni/net.d/calico-kubeconfig')).toBe(true);
     expect(fileExists(node, '/var/lib/cni/networks/k8s-pod-network/10.244.0.2')).toBe(true);
@@ -695,8 +674,8 @@ table inet unrelated {
       'removed chain ip6tables-nft filter FLANNEL-FWD',
       'removed rule ip6tables-nft nat POSTROUTING -> FLANNEL-POSTRTG',
     ]));
-    expect(chains(saveRules(node.ns)).filter((c) => c.startsWith('FLANNEL-'))).toEqual([]);
-    expect(chains(saveRules(node.ns, 'ip6tables-nft-save')).filter((c) => c.startsWith('FLANNEL-'))).toEqual([]);
+    expect(chainNames(saveRules(node.ns)).filter((c) => c.startsWith('FLANNEL-'))).toEqual([]);
+    expect(chainNames(saveRules(node.ns, 'ip6tables-nft-save')).filter((c) => c.startsWith('FLANNEL-'))).toEqual([]);
   });
 
   it('removes FLANNEL-* chains from iptables-legacy and ip6tables-legacy when they exist, keeping other legacy rules', () => {
@@ -710,9 +689,9 @@ table inet unrelated {
       'removed chain ip6tables-legacy nat FLANNEL-POSTRTG',
     ]));
     const dump = saveRules(node.ns, 'iptables-legacy-save');
-    expect(chains(dump).filter((c) => c.startsWith('FLANNEL-'))).toEqual([]);
-    expect(chains(dump)).toEqual(expect.arrayContaining(['KUBE-FIREWALL', 'NOT-FLANNEL-FWD', 'KUBE-POSTROUTING']));
-    expect(chains(saveRules(node.ns, 'ip6tables-legacy-save')).filter((c) => c.startsWith('FLANNEL-'))).toEqual([]);
+    expect(chainNames(dump).filter((c) => c.startsWith('FLANNEL-'))).toEqual([]);
+    expect(chainNames(dump)).toEqual(expect.arrayContaining(['KUBE-FIREWALL', 'NOT-FLANNEL-FWD', 'KUBE-POSTROUTING']));
+    expect(chainNames(saveRules(node.ns, 'ip6tables-legacy-save')).filter((c) => c.startsWith('FLANNEL-'))).toEqual([]);
   });
 
   it('removes flannel\'s nftables tables and keeps others', () => {
@@ -989,7 +968,7 @@ describe('revert.sh meets the same bar', () => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(lines(r.stdout)).toEqual(expect.arrayContaining(['removed route blackhole 10.244.0.0/26 proto 80', 'done: h1 is clean of Calico\'s networking']));
-    expect(chains(saveRules(node.ns)).filter((c) => c.startsWith('cali-'))).toEqual([]);
+    expect(chainNames(saveRules(node.ns)).filter((c) => c.startsWith('cali-'))).toEqual([]);
   });
 });
 

@@ -28,6 +28,7 @@ import {
   type PodJson,
   type Testbed,
 } from '../testbed/harness.js';
+import { deployWebWorkload } from './migration-helpers.js';
 
 const MIGRATION_LABEL = 'projectcalico.org/node-network-during-migration';
 const STATE_ANNOTATION = 'flannel2calico.io/state';
@@ -180,22 +181,7 @@ describe('migrate: Ctrl-C in every wait, a saved plan with flags, --yes and fina
   beforeAll(async () => {
     tb = await startTestbed({ nodes: 6 });
     flannel = await installFlannel(tb);
-    kubectlOk(tb, ['apply', '-f', '-'], `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: default}
-spec:
-  replicas: 4
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec: {containers: [{name: web, image: nginx}]}
----
-apiVersion: policy/v1
-kind: PodDisruptionBudget
-metadata: {name: web, namespace: default}
-spec: {maxUnavailable: 1, selector: {matchLabels: {app: web}}}
----
-apiVersion: apps/v1
+    await deployWebWorkload(tb, 4, `apiVersion: apps/v1
 kind: Deployment
 metadata: {name: hold, namespace: default}
 spec:
@@ -210,7 +196,6 @@ kind: PodDisruptionBudget
 metadata: {name: hold, namespace: default}
 spec: {maxUnavailable: 0, selector: {matchLabels: {app: hold}}}
 `);
-    await waitForDeployment(tb, 'default', 'web');
     await waitForDeployment(tb, 'default', 'hold');
     planFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'f2c-plan-')), 'plan.json');
     const planned = tb.cli(['plan', '--out', planFile]);
@@ -379,22 +364,7 @@ describe('migrate: kill -9 at every step boundary, API server restart, host Job 
   beforeAll(async () => {
     tb = await startTestbed({ nodes: 7 });
     await installFlannel(tb);
-    kubectlOk(tb, ['apply', '-f', '-'], `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: default}
-spec:
-  replicas: 6
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec: {containers: [{name: web, image: nginx}]}
----
-apiVersion: policy/v1
-kind: PodDisruptionBudget
-metadata: {name: web, namespace: default}
-spec: {maxUnavailable: 1, selector: {matchLabels: {app: web}}}
-`);
-    await waitForDeployment(tb, 'default', 'web');
+    await deployWebWorkload(tb, 6);
   }, 300_000);
 
   afterAll(async () => {

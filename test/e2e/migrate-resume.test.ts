@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
@@ -7,54 +6,14 @@ import {
   installFlannel,
   kubectlJson,
   kubectlOk,
-  repoRoot,
   startTestbed,
   waitForDeployment,
   type Testbed,
 } from '../testbed/harness.js';
+import { deployWebWorkload, runCliInBackground } from './migration-helpers.js';
 
 const MIGRATION_LABEL = 'projectcalico.org/node-network-during-migration';
 const calicoManifest = path.join(fixturesDir, 'calico-v3.32.1/flannel-migration-calico.yaml');
-
-const workload = `
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: default}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec: {containers: [{name: web, image: nginx}]}
----
-apiVersion: policy/v1
-kind: PodDisruptionBudget
-metadata: {name: web, namespace: default}
-spec:
-  maxUnavailable: 1
-  selector: {matchLabels: {app: web}}
-`;
-
-/** Starts migrate and kills it with SIGKILL as soon as its output matches `killAt`; resolves with the output. */
-function runAndKill(tb: Testbed, args: string[], killAt: RegExp): Promise<{ killed: boolean; status: number | null; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(repoRoot, 'bin/flannel2calico.js'), '--kubeconfig', tb.kubeconfig, ...args], {
-      cwd: repoRoot, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    let killed = false;
-    const onData = (d: Buffer) => {
-      output += d;
-      if (!killed && killAt.test(output)) {
-        killed = true;
-        child.kill('SIGKILL');
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('close', (status) => resolve({ killed, status, output }));
-  });
-}
 
 describe('migrate and revert: kill -9 at every step, then rerun', () => {
   let tb: Testbed;
@@ -62,8 +21,7 @@ describe('migrate and revert: kill -9 at every step, then rerun', () => {
   beforeAll(async () => {
     tb = await startTestbed({ nodes: 3, controlPlane: 1 });
     await installFlannel(tb);
-    kubectlOk(tb, ['apply', '-f', '-'], workload);
-    await waitForDeployment(tb, 'default', 'web');
+    await deployWebWorkload(tb, 2);
   }, 300_000);
 
   afterAll(async () => {
@@ -86,11 +44,11 @@ describe('migrate and revert: kill -9 at every step, then rerun', () => {
       /cp-0: start calico-node .*\.\.\./,
     ];
     for (const point of killPoints) {
-      const r = await runAndKill(tb, args, point);
+      const r = await runCliInBackground(tb, args, { killAt: point });
       // Every run resumes past the previous kill point and reaches the next one.
       expect({ point: point.source, killed: r.killed }).toEqual({ point: point.source, killed: true });
     }
-    const final = await runAndKill(tb, args, /^$a/);
+    const final = await runCliInBackground(tb, args);
     expect(final.output).not.toMatch(/error:/);
     expect(final.status).toBe(0);
 
@@ -147,10 +105,10 @@ spec: {holderIdentity: ops@bastion/pid-4242, leaseDurationSeconds: 30, renewTime
       /restoring IP pools and FelixConfiguration/,
     ];
     for (const point of killPoints) {
-      const r = await runAndKill(tb, args, point);
+      const r = await runCliInBackground(tb, args, { killAt: point });
       expect({ point: point.source, killed: r.killed }).toEqual({ point: point.source, killed: true });
     }
-    const final = await runAndKill(tb, args, /^$a/);
+    const final = await runCliInBackground(tb, args);
     expect(final.output).not.toMatch(/error:/);
     expect(final.status).toBe(0);
 

@@ -20,6 +20,7 @@ import {
   type Testbed,
 } from '../testbed/harness.js';
 import { calicoNodeCommandDir } from '../testbed/image-commands.js';
+import { FELIX_RULES } from '../testbed/iptables.js';
 import { startNetnsNodes, type Flavour, type NetnsNodes } from '../testbed/netns-nodes.js';
 
 const MIGRATION_LABEL = 'projectcalico.org/node-network-during-migration';
@@ -94,25 +95,6 @@ function stateOf(tb: Testbed, node: string): { operation?: string; step?: string
   const raw = nodeNamed(tb, node).metadata.annotations?.[STATE_ANNOTATION];
   return raw ? JSON.parse(raw) : undefined;
 }
-
-/** A subset of Felix's iptables rules: its own chains, reached from the built-in ones. */
-const FELIX_RULES = `*filter
-:cali-FORWARD - [0:0]
-:cali-from-hep-forward - [0:0]
-:cali-INPUT - [0:0]
--A INPUT -m comment --comment "cali:Cz_u1IQiXIMmKD4c" -j cali-INPUT
--A FORWARD -m comment --comment "cali:wUHhoiAYhphO9Mso" -j cali-FORWARD
--A cali-FORWARD -m comment --comment "cali:vjrMJCRpqwy5oRoX" -j cali-from-hep-forward
--A cali-INPUT -p udp -m comment --comment "cali:J76FwxInZIsk7uKY" -m udp --dport 4789 -j ACCEPT
-COMMIT
-*nat
-:cali-POSTROUTING - [0:0]
-:cali-nat-outgoing - [0:0]
--A POSTROUTING -m comment --comment "cali:O3lYWMrLQYEMJtB5" -j cali-POSTROUTING
--A cali-POSTROUTING -m comment --comment "cali:Z-c7XtVd2Bq7s_hA" -j cali-nat-outgoing
--A cali-nat-outgoing -s 10.244.0.0/16 ! -d 10.244.0.0/16 -m comment --comment "cali:flqWnvo8yq4ULQLa" -j MASQUERADE --random-fully
-COMMIT
-`;
 
 /** The node's first Calico IPAM block (written by the migration) and another node's, for Felix's routes. */
 function calicoBlocks(tb: Testbed, node: string): { own: string; other: string } {

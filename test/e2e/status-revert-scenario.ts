@@ -2,7 +2,6 @@
 // stays a few minutes): migrate 3 of 5 nodes and stop one half-way; `status -o json` against the
 // cluster; a read-only user; `revert --node` of a migrated and a half-way node; kill -9 in a revert;
 // migrate the rest under `status --watch`; `revert --all`, killed twice, back to flannel only.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -13,15 +12,14 @@ import {
   installFlannel,
   kubectlJson,
   kubectlOk,
-  repoRoot,
   startTestbed,
   waitFor,
-  waitForDeployment,
   type FlannelInstall,
   type NodeJson,
   type PodJson,
   type Testbed,
 } from '../testbed/harness.js';
+import { deployWebWorkload, runCliInBackground } from './migration-helpers.js';
 
 const MIGRATION_LABEL = 'projectcalico.org/node-network-during-migration';
 const STATE = 'flannel2calico.io/state';
@@ -29,45 +27,6 @@ const calicoManifestFile = path.join(fixturesDir, 'calico-v3.32.1/flannel-migrat
 const CALICO_KINDS = ['ippools', 'ipamblocks', 'blockaffinities', 'ipamhandles', 'felixconfigurations'];
 
 interface Listed<T> { items: T[] }
-
-const workload = `
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: default}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec: {containers: [{name: web, image: nginx}]}
----
-apiVersion: policy/v1
-kind: PodDisruptionBudget
-metadata: {name: web, namespace: default}
-spec:
-  maxUnavailable: 1
-  selector: {matchLabels: {app: web}}
-`;
-
-/** Runs the CLI in the background; kills it with SIGKILL once its output matches `killAt`. */
-function runCli(tb: Testbed, args: string[], opts: { killAt?: RegExp; kubeconfig?: string } = {}): { done: Promise<{ killed: boolean; status: number | null; stdout: string; output: string }> } {
-  const child = spawn(process.execPath, [path.join(repoRoot, 'bin/flannel2calico.js'), '--kubeconfig', opts.kubeconfig ?? tb.kubeconfig, ...args], {
-    cwd: repoRoot, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  let stdout = '';
-  let killed = false;
-  const onData = (d: Buffer) => {
-    output += d;
-    if (opts.killAt && !killed && opts.killAt.test(output)) {
-      killed = true;
-      child.kill('SIGKILL');
-    }
-  };
-  child.stdout.on('data', (d: Buffer) => { stdout += d; onData(d); });
-  child.stderr.on('data', onData);
-  return { done: new Promise((resolve) => child.on('close', (status) => resolve({ killed, status, stdout, output }))) };
-}
 
 function podReadiness(pods: PodJson[], node: string): string {
   const here = pods.filter((p) => p.spec.nodeName === node && !p.metadata.deletionTimestamp);
@@ -171,8 +130,7 @@ spec: {cidr: 10.244.0.0/16, blockSize: 26, ipipMode: Never, vxlanMode: Never, na
       }
       const ds = kubectlJson<{ spec: { selector: { matchLabels: Record<string, string> } } }>(tb, ['get', 'ds', '-n', flannel.namespace, flannel.daemonSet, '-o', 'json']);
       flannelSelector = Object.entries(ds.spec.selector.matchLabels).map(([k, v]) => `${k}=${v}`).join(',');
-      kubectlOk(tb, ['apply', '-f', '-'], workload);
-      await waitForDeployment(tb, 'default', 'web');
+      await deployWebWorkload(tb, 2);
       calicoBefore = calicoObjects(tb);
       manifestBefore = manifestObjectsPresent(tb);
     }, 300_000);
@@ -184,7 +142,7 @@ spec: {cidr: 10.244.0.0/16, blockSize: 26, ipipMode: Never, vxlanMode: Never, na
     it('migrate 3 of 5 nodes and stop one half-way: status -o json matches every node, also for a read-only user', async () => {
       const first = tb.cli([...migrateArgs, '--nodes', 'worker-0,worker-1,worker-2']);
       expect({ status: first.status, stderr: first.stderr.match(/error:.*/g) }).toEqual({ status: 0, stderr: null });
-      const halfWay = await runCli(tb, [...migrateArgs, '--nodes', 'worker-3'], { killAt: /worker-3: remove flannel from the host \.\.\./ }).done;
+      const halfWay = await runCliInBackground(tb, [...migrateArgs, '--nodes', 'worker-3'], { killAt: /worker-3: remove flannel from the host \.\.\./ });
       expect(halfWay.killed).toBe(true);
 
       const doc = statusJson();
@@ -278,7 +236,7 @@ spec: {holderIdentity: ops@bastion/pid-4242, leaseDurationSeconds: 30, renewTime
     }, 300_000);
 
     it('kill -9 during a revert, then the rerun converges', async () => {
-      const killed = await runCli(tb, ['revert', '--node', 'worker-1', '--yes'], { killAt: /worker-1: remove Calico from the host \.\.\./ }).done;
+      const killed = await runCliInBackground(tb, ['revert', '--node', 'worker-1', '--yes'], { killAt: /worker-1: remove Calico from the host \.\.\./ });
       expect(killed.killed).toBe(true);
       const midway = statusJson();
       expect(midway.nodes[0]).toMatchObject({ name: 'worker-1', operation: 'revert', step: 'host-revert', condition: 'stopped', network: 'none', next: 'flannel2calico revert --node worker-1' });
@@ -292,10 +250,10 @@ spec: {holderIdentity: ops@bastion/pid-4242, leaseDurationSeconds: 30, renewTime
     }, 300_000);
 
     it('migrate the rest while status --watch follows the run to its end', async () => {
-      const migrate = runCli(tb, migrateArgs);
+      const migrate = runCliInBackground(tb, migrateArgs);
       await waitFor(() => tb.kubectl(['get', 'lease', '-n', 'kube-system', 'flannel2calico']).status === 0, 60_000, 'the run to take its lock');
-      const watch = runCli(tb, ['status', '--watch', '-o', 'json']);
-      const [m, w] = await Promise.all([migrate.done, watch.done]);
+      const watch = runCliInBackground(tb, ['status', '--watch', '-o', 'json']);
+      const [m, w] = await Promise.all([migrate, watch]);
       expect(m.status).toBe(0);
       expect(w.status).toBe(0);
       const frames = w.stdout.trim().split('\n').map((l) => JSON.parse(l));
@@ -308,7 +266,7 @@ spec: {holderIdentity: ops@bastion/pid-4242, leaseDurationSeconds: 30, renewTime
     it('revert --all, killed twice, returns the cluster to flannel only: no Calico object, no migration trace', async () => {
       const kills = [/remove Calico from the host \.\.\./, /removing the migration label/];
       for (const killAt of kills) {
-        const r = await runCli(tb, ['revert', '--all', '--yes', '--max-parallel', '2'], { killAt }).done;
+        const r = await runCliInBackground(tb, ['revert', '--all', '--yes', '--max-parallel', '2'], { killAt });
         expect({ at: killAt.source, killed: r.killed }).toEqual({ at: killAt.source, killed: true });
       }
       expect(statusJson().phase).toBe('reverting');

@@ -71,6 +71,26 @@ export interface TestbedOptions {
    * kwok leaves alone, for the netns node agent to run (netns-nodes.ts). Every other pod stays with kwok.
    */
   agentNodes?: string[];
+  /**
+   * Turns on kube-apiserver's audit log (Metadata level for every request, Request level for
+   * PodDisruptionBudget status writes, none for Leases); Testbed.auditLogPath names the file.
+   * For the benchmark: request counts per client, and when each PDB allowed a disruption again.
+   */
+  auditLog?: boolean;
+  /**
+   * Client-side QPS / burst of kube-controller-manager and kube-scheduler. Default: theirs (20/30 and
+   * 50/100) below 100 nodes, 100/200 from 100 nodes on, so that the test bed's own controllers
+   * (ReplicaSet, DaemonSet, disruption, Job, scheduler) keep up with thousands of pods instead of
+   * becoming the bottleneck that a benchmark would then blame on the tool.
+   */
+  controllerQps?: { qps: number; burst: number };
+  /**
+   * How long a deleted pod stays Terminating before kwok removes it (default 0: at once). With 0, a
+   * StatefulSet pod evicted and recreated under the same name is never seen terminating by the
+   * disruption controller, which then holds its PDB at 0 disruptions for its 2-minute timeout: a
+   * kwok artefact that real kubelets, which take time to stop containers, do not show.
+   */
+  podDeletionDelayMs?: number;
 }
 
 export interface CommandResult { stdout: string; stderr: string; status: number }
@@ -79,6 +99,8 @@ export interface Testbed {
   name: string;
   /** Nodes whose host Jobs kwok leaves to the netns node agent (TestbedOptions.agentNodes). */
   agentNodes: string[];
+  /** kube-apiserver's audit log (NDJSON, one audit.k8s.io/v1 Event a line), with TestbedOptions.auditLog. */
+  auditLogPath?: string;
   /** Admin kubeconfig of the cluster. */
   kubeconfig: string;
   /** Node names in creation order: cp-0 … then worker-0 … */
@@ -296,7 +318,7 @@ function checkCidrCapacity(cidr: string, mask: number, nodes: number, what: stri
 }
 
 /** The kwokctl configuration: controller-manager and apiserver flags, plus our kwok Stages. */
-function kwokctlConfig(o: Required<Pick<TestbedOptions, 'podCidr' | 'nodeCidrMask' | 'nodeCidrMaskV6' | 'agentNodes'>> & { podCidrV6?: string }): string {
+function kwokctlConfig(o: Required<Pick<TestbedOptions, 'podCidr' | 'nodeCidrMask' | 'nodeCidrMaskV6' | 'agentNodes'>> & { podCidrV6?: string; controllerQps?: { qps: number; burst: number }; podDeletionDelayMs?: number }): string {
   const dualStack = Boolean(o.podCidrV6);
   const serviceRange = dualStack ? '10.96.0.0/12,fd00:10:96::/112' : '10.96.0.0/12';
   const kcm = [
@@ -308,6 +330,7 @@ function kwokctlConfig(o: Required<Pick<TestbedOptions, 'podCidr' | 'nodeCidrMas
     { key: 'service-cluster-ip-range', value: serviceRange },
     // One instance: no leader election, so an API server restart (fault injection) does not make it exit.
     { key: 'leader-elect', value: 'false' },
+    ...qpsArgs(o.controllerQps),
   ];
   const apiserver = [
     { key: 'service-cluster-ip-range', value: serviceRange },
@@ -321,26 +344,47 @@ function kwokctlConfig(o: Required<Pick<TestbedOptions, 'podCidr' | 'nodeCidrMas
     componentsPatches: [
       { name: 'kube-controller-manager', extraArgs: kcm },
       { name: 'kube-apiserver', extraArgs: apiserver },
-      { name: 'kube-scheduler', extraArgs: [{ key: 'leader-elect', value: 'false' }] },
+      { name: 'kube-scheduler', extraArgs: [{ key: 'leader-elect', value: 'false' }, ...qpsArgs(o.controllerQps)] },
     ],
   };
-  return `${YAML.stringify(config)}---\n${kwokStages(o.agentNodes)}`;
+  return `${YAML.stringify(config)}---\n${kwokStages(o.agentNodes, o.podDeletionDelayMs)}`;
 }
+
+function qpsArgs(limits: { qps: number; burst: number } | undefined): Array<{ key: string; value: string }> {
+  return limits ? [{ key: 'kube-api-qps', value: String(limits.qps) }, { key: 'kube-api-burst', value: String(limits.burst) }] : [];
+}
+
+/** The audit policy of TestbedOptions.auditLog. */
+export const AUDIT_POLICY = {
+  apiVersion: 'audit.k8s.io/v1',
+  kind: 'Policy',
+  omitStages: ['RequestReceived'],
+  rules: [
+    // The body of a PDB status write says when the budget allows a disruption again.
+    { level: 'Request', resources: [{ group: 'policy', resources: ['poddisruptionbudgets/status'] }] },
+    // kwok renews every node's Lease: thousands of lines that no benchmark figure uses.
+    { level: 'None', resources: [{ group: 'coordination.k8s.io', resources: ['leases'] }] },
+    { level: 'Metadata' },
+  ],
+};
 
 /**
  * kwok-stages.yaml; with agent nodes, every pod stage but deletion also requires that the pod is not
  * a host Job bound to one of them (one jq expression: kwok's matchExpressions are ANDed, this is an OR).
  */
-export function kwokStages(agentNodes: string[]): string {
+export function kwokStages(agentNodes: string[], podDeletionDelayMs = 0): string {
   const text = fs.readFileSync(path.join(testbedSources, 'kwok-stages.yaml'), 'utf8');
-  if (agentNodes.length === 0) return text;
+  if (agentNodes.length === 0 && podDeletionDelayMs <= 0) return text;
   const key = `(.metadata.labels[${JSON.stringify(HOST_ROLE_LABEL)}] // "") as $role | (.spec.nodeName // "") as $node`
     + ` | if (${JSON.stringify(AGENT_ROLES)} | any(.[]; . == $role)) and (${JSON.stringify(agentNodes)} | any(.[]; . == $node))`
     + ' then "netns-node-agent" else "kwok" end';
   const docs = YAML.parseAllDocuments(text);
   for (const doc of docs) {
     const stage = doc.toJS() as { spec?: { resourceRef?: { kind?: string }; next?: { delete?: boolean } } } | null;
-    if (stage?.spec?.resourceRef?.kind !== 'Pod' || stage.spec.next?.delete) continue;
+    if (stage?.spec?.resourceRef?.kind === 'Pod' && stage.spec.next?.delete && podDeletionDelayMs > 0) {
+      doc.setIn(['spec', 'delay'], doc.createNode({ durationMilliseconds: podDeletionDelayMs }));
+    }
+    if (agentNodes.length === 0 || stage?.spec?.resourceRef?.kind !== 'Pod' || stage.spec.next?.delete) continue;
     const expressions = doc.getIn(['spec', 'selector', 'matchExpressions']) as YAML.YAMLSeq;
     expressions.add(doc.createNode({ key, operator: 'In', values: ['kwok'] }));
   }
@@ -379,6 +423,12 @@ export function nodeObject(name: string, controlPlane: boolean): object {
     },
     spec: controlPlane ? { taints: [{ key: CONTROL_PLANE_ROLE, effect: 'NoSchedule' }] } : {},
   };
+}
+
+/** kubectl failed only because a write met 409 Conflict (the object changed since it was read): read again and retry. */
+export function isConflict(result: CommandResult): boolean {
+  return result.status !== 0 && /\bConflict\b|the object has been modified/i.test(result.stderr)
+    && result.stderr.split('\n').filter((l) => /^error|Error from server/i.test(l)).every((l) => /Conflict|the object has been modified/i.test(l));
 }
 
 function isReady(conditions: Array<{ type: string; status: string }> | undefined): boolean {
@@ -466,12 +516,18 @@ async function reapAbandonedClusters(): Promise<void> {
   }
 }
 
-function makeTestbed(name: string, nodeNames: string[], agentNodes: string[]): Testbed {
+/** Where kwokctl's binary runtime has kube-apiserver write its audit log. */
+function auditLogFile(name: string): string {
+  return path.join(kwokWorkdir, 'clusters', name, 'logs', 'audit.log');
+}
+
+function makeTestbed(name: string, nodeNames: string[], agentNodes: string[], auditLog = false): Testbed {
   const files = clusterFiles(name);
   const kubectlPath = path.join(binDir, 'kubectl');
   let stopped = false;
   return {
     name,
+    ...(auditLog ? { auditLogPath: auditLogFile(name) } : {}),
     kubeconfig: files.kubeconfig,
     nodeNames,
     agentNodes,
@@ -505,7 +561,7 @@ export function attachTestbed(name: string): Testbed {
   const nodes = kubectlJson<KubeList<NodeJson>>(makeTestbed(name, [], []), ['get', 'nodes']).items.map((n) => n.metadata.name);
   const agentFile = path.join(files.dir, 'agent-nodes.json');
   const agentNodes = fs.existsSync(agentFile) ? (JSON.parse(fs.readFileSync(agentFile, 'utf8')) as string[]) : [];
-  return makeTestbed(name, nodes, agentNodes);
+  return makeTestbed(name, nodes, agentNodes, fs.existsSync(auditLogFile(name)));
 }
 
 /**
@@ -537,10 +593,13 @@ export async function startTestbed(opts: TestbedOptions): Promise<Testbed> {
   const agentNodes = opts.agentNodes ?? [];
   const unknown = agentNodes.filter((n) => !nodeNames.includes(n));
   if (unknown.length > 0) throw new TestbedError(`agentNodes ${unknown.join(', ')} are not among the nodes ${nodeNames.join(', ')}`);
-  fs.writeFileSync(files.config, kwokctlConfig({ podCidr, nodeCidrMask, nodeCidrMaskV6, podCidrV6: opts.podCidrV6, agentNodes }));
+  const controllerQps = opts.controllerQps ?? (opts.nodes >= 100 ? { qps: 100, burst: 200 } : undefined);
+  fs.writeFileSync(files.config, kwokctlConfig({ podCidr, nodeCidrMask, nodeCidrMaskV6, podCidrV6: opts.podCidrV6, agentNodes, controllerQps, podDeletionDelayMs: opts.podDeletionDelayMs }));
   fs.writeFileSync(path.join(files.dir, 'agent-nodes.json'), JSON.stringify(agentNodes));
+  const auditPolicy = path.join(files.dir, 'audit-policy.yaml');
+  if (opts.auditLog) fs.writeFileSync(auditPolicy, YAML.stringify(AUDIT_POLICY));
 
-  const tb = makeTestbed(name, nodeNames, agentNodes);
+  const tb = makeTestbed(name, nodeNames, agentNodes, opts.auditLog);
   try {
     const createArgs = [
       'create', 'cluster', '--name', name, '--runtime', 'binary', '--config', files.config,
@@ -550,6 +609,7 @@ export async function startTestbed(opts: TestbedOptions): Promise<Testbed> {
       '--kube-scheduler-binary', path.join(binDir, 'kube-scheduler'),
       '--etcd-binary', path.join(binDir, 'etcd'),
       '--kwok-controller-binary', path.join(binDir, 'kwok'),
+      ...(opts.auditLog ? ['--kube-audit-policy', auditPolicy] : []),
     ];
     let created = kwokctl(createArgs);
     if (created.status !== 0) {
@@ -569,25 +629,21 @@ export async function startTestbed(opts: TestbedOptions): Promise<Testbed> {
 
     // Addresses are status, which kwok's node-initialize leaves alone; set them once nodes are Ready.
     // A status update, not an apply: server-side apply refuses two InternalIP entries (dual-stack).
-    const nodes = kubectlJson<KubeList<NodeJson & { metadata: { resourceVersion?: string } }>>(tb, ['get', 'nodes']);
-    for (const node of nodes.items) {
-      const i = nodeNames.indexOf(node.metadata.name);
-      delete node.metadata.resourceVersion;
-      node.status = {
-        ...node.status,
-        addresses: [
-          { type: 'InternalIP', address: nodeInternalIp(i) },
-          ...(dualStack ? [{ type: 'InternalIP', address: nodeInternalIpV6(i) }] : []),
-          { type: 'Hostname', address: node.metadata.name },
-        ],
-      };
-    }
-    kubectlOk(tb, ['replace', '--subresource=status', '-f', '-'], JSON.stringify(nodes));
+    // kwok writes node status meanwhile, so a write can meet 409 Conflict: write again what is missing.
+    const addressesOf = (i: number) => [
+      { type: 'InternalIP', address: nodeInternalIp(i) },
+      ...(dualStack ? [{ type: 'InternalIP', address: nodeInternalIpV6(i) }] : []),
+      { type: 'Hostname', address: nodeNames[i] },
+    ];
     await waitFor(() => {
-      const nodes = kubectlJson<KubeList<NodeJson>>(tb, ['get', 'nodes']).items;
-      const byName = new Map(nodes.map((n) => [n.metadata.name, n]));
-      return nodeNames.every((n, i) => byName.get(n)?.status?.addresses?.some((a) => a.type === 'InternalIP' && a.address === nodeInternalIp(i)));
-    }, 30_000, 'node InternalIPs');
+      const nodes = kubectlJson<KubeList<NodeJson & { metadata: { resourceVersion?: string } }>>(tb, ['get', 'nodes']);
+      const missing = nodes.items.filter((n) => !n.status?.addresses?.some((a) => a.type === 'InternalIP' && a.address === nodeInternalIp(nodeNames.indexOf(n.metadata.name))));
+      if (missing.length === 0) return true;
+      for (const node of missing) node.status = { ...node.status, addresses: addressesOf(nodeNames.indexOf(node.metadata.name)) };
+      const result = tb.kubectl(['replace', '--subresource=status', '-f', '-'], JSON.stringify({ ...nodes, items: missing }));
+      if (result.status !== 0 && !isConflict(result)) must(result, 'kubectl replace --subresource=status (node addresses)');
+      return false;
+    }, 60_000 + opts.nodes * 100, 'node InternalIPs', 500);
     await waitFor(() => tb.kubectl(['get', 'serviceaccount', 'default', '-n', 'default']).status === 0, 30_000, 'ServiceAccount default/default');
     return tb;
   } catch (err) {

@@ -47,6 +47,7 @@ import {
   type Testbed,
 } from './harness.js';
 import { calicoNodeCommandDir } from './image-commands.js';
+import { chainNames } from './iptables.js';
 
 export const FLANNEL_VERSION = 'v0.28.10';
 /** Where build-flanneld.sh puts flanneld; FLANNELD_BIN overrides, as it does for the build. */
@@ -322,7 +323,7 @@ export class NetnsNodes {
 
   /** Chain names in an iptables-save dump of the node (tool: iptables-nft-save, iptables-legacy-save, ip6tables-…). */
   chains(node: string, tool: string): string[] {
-    return [...must(this.exec(node, tool, []), `${tool} on ${node}`).matchAll(/^:(\S+)/gm)].map((m) => m[1]);
+    return chainNames(must(this.exec(node, tool, []), `${tool} on ${node}`));
   }
 
   nftTables(node: string): string[] {

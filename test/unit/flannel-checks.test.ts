@@ -26,13 +26,13 @@ describe('installationCheck', () => {
   it('passes with the DaemonSet and the evidence', () => {
     const v = installationCheck({ kind: 'found', candidate: { namespace: 'kube-system', name: 'canal', flavour: 'canal', evidence: ['label k8s-app=canal'] } });
     expect(v.flavour).toBe('canal');
-    expect(v.check).toMatchObject({ status: 'pass', message: 'found Canal DaemonSet kube-system/canal (label k8s-app=canal)' });
+    expect(v.check).toMatchObject({ level: 'pass', message: 'found Canal DaemonSet kube-system/canal (label k8s-app=canal)' });
   });
 
   it('fails with a clear message when there is no flannel at all', () => {
     const v = installationCheck({ kind: 'absent', annotatedNodes: [], markers: noMarkers });
     expect(v.flavour).toBe('none');
-    expect(v.check.status).toBe('fail');
+    expect(v.check.level).toBe('fail');
     expect(v.check.message).toMatch(/no flannel or Canal found/);
   });
 
@@ -66,10 +66,10 @@ describe('installationCheck', () => {
 
 describe('backend checks', () => {
   it('passes VXLAN and refuses every other backend with its reason', () => {
-    expect(vxlanCheck(netConf({ Type: 'vxlan' }), [], []).status).toBe('pass');
+    expect(vxlanCheck(netConf({ Type: 'vxlan' }), [], []).level).toBe('pass');
     for (const [type, reason] of [['host-gw', /without any encapsulation/], ['wireguard', /WireGuard/], ['udp', /user-space/], ['ipsec', /IPsec/], ['alloc', /only hands out subnets/], ['something', /not VXLAN/]] as const) {
       const c = vxlanCheck(netConf({ Type: type }), [], []);
-      expect(c.status).toBe('fail');
+      expect(c.level).toBe('fail');
       expect(c.message).toMatch(reason);
       expect(c.fix).toMatch(/VXLAN backend/);
     }
@@ -78,20 +78,20 @@ describe('backend checks', () => {
 
   it('fails when a node runs another backend than net-conf.json says', () => {
     const { findings } = readNodeInfo(node('n', ['10.244.0.0/24'], flannelAnnotations({ type: 'host-gw' })), 'flannel.alpha.coreos.com');
-    expect(vxlanCheck(netConf({ Type: 'vxlan' }), findings, ['host-gw']).status).toBe('fail');
+    expect(vxlanCheck(netConf({ Type: 'vxlan' }), findings, ['host-gw']).level).toBe('fail');
   });
 
   it('refuses DirectRouting', () => {
-    expect(directRoutingCheck(netConf({ Type: 'vxlan', DirectRouting: true }))).toMatchObject({ status: 'fail' });
-    expect(directRoutingCheck(netConf({ Type: 'vxlan', DirectRouting: false })).status).toBe('pass');
-    expect(directRoutingCheck(netConf({ Type: 'vxlan' })).status).toBe('pass');
+    expect(directRoutingCheck(netConf({ Type: 'vxlan', DirectRouting: true }))).toMatchObject({ level: 'fail' });
+    expect(directRoutingCheck(netConf({ Type: 'vxlan', DirectRouting: false })).level).toBe('pass');
+    expect(directRoutingCheck(netConf({ Type: 'vxlan' })).level).toBe('pass');
   });
 });
 
 describe('subnetManagerCheck', () => {
   const ds = flannelManifest().daemonSet;
   it('passes with --kube-subnet-mgr', () => {
-    expect(subnetManagerCheck(flanneldConfig(ds, flannelContainer(ds)!, () => undefined), []).status).toBe('pass');
+    expect(subnetManagerCheck(flanneldConfig(ds, flannelContainer(ds)!, () => undefined), []).level).toBe('pass');
   });
 
   it('fails for etcd, and without any sign of the kube subnet manager', () => {
@@ -101,36 +101,36 @@ describe('subnetManagerCheck', () => {
     const bare = structuredClone(ds);
     flannelContainer(bare)!.args = [];
     const cfg = flanneldConfig(bare, flannelContainer(bare)!, () => undefined);
-    expect(subnetManagerCheck(cfg, []).status).toBe('fail');
+    expect(subnetManagerCheck(cfg, []).level).toBe('fail');
     const annotated = readNodeInfo(node('n', ['10.244.0.0/24'], flannelAnnotations()), 'flannel.alpha.coreos.com').info;
-    expect(subnetManagerCheck(cfg, [annotated]).status).toBe('pass');
+    expect(subnetManagerCheck(cfg, [annotated]).level).toBe('pass');
   });
 });
 
 describe('managedDaemonSetCheck', () => {
   it('refuses an addon-managed DaemonSet and warns about a Helm-managed one', () => {
     const addon = managedDaemonSetCheck({ 'addonmanager.kubernetes.io/mode': 'Reconcile' }, 'addon-manager (Reconcile)', 'kube-system/kube-flannel-ds-amd64');
-    expect(addon.status).toBe('fail');
+    expect(addon.level).toBe('fail');
     expect(addon.message).toMatch(/addonmanager\.kubernetes\.io\/mode=Reconcile/);
     expect(addon.fix).toMatch(/kubectl label ds -n kube-system kube-flannel-ds-amd64 addonmanager\.kubernetes\.io\/mode-/);
-    expect(managedDaemonSetCheck({}, 'Helm release kube-system/rke2-canal', 'kube-system/rke2-canal').status).toBe('warn');
-    expect(managedDaemonSetCheck({}, undefined, 'kube-flannel/kube-flannel-ds').status).toBe('pass');
+    expect(managedDaemonSetCheck({}, 'Helm release kube-system/rke2-canal', 'kube-system/rke2-canal').level).toBe('warn');
+    expect(managedDaemonSetCheck({}, undefined, 'kube-flannel/kube-flannel-ds').level).toBe('pass');
   });
 });
 
 describe('versionCheck', () => {
   it('compares flannel with v0.9.1 and Canal with v3.7.0', () => {
-    expect(versionCheck('flannel', 'ghcr.io/flannel-io/flannel:v0.28.9')).toMatchObject({ version: 'v0.28.9', check: { status: 'pass' } });
-    expect(versionCheck('flannel', 'quay.io/coreos/flannel:v0.9.0-amd64').check.status).toBe('fail');
-    expect(versionCheck('flannel', 'quay.io/coreos/flannel:v0.9.1-amd64').check.status).toBe('pass');
-    expect(versionCheck('canal', 'quay.io/calico/node:v3.32.1').check.status).toBe('pass');
-    expect(versionCheck('canal', 'calico/node:v3.6.9').check).toMatchObject({ status: 'fail', title: 'Canal (calico/node) is v3.7.0 or newer' });
+    expect(versionCheck('flannel', 'ghcr.io/flannel-io/flannel:v0.28.9')).toMatchObject({ version: 'v0.28.9', check: { level: 'pass' } });
+    expect(versionCheck('flannel', 'quay.io/coreos/flannel:v0.9.0-amd64').check.level).toBe('fail');
+    expect(versionCheck('flannel', 'quay.io/coreos/flannel:v0.9.1-amd64').check.level).toBe('pass');
+    expect(versionCheck('canal', 'quay.io/calico/node:v3.32.1').check.level).toBe('pass');
+    expect(versionCheck('canal', 'calico/node:v3.6.9').check).toMatchObject({ level: 'fail', title: 'Canal (calico/node) is v3.7.0 or newer' });
   });
 
   it('warns when the tag says nothing', () => {
-    expect(versionCheck('flannel', 'flannel/flannel:latest').check).toMatchObject({ status: 'warn' });
+    expect(versionCheck('flannel', 'flannel/flannel:latest').check).toMatchObject({ level: 'warn' });
     expect(versionCheck('flannel', 'flannel/flannel@sha256:00').check.message).toMatch(/no tag/);
-    expect(versionCheck('canal', undefined).check.status).toBe('warn');
+    expect(versionCheck('canal', undefined).check.level).toBe('warn');
   });
 });
 
@@ -145,7 +145,7 @@ describe('nodeChecks', () => {
       nodes: infos.map((i) => i.info), findings: infos.flatMap((i) => i.findings),
       podCidrsOutsideNetwork: ['node x podCIDR 10.9.0.0/24 is outside flannel\'s Network 10.244.0.0/16'], namespace: 'kube-flannel',
     });
-    expect(checks.map((c) => [c.id, c.status])).toEqual([
+    expect(checks.map((c) => [c.id, c.level])).toEqual([
       ['node-podcidrs', 'fail'], ['node-annotations', 'fail'], ['podcidrs-in-network', 'fail'], ['annotations-consistent', 'warn'],
     ]);
     expect(checks[1].fix).toMatch(/kubectl -n kube-flannel get pods -o wide/);
@@ -153,7 +153,7 @@ describe('nodeChecks', () => {
 
   it('passes a healthy cluster', () => {
     const i = readNodeInfo(node('ok', ['10.244.0.0/24'], flannelAnnotations(), ['198.51.100.10']), 'flannel.alpha.coreos.com');
-    expect(nodeChecks({ nodes: [i.info], findings: i.findings, podCidrsOutsideNetwork: [] }).every((c) => c.status === 'pass')).toBe(true);
+    expect(nodeChecks({ nodes: [i.info], findings: i.findings, podCidrsOutsideNetwork: [] }).every((c) => c.level === 'pass')).toBe(true);
   });
 });
 
@@ -161,14 +161,14 @@ describe('mtuCheck and conflictsCheck', () => {
   it('warns that an MTU is assumed', () => {
     const r = resolveSettings({ nodes: [], subnetEnvMissing: 'no exec' }, {}, { value: 'flannel.alpha.coreos.com', source: 'default' });
     const c = mtuCheck(r.settings, r.mtuAssumed);
-    expect(c.status).toBe('warn');
+    expect(c.level).toBe('warn');
     expect(c.message).toMatch(/MTU 1450 is assumed/);
     expect(c.fix).toMatch(/--flannel-mtu or FLANNEL_MTU/);
   });
 
   it('warns about conflicts', () => {
-    expect(conflictsCheck([]).status).toBe('pass');
-    expect(conflictsCheck(['a', 'b'])).toMatchObject({ status: 'warn', message: '2 disagreement(s) between sources: a; b' });
+    expect(conflictsCheck([]).level).toBe('pass');
+    expect(conflictsCheck(['a', 'b'])).toMatchObject({ level: 'warn', message: '2 disagreement(s) between sources: a; b' });
   });
 });
 
@@ -202,9 +202,9 @@ describe('RBAC', () => {
       'get, create, update leases.coordination.k8s.io in namespace kube-system',
     ]);
     const check = rbacCheck(results);
-    expect(check.status).toBe('fail');
+    expect(check.level).toBe('fail');
     expect(check.message).toBe(`missing 5 of ${reqs.length} permissions: patch, delete daemonsets.apps in namespace kube-flannel; get, create, update leases.coordination.k8s.io in namespace kube-system`);
-    expect(rbacCheck(reqs.map((r) => ({ ...r, allowed: true }))).status).toBe('pass');
-    expect(rbacCheck({ error: 'boom' }).status).toBe('warn');
+    expect(rbacCheck(reqs.map((r) => ({ ...r, allowed: true }))).level).toBe('pass');
+    expect(rbacCheck({ error: 'boom' }).level).toBe('warn');
   });
 });

@@ -11,12 +11,11 @@ import {
   imageTag,
   managedBy,
   netConfSources,
-  parseDaemonSetRef,
   parseVersion,
   selectDaemonSet,
 } from '../../src/flannel/discovery.js';
 import { FLANNEL_DAEMONSETS, FLANNEL_NAMESPACES } from '../../src/names.js';
-import { SETTING_DEFINITIONS } from '../../src/flannel/settings.js';
+import { SETTING_DEFINITIONS, parseDaemonSetRef } from '../../src/flannel/settings.js';
 import { canalManifest, flannelManifest } from './flannel-fixtures.js';
 
 const noConfigMaps = () => undefined;

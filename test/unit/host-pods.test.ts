@@ -12,10 +12,10 @@ import {
   hostScriptJob,
   hostScriptJobName,
   hostScriptPath,
-  labelValue,
   loadHostScript,
   type HostScriptJobOptions,
 } from '../../src/host/pods.js';
+import { labelValue } from '../../src/k8s.js';
 
 const base: HostScriptJobOptions = {
   script: 'cleanup',

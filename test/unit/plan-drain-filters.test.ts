@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { DRAIN_MESSAGES, classifyNodePods, classifyPod, drainContext, drainRefusal } from '../../src/plan/drain-filters.js';
+import { DrainRefusedError } from '../../src/engine/drain.js';
+import { DRAIN_MESSAGES, cannotDelete, classifyNodePods, classifyPod, drainContext, drainRefusal } from '../../src/plan/drain-filters.js';
 import { daemonSet, pdb, pod } from './plan-fixtures.js';
 
 const now = new Date('2026-01-01T12:00:00Z');
@@ -128,5 +129,16 @@ describe('classifyNodePods and drainRefusal', () => {
       `cannot delete ${DRAIN_MESSAGES.localStorageError}: a/x; cannot delete ${DRAIN_MESSAGES.unreplicatedError}: a/y, b/z`,
     );
     expect(drainRefusal(classifyNodePods([pod('a', 'w')], strict))).toBeUndefined();
+  });
+
+  it('groups refused pods by reason in the order the reasons first appear, for the plan and the drain alike', () => {
+    const refused = [
+      { pod: 'a/y', reason: DRAIN_MESSAGES.unreplicatedError },
+      { pod: 'a/x', reason: DRAIN_MESSAGES.localStorageError },
+      { pod: 'b/z', reason: DRAIN_MESSAGES.unreplicatedError },
+    ];
+    const text = `cannot delete ${DRAIN_MESSAGES.unreplicatedError}: a/y, b/z; cannot delete ${DRAIN_MESSAGES.localStorageError}: a/x`;
+    expect(cannotDelete(refused)).toBe(text);
+    expect(new DrainRefusedError('worker-1', refused).message).toBe(`cannot drain worker-1: ${text}`);
   });
 });

@@ -161,7 +161,7 @@ export function detection(nodes: V1Node[], o: DetectionSpec = {}): Detection {
     backend: { type: 'vxlan', vni: 1, port: 8472 },
     settings,
     conflicts: o.conflicts ?? [],
-    checks: o.checks ?? [{ id: 'backend', title: 'flannel backend', status: 'pass', message: 'vxlan' }],
+    checks: o.checks ?? [{ id: 'backend', title: 'flannel backend', level: 'pass', message: 'vxlan' }],
     nodes: nodes.map((n) => flannelInfo(n, dual)),
     candidates: [],
     subnetEnv: { read: true },

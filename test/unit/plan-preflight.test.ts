@@ -34,8 +34,8 @@ describe('preflight: a healthy cluster', () => {
 
   it('carries detection checks over, failing ones included', () => {
     const list = findings({}, {}, { checks: [
-      { id: 'backend', title: 'flannel backend', status: 'fail', message: 'host-gw is not supported', fix: 'switch flannel to vxlan' },
-      { id: 'version', title: 'flannel version', status: 'pass', message: 'v0.28.9' },
+      { id: 'backend', title: 'flannel backend', level: 'fail', message: 'host-gw is not supported', fix: 'switch flannel to vxlan' },
+      { id: 'version', title: 'flannel version', level: 'pass', message: 'v0.28.9' },
     ] });
     expect(list[0]).toEqual({ id: 'detect.backend', level: 'fail', message: 'flannel backend: host-gw is not supported', fix: 'switch flannel to vxlan' });
     expect(list[1]).toMatchObject({ id: 'detect.version', level: 'pass' });

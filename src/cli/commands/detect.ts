@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import type { Check, Detection } from '../../flannel/detect.js';
+import type { Level } from '../../finding.js';
 import { SETTING_DEFINITIONS } from '../../flannel/settings.js';
 import type { CommandContext } from '../context.js';
 import { ExitCode } from '../exit.js';
@@ -7,6 +8,11 @@ import { action } from '../action.js';
 import { addSettingsOptions, settingsOverrides } from '../settings-flags.js';
 
 const DETECTION_SCHEMA_VERSION = 1;
+
+/** A check as docs/detect.md shows it: its level is called `status` there. */
+function checkDocument({ id, title, level, message, fix }: Check): Record<string, unknown> {
+  return { id, title, status: level, message, ...(fix ? { fix } : {}) };
+}
 
 /** The `-o json|yaml` document; its schema is documented in docs/detect.md. */
 function detectionDocument(d: Detection): Record<string, unknown> {
@@ -18,7 +24,7 @@ function detectionDocument(d: Detection): Record<string, unknown> {
   return {
     schemaVersion: DETECTION_SCHEMA_VERSION,
     kind: 'Detection',
-    ok: !d.checks.some((c) => c.status === 'fail'),
+    ok: !d.checks.some((c) => c.level === 'fail'),
     flavour: d.flavour,
     summary: d.summary,
     daemonSet: d.daemonSet ?? null,
@@ -26,7 +32,7 @@ function detectionDocument(d: Detection): Record<string, unknown> {
     backend: d.backend,
     settings,
     conflicts: d.conflicts,
-    checks: d.checks,
+    checks: d.checks.map(checkDocument),
     nodes: d.nodes,
     candidates: d.candidates,
     subnetEnv: d.subnetEnv,
@@ -35,7 +41,7 @@ function detectionDocument(d: Detection): Record<string, unknown> {
 
 function renderText(ctx: CommandContext, d: Detection): void {
   const c = ctx.chalk;
-  const mark = (s: Check['status']) => (s === 'pass' ? c.green('✔') : s === 'warn' ? c.yellow('!') : c.red('✘'));
+  const mark = (s: Level) => (s === 'pass' ? c.green('✔') : s === 'warn' ? c.yellow('!') : c.red('✘'));
 
   const head = d.daemonSet
     ? `${d.flavour === 'canal' ? 'Canal' : 'flannel'} DaemonSet ${c.bold(`${d.daemonSet.namespace}/${d.daemonSet.name}`)}` +
@@ -80,12 +86,12 @@ function renderText(ctx: CommandContext, d: Detection): void {
   ctx.out('');
   ctx.out(c.bold('Checks'));
   for (const check of d.checks) {
-    ctx.out(`  ${mark(check.status)} ${check.title}: ${check.message}`);
-    if (check.fix && check.status !== 'pass') ctx.out(`      ${c.dim('fix:')} ${check.fix}`);
+    ctx.out(`  ${mark(check.level)} ${check.title}: ${check.message}`);
+    if (check.fix && check.level !== 'pass') ctx.out(`      ${c.dim('fix:')} ${check.fix}`);
   }
 
-  const failed = d.checks.filter((x) => x.status === 'fail').length;
-  const warned = d.checks.filter((x) => x.status === 'warn').length;
+  const failed = d.checks.filter((x) => x.level === 'fail').length;
+  const warned = d.checks.filter((x) => x.level === 'warn').length;
   ctx.out('');
   if (failed > 0) ctx.out(c.red(`✘ migration blocked: ${failed} check(s) failed${warned ? `, ${warned} warning(s)` : ''}`));
   else ctx.out(c.green(`✔ migration can proceed${warned ? ` (${warned} warning(s))` : ''}`) + c.dim(' — next: flannel2calico plan'));
@@ -111,10 +117,7 @@ Calico's flannel-migration controller uses): flag > environment > detected > def
     ctx.debug(`detect: overrides ${JSON.stringify(overrides)}`);
     const client = await ctx.connect();
     const reading = makeReadProgress(ctx, `reading flannel's installation from ${client.server}`);
-    const detection = await detect(client, overrides, {
-      ...(options.flannelDaemonset !== undefined ? { daemonSet: String(options.flannelDaemonset) } : {}),
-      ...(options.flannelNamespace !== undefined ? { namespace: String(options.flannelNamespace) } : {}),
-    }).finally(() => reading.stop());
+    const detection = await detect(client, overrides).finally(() => reading.stop());
     const doc = detectionDocument(detection);
     if (ctx.opts.output === 'json') ctx.out(JSON.stringify(doc, null, 2));
     else if (ctx.opts.output === 'yaml') ctx.out((await import('yaml')).stringify(doc).trimEnd());

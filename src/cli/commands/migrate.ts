@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import type { ClusterClient, KubeObject } from '../../cluster/index.js';
-import { SETTING_DEFINITIONS } from '../../flannel/settings.js';
+import { SETTING_DEFINITIONS, calicoDaemonSetName } from '../../flannel/settings.js';
 import type { RunOutcome } from '../../engine/engine.js';
 import { readMigrationRecord, type MigrationRecord } from '../../engine/state.js';
 import { NODE_STEPS, STEP_TITLES } from '../../engine/events.js';
@@ -10,6 +10,7 @@ import { PlanFileError, parsePlanFile } from '../../plan/plan-file.js';
 import { narrowPlan, type PlanFlags } from '../../plan/narrow.js';
 import { DEFAULT_HELPER_IMAGE, type Plan } from '../../plan/types.js';
 import type { CommandContext } from '../context.js';
+import { failureText, warningText } from '../finding-render.js';
 import { CliError, ExitCode, UsageError } from '../exit.js';
 import { action } from '../action.js';
 import { addPlanOptions, parsePositiveDuration, planOptionsFrom } from '../plan-options.js';
@@ -101,14 +102,11 @@ async function resolvePlan(ctx: CommandContext, client: ClusterClient, options: 
   const [{ detect }, { collectSnapshot, diffSnapshots }, { buildPlan }] = await Promise.all([
     import('../../flannel/detect.js'), import('../../plan/snapshot.js'), import('../../plan/planner.js'),
   ]);
-  const detection = await detect(client, overrides, {
-    ...(options.flannelDaemonset !== undefined ? { daemonSet: String(options.flannelDaemonset) } : {}),
-    ...(options.flannelNamespace !== undefined ? { namespace: String(options.flannelNamespace) } : {}),
-  });
+  const detection = await detect(client, overrides);
   const resuming = record?.phase === 'migrating';
-  const failed = detection.checks.filter((c) => c.status === 'fail');
+  const failed = detection.checks.filter((c) => c.level === 'fail');
   if (failed.length && !resuming) {
-    for (const c of failed) ctx.log(`${ctx.chalk.red('✘')} ${c.title}: ${c.message}${c.fix ? `\n    fix: ${c.fix}` : ''}`);
+    for (const check of failed) ctx.log(failureText(ctx.chalk, check));
     throw new CliError('detection found problems that block the migration; nothing was changed', ExitCode.preflightFailed, 'Fix them, then run `flannel2calico detect` again.');
   }
   const snapshot = await collectSnapshot(client, detection);
@@ -134,7 +132,7 @@ async function resolvePlan(ctx: CommandContext, client: ClusterClient, options: 
 
 function printClientDryRun(ctx: CommandContext, plan: Plan): void {
   ctx.out(`Dry run (client): nothing is changed. The migration would:`);
-  ctx.out(`  1. install or validate Calico (DaemonSet ${String(plan.settings.calicoDaemonSetName?.value ?? 'calico-node')}, nodeSelector network=calico)`);
+  ctx.out(`  1. install or validate Calico (DaemonSet ${calicoDaemonSetName(plan.settings)}, nodeSelector network=calico)`);
   ctx.out(`  2. create IPPool(s) ${plan.calico.pools.map((p) => `${p.metadata?.name} ${p.spec?.cidr} blockSize ${p.spec?.blockSize}`).join(', ')}`);
   ctx.out(`  3. patch FelixConfiguration default: ${JSON.stringify(plan.calico.felixConfigurationPatch)}`);
   ctx.out(`  4. write per-node IPAM (${plan.nodes.reduce((n, node) => n + node.ipam.blocks.length, 0)} blocks) and label every node network=flannel`);
@@ -237,8 +235,8 @@ Ctrl-C stops at the next safe point (exit 4, resumable); a second Ctrl-C exits a
   addSettingsOptions(cmd);
   addPlanOptions(cmd);
   cmd.action(action('migrate', async (ctx, options) => {
-    const [{ MigrationEngine }, { makeProgress }, { makeConfirm, requireConfirmable }] = await Promise.all([
-      import('../../engine/engine.js'), import('../progress.js'), import('../prompt.js'),
+    const [{ MigrationEngine }, { RunContext }, { makeProgress }, { makeConfirm, requireConfirmable }] = await Promise.all([
+      import('../../engine/engine.js'), import('../../engine/run-context.js'), import('../progress.js'), import('../prompt.js'),
     ]);
     requireConfirmable(ctx);
     // Every input is checked before the first request to the cluster.
@@ -259,10 +257,10 @@ Ctrl-C stops at the next safe point (exit 4, resumable); a second Ctrl-C exits a
     const { plan, resuming, allNodes } = await resolvePlan(ctx, client, options, record, flags);
     const failed = plan.preflight.filter((f) => f.level === 'fail');
     if (failed.length && !resuming) {
-      for (const f of failed) ctx.log(`${ctx.chalk.red('✘')} ${f.node ? `${f.node}: ` : ''}${f.message}${f.fix ? `\n    fix: ${f.fix}` : ''}`);
+      for (const f of failed) ctx.log(failureText(ctx.chalk, f));
       throw new CliError(`preflight failed (${failed.length} finding${failed.length === 1 ? '' : 's'}); nothing was changed`, ExitCode.preflightFailed, 'See `flannel2calico plan` for the whole plan.');
     }
-    for (const f of plan.preflight.filter((x) => x.level === 'warn')) ctx.log(`${ctx.chalk.yellow('!')} ${f.node ? `${f.node}: ` : ''}${f.message}`);
+    for (const f of plan.preflight.filter((x) => x.level === 'warn')) ctx.log(warningText(ctx.chalk, f));
     if (ctx.opts.dryRun === 'client') {
       printClientDryRun(ctx, plan);
       return ExitCode.ok;
@@ -282,13 +280,11 @@ Ctrl-C stops at the next safe point (exit 4, resumable); a second Ctrl-C exits a
     };
     process.on('SIGINT', onSigint);
     try {
-      const engine = new MigrationEngine(client, {
+      const run = new RunContext({ onEvent: progress.onEvent, confirm: makeConfirm(ctx), audit: ctx.audit, signal: abort.signal });
+      const engine = new MigrationEngine(client, run, {
         plan,
         allNodes,
         calicoManifest: manifest,
-        confirm: makeConfirm(ctx),
-        onEvent: progress.onEvent,
-        audit: ctx.audit,
         helperImage: options.helperImage ?? plan.hostCleanup?.helperImage ?? DEFAULT_HELPER_IMAGE,
         probeImage: options.probeImage,
         drainTimeoutMs: plan.drain.timeoutSeconds * 1000,
@@ -297,7 +293,6 @@ Ctrl-C stops at the next safe point (exit 4, resumable); a second Ctrl-C exits a
         // Finalizing removes the way back: --yes alone never answers it; it needs --finalize or a person.
         finalize: options.finalize === true ? 'yes' : options.finalize === false || ctx.opts.yes ? 'no' : 'ask',
         skipProbe: options.skipProbe === true,
-        signal: abort.signal,
       });
       const outcome = await engine.run().catch((error: Error): RunOutcome => ({ status: 'failed', migrated: [], skipped: [], notInPlan: [], error, failures: [{ error }] }));
       progress.stop();

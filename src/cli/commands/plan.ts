@@ -1,20 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
+import { formatDuration } from '../../duration.js';
 import { parseMaxParallel } from '../../plan/order.js';
 import { DEFAULT_HELPER_IMAGE, type Finding, type Plan, type PlannedNode } from '../../plan/types.js';
 import type { CommandContext } from '../context.js';
+import { failureText } from '../finding-render.js';
 import { CliError, ExitCode, UsageError } from '../exit.js';
 import { action } from '../action.js';
 import { addPlanOptions, planOptionsFrom } from '../plan-options.js';
 import { addSettingsOptions, settingsOverrides } from '../settings-flags.js';
-
-function duration(seconds: number): string {
-  if (seconds <= 0) return 'no limit';
-  if (seconds % 3600 === 0) return `${seconds / 3600}h`;
-  if (seconds % 60 === 0) return `${seconds / 60}m`;
-  return `${seconds}s`;
-}
 
 function marker(ctx: CommandContext, level: Finding['level']): string {
   const c = ctx.chalk;
@@ -41,7 +36,7 @@ async function renderSummary(ctx: CommandContext, plan: Plan): Promise<void> {
   }
   const felix = (plan.calico.felixConfigurationPatch as { spec?: Record<string, unknown> }).spec ?? {};
   ctx.out(`  Felix       FelixConfiguration default: ${Object.entries(felix).map(([k, v]) => `${k} ${v}`).join(', ')}`);
-  ctx.out(`  drain       timeout ${duration(plan.drain.timeoutSeconds)}, grace period ${plan.drain.gracePeriodSeconds < 0 ? "each pod's own" : `${plan.drain.gracePeriodSeconds}s`}, --force ${plan.drain.force ? 'on' : 'off'}, --delete-emptydir-data ${plan.drain.deleteEmptyDirData ? 'on' : 'off'}`);
+  ctx.out(`  drain       timeout ${formatDuration(plan.drain.timeoutSeconds)}, grace period ${plan.drain.gracePeriodSeconds < 0 ? "each pod's own" : `${plan.drain.gracePeriodSeconds}s`}, --force ${plan.drain.force ? 'on' : 'off'}, --delete-emptydir-data ${plan.drain.deleteEmptyDirData ? 'on' : 'off'}`);
   if (plan.hostCleanup) {
     ctx.out(`  host Jobs   helper image ${plan.hostCleanup.helperImage} (--helper-image)`);
     ctx.out(`  image check ${plan.hostCleanup.preDrainCheck}`);
@@ -145,11 +140,9 @@ Exit codes: 0 plan ok, 3 a preflight finding fails (the plan is still printed an
     ]);
     const client = await ctx.connect();
     let reading = makeReadProgress(ctx, `reading flannel's installation from ${client.server}`);
-    const detection = await detect(client, overrides, { daemonSet: options.flannelDaemonset, namespace: options.flannelNamespace }).finally(() => reading.stop());
+    const detection = await detect(client, overrides).finally(() => reading.stop());
     if (detection.flavour !== 'flannel' && detection.flavour !== 'canal') {
-      for (const check of detection.checks.filter((x) => x.status === 'fail')) {
-        ctx.log(`${ctx.chalk.red('✘')} ${check.title}: ${check.message}${check.fix ? `\n    fix: ${check.fix}` : ''}`);
-      }
+      for (const check of detection.checks.filter((x) => x.level === 'fail')) ctx.log(failureText(ctx.chalk, check));
       throw new CliError(`nothing to plan: ${detection.summary}`, ExitCode.preflightFailed, 'Run `flannel2calico detect` for details; name the DaemonSet with --flannel-daemonset and --flannel-namespace.');
     }
     reading = makeReadProgress(ctx, 'reading nodes, pods, PodDisruptionBudgets and Calico objects');

@@ -87,8 +87,8 @@ Exit codes: 0 done, 1 failed, 2 refused, 4 stopped but resumable (drain blocked)
       if (!options.all && !nodes.length) throw new UsageError('say which nodes to revert: --node NAME (repeatable) or --all', 'See `flannel2calico status` for where every node stands.');
       if (options.all && nodes.length) throw new UsageError('--node and --all exclude each other');
       // Loaded here rather than at the top, so that `revert --help` does not load the Kubernetes client.
-      const [{ RevertEngine, RevertRefusedError }, { makeProgress }, { makeConfirm, requireConfirmable }] = await Promise.all([
-        import('../../engine/revert.js'), import('../progress.js'), import('../prompt.js'),
+      const [{ RevertEngine, RevertRefusedError }, { RunContext }, { makeProgress }, { makeConfirm, requireConfirmable }] = await Promise.all([
+        import('../../engine/revert.js'), import('../../engine/run-context.js'), import('../progress.js'), import('../prompt.js'),
       ]);
       requireConfirmable(ctx);
       const drain = planOptionsFrom({ ...options, nodes: undefined });
@@ -97,17 +97,14 @@ Exit codes: 0 done, 1 failed, 2 refused, 4 stopped but resumable (drain blocked)
       const abort = new AbortController();
       const engineOptions: RevertOptions = {
         target: options.all ? { all: true } : { nodes },
-        confirm: makeConfirm(ctx),
-        onEvent: progress.onEvent,
-        audit: ctx.audit,
         helperImage: options.helperImage,
         probeImage: options.probeImage,
         drain: { force: drain.force ?? false, deleteEmptyDirData: drain.deleteEmptyDirData ?? false, timeoutSeconds: drain.drainTimeoutSeconds ?? 600, gracePeriodSeconds: drain.gracePeriodSeconds ?? -1 },
         stepTimeoutMs,
         maxParallel: 1,
         skipProbe: options.skipProbe === true,
-        signal: abort.signal,
       };
+      const run = new RunContext({ onEvent: progress.onEvent, confirm: makeConfirm(ctx), audit: ctx.audit, signal: abort.signal });
       const onSigint = () => {
         ctx.log('\ninterrupted: stopping; rerun the same command to resume');
         abort.abort();
@@ -115,7 +112,7 @@ Exit codes: 0 done, 1 failed, 2 refused, 4 stopped but resumable (drain blocked)
       };
       process.once('SIGINT', onSigint);
       try {
-        const engine = new RevertEngine(ctx.client, engineOptions);
+        const engine = new RevertEngine(ctx.client, run, engineOptions);
         const preview = await engine.preview();
         if ('nothing' in preview) {
           ctx.out(preview.nothing);

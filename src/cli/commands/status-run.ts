@@ -2,7 +2,7 @@ import YAML from 'yaml';
 import type { ClusterClient } from '../../cluster/index.js';
 import { LEASE_NAME, STATE_NAMESPACE } from '../../names.js';
 import { buildStatus, readStatusSnapshot, type StatusDocument } from '../../engine/status.js';
-import { selectorString } from '../../engine/waits.js';
+import { labelSelector as selectorOf } from '../../k8s.js';
 import type { CommandContext } from '../context.js';
 import { ExitCode } from '../exit.js';
 import { renderNodeText, renderStatusText } from '../status-render.js';
@@ -75,7 +75,7 @@ async function watchStatus(ctx: CommandContext, options: Record<string, any>): P
   ];
   const podWatch = async (name: string, namespace: string) => {
     const ds = await client.find({ apiVersion: 'apps/v1', kind: 'DaemonSet', name, namespace });
-    const labelSelector = selectorString(ds?.spec?.selector?.matchLabels);
+    const labelSelector = selectorOf(ds?.spec?.selector?.matchLabels);
     if (labelSelector) await watch('v1', 'Pod', { namespace, labelSelector });
   };
   if (doc.flannelDaemonSet) watches.push(podWatch(doc.flannelDaemonSet.name, doc.flannelDaemonSet.namespace).then(() => true));
