@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { ClusterError } from '../cluster/errors.js';
 import { SettingError } from '../flannel/settings.js';
 import type { CommandContext, GlobalOptions } from './context.js';
-import { CliError, ExitCode } from './exit.js';
+import { CliError, ExitCode, UsageError } from './exit.js';
 import { parsePositiveDuration } from './plan-options.js';
 
 export type Action = (ctx: CommandContext, options: Record<string, any>, args: string[]) => Promise<number | void>;
@@ -17,6 +17,7 @@ export function action(name: string, fn: Action) {
     let badTimeout: unknown;
     try {
       requestTimeoutMs = parsePositiveDuration(raw.requestTimeout ?? '30s', '--request-timeout') * 1000;
+      if (raw.apiQps !== undefined && !(Number(raw.apiQps) >= 0)) throw new UsageError(`--api-qps: expected a number of requests a second, 0 for no limit (got "${raw.apiQps}")`);
     } catch (err) {
       badTimeout = err;
     }
@@ -52,6 +53,7 @@ function globalOptions(raw: Record<string, any>): GlobalOptions {
     yes: Boolean(raw.yes),
     dryRun: raw.dryRun === true ? 'client' : raw.dryRun,
     logFile: raw.logFile,
+    ...(raw.apiQps !== undefined ? { apiQps: Number(raw.apiQps) } : {}),
   };
 }
 

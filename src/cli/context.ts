@@ -17,6 +17,8 @@ export interface GlobalOptions {
   logFile?: string;
   /** Bound on every API request (watches excepted). */
   requestTimeoutMs?: number;
+  /** Client-side rate limit, requests a second (0: none). */
+  apiQps?: number;
 }
 
 /** CI systems set CI=true; their logs want plain lines, not spinners or colour codes. */
@@ -69,6 +71,7 @@ export class CommandContext {
       onMutation: (m: Mutation) => this.audit.mutation(m),
       onRequest: (r: RequestContext) => this.onRequest(r),
       requestTimeoutMs: this.opts.requestTimeoutMs,
+      qps: this.opts.apiQps,
       onListPage: (kind, itemsSoFar, done) => this.onListPage?.(kind, itemsSoFar, done),
     });
     return this.clientInstance;

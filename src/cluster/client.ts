@@ -22,6 +22,7 @@ import {
   type Timeouts,
 } from './errors.js';
 import { loadKubeConfig, type KubeconfigOptions } from './kubeconfig.js';
+import { TokenBucket } from './rate-limit.js';
 
 const FIELD_MANAGER = 'flannel2calico';
 
@@ -72,6 +73,19 @@ export interface ClusterClientOptions extends KubeconfigOptions {
   connectTimeoutMs?: number;
   /** Called after each page of a list, with the items read so far; `done` on the last page. */
   onListPage?: (kind: string, itemsSoFar: number, done: boolean) => void;
+  /** Client-side rate limit: requests a second (default 100; 0 or Infinity: none) and burst (default twice qps). */
+  qps?: number;
+  burst?: number;
+  /** Items per page of a list (default 500). */
+  pageSize?: number;
+}
+
+const DEFAULT_QPS = 100;
+
+/** Requests this client sent, by verb (get, list, watch, create, patch, apply, delete), and the time the rate limit held them back. */
+export interface ApiUsage {
+  requests: Record<string, number>;
+  throttledMs: number;
 }
 
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
@@ -128,6 +142,12 @@ function plainObject<T>(obj: T): T {
   return JSON.parse(JSON.stringify(obj)) as T;
 }
 
+function withoutManagedFields<T extends KubeObject>(obj: T): T {
+  if (obj.metadata?.managedFields) delete obj.metadata.managedFields;
+  return obj;
+}
+
+
 /**
  * The only code that talks to the Kubernetes API. Every subcommand builds one from the global
  * flags; every write goes through `onMutation` so nothing escapes the audit log.
@@ -142,6 +162,9 @@ export class ClusterClient {
   private readonly onRequest: (ctx: RequestContext) => void;
   readonly timeouts: Timeouts;
   private readonly onListPage: (kind: string, itemsSoFar: number, done: boolean) => void;
+  private readonly limiter?: TokenBucket;
+  private readonly pageSize: number;
+  private readonly requestCounts: Record<string, number> = {};
 
   constructor(
     readonly kubeConfig: KubeConfig,
@@ -162,6 +185,9 @@ export class ClusterClient {
     };
     this.boundRequests(kubeConfig);
     this.onListPage = opts.onListPage ?? (() => undefined);
+    const qps = opts.qps ?? DEFAULT_QPS;
+    if (qps > 0 && Number.isFinite(qps)) this.limiter = new TokenBucket(qps, opts.burst ?? Math.max(1, Math.round(qps * 2)));
+    this.pageSize = opts.pageSize ?? 500;
     this.objects = kubeConfig.makeApiClient(ObjectApi);
     this.core = kubeConfig.makeApiClient(CoreV1Api);
   }
@@ -185,7 +211,17 @@ export class ClusterClient {
     return new ClusterClient(loadKubeConfig(opts), opts);
   }
 
+  get usage(): ApiUsage {
+    return { requests: { ...this.requestCounts }, throttledMs: this.limiter?.waitedMs ?? 0 };
+  }
+
+  private count(verb: string): void {
+    this.requestCounts[verb] = (this.requestCounts[verb] ?? 0) + 1;
+  }
+
   private async call<T>(ctx: RequestContext, fn: () => Promise<T>): Promise<T> {
+    await this.limiter?.take();
+    this.count(ctx.verb);
     this.onRequest(ctx);
     try {
       return await fn();
@@ -238,36 +274,39 @@ export class ClusterClient {
     return (await this.listWithVersion<T>(apiVersion, kind, opts)).items;
   }
 
-  async listWithVersion<T extends KubeObject = KubeObject>(
-    apiVersion: string,
-    kind: string,
-    opts: ListOptions = {},
-  ): Promise<{ items: T[]; resourceVersion: string }> {
-    const ctx = { verb: 'list', resource: kind, namespace: opts.namespace };
+  async listWithVersion<T extends KubeObject = KubeObject>(apiVersion: string, kind: string, opts: ListOptions = {}): Promise<{ items: T[]; resourceVersion: string }> {
     const items: T[] = [];
-    let token: string | undefined;
     let resourceVersion = '';
+    for await (const page of this.pages<T>(apiVersion, kind, opts)) {
+      items.push(...page.items);
+      resourceVersion = page.resourceVersion;
+      this.onListPage(kind, items.length, page.last);
+    }
+    return { items, resourceVersion };
+  }
+
+  /**
+   * Reads a list page by page (limit/continue): at most one page is held at a time. Items come without
+   * metadata.managedFields, which nothing here reads and which is often the largest part of an object.
+   */
+  async *pages<T extends KubeObject = KubeObject>(apiVersion: string, kind: string, opts: ListOptions = {}): AsyncGenerator<{ items: T[]; resourceVersion: string; last: boolean }> {
+    const ctx = { verb: 'list', resource: kind, namespace: opts.namespace };
+    let token: string | undefined;
     do {
       const page = await this.call(ctx, () =>
-        this.objects.list<T>(
-          apiVersion,
-          kind,
-          opts.namespace,
-          undefined,
-          undefined,
-          undefined,
-          opts.fieldSelector,
-          opts.labelSelector,
-          500,
-          token,
-        ),
-      );
-      for (const item of page.items) items.push(plainObject({ apiVersion, kind, ...item }));
+        this.objects.list<T>(apiVersion, kind, opts.namespace, undefined, undefined, undefined, opts.fieldSelector, opts.labelSelector, this.pageSize, token));
       token = page.metadata?._continue || undefined;
-      resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
-      this.onListPage(kind, items.length, !token);
+      yield { items: page.items.map((item) => withoutManagedFields(plainObject({ apiVersion, kind, ...item }))), resourceVersion: page.metadata?.resourceVersion ?? '', last: !token };
     } while (token);
-    return { items, resourceVersion };
+  }
+
+  /** The first result of `pick` over the pages of a list; reads no further page once found. */
+  async findInList<T extends KubeObject, R>(apiVersion: string, kind: string, opts: ListOptions, pick: (items: T[]) => R | undefined): Promise<R | undefined> {
+    for await (const page of this.pages<T>(apiVersion, kind, opts)) {
+      const found = pick(page.items);
+      if (found !== undefined) return found;
+    }
+    return undefined;
   }
 
   /** Lists a kind that may not be installed (e.g. Calico CRDs): [] when the API does not serve it. */
@@ -656,30 +695,16 @@ export class ClusterClient {
         opts.signal?.addEventListener('abort', onAbort);
         // Aborted while listing: the listener above will never fire.
         if (opts.signal?.aborted) return finish('closed');
-        watch
-          .watch(
-            path,
-            {
-              resourceVersion,
-              allowWatchBookmarks: true,
-              timeoutSeconds: Math.min(remaining, 300),
-              labelSelector: opts.labelSelector,
-              fieldSelector: opts.fieldSelector,
-            },
-            (type, obj) => {
-              if (type === 'ERROR') return finish(obj?.code === 410 ? 'gone' : 'error');
-              if (obj?.metadata?.resourceVersion) resourceVersion = obj.metadata.resourceVersion;
-              if (type !== 'BOOKMARK' && onEvent(type as WatchEventType, obj as T)) finish('matched');
-            },
-            (err) => finish(err ? 'error' : 'closed'),
-          )
-          .then(
-            (c) => {
-              controller = c;
-              if (settled) c.abort();
-            },
-            () => finish('error'),
-          );
+        const limited = this.limiter ? this.limiter.take() : Promise.resolve();
+        limited.then(() => settled ? undefined : (this.count('watch'), watch.watch(path, {
+          resourceVersion, allowWatchBookmarks: true, timeoutSeconds: Math.min(remaining, 300),
+          labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector,
+        }, (type, obj) => {
+          if (type === 'ERROR') return finish(obj?.code === 410 ? 'gone' : 'error');
+          if (obj?.metadata?.resourceVersion) resourceVersion = obj.metadata.resourceVersion;
+          if (type !== 'BOOKMARK' && onEvent(type as WatchEventType, obj as T)) finish('matched');
+        }, (err) => finish(err ? 'error' : 'closed'))))
+          .then((c) => { if (!c) return; controller = c; if (settled) c.abort(); }, () => finish('error'));
       });
       if (outcome === 'matched') return true;
       if (outcome === 'gone') resourceVersion = undefined;

@@ -1,4 +1,4 @@
-import type { KubeObject, ListOptions, ObjectRef, WatchEventType } from '../cluster/index.js';
+import type { ApiUsage, KubeObject, ListOptions, ObjectRef, WatchEventType } from '../cluster/index.js';
 
 /**
  * What the engine needs from the cluster, and nothing more: the migrate and revert engines, the
@@ -9,11 +9,17 @@ import type { KubeObject, ListOptions, ObjectRef, WatchEventType } from '../clus
 export interface ClusterPort {
   /** Every write is sent with dryRun=All: nothing is persisted, so nothing is waited for. */
   readonly serverDryRun: boolean;
+  /** Requests sent so far, by verb, and the time the client-side rate limit held them back. */
+  readonly usage: ApiUsage;
 
   get<T extends KubeObject = KubeObject>(ref: ObjectRef): Promise<T>;
   /** Undefined when the object (or its kind) does not exist. */
   find<T extends KubeObject = KubeObject>(ref: ObjectRef): Promise<T | undefined>;
   list<T extends KubeObject = KubeObject>(apiVersion: string, kind: string, opts?: ListOptions): Promise<T[]>;
+  /** A list read page by page (limit/continue), items without metadata.managedFields. */
+  pages<T extends KubeObject = KubeObject>(apiVersion: string, kind: string, opts?: ListOptions): AsyncGenerator<{ items: T[]; resourceVersion: string; last: boolean }>;
+  /** The first result of `pick` over the pages of a list; reads no further page once found. */
+  findInList<T extends KubeObject, R>(apiVersion: string, kind: string, opts: ListOptions, pick: (items: T[]) => R | undefined): Promise<R | undefined>;
   /** Undefined when the API does not serve the kind (e.g. Calico's CRDs not installed). */
   listIfServed<T extends KubeObject = KubeObject>(
     apiVersion: string,

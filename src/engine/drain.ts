@@ -1,15 +1,21 @@
 import { setMaxListeners } from 'node:events';
-import { isClusterError, sleep, type KubeObject } from '../cluster/index.js';
+import { isClusterError, type KubeObject } from '../cluster/index.js';
 import { cannotDelete } from '../plan/drain-filters.js';
 import type { PdbRef, PodVerdict } from '../plan/types.js';
 import type { ClusterPort } from './cluster-port.js';
+import { pause, waitingOnCluster } from './step-timing.js';
 import { throwIfInterrupted, waitForPodsGone } from './waits.js';
 
 export interface DrainOptions {
   timeoutMs: number;
   gracePeriodSeconds?: number;
-  /** kubectl's EvictErrorRetryDelay. */
+  /**
+   * kubectl's EvictErrorRetryDelay: the pause before retrying an eviction refused for another reason
+   * than a budget, and the fallback poll of a budget's watch.
+   */
   retryDelayMs: number;
+  /** Shared by the drains of a run (one watch per budget); a drain without one makes its own. */
+  budgets?: BudgetWaiters;
   /** kubectl drain's filters (src/plan/drain-filters.ts), built over fresh DaemonSets and PDBs. */
   classify: (pod: KubeObject) => PodVerdict;
   onWaiting: (message: string) => void;
@@ -49,19 +55,109 @@ export class DrainBlockedError extends Error {
 
 const podName = (p: KubeObject) => `${p.metadata?.namespace}/${p.metadata?.name}`;
 
-async function blockingBudget(
-  client: ClusterPort,
-  pod: KubeObject,
-  causes: Array<{ reason?: string; message?: string }>,
-): Promise<BlockingBudget | undefined> {
+function budgetNamed(causes: Array<{ reason?: string; message?: string }>): string | undefined {
   const cause = causes.find((c) => c.reason === 'DisruptionBudget');
-  const name = cause?.message ? /disruption budget (\S+)/.exec(cause.message)?.[1] : undefined;
-  if (!name) return undefined;
-  const namespace = pod.metadata!.namespace!;
-  const pdb = await client
-    .find({ apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', name, namespace })
-    .catch(() => undefined);
-  return { namespace, name, disruptionsAllowed: pdb?.status?.disruptionsAllowed ?? 0, pod: podName(pod) };
+  return cause?.message ? /disruption budget (\S+)/.exec(cause.message)?.[1] : undefined;
+}
+
+interface BudgetWaiter {
+  /** The budget's resourceVersion when this waiter last retried: that status does not release it again. */
+  after?: string;
+  release: () => void;
+}
+
+interface WatchedBudget {
+  allowed?: number;
+  resourceVersion?: string;
+  waiters: BudgetWaiter[];
+  stop: AbortController;
+}
+
+/**
+ * Evictions that a PodDisruptionBudget refused, waiting for it to allow a disruption again. Shared by
+ * every drain of a run: one watch per budget while anyone waits on it, and each change of its
+ * status.disruptionsAllowed releases that many waiters (oldest first), so evictions are retried as
+ * soon as the budget allows them and no sooner. A waiter also retries after its fallback delay, in
+ * case the watch misses a change.
+ */
+export class BudgetWaiters {
+  private readonly budgets = new Map<string, WatchedBudget>();
+
+  constructor(private readonly client: ClusterPort, private readonly lingerMs = 30_000) {}
+
+  /** The budget's disruptionsAllowed as last seen by the watch. */
+  allowed(namespace: string, name: string): number | undefined {
+    return this.budgets.get(`${namespace}/${name}`)?.allowed;
+  }
+
+  /** Resolves when the budget allows a disruption, after `fallbackMs`, or when `signal` aborts. */
+  wait(namespace: string, name: string, fallbackMs: number, signal: AbortSignal, after?: string): Promise<string | undefined> {
+    const key = `${namespace}/${name}`;
+    let budget = this.budgets.get(key);
+    if (!budget) {
+      budget = { waiters: [], stop: new AbortController() };
+      this.budgets.set(key, budget);
+      this.watch(namespace, name, budget);
+    }
+    const watched = budget;
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        const i = watched.waiters.indexOf(waiter);
+        if (i >= 0) watched.waiters.splice(i, 1);
+        this.stopWhenIdle(key, watched);
+        resolve(watched.resourceVersion);
+      };
+      const waiter: BudgetWaiter = { after, release: done };
+      const timer = setTimeout(done, fallbackMs);
+      signal.addEventListener('abort', done, { once: true });
+      watched.waiters.push(waiter);
+      if (signal.aborted) done();
+      else this.releaseAllowed(watched);
+    });
+  }
+
+  private watch(namespace: string, name: string, budget: WatchedBudget): void {
+    const seen = (pdb: KubeObject | undefined) => {
+      // A deleted budget blocks nothing.
+      budget.allowed = pdb ? Number(pdb.status?.disruptionsAllowed ?? 0) : Number.POSITIVE_INFINITY;
+      budget.resourceVersion = pdb?.metadata?.resourceVersion;
+      this.releaseAllowed(budget);
+      return false;
+    };
+    this.client.watchUntil<KubeObject>('policy/v1', 'PodDisruptionBudget', {
+      namespace, fieldSelector: `metadata.name=${name}`, timeoutMs: 24 * 3600_000, signal: budget.stop.signal,
+      onList: (items) => seen(items[0]),
+    }, (type, pdb) => seen(type === 'DELETED' ? undefined : pdb))
+      // The fallback delay of each waiter covers a watch that cannot run (e.g. no watch permission).
+      .catch(() => undefined);
+  }
+
+  private releaseAllowed(budget: WatchedBudget): void {
+    let allowed = budget.allowed ?? 0;
+    for (const waiter of [...budget.waiters]) {
+      if (allowed <= 0) break;
+      if (waiter.after !== undefined && waiter.after === budget.resourceVersion) continue;
+      allowed--;
+      waiter.release();
+    }
+  }
+
+  private stopWhenIdle(key: string, budget: WatchedBudget): void {
+    if (budget.waiters.length) return;
+    setTimeout(() => {
+      if (budget.waiters.length || this.budgets.get(key) !== budget) return;
+      this.budgets.delete(key);
+      budget.stop.abort();
+    }, this.lingerMs).unref();
+  }
+
+  /** Stops every watch (end of the run). */
+  close(): void {
+    for (const budget of this.budgets.values()) budget.stop.abort();
+    this.budgets.clear();
+  }
 }
 
 /** The Eviction API refuses pods of a namespace being deleted (403, cause NamespaceTerminating). */
@@ -83,9 +179,9 @@ async function markedForDeletion(client: ClusterPort, pod: KubeObject): Promise<
 /**
  * Drains a cordoned node the way `kubectl drain --ignore-daemonsets` does: list the node's pods,
  * refuse the whole node if any pod may not be removed, evict the rest concurrently through the
- * Eviction API (retrying 429s every retryDelayMs, naming the PodDisruptionBudget that blocks; in a
- * namespace being deleted, retrying until the pod is marked for deletion), then wait for the evicted
- * pods to be gone. One global deadline, never infinite.
+ * Eviction API (retrying a 429 as soon as the PodDisruptionBudget that refused it allows a disruption
+ * again, naming it while it blocks; in a namespace being deleted, retrying until the pod is marked for
+ * deletion), then wait for the evicted pods to be gone. One global deadline, never infinite.
  */
 export async function drainNode(
   client: ClusterPort,
@@ -111,24 +207,19 @@ export async function drainNode(
   const onAbort = () => stop.abort();
   if (opts.signal?.aborted) stop.abort();
   else opts.signal?.addEventListener('abort', onAbort, { once: true });
+  const budgets = opts.budgets ?? new BudgetWaiters(client);
   try {
-    return await evictAndWait(client, node, opts, deadline, toEvict, skipped, stop.signal);
+    return await evictAndWait(client, node, { ...opts, budgets }, deadline, toEvict, skipped, stop.signal);
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
+    if (!opts.budgets) budgets.close();
   }
 }
 
-async function evictAndWait(
-  client: ClusterPort,
-  node: string,
-  opts: DrainOptions,
-  deadline: number,
-  toEvict: KubeObject[],
-  skipped: string[],
-  signal: AbortSignal,
-): Promise<{ evicted: string[]; skipped: string[] }> {
+async function evictAndWait(client: ClusterPort, node: string, opts: DrainOptions & { budgets: BudgetWaiters }, deadline: number, toEvict: KubeObject[], skipped: string[], signal: AbortSignal): Promise<{ evicted: string[]; skipped: string[] }> {
   const blocked = new Map<string, BlockingBudget>();
   const evictOne = async (pod: KubeObject): Promise<void> => {
+    let after: string | undefined;
     while (!signal.aborted) {
       try {
         await client.evict(pod.metadata!.name!, pod.metadata!.namespace!, opts.gracePeriodSeconds);
@@ -139,23 +230,25 @@ async function evictAndWait(
           if (await markedForDeletion(client, pod)) return;
           const left = deadline - Date.now();
           if (left <= 0 || signal.aborted) return;
-          opts.onWaiting(
-            `eviction of ${podName(pod)} refused: namespace ${pod.metadata!.namespace} is being deleted; waiting for its controller to delete the pod; retry in ${Math.round(opts.retryDelayMs / 1000)} s, ${Math.round(left / 1000)} s left`,
-          );
-          await sleep(Math.min(opts.retryDelayMs, left), signal);
+          opts.onWaiting(`eviction of ${podName(pod)} refused: namespace ${pod.metadata!.namespace} is being deleted; waiting for its controller to delete the pod; retry in ${Math.round(opts.retryDelayMs / 1000)} s, ${Math.round(left / 1000)} s left`);
+          await pause(Math.min(opts.retryDelayMs, left), signal);
           continue;
         }
         if (!isClusterError(err, 'too-many-requests')) throw err;
-        const budget = await blockingBudget(client, pod, err.causes);
-        if (budget) blocked.set(podName(pod), budget);
+        const namespace = pod.metadata!.namespace!;
+        const name = budgetNamed(err.causes);
         const left = deadline - Date.now();
+        if (name) blocked.set(podName(pod), { namespace, name, disruptionsAllowed: opts.budgets.allowed(namespace, name) ?? 0, pod: podName(pod) });
         if (left <= 0 || signal.aborted) return;
-        opts.onWaiting(
-          budget
-            ? `waiting on PDB ${budget.namespace}/${budget.name}: ${budget.disruptionsAllowed} disruptions allowed (${budget.pod}); retry in ${Math.round(opts.retryDelayMs / 1000)} s, ${Math.round(left / 1000)} s left`
-            : `eviction of ${podName(pod)} refused (${err.message}); retry in ${Math.round(opts.retryDelayMs / 1000)} s`,
-        );
-        await sleep(Math.min(opts.retryDelayMs, left), signal);
+        if (!name) {
+          opts.onWaiting(`eviction of ${podName(pod)} refused (${err.message}); retry in ${Math.round(opts.retryDelayMs / 1000)} s`);
+          await pause(Math.min(opts.retryDelayMs, left), signal);
+          continue;
+        }
+        opts.onWaiting(`waiting on PDB ${namespace}/${name}: ${opts.budgets.allowed(namespace, name) ?? 0} disruptions allowed (${podName(pod)}); retry when it allows one, ${Math.round(left / 1000)} s left`);
+        after = await waitingOnCluster(() => opts.budgets.wait(namespace, name, Math.min(opts.retryDelayMs, left), signal, after));
+        const budget = blocked.get(podName(pod));
+        if (budget) budget.disruptionsAllowed = opts.budgets.allowed(namespace, name) ?? 0;
       }
     }
   };

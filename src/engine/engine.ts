@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { isClusterError, sleep, type KubeObject } from '../cluster/index.js';
+import { isClusterError, type KubeObject } from '../cluster/index.js';
 import type { ClusterPort } from './cluster-port.js';
 import type { Plan, PlannedNode } from '../plan/types.js';
 import { hostScriptJob, loadHostScript, type HostScriptJobOptions } from '../host/pods.js';
@@ -12,7 +12,9 @@ import {
   isCalicoCrdInstalled,
   prepareCalicoManifest,
 } from './calico-setup.js';
-import { MIGRATION_LABEL, NODE_STATE_ANNOTATION, STATE_NAMESPACE, type NetworkLabel } from '../names.js';
+import { MANAGED_BY_SELECTOR, MIGRATION_LABEL, NODE_STATE_ANNOTATION, STATE_NAMESPACE } from '../names.js';
+import { PROBE_NAMESPACE } from './probe.js';
+import { SharedWatch } from './shared-watch.js';
 import { NODE_STEPS, STEP_TITLES, type EngineEvent, type EventSink, type NodeStep } from './events.js';
 import { MigrationLock } from './lock.js';
 import type { Confirmation, RunContext } from './run-context.js';
@@ -29,18 +31,13 @@ import {
 } from './state.js';
 import { calicoDaemonSetName } from '../flannel/settings.js';
 import { labelSelector } from '../k8s.js';
+import { pause, StepClock, timeStep } from './step-timing.js';
 import { InterruptedError, waitForDaemonSetGone, waitForNoPodOnNode, waitForPodReadyOnNode } from './waits.js';
 import { captureClusterBefore, wasUnschedulableBefore } from './cluster-before.js';
 import { checkHelperImage, runHostScriptJob, type HostJobRun } from './host-jobs.js';
-import {
-  cordonAndDrain,
-  deleteHelperObjects,
-  nodeEvent,
-  probeNode,
-  restartPodNetworkPods,
-  setNetworkLabel,
-  setUnschedulable,
-} from './node-ops.js';
+import { forEachLimited } from './concurrency.js';
+import { BudgetWaiters } from './drain.js';
+import { cordonAndDrain, deleteHelperObjects, listDrainObjects, nodeEvent, probeNode, restartPodNetworkPods, setNetworkLabel, setUnschedulable, type DrainObjects } from './node-ops.js';
 
 export interface EngineOptions {
   plan: Plan;
@@ -129,6 +126,18 @@ function isTransient(err: unknown): boolean {
 
 const nodeRef = (name: string) => ({ apiVersion: 'v1', kind: 'Node', name });
 
+/**
+ * Steps whose first or only action is a patch of the node: that patch also writes the node's state,
+ * as the step starts ('start': it records the previous step done) or as it ends ('end': the patch is
+ * the step). Each saves a write of its own, and the state and the change can never disagree.
+ */
+const STATE_IN_PATCH: Partial<Record<NodeStep, 'start' | 'end'>> = { cordon: 'end', 'stop-flannel': 'start', 'start-calico': 'start', uncordon: 'end' };
+
+const stateAnnotation = (state: NodeMigrationState) => ({ [NODE_STATE_ANNOTATION]: JSON.stringify(state) });
+
+/** Nodes prepared at once (IPAM objects, annotations) before the first node moves. */
+const PREPARE_CONCURRENCY = 16;
+
 /** Waiting reasons of a container whose image will not come: the kubelet has given up for now, or the name is invalid. */
 
 /**
@@ -141,12 +150,24 @@ export class MigrationEngine {
   private readonly signal?: AbortSignal;
   private readonly skipped = new Set<string>();
   private readonly notInPlan = new Set<string>();
+  /** The budgets' watches, shared by every drain of the run. */
+  private readonly budgets: BudgetWaiters;
+  /** DaemonSets and budgets for the drain filters: listed once per batch, not once per node. */
+  private batchDrainObjects?: Promise<DrainObjects>;
+  /** Run-wide watches over the tool's Jobs and pods and over calico-node's pods: the per-node waits read them. */
+  private readonly toolJobs: SharedWatch;
+  private readonly toolPods: SharedWatch;
+  private calicoPods?: SharedWatch;
+  /** Nodes this run cordoned (its cordon step): the drain need not check again. */
+  private readonly cordonedNow = new Set<string>();
+  /** DaemonSet selectors, read once per run: they do not change during a migration. */
+  private readonly selectors = new Map<string, Promise<string | undefined>>();
 
-  constructor(
-    private readonly client: ClusterPort,
-    private readonly ctx: RunContext,
-    private readonly opts: EngineOptions,
-  ) {
+  constructor(private readonly client: ClusterPort, private readonly ctx: RunContext, private readonly opts: EngineOptions) {
+    this.budgets = new BudgetWaiters(client);
+    const tools = { namespace: STATE_NAMESPACE, labelSelector: MANAGED_BY_SELECTOR };
+    this.toolJobs = new SharedWatch(client, 'batch/v1', 'Job', tools);
+    this.toolPods = new SharedWatch(client, 'v1', 'Pod', tools);
     this.signal = ctx.signal;
     this.lock = new MigrationLock(client, 30, ctx.signal);
     this.stepTimeoutMs = opts.stepTimeoutMs ?? 5 * 60_000;
@@ -180,7 +201,7 @@ export class MigrationEngine {
         } else if (Date.now() - outageSince > limitMs) {
           throw err;
         }
-        await sleep(2000, this.signal);
+        await pause(2000, this.signal);
       }
     }
   }
@@ -207,13 +228,17 @@ export class MigrationEngine {
         if (this.signal?.aborted) return this.stopped({ ...this.summary(migrated), status: 'interrupted', at: [] });
         await this.retrying('looking for nodes that joined', () => this.labelNodesNotInPlan());
         const pending: PlannedNode[] = [];
+        const read = new Map<string, KubeObject>();
         for (const name of batch) {
           const planned = plan.nodes.find((n) => n.name === name);
           if (!planned) continue;
-          const state = await this.retrying(`reading node ${name}`, () => this.nodeProgress(name));
+          const { state, node } = await this.retrying(`reading node ${name}`, () => this.nodeProgress(name));
           if (state === 'gone') this.skipNode(name, 'it no longer exists');
           else if (state === 'done') migrated.push(name);
-          else pending.push(planned);
+          else {
+            pending.push(planned);
+            read.set(name, node!);
+          }
         }
         if (!pending.length) continue;
         const names = pending.map((n) => n.name).join(', ');
@@ -228,13 +253,9 @@ export class MigrationEngine {
         first = false;
         if (!(await this.ctx.ask(question))) return { ...this.summary(migrated), status: 'declined' };
         if (this.signal?.aborted) return this.stopped({ ...this.summary(migrated), status: 'interrupted', at: [] });
-        this.emit({
-          type: 'batch-start',
-          index: index + 1,
-          total: plan.batches.length,
-          nodes: pending.map((n) => n.name),
-        });
-        const results = await Promise.allSettled(pending.map((n) => this.migrateNode(n)));
+        this.emit({ type: 'batch-start', index: index + 1, total: plan.batches.length, nodes: pending.map((n) => n.name) });
+        this.batchDrainObjects = undefined;
+        const results = await Promise.allSettled(pending.map((n) => this.migrateNode(n, read.get(n.name))));
         const failures: NodeFailure[] = [];
         const interrupted: Array<{ node: string; step: NodeStep }> = [];
         pending.forEach((n, i) => {
@@ -275,7 +296,10 @@ export class MigrationEngine {
         failures: [{ error: err as Error }],
       });
     } finally {
+      this.budgets.close();
+      for (const watch of [this.toolJobs, this.toolPods, this.calicoPods]) watch?.close();
       await this.lock.release().catch(() => undefined);
+      this.ctx.audit.write({ type: 'api-usage', ...this.client.usage });
     }
   }
 
@@ -306,13 +330,10 @@ export class MigrationEngine {
     this.emit({ type: 'warning', node: name, message: `${name} is skipped, not migrated: ${why}` });
   }
 
-  private async nodeProgress(name: string): Promise<'gone' | 'done' | 'pending'> {
+  private async nodeProgress(name: string): Promise<{ state: 'gone' | 'done' | 'pending'; node?: KubeObject }> {
     const node = await this.client.find(nodeRef(name));
-    if (!node) return 'gone';
-    return node.metadata?.labels?.[MIGRATION_LABEL] === 'calico' &&
-      (readNodeState(node)?.completed.includes('done') ?? false)
-      ? 'done'
-      : 'pending';
+    if (!node) return { state: 'gone' };
+    return { state: node.metadata?.labels?.[MIGRATION_LABEL] === 'calico' && (readNodeState(node)?.completed.includes('done') ?? false) ? 'done' : 'pending', node };
   }
 
   /**
@@ -321,7 +342,7 @@ export class MigrationEngine {
    */
   private async labelNodesNotInPlan(): Promise<void> {
     const planned = new Set([...(this.opts.allNodes ?? []), ...this.opts.plan.nodes].map((n) => n.name));
-    for (const node of await this.client.list('v1', 'Node')) {
+    for (const node of await this.client.list('v1', 'Node', { labelSelector: `!${MIGRATION_LABEL}` })) {
       const name = node.metadata!.name!;
       if (node.metadata?.labels?.[MIGRATION_LABEL]) continue;
       await this.client.mergePatch(nodeRef(name), { metadata: { labels: { [MIGRATION_LABEL]: 'flannel' } } });
@@ -360,11 +381,12 @@ export class MigrationEngine {
     }
     await writeMigrationRecord(this.client, this.planRecord(record.startedAt, record.before));
     const everyNode = new Map([...(this.opts.allNodes ?? []), ...plan.nodes].map((n) => [n.name, n]));
-    for (const node of everyNode.values()) {
+    // Independent per node: a bounded number at once (the client's rate limit paces them further).
+    await forEachLimited([...everyNode.values()], PREPARE_CONCURRENCY, async (node) => {
       const current = await this.client.find(nodeRef(node.name));
       if (!current) {
         if (plan.nodes.some((n) => n.name === node.name)) this.skipNode(node.name, 'it no longer exists');
-        continue;
+        return;
       }
       if (calicoKinds)
         await ensureNodeIpam(this.client, [...node.ipam.blocks, ...node.ipam.affinities, ...node.ipam.handles]);
@@ -379,7 +401,7 @@ export class MigrationEngine {
           },
         });
       }
-    }
+    });
     await this.labelNodesNotInPlan();
     await this.restrictFlannelToUnmigratedNodes();
   }
@@ -457,9 +479,10 @@ export class MigrationEngine {
     );
   }
 
-  private async migrateNode(planned: PlannedNode): Promise<void> {
+  /** `read`: the node as read just before the batch started (else read here). */
+  private async migrateNode(planned: PlannedNode, read?: KubeObject): Promise<void> {
     const started = Date.now();
-    const node = await this.retrying(`reading node ${planned.name}`, () => this.client.find(nodeRef(planned.name)));
+    const node = read ?? await this.retrying(`reading node ${planned.name}`, () => this.client.find(nodeRef(planned.name)));
     if (!node) throw new NodeGoneError(planned.name, 'cordon');
     const now = new Date().toISOString();
     const recorded = stateFor(node, 'migrate');
@@ -471,17 +494,32 @@ export class MigrationEngine {
       startedAt: now,
       updatedAt: now,
     };
-    if (!recorded) await this.recordProgress(planned.name, 'cordon', state);
+    // The state not yet written to the node: the next step's node patch carries it (see STATE_IN_PATCH).
+    let unwritten = !recorded;
+    const events: Array<Promise<void>> = [];
+    const writeState = async (s: NodeMigrationState) => {
+      await this.recordProgress(planned.name, s.step, s);
+      unwritten = false;
+    };
     for (const step of NODE_STEPS) {
       if (state.completed.includes(step)) continue;
       // A safe point: the previous step is recorded as done; start no new step after Ctrl-C.
-      if (this.signal?.aborted) throw new NodeInterruptedError(planned.name, step);
+      if (this.signal?.aborted) {
+        if (unwritten) await writeState(state).catch(() => undefined);
+        throw new NodeInterruptedError(planned.name, step);
+      }
       const stepStarted = Date.now();
       this.emit({ type: 'step-start', node: planned.name, step, message: STEP_TITLES[step] });
       state = { ...state, step, updatedAt: new Date().toISOString(), error: undefined };
+      const clock = new StepClock();
+      const carried = STATE_IN_PATCH[step];
+      // What this step's node patch records: the state as the step starts, or as it ends.
+      const recordInPatch = carried === 'start' ? state
+        : carried === 'end' ? { ...state, completed: [...state.completed, step] }
+          : undefined;
       try {
         const current = state;
-        await this.retrying(`${planned.name}: ${STEP_TITLES[step]}`, () => this.runStep(step, planned, current));
+        await timeStep(clock, () => this.retrying(`${planned.name}: ${STEP_TITLES[step]}`, () => this.runStep(step, planned, current, recordInPatch && stateAnnotation(recordInPatch))));
       } catch (err) {
         const error = err as Error;
         if (error instanceof InterruptedError || this.signal?.aborted) {
@@ -510,17 +548,20 @@ export class MigrationEngine {
         this.emit({ type: 'node-failed', node: planned.name, step, message: error.message });
         throw new NodeStepError(planned.name, step, error);
       }
-      state = { ...state, completed: [...state.completed, step], updatedAt: new Date().toISOString() };
-      await this.recordProgress(planned.name, step, state);
-      await this.nodeEvent(planned.name, 'Normal', 'MigrationStep', `${STEP_TITLES[step]}: done`);
-      this.emit({
-        type: 'step-done',
-        node: planned.name,
-        step,
-        message: STEP_TITLES[step],
-        elapsedMs: Date.now() - stepStarted,
-      });
+      state = recordInPatch && carried === 'end' ? recordInPatch : { ...state, completed: [...state.completed, step], updatedAt: new Date().toISOString() };
+      if (carried === 'end') unwritten = false;
+      else {
+        // Written now, unless the next step's first action is a node patch that records it.
+        const next = NODE_STEPS.find((s) => !state.completed.includes(s));
+        if (next && STATE_IN_PATCH[next]) unwritten = true;
+        else await writeState(state);
+      }
+      // History, not state: the next step does not wait for it (all are awaited before the node is reported done).
+      events.push(this.nodeEvent(planned.name, 'Normal', 'MigrationStep', `${STEP_TITLES[step]}: done`));
+      this.emit({ type: 'step-done', node: planned.name, step, message: STEP_TITLES[step], elapsedMs: Date.now() - stepStarted, waitedMs: clock.waitedMs, pausedMs: clock.pausedMs });
     }
+    if (unwritten) await writeState(state);
+    await Promise.all(events);
     this.emit({ type: 'node-done', node: planned.name, elapsedMs: Date.now() - started });
   }
 
@@ -534,23 +575,35 @@ export class MigrationEngine {
     }
   }
 
-  private async runStep(step: NodeStep, planned: PlannedNode, state: NodeMigrationState): Promise<void> {
+  /** `record`: the node's state annotation, for steps whose node patch records it (STATE_IN_PATCH). */
+  private async runStep(step: NodeStep, planned: PlannedNode, state: NodeMigrationState, record?: Record<string, string>): Promise<void> {
     const name = planned.name;
     const wait = (message: string) => this.emit({ type: 'step-wait', node: name, step, message });
     switch (step) {
       case 'cordon':
-        return this.setUnschedulable(name, true);
+        await setUnschedulable(this.client, name, true, record);
+        this.cordonedNow.add(name);
+        return;
       case 'drain':
         return cordonAndDrain(this.client, name, {
           drain: this.opts.plan.drain,
+          cordoned: this.cordonedNow.has(name),
           timeoutMs: this.opts.drainTimeoutMs,
           retryDelayMs: this.opts.drainRetryDelayMs ?? 5000,
+          budgets: this.budgets,
+          objects: () => {
+            const listed = this.batchDrainObjects ?? listDrainObjects(this.client);
+            // A failed list is not kept: the next node (or the retry) lists again.
+            this.batchDrainObjects = listed;
+            listed.catch(() => { if (this.batchDrainObjects === listed) this.batchDrainObjects = undefined; });
+            return listed;
+          },
           onWaiting: wait,
           onEvicted: (pod) => this.ctx.audit.write({ type: 'evicted', node: name, pod }),
           signal: this.signal,
         });
       case 'stop-flannel': {
-        await this.setNetworkLabel(name, 'none');
+        await setNetworkLabel(this.client, name, 'none', record);
         const flannel = await this.flannelPodSelector();
         if (flannel && !this.client.serverDryRun) {
           wait(`waiting for the ${flannel.namespace}/${this.opts.plan.flannelDaemonSet.name} pod to leave the node`);
@@ -570,57 +623,51 @@ export class MigrationEngine {
         await this.runHostJob(planned, wait);
         return restartPodNetworkPods(this.client, name, 'flannel', wait);
       case 'start-calico': {
-        await this.setNetworkLabel(name, 'calico');
+        await setNetworkLabel(this.client, name, 'calico', record);
         if (this.client.serverDryRun) return;
         const dsName = calicoDaemonSetName(this.opts.plan.settings);
-        const ds = await this.client.get({
-          apiVersion: 'apps/v1',
-          kind: 'DaemonSet',
-          name: dsName,
-          namespace: 'kube-system',
-        });
+        const selector = await this.daemonSetSelector('kube-system', dsName, true);
+        this.calicoPods ??= new SharedWatch(this.client, 'v1', 'Pod', { namespace: 'kube-system', labelSelector: selector });
         wait(`waiting for calico-node on ${name} to be Ready`);
-        await waitForPodReadyOnNode(
-          this.client,
-          name,
-          'kube-system',
-          labelSelector(ds.spec?.selector?.matchLabels),
-          this.stepTimeoutMs,
-          `calico-node on ${name} to be Ready`,
-          this.signal,
-        );
+        await waitForPodReadyOnNode(this.client, name, 'kube-system', selector ?? '', this.stepTimeoutMs, `calico-node on ${name} to be Ready`, this.signal, this.calicoPods);
         return;
       }
       case 'probe':
         if (this.opts.skipProbe || this.client.serverDryRun) return;
         return probeNode(this.client, name, {
-          image: this.opts.probeImage,
-          timeoutMs: this.stepTimeoutMs,
-          peerNetwork: 'flannel',
-          wait,
-          signal: this.signal,
+          image: this.opts.probeImage, timeoutMs: this.stepTimeoutMs, peerNetwork: 'flannel', wait, signal: this.signal,
+          ...(PROBE_NAMESPACE === STATE_NAMESPACE ? { shared: { pods: this.toolPods, jobs: this.toolJobs } } : {}),
         });
       case 'uncordon':
-        if (!state.wasUnschedulable) await this.setUnschedulable(name, false);
+        if (!state.wasUnschedulable) await setUnschedulable(this.client, name, false, record);
+        else if (record) await this.client.mergePatch(nodeRef(name), { metadata: { annotations: record } });
         return;
       case 'done':
         return;
     }
   }
 
-  private async setUnschedulable(node: string, value: boolean): Promise<void> {
-    return setUnschedulable(this.client, node, value);
-  }
-
-  private async setNetworkLabel(node: string, value: NetworkLabel): Promise<void> {
-    return setNetworkLabel(this.client, node, value);
-  }
-
   private async flannelPodSelector(): Promise<{ namespace: string; selector: string } | undefined> {
     const { name, namespace } = this.opts.plan.flannelDaemonSet;
-    const ds = await this.client.find({ apiVersion: 'apps/v1', kind: 'DaemonSet', name, namespace });
-    const labels = ds?.spec?.selector?.matchLabels;
-    return labels ? { namespace, selector: labelSelector(labels) } : undefined;
+    const selector = await this.daemonSetSelector(namespace, name, false);
+    return selector ? { namespace, selector } : undefined;
+  }
+
+  /** A DaemonSet's pod selector, read once per run (a selector is immutable); a failed read is not kept. */
+  private daemonSetSelector(namespace: string, name: string, required: boolean): Promise<string | undefined> {
+    const key = `${namespace}/${name}`;
+    let selector = this.selectors.get(key);
+    if (!selector) {
+      const ref = { apiVersion: 'apps/v1', kind: 'DaemonSet', name, namespace };
+      selector = (required ? this.client.get(ref) : this.client.find(ref)).then((ds) => {
+        const labels = ds?.spec?.selector?.matchLabels;
+        return labels ? labelSelector(labels) : undefined;
+      });
+      this.selectors.set(key, selector);
+      const read = selector;
+      read.then((s) => { if (s === undefined) this.selectors.delete(key); }, () => this.selectors.delete(key));
+    }
+    return selector;
   }
 
   private hostJobOptions(planned: PlannedNode): HostScriptJobOptions {
@@ -673,7 +720,7 @@ export class MigrationEngine {
   }
 
   private async runHostJob(planned: PlannedNode, wait: (m: string) => void): Promise<void> {
-    await runHostScriptJob(this.client, hostScriptJob(this.hostJobOptions(planned)), { ...this.hostJobRun(), wait });
+    await runHostScriptJob(this.client, hostScriptJob(this.hostJobOptions(planned)), { ...this.hostJobRun(), wait, jobs: this.toolJobs });
   }
 
   private async nodeEvent(node: string, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {

@@ -1,6 +1,8 @@
 import type { KubeObject } from '../cluster/index.js';
 import type { ClusterPort } from './cluster-port.js';
 import { DEFAULT_HELPER_IMAGE, hostPodOutcome, staleHostJobReason } from '../host/pods.js';
+import type { SharedWatch } from './shared-watch.js';
+import { waitingOnCluster } from './step-timing.js';
 import { waitForJob, WaitTimeoutError, type JobOutcome } from './waits.js';
 
 /**
@@ -17,6 +19,8 @@ export interface HostJobRun {
   signal?: AbortSignal;
   /** Told when a stale Job of an earlier run is replaced. */
   onReplace?: (message: string) => void;
+  /** A run-wide watch over the tool's Jobs, which then answers the wait for this one. */
+  jobs?: SharedWatch;
 }
 
 const IMAGE_PULL_FAILURES = new Set(['ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull']);
@@ -32,31 +36,22 @@ function jobRef(job: KubeObject) {
  * another image or script, is deleted first (and its pods with it), so a rerun never waits on
  * a stale Job.
  */
-export async function ensureHostJob(client: ClusterPort, job: KubeObject, run: HostJobRun): Promise<void> {
+export async function ensureHostJob(client: ClusterPort, job: KubeObject, run: HostJobRun): Promise<string | undefined> {
   const ref = jobRef(job);
-  const existing = await client.find(ref);
-  const stale = existing && staleHostJobReason(existing, job);
-  if (existing && !stale) return;
-  if (stale) {
-    run.onReplace?.(`replacing Job ${ref.namespace}/${ref.name}: ${stale}`);
-    await client.delete(ref, { propagationPolicy: 'Background' });
-    if (!client.serverDryRun) {
-      const gone = await client.watchUntil(
-        'batch/v1',
-        'Job',
-        {
-          namespace: ref.namespace,
-          fieldSelector: `metadata.name=${ref.name}`,
-          timeoutMs: run.timeoutMs,
-          signal: run.signal,
-          onList: (items) => items.length === 0,
-        },
-        (type) => type === 'DELETED',
-      );
-      if (!gone) throw new WaitTimeoutError(`Job ${ref.namespace}/${ref.name} to be deleted`, run.timeoutMs);
-    }
+  // Created first: a Job of an earlier run (a conflict) is the rare case, read only then.
+  const { object: existing, created } = await client.ensure(job);
+  if (created) return existing.metadata?.uid;
+  const stale = staleHostJobReason(existing, job);
+  if (!stale) return existing.metadata?.uid;
+  run.onReplace?.(`replacing Job ${ref.namespace}/${ref.name}: ${stale}`);
+  await client.delete(ref, { propagationPolicy: 'Background' });
+  if (!client.serverDryRun) {
+    const gone = await waitingOnCluster(() => client.watchUntil('batch/v1', 'Job', {
+      namespace: ref.namespace, fieldSelector: `metadata.name=${ref.name}`, timeoutMs: run.timeoutMs, signal: run.signal, onList: (items) => items.length === 0,
+    }, (type) => type === 'DELETED'));
+    if (!gone) throw new WaitTimeoutError(`Job ${ref.namespace}/${ref.name} to be deleted`, run.timeoutMs);
   }
-  await client.ensure(job);
+  return (await client.ensure(job)).object.metadata?.uid;
 }
 
 /** The newest pod of this Job (its own, not one of an earlier Job of the same name). */
@@ -83,10 +78,10 @@ export async function runHostScriptJob(
   run: HostJobRun & { wait: (m: string) => void },
 ): Promise<void> {
   const { name, namespace } = job.metadata as { name: string; namespace: string };
-  await ensureHostJob(client, job, run);
+  const uid = await ensureHostJob(client, job, run);
   if (client.serverDryRun) return;
   run.wait(`waiting for ${run.what} Job ${namespace}/${name}`);
-  const outcome = await waitForJob(client, namespace, name, run.timeoutMs, run.signal);
+  const outcome = await waitForJob(client, namespace, name, run.timeoutMs, run.signal, run.jobs, uid);
   if (outcome.succeeded) return;
   const pod = hostPodOutcome(await lastJobPod(client, job));
   const said = pod.lines.length ? `: ${pod.lines.join('; ')}` : pod.reason ? ` (pod: ${pod.reason})` : '';

@@ -1,31 +1,39 @@
+import type { KubeObject } from '../cluster/index.js';
 import { isNodeReady } from '../k8s.js';
 import type { ClusterPort } from './cluster-port.js';
 import { classifyPod, drainContext } from '../plan/drain-filters.js';
 import type { Plan } from '../plan/types.js';
-import {
-  EVENT_NAMESPACE,
-  MANAGED_BY,
-  MANAGED_BY_LABEL,
-  MANAGED_BY_SELECTOR,
-  MIGRATION_LABEL,
-  STATE_NAMESPACE,
-  type NetworkLabel,
-} from '../names.js';
-import { drainNode } from './drain.js';
+import { EVENT_NAMESPACE, MANAGED_BY, MANAGED_BY_LABEL, MANAGED_BY_SELECTOR, MIGRATION_LABEL, STATE_NAMESPACE, type NetworkLabel } from '../names.js';
+import { drainNode, type BudgetWaiters } from './drain.js';
 import { PROBE_NAMESPACE, probeClientJob, probeServerPod, probeServerSelector } from './probe.js';
+import type { SharedWatch } from './shared-watch.js';
 import { waitForJob, waitForPodReadyOnNode } from './waits.js';
 
 /** The building blocks of a node's move, shared by migrate and revert. Each checks before it acts. */
 
 export const nodeRef = (name: string) => ({ apiVersion: 'v1', kind: 'Node', name });
 
-export async function setUnschedulable(client: ClusterPort, node: string, value: boolean): Promise<void> {
+/**
+ * Cordons or uncordons. With `annotations` (the node's migration state), one patch sets both at once,
+ * unconditionally, so the state and the change are recorded together; without, the node is read
+ * first and left alone when it already is as wanted.
+ */
+export async function setUnschedulable(client: ClusterPort, node: string, value: boolean, annotations?: Record<string, string>): Promise<void> {
+  if (annotations) {
+    await client.strategicPatch(nodeRef(node), { metadata: { annotations }, spec: { unschedulable: value } });
+    return;
+  }
   const current = await client.get(nodeRef(node));
   if ((current.spec?.unschedulable === true) === value) return;
   await client.strategicPatch(nodeRef(node), { spec: { unschedulable: value } });
 }
 
-export async function setNetworkLabel(client: ClusterPort, node: string, value: NetworkLabel): Promise<void> {
+/** Sets the migration label; with `annotations` (the node's migration state) in the same patch, unconditionally. */
+export async function setNetworkLabel(client: ClusterPort, node: string, value: NetworkLabel, annotations?: Record<string, string>): Promise<void> {
+  if (annotations) {
+    await client.mergePatch(nodeRef(node), { metadata: { labels: { [MIGRATION_LABEL]: value }, annotations } });
+    return;
+  }
   const current = await client.get(nodeRef(node));
   if (current.metadata?.labels?.[MIGRATION_LABEL] === value) return;
   await client.mergePatch(nodeRef(node), { metadata: { labels: { [MIGRATION_LABEL]: value } } });
@@ -62,10 +70,26 @@ export async function nodeEvent(
     .catch(() => undefined);
 }
 
+/** The DaemonSets and PodDisruptionBudgets kubectl drain's filters look at. */
+export interface DrainObjects {
+  daemonSets: KubeObject[];
+  pdbs: KubeObject[];
+}
+
+export async function listDrainObjects(client: ClusterPort): Promise<DrainObjects> {
+  const [daemonSets, pdbs] = await Promise.all([client.list('apps/v1', 'DaemonSet'), client.list('policy/v1', 'PodDisruptionBudget')]);
+  return { daemonSets, pdbs };
+}
+
 export interface DrainRun {
   drain: Plan['drain'];
   timeoutMs: number;
   retryDelayMs: number;
+  /** Shared by the nodes of a batch: one list of DaemonSets and budgets, one watch per budget. */
+  objects?: () => Promise<DrainObjects>;
+  budgets?: BudgetWaiters;
+  /** The node was cordoned by this run's cordon step a moment ago: no need to check again. */
+  cordoned?: boolean;
   onWaiting: (message: string) => void;
   onEvicted: (pod: string) => void;
   signal?: AbortSignal;
@@ -73,17 +97,14 @@ export interface DrainRun {
 
 /** Cordons (again, in case someone uncordoned a stopped node) and drains with kubectl drain's filters. */
 export async function cordonAndDrain(client: ClusterPort, node: string, run: DrainRun): Promise<void> {
-  await setUnschedulable(client, node, true);
-  const filters = drainContext({
-    force: run.drain.force,
-    deleteEmptyDirData: run.drain.deleteEmptyDirData,
-    daemonSets: await client.list('apps/v1', 'DaemonSet'),
-    pdbs: await client.list('policy/v1', 'PodDisruptionBudget'),
-  });
+  if (!run.cordoned) await setUnschedulable(client, node, true);
+  const objects = await (run.objects ?? (() => listDrainObjects(client)))();
+  const filters = drainContext({ force: run.drain.force, deleteEmptyDirData: run.drain.deleteEmptyDirData, ...objects });
   await drainNode(client, node, {
     timeoutMs: run.timeoutMs,
     gracePeriodSeconds: run.drain.gracePeriodSeconds >= 0 ? run.drain.gracePeriodSeconds : undefined,
     retryDelayMs: run.retryDelayMs,
+    budgets: run.budgets,
     classify: (pod) => classifyPod(pod, filters),
     onWaiting: run.onWaiting,
     onEvicted: run.onEvicted,
@@ -102,111 +123,56 @@ export async function restartPodNetworkPods(
   wait: (m: string) => void,
 ): Promise<void> {
   const pods = await client.list('v1', 'Pod', { fieldSelector: `spec.nodeName=${node}` });
-  const stale = pods.filter(
-    (p) => !p.spec?.hostNetwork && !p.metadata?.deletionTimestamp && !['Succeeded', 'Failed'].includes(p.status?.phase),
-  );
-  if (stale.length)
-    wait(
-      `restarting ${stale.length} pod(s) still on ${leaving}'s network: ${stale.map((p) => `${p.metadata!.namespace}/${p.metadata!.name}`).join(', ')}`,
-    );
-  for (const pod of stale)
-    await client.delete({
-      apiVersion: 'v1',
-      kind: 'Pod',
-      name: pod.metadata!.name!,
-      namespace: pod.metadata!.namespace,
-    });
+  const stale = pods.filter((p) => !p.spec?.hostNetwork && !p.metadata?.deletionTimestamp && !['Succeeded', 'Failed'].includes(p.status?.phase));
+  if (stale.length) wait(`restarting ${stale.length} pod(s) still on ${leaving}'s network: ${stale.map((p) => `${p.metadata!.namespace}/${p.metadata!.name}`).join(', ')}`);
+  await Promise.all(stale.map((pod) => client.delete({ apiVersion: 'v1', kind: 'Pod', name: pod.metadata!.name!, namespace: pod.metadata!.namespace })));
 }
 
 /** An unmigrated, Ready node (flannel side of the overlay), else any other Ready node. */
-export async function pickPeer(
-  client: ClusterPort,
-  except: string,
-  prefer: NetworkLabel = 'flannel',
-): Promise<string | undefined> {
-  const nodes = await client.list('v1', 'Node');
-  const ready = nodes.filter((n) => n.metadata?.name !== except && isNodeReady(n));
-  const preferred = ready.filter((n) => n.metadata?.labels?.[MIGRATION_LABEL] === prefer);
-  return (preferred[0] ?? ready[0])?.metadata?.name;
+export async function pickPeer(client: ClusterPort, except: string, prefer: NetworkLabel = 'flannel'): Promise<string | undefined> {
+  const readyPeer = (nodes: KubeObject[]) => nodes.find((n) => n.metadata?.name !== except && isNodeReady(n))?.metadata?.name;
+  // Nodes of the preferred network first, one page at a time: a large cluster is not read whole for one peer.
+  return (await client.findInList('v1', 'Node', { labelSelector: `${MIGRATION_LABEL}=${prefer}` }, readyPeer))
+    ?? client.findInList('v1', 'Node', {}, readyPeer);
 }
 
 /**
  * Proves a node's pod network: a server pod there, reached from a peer on the other network; DNS
  * from the node. Everything it creates is deleted afterwards.
  */
-export async function probeNode(
-  client: ClusterPort,
-  node: string,
-  opts: {
-    image: string;
-    timeoutMs: number;
-    peerNetwork: NetworkLabel;
-    wait: (m: string) => void;
-    signal?: AbortSignal;
-  },
-): Promise<void> {
+export async function probeNode(client: ClusterPort, node: string, opts: {
+  image: string; timeoutMs: number; peerNetwork: NetworkLabel; wait: (m: string) => void; signal?: AbortSignal;
+  /** Run-wide watches over the tool's pods and Jobs (in PROBE_NAMESPACE), which then answer the waits. */
+  shared?: { pods: SharedWatch; jobs: SharedWatch };
+}): Promise<void> {
   const { image, wait } = opts;
   const server = probeServerPod(node, image);
-  await client.ensure(server);
-  wait('waiting for the probe server pod to be Ready');
-  const ready = await waitForPodReadyOnNode(
-    client,
-    node,
-    PROBE_NAMESPACE,
-    probeServerSelector(node),
-    opts.timeoutMs,
-    `the probe server on ${node}`,
-    opts.signal,
-  );
-  const serverIps: string[] = (ready.status?.podIPs ?? []).map((p: any) => p.ip).filter(Boolean);
-  const peer = await pickPeer(client, node, opts.peerNetwork);
-  const jobs = [
-    probeClientJob({
-      runOn: peer ?? node,
-      migratedNode: node,
-      image,
-      httpTargets: serverIps,
-      dnsNames: [],
-      suffix: 'peer',
-    }),
-    probeClientJob({
-      runOn: node,
-      migratedNode: node,
-      image,
-      httpTargets: [],
-      dnsNames: ['kubernetes.default.svc.cluster.local'],
-      suffix: 'dns',
-    }),
-  ];
+  // The DNS check needs neither the server nor a peer: it starts with the server, and the requests of
+  // the probe go out together where they do not depend on each other.
+  const dnsJob = probeClientJob({ runOn: node, migratedNode: node, image, httpTargets: [], dnsNames: ['kubernetes.default.svc.cluster.local'], suffix: 'dns' });
+  const created: KubeObject[] = [server, dnsJob];
+  const uids = new Map<KubeObject, string | undefined>();
   try {
-    for (const job of jobs) await client.ensure(job);
-    wait(
-      `waiting for probes: ${peer ? `${peer} -> ${node} (${serverIps.join(', ')})` : 'no peer left; same-node check'}, DNS from ${node}`,
-    );
-    for (const job of jobs) {
-      const outcome = await waitForJob(
-        client,
-        job.metadata!.namespace!,
-        job.metadata!.name!,
-        opts.timeoutMs,
-        opts.signal,
-      );
-      if (!outcome.succeeded)
-        throw new Error(
-          `probe Job ${job.metadata!.namespace}/${job.metadata!.name} failed (${outcome.reason}); see kubectl -n ${job.metadata!.namespace} logs job/${job.metadata!.name}`,
-        );
-    }
+    const [, dns] = await Promise.all([client.ensure(server), client.ensure(dnsJob)]);
+    uids.set(dnsJob, dns.object.metadata?.uid);
+    wait('waiting for the probe server pod to be Ready');
+    const [ready, peer] = await Promise.all([
+      waitForPodReadyOnNode(client, node, PROBE_NAMESPACE, probeServerSelector(node), opts.timeoutMs, `the probe server on ${node}`, opts.signal, opts.shared?.pods),
+      pickPeer(client, node, opts.peerNetwork),
+    ]);
+    const serverIps: string[] = (ready.status?.podIPs ?? []).map((p: any) => p.ip).filter(Boolean);
+    const peerJob = probeClientJob({ runOn: peer ?? node, migratedNode: node, image, httpTargets: serverIps, dnsNames: [], suffix: 'peer' });
+    created.push(peerJob);
+    uids.set(peerJob, (await client.ensure(peerJob)).object.metadata?.uid);
+    wait(`waiting for probes: ${peer ? `${peer} -> ${node} (${serverIps.join(', ')})` : 'no peer left; same-node check'}, DNS from ${node}`);
+    const jobs = [peerJob, dnsJob];
+    const outcomes = await Promise.all(jobs.map((job) => waitForJob(client, job.metadata!.namespace!, job.metadata!.name!, opts.timeoutMs, opts.signal, opts.shared?.jobs, uids.get(job))));
+    outcomes.forEach((outcome, i) => {
+      const job = jobs[i];
+      if (!outcome.succeeded) throw new Error(`probe Job ${job.metadata!.namespace}/${job.metadata!.name} failed (${outcome.reason}); see kubectl -n ${job.metadata!.namespace} logs job/${job.metadata!.name}`);
+    });
   } finally {
-    for (const obj of [server, ...jobs]) {
-      await client
-        .delete({
-          apiVersion: obj.apiVersion!,
-          kind: obj.kind!,
-          name: obj.metadata!.name!,
-          namespace: obj.metadata!.namespace,
-        })
-        .catch(() => undefined);
-    }
+    await Promise.all(created.map((obj) => client.delete({ apiVersion: obj.apiVersion!, kind: obj.kind!, name: obj.metadata!.name!, namespace: obj.metadata!.namespace }).catch(() => undefined)));
   }
 }
 

@@ -14,6 +14,10 @@ export interface StepRecord {
   startedAt?: string;
   finishedAt: string;
   durationMs?: number;
+  /** Of durationMs, the time spent waiting on the cluster (pods terminating, budgets, calico-node, Jobs); audit log only. */
+  waitedMs?: number;
+  /** Of durationMs, pauses before retries; audit log only. The rest is the tool's own work. */
+  pausedMs?: number;
   source: 'audit-log' | 'event';
 }
 
@@ -207,11 +211,10 @@ export function nodeReports(
         .filter((a) => a.event === 'step-start' && a.step === done.step && a.time <= done.time)
         .pop();
       const record: StepRecord = {
-        step: done.step!,
-        title: STEP_TITLES[done.step!],
-        startedAt: start?.time,
-        finishedAt: done.time,
+        step: done.step!, title: STEP_TITLES[done.step!], startedAt: start?.time, finishedAt: done.time,
         durationMs: typeof done.elapsedMs === 'number' ? done.elapsedMs : ms(start?.time, done.time),
+        ...(typeof done.waitedMs === 'number' ? { waitedMs: done.waitedMs } : {}),
+        ...(typeof done.pausedMs === 'number' ? { pausedMs: done.pausedMs } : {}),
         source: 'audit-log',
       };
       const i = steps.findIndex((s) => s.step === done.step);
@@ -249,9 +252,7 @@ export function nodeReports(
 
 export function summariseChanges(audit: AuditEntry[]): ChangeCount[] {
   const counts = new Map<string, ChangeCount>();
-  for (const m of audit.filter(
-    (a) => a.type === 'mutation' && a.dryRun !== true && a.outcome !== 'error' && a.outcome !== 'not-found',
-  )) {
+  for (const m of audit.filter((a) => a.type === 'mutation' && a.dryRun !== true && a.outcome === 'ok')) {
     const key = `${m.verb} ${m.kind}`;
     const entry = counts.get(key) ?? { verb: String(m.verb), kind: String(m.kind), count: 0, examples: [] };
     entry.count += 1;

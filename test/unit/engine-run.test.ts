@@ -107,8 +107,10 @@ describe('a migration run against the in-memory cluster', () => {
     const { outcome, recorded } = await migrate(cluster, plan([['a']]));
     expect(outcome).toMatchObject({ status: 'completed', migrated: ['a'] });
     expect(stepsStarted(recorded, 'a')).toEqual(NODE_STEPS);
-    // Already cordoned: the cordon step writes nothing, and the node was schedulable for all we know.
-    expect(cluster.writes('Node').some((c) => (c.body as any)?.spec?.unschedulable === true)).toBe(false);
+    // Already cordoned: the cordon step's one patch is the record of its state (the unreadable one is replaced).
+    const cordons = cluster.writes('Node').filter((c) => (c.body as any)?.spec?.unschedulable === true);
+    expect(cordons).toHaveLength(1);
+    expect(JSON.parse((cordons[0].body as any).metadata.annotations['flannel2calico.io/state'])).toMatchObject({ step: 'cordon', completed: ['cordon'] });
     expect(nodeState(cluster, 'a')?.completed).toEqual(NODE_STEPS);
   });
 

@@ -22,8 +22,9 @@ import type { Call, FakeCluster } from './fake-cluster.js';
 
 const NODE = 'worker-1';
 
-const patchesNode = (calls: Call[], test: (body: any) => boolean) =>
-  calls.some((c) => c.ok && c.verb === 'patch' && c.kind === 'Node' && c.name === NODE && test(c.body));
+const nodePatches = (calls: Call[], test: (body: any) => boolean) => calls.filter((c) => c.ok && c.verb === 'patch' && c.kind === 'Node' && c.name === NODE && test(c.body));
+const patchesNode = (calls: Call[], test: (body: any) => boolean) => nodePatches(calls, test).length > 0;
+const STATE = 'flannel2calico.io/state';
 
 /** The cleanup Job the engine makes for NODE (a previous run's, when it exists already). */
 function cleanupJob(): KubeObject {
@@ -46,6 +47,11 @@ interface StepRow {
   acted: (calls: Call[]) => boolean;
   /** Makes the cluster show the step's work as done although it is not recorded (undefined: the step has nothing to check). */
   alreadyDone?: (cluster: FakeCluster) => void;
+  /**
+   * The step's node patch is also the record of its state (one write, not a check then a write): when
+   * the cluster already shows it done, that one patch is sent, unchanged in effect, and nothing else.
+   */
+  recordedInPatch?: boolean;
 }
 
 const label = (value: string) => (b: any) => b?.metadata?.labels?.[MIGRATION_LABEL] === value;
@@ -60,6 +66,7 @@ const withLabel = (cluster: FakeCluster, value: string) => {
 const ROWS: StepRow[] = [
   {
     step: 'cordon',
+    recordedInPatch: true,
     acted: (calls) => patchesNode(calls, (b) => b?.spec?.unschedulable === true),
     alreadyDone: (cluster) => cluster.put({ ...cluster.peek('Node', NODE)!, spec: { unschedulable: true } }),
   },
@@ -70,6 +77,7 @@ const ROWS: StepRow[] = [
   },
   {
     step: 'stop-flannel',
+    recordedInPatch: true,
     acted: (calls) => patchesNode(calls, label('none')),
     alreadyDone: (cluster) => withLabel(cluster, 'none'),
   },
@@ -81,6 +89,7 @@ const ROWS: StepRow[] = [
   },
   {
     step: 'start-calico',
+    recordedInPatch: true,
     acted: (calls) => patchesNode(calls, label('calico')),
     alreadyDone: (cluster) => withLabel(cluster, 'calico'),
   },
@@ -92,6 +101,7 @@ const ROWS: StepRow[] = [
   },
   {
     step: 'uncordon',
+    recordedInPatch: true,
     acted: (calls) => patchesNode(calls, (b) => b?.spec?.unschedulable === false),
     alreadyDone: (cluster) => cluster.put({ ...cluster.peek('Node', NODE)!, spec: {} }),
   },
@@ -120,7 +130,7 @@ function clusterAt(step: NodeStep, recorded: NodeStep[] = NODE_STEPS.slice(0, NO
   return cluster;
 }
 
-describe.each(ROWS)('step $step', ({ step, acted, alreadyDone }) => {
+describe.each(ROWS)('step $step', ({ step, acted, alreadyDone, recordedInPatch }) => {
   it('acts when it is not done', async () => {
     const cluster = clusterAt(step);
     const { outcome, recorded } = await migrate(cluster, plan([[NODE]]));
@@ -139,7 +149,7 @@ describe.each(ROWS)('step $step', ({ step, acted, alreadyDone }) => {
     expect(stepsStarted(recorded, NODE)[0]).toBe(next);
   });
 
-  if (alreadyDone) {
+  if (alreadyDone && !recordedInPatch) {
     it('checks first: no second write when the cluster already shows it done', async () => {
       const cluster = clusterAt(step);
       alreadyDone(cluster);
@@ -147,6 +157,20 @@ describe.each(ROWS)('step $step', ({ step, acted, alreadyDone }) => {
       expect(outcome).toMatchObject({ status: 'completed', migrated: [NODE] });
       expect(stepsStarted(recorded, NODE)[0]).toBe(step);
       expect(acted(cluster.calls)).toBe(false);
+    });
+  }
+
+  if (alreadyDone && recordedInPatch) {
+    it('writes once when the cluster already shows it done: the patch that records the state', async () => {
+      const cluster = clusterAt(step);
+      alreadyDone(cluster);
+      const { outcome, recorded } = await migrate(cluster, plan([[NODE]]));
+      expect(outcome).toMatchObject({ status: 'completed', migrated: [NODE] });
+      expect(stepsStarted(recorded, NODE)[0]).toBe(step);
+      const patches = nodePatches(cluster.calls, (b) => acted([{ verb: 'patch', kind: 'Node', name: NODE, ok: true, body: b } as Call]));
+      expect(patches).toHaveLength(1);
+      expect(JSON.parse((patches[0].body as any).metadata.annotations[STATE]).step).toBe(step);
+      expect(nodeState(cluster, NODE)?.completed).toEqual(NODE_STEPS);
     });
   }
 });

@@ -9,13 +9,7 @@
  * control plane (test/e2e) remain the proof that the engine works on a cluster.
  */
 import crypto from 'node:crypto';
-import {
-  ClusterError,
-  type KubeObject,
-  type ListOptions,
-  type ObjectRef,
-  type WatchEventType,
-} from '../../src/cluster/index.js';
+import { ClusterError, type ApiUsage, type KubeObject, type ListOptions, type ObjectRef, type WatchEventType } from '../../src/cluster/index.js';
 import type { ClusterPort, WatchOptions } from '../../src/engine/cluster-port.js';
 
 export type Verb = 'get' | 'list' | 'create' | 'apply' | 'patch' | 'delete' | 'evict' | 'watch';
@@ -56,6 +50,8 @@ export interface FakeClusterOptions {
   /** What the Job controller does with a new Job (default: it succeeds at once). */
   jobOutcome?: (job: KubeObject) => JobOutcome;
   serverDryRun?: boolean;
+  /** Items per page of a paged list (pages, findInList); default 500. */
+  pageSize?: number;
 }
 
 const key = (kind: string, namespace: string | undefined, name: string) => `${kind}|${namespace ?? ''}|${name}`;
@@ -122,17 +118,14 @@ function jsonPatch(doc: any, ops: Array<{ op: string; path: string; value?: unkn
 
 function labelsMatch(labels: Record<string, string> | undefined, selector: string | undefined): boolean {
   if (!selector) return true;
-  return selector
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .every((term) => {
-      const ne = /^([^!=]+)!=(.*)$/.exec(term);
-      if (ne) return labels?.[ne[1]] !== ne[2];
-      const eq = /^([^=]+)==?(.*)$/.exec(term);
-      if (eq) return labels?.[eq[1]] === eq[2];
-      return labels !== undefined && term in labels;
-    });
+  return selector.split(',').map((s) => s.trim()).filter(Boolean).every((term) => {
+    const ne = /^([^!=]+)!=(.*)$/.exec(term);
+    if (ne) return labels?.[ne[1]] !== ne[2];
+    const eq = /^([^=]+)==?(.*)$/.exec(term);
+    if (eq) return labels?.[eq[1]] === eq[2];
+    if (term.startsWith('!')) return labels?.[term.slice(1)] === undefined;
+    return labels !== undefined && term in labels;
+  });
 }
 
 function fieldsMatch(obj: KubeObject, selector: string | undefined): boolean {
@@ -176,9 +169,11 @@ export class FakeCluster implements ClusterPort {
   private resourceVersion = 100;
   private reconciling = false;
   private readonly jobOutcome: (job: KubeObject) => JobOutcome;
+  private readonly pageSize: number;
 
   constructor(objects: KubeObject[] = [], opts: FakeClusterOptions = {}) {
     this.serverDryRun = opts.serverDryRun ?? false;
+    this.pageSize = Math.max(1, opts.pageSize ?? 500);
     this.jobOutcome = opts.jobOutcome ?? (() => 'succeed');
     for (const o of objects) this.put(o);
     this.reconcile();
@@ -204,9 +199,19 @@ export class FakeCluster implements ClusterPort {
     return this;
   }
 
-  /** Evictions of this pod are refused by PodDisruptionBudget `pdb` (429) the next `times` times. */
+  /**
+   * Evictions of this pod are refused by PodDisruptionBudget `pdb` (429) the next `times` times. The
+   * budget exists, as on a real API server, and allows no disruption (its selector matches no pod, so
+   * the drain filters are not affected).
+   */
   blockEviction(namespace: string, pod: string, pdb: string, times = Infinity): this {
     this.blockedEvictions.set(`${namespace}/${pod}`, { pdb, times });
+    if (!this.objects.has(key('PodDisruptionBudget', namespace, pdb))) {
+      this.put({
+        apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: pdb, namespace },
+        spec: { minAvailable: 1, selector: { matchLabels: { 'fake-cluster/blocked-by': pdb } } }, status: { disruptionsAllowed: 0 },
+      });
+    }
     return this;
   }
 
@@ -320,11 +325,38 @@ export class FakeCluster implements ClusterPort {
     return items;
   }
 
-  async listIfServed<T extends KubeObject = KubeObject>(
-    apiVersion: string,
-    kind: string,
-    opts: ListOptions = {},
-  ): Promise<T[] | undefined> {
+  /** One recorded list call per page, as the real client sends one request per page. */
+  async *pages<T extends KubeObject = KubeObject>(apiVersion: string, kind: string, opts: ListOptions = {}): AsyncGenerator<{ items: T[]; resourceVersion: string; last: boolean }> {
+    let offset = 0;
+    for (;;) {
+      const call: Call = { verb: 'list', kind, namespace: opts.namespace };
+      this.begin(call);
+      const all = this.all(kind, opts) as T[];
+      const items = all.slice(offset, offset + this.pageSize);
+      offset += items.length;
+      const last = offset >= all.length;
+      this.end(call);
+      yield { items, resourceVersion: String(this.resourceVersion), last };
+      if (last) return;
+    }
+  }
+
+  async findInList<T extends KubeObject, R>(apiVersion: string, kind: string, opts: ListOptions, pick: (items: T[]) => R | undefined): Promise<R | undefined> {
+    for await (const page of this.pages<T>(apiVersion, kind, opts)) {
+      const found = pick(page.items);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+
+  /** Requests by verb as the real client counts them; there is no rate limit here. */
+  get usage(): ApiUsage {
+    const requests: Record<string, number> = {};
+    for (const c of this.calls) requests[c.verb] = (requests[c.verb] ?? 0) + 1;
+    return { requests, throttledMs: 0 };
+  }
+
+  async listIfServed<T extends KubeObject = KubeObject>(apiVersion: string, kind: string, opts: ListOptions = {}): Promise<T[] | undefined> {
     try {
       return await this.list<T>(apiVersion, kind, opts);
     } catch (err) {
