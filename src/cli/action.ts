@@ -17,7 +17,8 @@ export function action(name: string, fn: Action) {
     let badTimeout: unknown;
     try {
       requestTimeoutMs = parsePositiveDuration(raw.requestTimeout ?? '30s', '--request-timeout') * 1000;
-      if (raw.apiQps !== undefined && !(Number(raw.apiQps) >= 0)) throw new UsageError(`--api-qps: expected a number of requests a second, 0 for no limit (got "${raw.apiQps}")`);
+      if (raw.apiQps !== undefined && !(Number(raw.apiQps) >= 0))
+        throw new UsageError(`--api-qps: expected a number of requests a second, 0 for no limit (got "${raw.apiQps}")`);
     } catch (err) {
       badTimeout = err;
     }

@@ -45,8 +45,18 @@ export function buildProgram(): Command {
       ).choices(['client', 'server']),
     )
     .option('--log-file <file>', 'audit log (NDJSON) path (default: $XDG_STATE_HOME/flannel2calico/audit.ndjson)')
-    .addOption(new Option('--request-timeout <duration>', 'bound on each API request, watches excepted (connecting: half of it, 10 s at most)').default('30s'))
-    .addOption(new Option('--api-qps <n>', 'client-side rate limit: API requests a second, burst twice that (default 100; 0: none)').hideHelp())
+    .addOption(
+      new Option(
+        '--request-timeout <duration>',
+        'bound on each API request, watches excepted (connecting: half of it, 10 s at most)',
+      ).default('30s'),
+    )
+    .addOption(
+      new Option(
+        '--api-qps <n>',
+        'client-side rate limit: API requests a second, burst twice that (default 100; 0: none)',
+      ).hideHelp(),
+    )
     .showHelpAfterError('hint: run the command with --help for its options and their formats')
     .addHelpText(
       'after',

@@ -147,7 +147,6 @@ function withoutManagedFields<T extends KubeObject>(obj: T): T {
   return obj;
 }
 
-
 /**
  * The only code that talks to the Kubernetes API. Every subcommand builds one from the global
  * flags; every write goes through `onMutation` so nothing escapes the audit log.
@@ -186,7 +185,8 @@ export class ClusterClient {
     this.boundRequests(kubeConfig);
     this.onListPage = opts.onListPage ?? (() => undefined);
     const qps = opts.qps ?? DEFAULT_QPS;
-    if (qps > 0 && Number.isFinite(qps)) this.limiter = new TokenBucket(qps, opts.burst ?? Math.max(1, Math.round(qps * 2)));
+    if (qps > 0 && Number.isFinite(qps))
+      this.limiter = new TokenBucket(qps, opts.burst ?? Math.max(1, Math.round(qps * 2)));
     this.pageSize = opts.pageSize ?? 500;
     this.objects = kubeConfig.makeApiClient(ObjectApi);
     this.core = kubeConfig.makeApiClient(CoreV1Api);
@@ -274,7 +274,11 @@ export class ClusterClient {
     return (await this.listWithVersion<T>(apiVersion, kind, opts)).items;
   }
 
-  async listWithVersion<T extends KubeObject = KubeObject>(apiVersion: string, kind: string, opts: ListOptions = {}): Promise<{ items: T[]; resourceVersion: string }> {
+  async listWithVersion<T extends KubeObject = KubeObject>(
+    apiVersion: string,
+    kind: string,
+    opts: ListOptions = {},
+  ): Promise<{ items: T[]; resourceVersion: string }> {
     const items: T[] = [];
     let resourceVersion = '';
     for await (const page of this.pages<T>(apiVersion, kind, opts)) {
@@ -289,19 +293,44 @@ export class ClusterClient {
    * Reads a list page by page (limit/continue): at most one page is held at a time. Items come without
    * metadata.managedFields, which nothing here reads and which is often the largest part of an object.
    */
-  async *pages<T extends KubeObject = KubeObject>(apiVersion: string, kind: string, opts: ListOptions = {}): AsyncGenerator<{ items: T[]; resourceVersion: string; last: boolean }> {
+  async *pages<T extends KubeObject = KubeObject>(
+    apiVersion: string,
+    kind: string,
+    opts: ListOptions = {},
+  ): AsyncGenerator<{ items: T[]; resourceVersion: string; last: boolean }> {
     const ctx = { verb: 'list', resource: kind, namespace: opts.namespace };
     let token: string | undefined;
     do {
       const page = await this.call(ctx, () =>
-        this.objects.list<T>(apiVersion, kind, opts.namespace, undefined, undefined, undefined, opts.fieldSelector, opts.labelSelector, this.pageSize, token));
+        this.objects.list<T>(
+          apiVersion,
+          kind,
+          opts.namespace,
+          undefined,
+          undefined,
+          undefined,
+          opts.fieldSelector,
+          opts.labelSelector,
+          this.pageSize,
+          token,
+        ),
+      );
       token = page.metadata?._continue || undefined;
-      yield { items: page.items.map((item) => withoutManagedFields(plainObject({ apiVersion, kind, ...item }))), resourceVersion: page.metadata?.resourceVersion ?? '', last: !token };
+      yield {
+        items: page.items.map((item) => withoutManagedFields(plainObject({ apiVersion, kind, ...item }))),
+        resourceVersion: page.metadata?.resourceVersion ?? '',
+        last: !token,
+      };
     } while (token);
   }
 
   /** The first result of `pick` over the pages of a list; reads no further page once found. */
-  async findInList<T extends KubeObject, R>(apiVersion: string, kind: string, opts: ListOptions, pick: (items: T[]) => R | undefined): Promise<R | undefined> {
+  async findInList<T extends KubeObject, R>(
+    apiVersion: string,
+    kind: string,
+    opts: ListOptions,
+    pick: (items: T[]) => R | undefined,
+  ): Promise<R | undefined> {
     for await (const page of this.pages<T>(apiVersion, kind, opts)) {
       const found = pick(page.items);
       if (found !== undefined) return found;
@@ -696,15 +725,36 @@ export class ClusterClient {
         // Aborted while listing: the listener above will never fire.
         if (opts.signal?.aborted) return finish('closed');
         const limited = this.limiter ? this.limiter.take() : Promise.resolve();
-        limited.then(() => settled ? undefined : (this.count('watch'), watch.watch(path, {
-          resourceVersion, allowWatchBookmarks: true, timeoutSeconds: Math.min(remaining, 300),
-          labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector,
-        }, (type, obj) => {
-          if (type === 'ERROR') return finish(obj?.code === 410 ? 'gone' : 'error');
-          if (obj?.metadata?.resourceVersion) resourceVersion = obj.metadata.resourceVersion;
-          if (type !== 'BOOKMARK' && onEvent(type as WatchEventType, obj as T)) finish('matched');
-        }, (err) => finish(err ? 'error' : 'closed'))))
-          .then((c) => { if (!c) return; controller = c; if (settled) c.abort(); }, () => finish('error'));
+        limited
+          .then(() =>
+            settled
+              ? undefined
+              : (this.count('watch'),
+                watch.watch(
+                  path,
+                  {
+                    resourceVersion,
+                    allowWatchBookmarks: true,
+                    timeoutSeconds: Math.min(remaining, 300),
+                    labelSelector: opts.labelSelector,
+                    fieldSelector: opts.fieldSelector,
+                  },
+                  (type, obj) => {
+                    if (type === 'ERROR') return finish(obj?.code === 410 ? 'gone' : 'error');
+                    if (obj?.metadata?.resourceVersion) resourceVersion = obj.metadata.resourceVersion;
+                    if (type !== 'BOOKMARK' && onEvent(type as WatchEventType, obj as T)) finish('matched');
+                  },
+                  (err) => finish(err ? 'error' : 'closed'),
+                )),
+          )
+          .then(
+            (c) => {
+              if (!c) return;
+              controller = c;
+              if (settled) c.abort();
+            },
+            () => finish('error'),
+          );
       });
       if (outcome === 'matched') return true;
       if (outcome === 'gone') resourceVersion = undefined;

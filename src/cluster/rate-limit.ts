@@ -8,8 +8,13 @@ export class TokenBucket {
   /** Time callers have waited for a token, summed (concurrent waits each count). */
   waitedMs = 0;
 
-  constructor(readonly qps: number, readonly burst: number, private readonly now: () => number = Date.now) {
-    if (!(qps > 0) || !(burst >= 1)) throw new RangeError(`a rate limit needs qps > 0 and burst >= 1 (got qps ${qps}, burst ${burst})`);
+  constructor(
+    readonly qps: number,
+    readonly burst: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    if (!(qps > 0) || !(burst >= 1))
+      throw new RangeError(`a rate limit needs qps > 0 and burst >= 1 (got qps ${qps}, burst ${burst})`);
     this.tokens = burst;
     this.last = now();
   }

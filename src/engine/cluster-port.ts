@@ -17,9 +17,18 @@ export interface ClusterPort {
   find<T extends KubeObject = KubeObject>(ref: ObjectRef): Promise<T | undefined>;
   list<T extends KubeObject = KubeObject>(apiVersion: string, kind: string, opts?: ListOptions): Promise<T[]>;
   /** A list read page by page (limit/continue), items without metadata.managedFields. */
-  pages<T extends KubeObject = KubeObject>(apiVersion: string, kind: string, opts?: ListOptions): AsyncGenerator<{ items: T[]; resourceVersion: string; last: boolean }>;
+  pages<T extends KubeObject = KubeObject>(
+    apiVersion: string,
+    kind: string,
+    opts?: ListOptions,
+  ): AsyncGenerator<{ items: T[]; resourceVersion: string; last: boolean }>;
   /** The first result of `pick` over the pages of a list; reads no further page once found. */
-  findInList<T extends KubeObject, R>(apiVersion: string, kind: string, opts: ListOptions, pick: (items: T[]) => R | undefined): Promise<R | undefined>;
+  findInList<T extends KubeObject, R>(
+    apiVersion: string,
+    kind: string,
+    opts: ListOptions,
+    pick: (items: T[]) => R | undefined,
+  ): Promise<R | undefined>;
   /** Undefined when the API does not serve the kind (e.g. Calico's CRDs not installed). */
   listIfServed<T extends KubeObject = KubeObject>(
     apiVersion: string,

@@ -83,7 +83,10 @@ interface WatchedBudget {
 export class BudgetWaiters {
   private readonly budgets = new Map<string, WatchedBudget>();
 
-  constructor(private readonly client: ClusterPort, private readonly lingerMs = 30_000) {}
+  constructor(
+    private readonly client: ClusterPort,
+    private readonly lingerMs = 30_000,
+  ) {}
 
   /** The budget's disruptionsAllowed as last seen by the watch. */
   allowed(namespace: string, name: string): number | undefined {
@@ -91,7 +94,13 @@ export class BudgetWaiters {
   }
 
   /** Resolves when the budget allows a disruption, after `fallbackMs`, or when `signal` aborts. */
-  wait(namespace: string, name: string, fallbackMs: number, signal: AbortSignal, after?: string): Promise<string | undefined> {
+  wait(
+    namespace: string,
+    name: string,
+    fallbackMs: number,
+    signal: AbortSignal,
+    after?: string,
+  ): Promise<string | undefined> {
     const key = `${namespace}/${name}`;
     let budget = this.budgets.get(key);
     if (!budget) {
@@ -126,10 +135,19 @@ export class BudgetWaiters {
       this.releaseAllowed(budget);
       return false;
     };
-    this.client.watchUntil<KubeObject>('policy/v1', 'PodDisruptionBudget', {
-      namespace, fieldSelector: `metadata.name=${name}`, timeoutMs: 24 * 3600_000, signal: budget.stop.signal,
-      onList: (items) => seen(items[0]),
-    }, (type, pdb) => seen(type === 'DELETED' ? undefined : pdb))
+    this.client
+      .watchUntil<KubeObject>(
+        'policy/v1',
+        'PodDisruptionBudget',
+        {
+          namespace,
+          fieldSelector: `metadata.name=${name}`,
+          timeoutMs: 24 * 3600_000,
+          signal: budget.stop.signal,
+          onList: (items) => seen(items[0]),
+        },
+        (type, pdb) => seen(type === 'DELETED' ? undefined : pdb),
+      )
       // The fallback delay of each waiter covers a watch that cannot run (e.g. no watch permission).
       .catch(() => undefined);
   }
@@ -216,7 +234,15 @@ export async function drainNode(
   }
 }
 
-async function evictAndWait(client: ClusterPort, node: string, opts: DrainOptions & { budgets: BudgetWaiters }, deadline: number, toEvict: KubeObject[], skipped: string[], signal: AbortSignal): Promise<{ evicted: string[]; skipped: string[] }> {
+async function evictAndWait(
+  client: ClusterPort,
+  node: string,
+  opts: DrainOptions & { budgets: BudgetWaiters },
+  deadline: number,
+  toEvict: KubeObject[],
+  skipped: string[],
+  signal: AbortSignal,
+): Promise<{ evicted: string[]; skipped: string[] }> {
   const blocked = new Map<string, BlockingBudget>();
   const evictOne = async (pod: KubeObject): Promise<void> => {
     let after: string | undefined;
@@ -230,7 +256,9 @@ async function evictAndWait(client: ClusterPort, node: string, opts: DrainOption
           if (await markedForDeletion(client, pod)) return;
           const left = deadline - Date.now();
           if (left <= 0 || signal.aborted) return;
-          opts.onWaiting(`eviction of ${podName(pod)} refused: namespace ${pod.metadata!.namespace} is being deleted; waiting for its controller to delete the pod; retry in ${Math.round(opts.retryDelayMs / 1000)} s, ${Math.round(left / 1000)} s left`);
+          opts.onWaiting(
+            `eviction of ${podName(pod)} refused: namespace ${pod.metadata!.namespace} is being deleted; waiting for its controller to delete the pod; retry in ${Math.round(opts.retryDelayMs / 1000)} s, ${Math.round(left / 1000)} s left`,
+          );
           await pause(Math.min(opts.retryDelayMs, left), signal);
           continue;
         }
@@ -238,15 +266,27 @@ async function evictAndWait(client: ClusterPort, node: string, opts: DrainOption
         const namespace = pod.metadata!.namespace!;
         const name = budgetNamed(err.causes);
         const left = deadline - Date.now();
-        if (name) blocked.set(podName(pod), { namespace, name, disruptionsAllowed: opts.budgets.allowed(namespace, name) ?? 0, pod: podName(pod) });
+        if (name)
+          blocked.set(podName(pod), {
+            namespace,
+            name,
+            disruptionsAllowed: opts.budgets.allowed(namespace, name) ?? 0,
+            pod: podName(pod),
+          });
         if (left <= 0 || signal.aborted) return;
         if (!name) {
-          opts.onWaiting(`eviction of ${podName(pod)} refused (${err.message}); retry in ${Math.round(opts.retryDelayMs / 1000)} s`);
+          opts.onWaiting(
+            `eviction of ${podName(pod)} refused (${err.message}); retry in ${Math.round(opts.retryDelayMs / 1000)} s`,
+          );
           await pause(Math.min(opts.retryDelayMs, left), signal);
           continue;
         }
-        opts.onWaiting(`waiting on PDB ${namespace}/${name}: ${opts.budgets.allowed(namespace, name) ?? 0} disruptions allowed (${podName(pod)}); retry when it allows one, ${Math.round(left / 1000)} s left`);
-        after = await waitingOnCluster(() => opts.budgets.wait(namespace, name, Math.min(opts.retryDelayMs, left), signal, after));
+        opts.onWaiting(
+          `waiting on PDB ${namespace}/${name}: ${opts.budgets.allowed(namespace, name) ?? 0} disruptions allowed (${podName(pod)}); retry when it allows one, ${Math.round(left / 1000)} s left`,
+        );
+        after = await waitingOnCluster(() =>
+          opts.budgets.wait(namespace, name, Math.min(opts.retryDelayMs, left), signal, after),
+        );
         const budget = blocked.get(podName(pod));
         if (budget) budget.disruptionsAllowed = opts.budgets.allowed(namespace, name) ?? 0;
       }

@@ -37,7 +37,17 @@ import { captureClusterBefore, wasUnschedulableBefore } from './cluster-before.j
 import { checkHelperImage, runHostScriptJob, type HostJobRun } from './host-jobs.js';
 import { forEachLimited } from './concurrency.js';
 import { BudgetWaiters } from './drain.js';
-import { cordonAndDrain, deleteHelperObjects, listDrainObjects, nodeEvent, probeNode, restartPodNetworkPods, setNetworkLabel, setUnschedulable, type DrainObjects } from './node-ops.js';
+import {
+  cordonAndDrain,
+  deleteHelperObjects,
+  listDrainObjects,
+  nodeEvent,
+  probeNode,
+  restartPodNetworkPods,
+  setNetworkLabel,
+  setUnschedulable,
+  type DrainObjects,
+} from './node-ops.js';
 
 export interface EngineOptions {
   plan: Plan;
@@ -131,7 +141,12 @@ const nodeRef = (name: string) => ({ apiVersion: 'v1', kind: 'Node', name });
  * as the step starts ('start': it records the previous step done) or as it ends ('end': the patch is
  * the step). Each saves a write of its own, and the state and the change can never disagree.
  */
-const STATE_IN_PATCH: Partial<Record<NodeStep, 'start' | 'end'>> = { cordon: 'end', 'stop-flannel': 'start', 'start-calico': 'start', uncordon: 'end' };
+const STATE_IN_PATCH: Partial<Record<NodeStep, 'start' | 'end'>> = {
+  cordon: 'end',
+  'stop-flannel': 'start',
+  'start-calico': 'start',
+  uncordon: 'end',
+};
 
 const stateAnnotation = (state: NodeMigrationState) => ({ [NODE_STATE_ANNOTATION]: JSON.stringify(state) });
 
@@ -163,7 +178,11 @@ export class MigrationEngine {
   /** DaemonSet selectors, read once per run: they do not change during a migration. */
   private readonly selectors = new Map<string, Promise<string | undefined>>();
 
-  constructor(private readonly client: ClusterPort, private readonly ctx: RunContext, private readonly opts: EngineOptions) {
+  constructor(
+    private readonly client: ClusterPort,
+    private readonly ctx: RunContext,
+    private readonly opts: EngineOptions,
+  ) {
     this.budgets = new BudgetWaiters(client);
     const tools = { namespace: STATE_NAMESPACE, labelSelector: MANAGED_BY_SELECTOR };
     this.toolJobs = new SharedWatch(client, 'batch/v1', 'Job', tools);
@@ -253,7 +272,12 @@ export class MigrationEngine {
         first = false;
         if (!(await this.ctx.ask(question))) return { ...this.summary(migrated), status: 'declined' };
         if (this.signal?.aborted) return this.stopped({ ...this.summary(migrated), status: 'interrupted', at: [] });
-        this.emit({ type: 'batch-start', index: index + 1, total: plan.batches.length, nodes: pending.map((n) => n.name) });
+        this.emit({
+          type: 'batch-start',
+          index: index + 1,
+          total: plan.batches.length,
+          nodes: pending.map((n) => n.name),
+        });
         this.batchDrainObjects = undefined;
         const results = await Promise.allSettled(pending.map((n) => this.migrateNode(n, read.get(n.name))));
         const failures: NodeFailure[] = [];
@@ -333,7 +357,14 @@ export class MigrationEngine {
   private async nodeProgress(name: string): Promise<{ state: 'gone' | 'done' | 'pending'; node?: KubeObject }> {
     const node = await this.client.find(nodeRef(name));
     if (!node) return { state: 'gone' };
-    return { state: node.metadata?.labels?.[MIGRATION_LABEL] === 'calico' && (readNodeState(node)?.completed.includes('done') ?? false) ? 'done' : 'pending', node };
+    return {
+      state:
+        node.metadata?.labels?.[MIGRATION_LABEL] === 'calico' &&
+        (readNodeState(node)?.completed.includes('done') ?? false)
+          ? 'done'
+          : 'pending',
+      node,
+    };
   }
 
   /**
@@ -482,7 +513,8 @@ export class MigrationEngine {
   /** `read`: the node as read just before the batch started (else read here). */
   private async migrateNode(planned: PlannedNode, read?: KubeObject): Promise<void> {
     const started = Date.now();
-    const node = read ?? await this.retrying(`reading node ${planned.name}`, () => this.client.find(nodeRef(planned.name)));
+    const node =
+      read ?? (await this.retrying(`reading node ${planned.name}`, () => this.client.find(nodeRef(planned.name))));
     if (!node) throw new NodeGoneError(planned.name, 'cordon');
     const now = new Date().toISOString();
     const recorded = stateFor(node, 'migrate');
@@ -514,12 +546,19 @@ export class MigrationEngine {
       const clock = new StepClock();
       const carried = STATE_IN_PATCH[step];
       // What this step's node patch records: the state as the step starts, or as it ends.
-      const recordInPatch = carried === 'start' ? state
-        : carried === 'end' ? { ...state, completed: [...state.completed, step] }
-          : undefined;
+      const recordInPatch =
+        carried === 'start'
+          ? state
+          : carried === 'end'
+            ? { ...state, completed: [...state.completed, step] }
+            : undefined;
       try {
         const current = state;
-        await timeStep(clock, () => this.retrying(`${planned.name}: ${STEP_TITLES[step]}`, () => this.runStep(step, planned, current, recordInPatch && stateAnnotation(recordInPatch))));
+        await timeStep(clock, () =>
+          this.retrying(`${planned.name}: ${STEP_TITLES[step]}`, () =>
+            this.runStep(step, planned, current, recordInPatch && stateAnnotation(recordInPatch)),
+          ),
+        );
       } catch (err) {
         const error = err as Error;
         if (error instanceof InterruptedError || this.signal?.aborted) {
@@ -548,7 +587,10 @@ export class MigrationEngine {
         this.emit({ type: 'node-failed', node: planned.name, step, message: error.message });
         throw new NodeStepError(planned.name, step, error);
       }
-      state = recordInPatch && carried === 'end' ? recordInPatch : { ...state, completed: [...state.completed, step], updatedAt: new Date().toISOString() };
+      state =
+        recordInPatch && carried === 'end'
+          ? recordInPatch
+          : { ...state, completed: [...state.completed, step], updatedAt: new Date().toISOString() };
       if (carried === 'end') unwritten = false;
       else {
         // Written now, unless the next step's first action is a node patch that records it.
@@ -558,7 +600,15 @@ export class MigrationEngine {
       }
       // History, not state: the next step does not wait for it (all are awaited before the node is reported done).
       events.push(this.nodeEvent(planned.name, 'Normal', 'MigrationStep', `${STEP_TITLES[step]}: done`));
-      this.emit({ type: 'step-done', node: planned.name, step, message: STEP_TITLES[step], elapsedMs: Date.now() - stepStarted, waitedMs: clock.waitedMs, pausedMs: clock.pausedMs });
+      this.emit({
+        type: 'step-done',
+        node: planned.name,
+        step,
+        message: STEP_TITLES[step],
+        elapsedMs: Date.now() - stepStarted,
+        waitedMs: clock.waitedMs,
+        pausedMs: clock.pausedMs,
+      });
     }
     if (unwritten) await writeState(state);
     await Promise.all(events);
@@ -576,7 +626,12 @@ export class MigrationEngine {
   }
 
   /** `record`: the node's state annotation, for steps whose node patch records it (STATE_IN_PATCH). */
-  private async runStep(step: NodeStep, planned: PlannedNode, state: NodeMigrationState, record?: Record<string, string>): Promise<void> {
+  private async runStep(
+    step: NodeStep,
+    planned: PlannedNode,
+    state: NodeMigrationState,
+    record?: Record<string, string>,
+  ): Promise<void> {
     const name = planned.name;
     const wait = (message: string) => this.emit({ type: 'step-wait', node: name, step, message });
     switch (step) {
@@ -595,7 +650,9 @@ export class MigrationEngine {
             const listed = this.batchDrainObjects ?? listDrainObjects(this.client);
             // A failed list is not kept: the next node (or the retry) lists again.
             this.batchDrainObjects = listed;
-            listed.catch(() => { if (this.batchDrainObjects === listed) this.batchDrainObjects = undefined; });
+            listed.catch(() => {
+              if (this.batchDrainObjects === listed) this.batchDrainObjects = undefined;
+            });
             return listed;
           },
           onWaiting: wait,
@@ -627,15 +684,31 @@ export class MigrationEngine {
         if (this.client.serverDryRun) return;
         const dsName = calicoDaemonSetName(this.opts.plan.settings);
         const selector = await this.daemonSetSelector('kube-system', dsName, true);
-        this.calicoPods ??= new SharedWatch(this.client, 'v1', 'Pod', { namespace: 'kube-system', labelSelector: selector });
+        this.calicoPods ??= new SharedWatch(this.client, 'v1', 'Pod', {
+          namespace: 'kube-system',
+          labelSelector: selector,
+        });
         wait(`waiting for calico-node on ${name} to be Ready`);
-        await waitForPodReadyOnNode(this.client, name, 'kube-system', selector ?? '', this.stepTimeoutMs, `calico-node on ${name} to be Ready`, this.signal, this.calicoPods);
+        await waitForPodReadyOnNode(
+          this.client,
+          name,
+          'kube-system',
+          selector ?? '',
+          this.stepTimeoutMs,
+          `calico-node on ${name} to be Ready`,
+          this.signal,
+          this.calicoPods,
+        );
         return;
       }
       case 'probe':
         if (this.opts.skipProbe || this.client.serverDryRun) return;
         return probeNode(this.client, name, {
-          image: this.opts.probeImage, timeoutMs: this.stepTimeoutMs, peerNetwork: 'flannel', wait, signal: this.signal,
+          image: this.opts.probeImage,
+          timeoutMs: this.stepTimeoutMs,
+          peerNetwork: 'flannel',
+          wait,
+          signal: this.signal,
           ...(PROBE_NAMESPACE === STATE_NAMESPACE ? { shared: { pods: this.toolPods, jobs: this.toolJobs } } : {}),
         });
       case 'uncordon':
@@ -665,7 +738,12 @@ export class MigrationEngine {
       });
       this.selectors.set(key, selector);
       const read = selector;
-      read.then((s) => { if (s === undefined) this.selectors.delete(key); }, () => this.selectors.delete(key));
+      read.then(
+        (s) => {
+          if (s === undefined) this.selectors.delete(key);
+        },
+        () => this.selectors.delete(key),
+      );
     }
     return selector;
   }
@@ -720,7 +798,11 @@ export class MigrationEngine {
   }
 
   private async runHostJob(planned: PlannedNode, wait: (m: string) => void): Promise<void> {
-    await runHostScriptJob(this.client, hostScriptJob(this.hostJobOptions(planned)), { ...this.hostJobRun(), wait, jobs: this.toolJobs });
+    await runHostScriptJob(this.client, hostScriptJob(this.hostJobOptions(planned)), {
+      ...this.hostJobRun(),
+      wait,
+      jobs: this.toolJobs,
+    });
   }
 
   private async nodeEvent(node: string, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {

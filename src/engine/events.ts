@@ -63,7 +63,15 @@ export type EngineEvent =
   | { type: 'step-start'; node: string; step: NodeStep; message: string }
   | { type: 'step-wait'; node: string; step: NodeStep; message: string }
   /** `waitedMs`: time spent waiting on the cluster; `pausedMs`: pauses before retries (see step-timing.ts). */
-  | { type: 'step-done'; node: string; step: NodeStep; message: string; elapsedMs: number; waitedMs?: number; pausedMs?: number }
+  | {
+      type: 'step-done';
+      node: string;
+      step: NodeStep;
+      message: string;
+      elapsedMs: number;
+      waitedMs?: number;
+      pausedMs?: number;
+    }
   | { type: 'node-done'; node: string; elapsedMs: number; network?: NetworkName }
   | { type: 'node-failed'; node: string; step: NodeStep; message: string }
   | { type: 'batch-start'; index: number; total: number; nodes: string[] }

@@ -36,7 +36,11 @@ function jobRef(job: KubeObject) {
  * another image or script, is deleted first (and its pods with it), so a rerun never waits on
  * a stale Job.
  */
-export async function ensureHostJob(client: ClusterPort, job: KubeObject, run: HostJobRun): Promise<string | undefined> {
+export async function ensureHostJob(
+  client: ClusterPort,
+  job: KubeObject,
+  run: HostJobRun,
+): Promise<string | undefined> {
   const ref = jobRef(job);
   // Created first: a Job of an earlier run (a conflict) is the rare case, read only then.
   const { object: existing, created } = await client.ensure(job);
@@ -46,9 +50,20 @@ export async function ensureHostJob(client: ClusterPort, job: KubeObject, run: H
   run.onReplace?.(`replacing Job ${ref.namespace}/${ref.name}: ${stale}`);
   await client.delete(ref, { propagationPolicy: 'Background' });
   if (!client.serverDryRun) {
-    const gone = await waitingOnCluster(() => client.watchUntil('batch/v1', 'Job', {
-      namespace: ref.namespace, fieldSelector: `metadata.name=${ref.name}`, timeoutMs: run.timeoutMs, signal: run.signal, onList: (items) => items.length === 0,
-    }, (type) => type === 'DELETED'));
+    const gone = await waitingOnCluster(() =>
+      client.watchUntil(
+        'batch/v1',
+        'Job',
+        {
+          namespace: ref.namespace,
+          fieldSelector: `metadata.name=${ref.name}`,
+          timeoutMs: run.timeoutMs,
+          signal: run.signal,
+          onList: (items) => items.length === 0,
+        },
+        (type) => type === 'DELETED',
+      ),
+    );
     if (!gone) throw new WaitTimeoutError(`Job ${ref.namespace}/${ref.name} to be deleted`, run.timeoutMs);
   }
   return (await client.ensure(job)).object.metadata?.uid;

@@ -3,7 +3,15 @@ import { isNodeReady } from '../k8s.js';
 import type { ClusterPort } from './cluster-port.js';
 import { classifyPod, drainContext } from '../plan/drain-filters.js';
 import type { Plan } from '../plan/types.js';
-import { EVENT_NAMESPACE, MANAGED_BY, MANAGED_BY_LABEL, MANAGED_BY_SELECTOR, MIGRATION_LABEL, STATE_NAMESPACE, type NetworkLabel } from '../names.js';
+import {
+  EVENT_NAMESPACE,
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_SELECTOR,
+  MIGRATION_LABEL,
+  STATE_NAMESPACE,
+  type NetworkLabel,
+} from '../names.js';
 import { drainNode, type BudgetWaiters } from './drain.js';
 import { PROBE_NAMESPACE, probeClientJob, probeServerPod, probeServerSelector } from './probe.js';
 import type { SharedWatch } from './shared-watch.js';
@@ -18,7 +26,12 @@ export const nodeRef = (name: string) => ({ apiVersion: 'v1', kind: 'Node', name
  * unconditionally, so the state and the change are recorded together; without, the node is read
  * first and left alone when it already is as wanted.
  */
-export async function setUnschedulable(client: ClusterPort, node: string, value: boolean, annotations?: Record<string, string>): Promise<void> {
+export async function setUnschedulable(
+  client: ClusterPort,
+  node: string,
+  value: boolean,
+  annotations?: Record<string, string>,
+): Promise<void> {
   if (annotations) {
     await client.strategicPatch(nodeRef(node), { metadata: { annotations }, spec: { unschedulable: value } });
     return;
@@ -29,7 +42,12 @@ export async function setUnschedulable(client: ClusterPort, node: string, value:
 }
 
 /** Sets the migration label; with `annotations` (the node's migration state) in the same patch, unconditionally. */
-export async function setNetworkLabel(client: ClusterPort, node: string, value: NetworkLabel, annotations?: Record<string, string>): Promise<void> {
+export async function setNetworkLabel(
+  client: ClusterPort,
+  node: string,
+  value: NetworkLabel,
+  annotations?: Record<string, string>,
+): Promise<void> {
   if (annotations) {
     await client.mergePatch(nodeRef(node), { metadata: { labels: { [MIGRATION_LABEL]: value }, annotations } });
     return;
@@ -77,7 +95,10 @@ export interface DrainObjects {
 }
 
 export async function listDrainObjects(client: ClusterPort): Promise<DrainObjects> {
-  const [daemonSets, pdbs] = await Promise.all([client.list('apps/v1', 'DaemonSet'), client.list('policy/v1', 'PodDisruptionBudget')]);
+  const [daemonSets, pdbs] = await Promise.all([
+    client.list('apps/v1', 'DaemonSet'),
+    client.list('policy/v1', 'PodDisruptionBudget'),
+  ]);
   return { daemonSets, pdbs };
 }
 
@@ -99,7 +120,11 @@ export interface DrainRun {
 export async function cordonAndDrain(client: ClusterPort, node: string, run: DrainRun): Promise<void> {
   if (!run.cordoned) await setUnschedulable(client, node, true);
   const objects = await (run.objects ?? (() => listDrainObjects(client)))();
-  const filters = drainContext({ force: run.drain.force, deleteEmptyDirData: run.drain.deleteEmptyDirData, ...objects });
+  const filters = drainContext({
+    force: run.drain.force,
+    deleteEmptyDirData: run.drain.deleteEmptyDirData,
+    ...objects,
+  });
   await drainNode(client, node, {
     timeoutMs: run.timeoutMs,
     gracePeriodSeconds: run.drain.gracePeriodSeconds >= 0 ? run.drain.gracePeriodSeconds : undefined,
@@ -123,33 +148,64 @@ export async function restartPodNetworkPods(
   wait: (m: string) => void,
 ): Promise<void> {
   const pods = await client.list('v1', 'Pod', { fieldSelector: `spec.nodeName=${node}` });
-  const stale = pods.filter((p) => !p.spec?.hostNetwork && !p.metadata?.deletionTimestamp && !['Succeeded', 'Failed'].includes(p.status?.phase));
-  if (stale.length) wait(`restarting ${stale.length} pod(s) still on ${leaving}'s network: ${stale.map((p) => `${p.metadata!.namespace}/${p.metadata!.name}`).join(', ')}`);
-  await Promise.all(stale.map((pod) => client.delete({ apiVersion: 'v1', kind: 'Pod', name: pod.metadata!.name!, namespace: pod.metadata!.namespace })));
+  const stale = pods.filter(
+    (p) => !p.spec?.hostNetwork && !p.metadata?.deletionTimestamp && !['Succeeded', 'Failed'].includes(p.status?.phase),
+  );
+  if (stale.length)
+    wait(
+      `restarting ${stale.length} pod(s) still on ${leaving}'s network: ${stale.map((p) => `${p.metadata!.namespace}/${p.metadata!.name}`).join(', ')}`,
+    );
+  await Promise.all(
+    stale.map((pod) =>
+      client.delete({ apiVersion: 'v1', kind: 'Pod', name: pod.metadata!.name!, namespace: pod.metadata!.namespace }),
+    ),
+  );
 }
 
 /** An unmigrated, Ready node (flannel side of the overlay), else any other Ready node. */
-export async function pickPeer(client: ClusterPort, except: string, prefer: NetworkLabel = 'flannel'): Promise<string | undefined> {
-  const readyPeer = (nodes: KubeObject[]) => nodes.find((n) => n.metadata?.name !== except && isNodeReady(n))?.metadata?.name;
+export async function pickPeer(
+  client: ClusterPort,
+  except: string,
+  prefer: NetworkLabel = 'flannel',
+): Promise<string | undefined> {
+  const readyPeer = (nodes: KubeObject[]) =>
+    nodes.find((n) => n.metadata?.name !== except && isNodeReady(n))?.metadata?.name;
   // Nodes of the preferred network first, one page at a time: a large cluster is not read whole for one peer.
-  return (await client.findInList('v1', 'Node', { labelSelector: `${MIGRATION_LABEL}=${prefer}` }, readyPeer))
-    ?? client.findInList('v1', 'Node', {}, readyPeer);
+  return (
+    (await client.findInList('v1', 'Node', { labelSelector: `${MIGRATION_LABEL}=${prefer}` }, readyPeer)) ??
+    client.findInList('v1', 'Node', {}, readyPeer)
+  );
 }
 
 /**
  * Proves a node's pod network: a server pod there, reached from a peer on the other network; DNS
  * from the node. Everything it creates is deleted afterwards.
  */
-export async function probeNode(client: ClusterPort, node: string, opts: {
-  image: string; timeoutMs: number; peerNetwork: NetworkLabel; wait: (m: string) => void; signal?: AbortSignal;
-  /** Run-wide watches over the tool's pods and Jobs (in PROBE_NAMESPACE), which then answer the waits. */
-  shared?: { pods: SharedWatch; jobs: SharedWatch };
-}): Promise<void> {
+export async function probeNode(
+  client: ClusterPort,
+  node: string,
+  opts: {
+    image: string;
+    timeoutMs: number;
+    peerNetwork: NetworkLabel;
+    wait: (m: string) => void;
+    signal?: AbortSignal;
+    /** Run-wide watches over the tool's pods and Jobs (in PROBE_NAMESPACE), which then answer the waits. */
+    shared?: { pods: SharedWatch; jobs: SharedWatch };
+  },
+): Promise<void> {
   const { image, wait } = opts;
   const server = probeServerPod(node, image);
   // The DNS check needs neither the server nor a peer: it starts with the server, and the requests of
   // the probe go out together where they do not depend on each other.
-  const dnsJob = probeClientJob({ runOn: node, migratedNode: node, image, httpTargets: [], dnsNames: ['kubernetes.default.svc.cluster.local'], suffix: 'dns' });
+  const dnsJob = probeClientJob({
+    runOn: node,
+    migratedNode: node,
+    image,
+    httpTargets: [],
+    dnsNames: ['kubernetes.default.svc.cluster.local'],
+    suffix: 'dns',
+  });
   const created: KubeObject[] = [server, dnsJob];
   const uids = new Map<KubeObject, string | undefined>();
   try {
@@ -157,22 +213,66 @@ export async function probeNode(client: ClusterPort, node: string, opts: {
     uids.set(dnsJob, dns.object.metadata?.uid);
     wait('waiting for the probe server pod to be Ready');
     const [ready, peer] = await Promise.all([
-      waitForPodReadyOnNode(client, node, PROBE_NAMESPACE, probeServerSelector(node), opts.timeoutMs, `the probe server on ${node}`, opts.signal, opts.shared?.pods),
+      waitForPodReadyOnNode(
+        client,
+        node,
+        PROBE_NAMESPACE,
+        probeServerSelector(node),
+        opts.timeoutMs,
+        `the probe server on ${node}`,
+        opts.signal,
+        opts.shared?.pods,
+      ),
       pickPeer(client, node, opts.peerNetwork),
     ]);
     const serverIps: string[] = (ready.status?.podIPs ?? []).map((p: any) => p.ip).filter(Boolean);
-    const peerJob = probeClientJob({ runOn: peer ?? node, migratedNode: node, image, httpTargets: serverIps, dnsNames: [], suffix: 'peer' });
+    const peerJob = probeClientJob({
+      runOn: peer ?? node,
+      migratedNode: node,
+      image,
+      httpTargets: serverIps,
+      dnsNames: [],
+      suffix: 'peer',
+    });
     created.push(peerJob);
     uids.set(peerJob, (await client.ensure(peerJob)).object.metadata?.uid);
-    wait(`waiting for probes: ${peer ? `${peer} -> ${node} (${serverIps.join(', ')})` : 'no peer left; same-node check'}, DNS from ${node}`);
+    wait(
+      `waiting for probes: ${peer ? `${peer} -> ${node} (${serverIps.join(', ')})` : 'no peer left; same-node check'}, DNS from ${node}`,
+    );
     const jobs = [peerJob, dnsJob];
-    const outcomes = await Promise.all(jobs.map((job) => waitForJob(client, job.metadata!.namespace!, job.metadata!.name!, opts.timeoutMs, opts.signal, opts.shared?.jobs, uids.get(job))));
+    const outcomes = await Promise.all(
+      jobs.map((job) =>
+        waitForJob(
+          client,
+          job.metadata!.namespace!,
+          job.metadata!.name!,
+          opts.timeoutMs,
+          opts.signal,
+          opts.shared?.jobs,
+          uids.get(job),
+        ),
+      ),
+    );
     outcomes.forEach((outcome, i) => {
       const job = jobs[i];
-      if (!outcome.succeeded) throw new Error(`probe Job ${job.metadata!.namespace}/${job.metadata!.name} failed (${outcome.reason}); see kubectl -n ${job.metadata!.namespace} logs job/${job.metadata!.name}`);
+      if (!outcome.succeeded)
+        throw new Error(
+          `probe Job ${job.metadata!.namespace}/${job.metadata!.name} failed (${outcome.reason}); see kubectl -n ${job.metadata!.namespace} logs job/${job.metadata!.name}`,
+        );
     });
   } finally {
-    await Promise.all(created.map((obj) => client.delete({ apiVersion: obj.apiVersion!, kind: obj.kind!, name: obj.metadata!.name!, namespace: obj.metadata!.namespace }).catch(() => undefined)));
+    await Promise.all(
+      created.map((obj) =>
+        client
+          .delete({
+            apiVersion: obj.apiVersion!,
+            kind: obj.kind!,
+            name: obj.metadata!.name!,
+            namespace: obj.metadata!.namespace,
+          })
+          .catch(() => undefined),
+      ),
+    );
   }
 }
 

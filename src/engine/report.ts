@@ -211,7 +211,10 @@ export function nodeReports(
         .filter((a) => a.event === 'step-start' && a.step === done.step && a.time <= done.time)
         .pop();
       const record: StepRecord = {
-        step: done.step!, title: STEP_TITLES[done.step!], startedAt: start?.time, finishedAt: done.time,
+        step: done.step!,
+        title: STEP_TITLES[done.step!],
+        startedAt: start?.time,
+        finishedAt: done.time,
         durationMs: typeof done.elapsedMs === 'number' ? done.elapsedMs : ms(start?.time, done.time),
         ...(typeof done.waitedMs === 'number' ? { waitedMs: done.waitedMs } : {}),
         ...(typeof done.pausedMs === 'number' ? { pausedMs: done.pausedMs } : {}),

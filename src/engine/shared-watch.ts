@@ -31,28 +31,42 @@ export class SharedWatch<T extends KubeObject = KubeObject> {
     this.running = true;
     this.failure = undefined;
     const key = (o: T) => o.metadata?.uid ?? `${o.metadata?.namespace}/${o.metadata?.name}`;
-    this.client.watchUntil<T>(this.apiVersion, this.kind, {
-      ...this.selection, timeoutMs: 7 * 24 * 3600_000, signal: this.stop.signal,
-      onList: (items) => {
-        this.objects.clear();
-        for (const o of items) this.objects.set(key(o), o);
-        this.synced = true;
+    this.client
+      .watchUntil<T>(
+        this.apiVersion,
+        this.kind,
+        {
+          ...this.selection,
+          timeoutMs: 7 * 24 * 3600_000,
+          signal: this.stop.signal,
+          onList: (items) => {
+            this.objects.clear();
+            for (const o of items) this.objects.set(key(o), o);
+            this.synced = true;
+            this.notify();
+            return false;
+          },
+        },
+        (type, obj) => {
+          if (type === 'DELETED') this.objects.delete(key(obj));
+          else this.objects.set(key(obj), obj);
+          this.notify();
+          return false;
+        },
+      )
+      .then(
+        () => {
+          if (!this.stop.signal.aborted) this.failure = new Error(`the watch of ${this.kind} ended`);
+        },
+        (err: unknown) => {
+          this.failure = err;
+        },
+      )
+      .finally(() => {
+        this.running = false;
+        this.synced = false;
         this.notify();
-        return false;
-      },
-    }, (type, obj) => {
-      if (type === 'DELETED') this.objects.delete(key(obj));
-      else this.objects.set(key(obj), obj);
-      this.notify();
-      return false;
-    }).then(
-      () => { if (!this.stop.signal.aborted) this.failure = new Error(`the watch of ${this.kind} ended`); },
-      (err: unknown) => { this.failure = err; },
-    ).finally(() => {
-      this.running = false;
-      this.synced = false;
-      this.notify();
-    });
+      });
   }
 
   private notify(): void {
@@ -63,7 +77,11 @@ export class SharedWatch<T extends KubeObject = KubeObject> {
    * Resolves with the first defined result of `test` over the cached objects (checked now and on every
    * change), or undefined after `timeoutMs` or when `signal` aborts. Rejects when the watch fails.
    */
-  until<R>(test: (objects: Iterable<T>) => R | undefined, timeoutMs: number, signal?: AbortSignal): Promise<R | undefined> {
+  until<R>(
+    test: (objects: Iterable<T>) => R | undefined,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<R | undefined> {
     this.start();
     return new Promise((resolve, reject) => {
       let aborted = false;

@@ -21,31 +21,60 @@ beforeAll(async () => {
     requests.push(`${url.pathname}${url.search}`);
     res.setHeader('Content-Type', 'application/json');
     if (url.pathname === '/api/v1') {
-      res.end(JSON.stringify({ kind: 'APIResourceList', groupVersion: 'v1', resources: [{ name: 'nodes', singularName: 'node', namespaced: false, kind: 'Node', verbs: ['get', 'list', 'watch'] }] }));
+      res.end(
+        JSON.stringify({
+          kind: 'APIResourceList',
+          groupVersion: 'v1',
+          resources: [
+            { name: 'nodes', singularName: 'node', namespaced: false, kind: 'Node', verbs: ['get', 'list', 'watch'] },
+          ],
+        }),
+      );
       return;
     }
     if (url.pathname === '/api/v1/nodes') {
       const limit = Number(url.searchParams.get('limit') ?? NODES.length);
       const from = Number(url.searchParams.get('continue') ?? 0);
-      const items = NODES.slice(from, from + limit).map((name) => ({ metadata: { name, labels: { idx: name.slice(2) } } }));
+      const items = NODES.slice(from, from + limit).map((name) => ({
+        metadata: { name, labels: { idx: name.slice(2) } },
+      }));
       const next = from + limit < NODES.length ? String(from + limit) : undefined;
-      res.end(JSON.stringify({ kind: 'NodeList', apiVersion: 'v1', metadata: { resourceVersion: '42', ...(next ? { continue: next } : {}) }, items }));
+      res.end(
+        JSON.stringify({
+          kind: 'NodeList',
+          apiVersion: 'v1',
+          metadata: { resourceVersion: '42', ...(next ? { continue: next } : {}) },
+          items,
+        }),
+      );
       return;
     }
     res.statusCode = 404;
-    res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 404, reason: 'NotFound', message: 'not found' }));
+    res.end(
+      JSON.stringify({
+        kind: 'Status',
+        apiVersion: 'v1',
+        status: 'Failure',
+        code: 404,
+        reason: 'NotFound',
+        message: 'not found',
+      }),
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'f2c-pages-'));
   kubeconfig = path.join(dir, 'kubeconfig');
-  fs.writeFileSync(kubeconfig, `apiVersion: v1
+  fs.writeFileSync(
+    kubeconfig,
+    `apiVersion: v1
 kind: Config
 clusters: [{name: c, cluster: {server: "http://127.0.0.1:${port}", insecure-skip-tls-verify: true}}]
 users: [{name: u, user: {token: t}}]
 contexts: [{name: x, context: {cluster: c, user: u}}]
 current-context: x
-`);
+`,
+  );
 });
 
 afterAll(async () => {
@@ -60,18 +89,35 @@ describe('paginated lists', () => {
     requests.length = 0;
     const client = ClusterClient.fromOptions({ kubeconfig, pageSize: 2 });
     const pages: Array<[number, boolean]> = [];
-    const listed = await ClusterClient.fromOptions({ kubeconfig, pageSize: 2, onListPage: (_kind, n, done) => pages.push([n, done]) }).listWithVersion('v1', 'Node');
+    const listed = await ClusterClient.fromOptions({
+      kubeconfig,
+      pageSize: 2,
+      onListPage: (_kind, n, done) => pages.push([n, done]),
+    }).listWithVersion('v1', 'Node');
     expect(listed.items.map((n) => n.metadata?.name)).toEqual(NODES);
     expect(listed.resourceVersion).toBe('42');
-    expect(pages).toEqual([[2, false], [4, false], [5, true]]);
-    expect(pageRequests()).toEqual(['/api/v1/nodes?limit=2', '/api/v1/nodes?limit=2&continue=2', '/api/v1/nodes?limit=2&continue=4']);
+    expect(pages).toEqual([
+      [2, false],
+      [4, false],
+      [5, true],
+    ]);
+    expect(pageRequests()).toEqual([
+      '/api/v1/nodes?limit=2',
+      '/api/v1/nodes?limit=2&continue=2',
+      '/api/v1/nodes?limit=2&continue=4',
+    ]);
     expect((await client.list('v1', 'Node')).every((n) => n.kind === 'Node' && n.apiVersion === 'v1')).toBe(true);
   });
 
   it('findInList stops at the first page that has what it looks for', async () => {
     const client = ClusterClient.fromOptions({ kubeconfig, pageSize: 2 });
     requests.length = 0;
-    const found = await client.findInList('v1', 'Node', {}, (items) => items.find((n) => n.metadata?.labels?.idx === '3')?.metadata?.name);
+    const found = await client.findInList(
+      'v1',
+      'Node',
+      {},
+      (items) => items.find((n) => n.metadata?.labels?.idx === '3')?.metadata?.name,
+    );
     expect(found).toBe('n-3');
     expect(pageRequests()).toHaveLength(2);
     requests.length = 0;

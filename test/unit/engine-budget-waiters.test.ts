@@ -17,7 +17,12 @@ interface FakeWatch {
 function fakeClient(): { client: ClusterClient; watches: FakeWatch[] } {
   const watches: FakeWatch[] = [];
   const client = {
-    watchUntil: (_apiVersion: string, _kind: string, opts: { fieldSelector?: string; signal: AbortSignal; onList?: (items: KubeObject[]) => boolean }, onEvent: FakeWatch['onEvent']) => {
+    watchUntil: (
+      _apiVersion: string,
+      _kind: string,
+      opts: { fieldSelector?: string; signal: AbortSignal; onList?: (items: KubeObject[]) => boolean },
+      onEvent: FakeWatch['onEvent'],
+    ) => {
       watches.push({ fieldSelector: opts.fieldSelector, onList: opts.onList, onEvent, signal: opts.signal });
       return new Promise<boolean>((resolve) => opts.signal.addEventListener('abort', () => resolve(false)));
     },
@@ -25,7 +30,10 @@ function fakeClient(): { client: ClusterClient; watches: FakeWatch[] } {
   return { client, watches };
 }
 
-const pdb = (allowed: number, resourceVersion: string): KubeObject => ({ metadata: { name: 'api', namespace: 'apps', resourceVersion }, status: { disruptionsAllowed: allowed } });
+const pdb = (allowed: number, resourceVersion: string): KubeObject => ({
+  metadata: { name: 'api', namespace: 'apps', resourceVersion },
+  status: { disruptionsAllowed: allowed },
+});
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 const HOUR = 3600_000;
 
@@ -58,7 +66,9 @@ describe('BudgetWaiters', () => {
     const waiters = new BudgetWaiters(client, 0);
     const stop = new AbortController();
     let released = false;
-    const pending = waiters.wait('apps', 'api', HOUR, stop.signal, '7').then(() => { released = true; });
+    const pending = waiters.wait('apps', 'api', HOUR, stop.signal, '7').then(() => {
+      released = true;
+    });
     watches[0].onList?.([pdb(1, '7')]);
     await tick();
     expect(released).toBe(false);

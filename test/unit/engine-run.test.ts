@@ -110,7 +110,10 @@ describe('a migration run against the in-memory cluster', () => {
     // Already cordoned: the cordon step's one patch is the record of its state (the unreadable one is replaced).
     const cordons = cluster.writes('Node').filter((c) => (c.body as any)?.spec?.unschedulable === true);
     expect(cordons).toHaveLength(1);
-    expect(JSON.parse((cordons[0].body as any).metadata.annotations['flannel2calico.io/state'])).toMatchObject({ step: 'cordon', completed: ['cordon'] });
+    expect(JSON.parse((cordons[0].body as any).metadata.annotations['flannel2calico.io/state'])).toMatchObject({
+      step: 'cordon',
+      completed: ['cordon'],
+    });
     expect(nodeState(cluster, 'a')?.completed).toEqual(NODE_STEPS);
   });
 

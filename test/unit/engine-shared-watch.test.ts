@@ -17,15 +17,29 @@ interface Stream {
 function fakeClient(): { client: ClusterClient; streams: Stream[] } {
   const streams: Stream[] = [];
   const client = {
-    watchUntil: (_v: string, _k: string, opts: { signal: AbortSignal; onList?: Stream['onList'] }, onEvent: Stream['onEvent']) => new Promise<boolean>((resolve, reject) => {
-      streams.push({ onList: opts.onList, onEvent, signal: opts.signal, end: (err) => (err ? reject(err) : resolve(false)) });
-      opts.signal.addEventListener('abort', () => resolve(false));
-    }),
+    watchUntil: (
+      _v: string,
+      _k: string,
+      opts: { signal: AbortSignal; onList?: Stream['onList'] },
+      onEvent: Stream['onEvent'],
+    ) =>
+      new Promise<boolean>((resolve, reject) => {
+        streams.push({
+          onList: opts.onList,
+          onEvent,
+          signal: opts.signal,
+          end: (err) => (err ? reject(err) : resolve(false)),
+        });
+        opts.signal.addEventListener('abort', () => resolve(false));
+      }),
   } as unknown as ClusterClient;
   return { client, streams };
 }
 
-const job = (name: string, uid: string, status: Record<string, unknown> = {}): KubeObject => ({ metadata: { name, namespace: 'kube-system', uid }, status });
+const job = (name: string, uid: string, status: Record<string, unknown> = {}): KubeObject => ({
+  metadata: { name, namespace: 'kube-system', uid },
+  status,
+});
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 const HOUR = 3600_000;
 
@@ -37,12 +51,19 @@ describe('SharedWatch', () => {
     const b = waitForJob(client, 'kube-system', 'b', HOUR, undefined, jobs, 'uid-b');
     expect(streams).toHaveLength(1);
     // An earlier run's failed Job of the same name is not this one.
-    streams[0].onList?.([job('a', 'old-a', { conditions: [{ type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded' }] })]);
+    streams[0].onList?.([
+      job('a', 'old-a', { conditions: [{ type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded' }] }),
+    ]);
     streams[0].onEvent('ADDED', job('a', 'uid-a'));
     streams[0].onEvent('ADDED', job('b', 'uid-b'));
     streams[0].onEvent('MODIFIED', job('b', 'uid-b', { succeeded: 1 }));
     await expect(b).resolves.toEqual({ succeeded: true });
-    streams[0].onEvent('MODIFIED', job('a', 'uid-a', { conditions: [{ type: 'Failed', status: 'True', reason: 'DeadlineExceeded', message: 'too slow' }] }));
+    streams[0].onEvent(
+      'MODIFIED',
+      job('a', 'uid-a', {
+        conditions: [{ type: 'Failed', status: 'True', reason: 'DeadlineExceeded', message: 'too slow' }],
+      }),
+    );
     await expect(a).resolves.toEqual({ succeeded: false, reason: 'DeadlineExceeded: too slow' });
     jobs.close();
   });
@@ -59,17 +80,41 @@ describe('SharedWatch', () => {
 
   it('a pod wait takes only a Ready pod of its node and selector', async () => {
     const { client, streams } = fakeClient();
-    const pods = new SharedWatch(client, 'v1', 'Pod', { namespace: 'kube-system', labelSelector: 'k8s-app=calico-node' });
+    const pods = new SharedWatch(client, 'v1', 'Pod', {
+      namespace: 'kube-system',
+      labelSelector: 'k8s-app=calico-node',
+    });
     const pod = (node: string, ready: boolean, extra: Record<string, unknown> = {}): KubeObject => ({
-      metadata: { name: `calico-${node}`, namespace: 'kube-system', uid: `${node}-${ready}`, labels: { 'k8s-app': 'calico-node' }, ...extra },
+      metadata: {
+        name: `calico-${node}`,
+        namespace: 'kube-system',
+        uid: `${node}-${ready}`,
+        labels: { 'k8s-app': 'calico-node' },
+        ...extra,
+      },
       spec: { nodeName: node },
       status: { phase: 'Running', conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] },
     });
-    const wait = waitForPodReadyOnNode(client, 'w-1', 'kube-system', 'k8s-app=calico-node', HOUR, 'calico-node on w-1', undefined, pods);
-    streams[0].onList?.([pod('w-0', true), pod('w-1', false), pod('w-1', true, { deletionTimestamp: '2026-01-01T00:00:00Z' })]);
+    const wait = waitForPodReadyOnNode(
+      client,
+      'w-1',
+      'kube-system',
+      'k8s-app=calico-node',
+      HOUR,
+      'calico-node on w-1',
+      undefined,
+      pods,
+    );
+    streams[0].onList?.([
+      pod('w-0', true),
+      pod('w-1', false),
+      pod('w-1', true, { deletionTimestamp: '2026-01-01T00:00:00Z' }),
+    ]);
     await tick();
     let settled = false;
-    void wait.then(() => { settled = true; });
+    void wait.then(() => {
+      settled = true;
+    });
     await tick();
     expect(settled).toBe(false);
     streams[0].onEvent('ADDED', pod('w-1', true));

@@ -22,7 +22,8 @@ import type { Call, FakeCluster } from './fake-cluster.js';
 
 const NODE = 'worker-1';
 
-const nodePatches = (calls: Call[], test: (body: any) => boolean) => calls.filter((c) => c.ok && c.verb === 'patch' && c.kind === 'Node' && c.name === NODE && test(c.body));
+const nodePatches = (calls: Call[], test: (body: any) => boolean) =>
+  calls.filter((c) => c.ok && c.verb === 'patch' && c.kind === 'Node' && c.name === NODE && test(c.body));
 const patchesNode = (calls: Call[], test: (body: any) => boolean) => nodePatches(calls, test).length > 0;
 const STATE = 'flannel2calico.io/state';
 
@@ -167,7 +168,9 @@ describe.each(ROWS)('step $step', ({ step, acted, alreadyDone, recordedInPatch }
       const { outcome, recorded } = await migrate(cluster, plan([[NODE]]));
       expect(outcome).toMatchObject({ status: 'completed', migrated: [NODE] });
       expect(stepsStarted(recorded, NODE)[0]).toBe(step);
-      const patches = nodePatches(cluster.calls, (b) => acted([{ verb: 'patch', kind: 'Node', name: NODE, ok: true, body: b } as Call]));
+      const patches = nodePatches(cluster.calls, (b) =>
+        acted([{ verb: 'patch', kind: 'Node', name: NODE, ok: true, body: b } as Call]),
+      );
       expect(patches).toHaveLength(1);
       expect(JSON.parse((patches[0].body as any).metadata.annotations[STATE]).step).toBe(step);
       expect(nodeState(cluster, NODE)?.completed).toEqual(NODE_STEPS);

@@ -9,7 +9,14 @@
  * control plane (test/e2e) remain the proof that the engine works on a cluster.
  */
 import crypto from 'node:crypto';
-import { ClusterError, type ApiUsage, type KubeObject, type ListOptions, type ObjectRef, type WatchEventType } from '../../src/cluster/index.js';
+import {
+  ClusterError,
+  type ApiUsage,
+  type KubeObject,
+  type ListOptions,
+  type ObjectRef,
+  type WatchEventType,
+} from '../../src/cluster/index.js';
 import type { ClusterPort, WatchOptions } from '../../src/engine/cluster-port.js';
 
 export type Verb = 'get' | 'list' | 'create' | 'apply' | 'patch' | 'delete' | 'evict' | 'watch';
@@ -118,14 +125,18 @@ function jsonPatch(doc: any, ops: Array<{ op: string; path: string; value?: unkn
 
 function labelsMatch(labels: Record<string, string> | undefined, selector: string | undefined): boolean {
   if (!selector) return true;
-  return selector.split(',').map((s) => s.trim()).filter(Boolean).every((term) => {
-    const ne = /^([^!=]+)!=(.*)$/.exec(term);
-    if (ne) return labels?.[ne[1]] !== ne[2];
-    const eq = /^([^=]+)==?(.*)$/.exec(term);
-    if (eq) return labels?.[eq[1]] === eq[2];
-    if (term.startsWith('!')) return labels?.[term.slice(1)] === undefined;
-    return labels !== undefined && term in labels;
-  });
+  return selector
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .every((term) => {
+      const ne = /^([^!=]+)!=(.*)$/.exec(term);
+      if (ne) return labels?.[ne[1]] !== ne[2];
+      const eq = /^([^=]+)==?(.*)$/.exec(term);
+      if (eq) return labels?.[eq[1]] === eq[2];
+      if (term.startsWith('!')) return labels?.[term.slice(1)] === undefined;
+      return labels !== undefined && term in labels;
+    });
 }
 
 function fieldsMatch(obj: KubeObject, selector: string | undefined): boolean {
@@ -208,8 +219,11 @@ export class FakeCluster implements ClusterPort {
     this.blockedEvictions.set(`${namespace}/${pod}`, { pdb, times });
     if (!this.objects.has(key('PodDisruptionBudget', namespace, pdb))) {
       this.put({
-        apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name: pdb, namespace },
-        spec: { minAvailable: 1, selector: { matchLabels: { 'fake-cluster/blocked-by': pdb } } }, status: { disruptionsAllowed: 0 },
+        apiVersion: 'policy/v1',
+        kind: 'PodDisruptionBudget',
+        metadata: { name: pdb, namespace },
+        spec: { minAvailable: 1, selector: { matchLabels: { 'fake-cluster/blocked-by': pdb } } },
+        status: { disruptionsAllowed: 0 },
       });
     }
     return this;
@@ -326,7 +340,11 @@ export class FakeCluster implements ClusterPort {
   }
 
   /** One recorded list call per page, as the real client sends one request per page. */
-  async *pages<T extends KubeObject = KubeObject>(apiVersion: string, kind: string, opts: ListOptions = {}): AsyncGenerator<{ items: T[]; resourceVersion: string; last: boolean }> {
+  async *pages<T extends KubeObject = KubeObject>(
+    apiVersion: string,
+    kind: string,
+    opts: ListOptions = {},
+  ): AsyncGenerator<{ items: T[]; resourceVersion: string; last: boolean }> {
     let offset = 0;
     for (;;) {
       const call: Call = { verb: 'list', kind, namespace: opts.namespace };
@@ -341,7 +359,12 @@ export class FakeCluster implements ClusterPort {
     }
   }
 
-  async findInList<T extends KubeObject, R>(apiVersion: string, kind: string, opts: ListOptions, pick: (items: T[]) => R | undefined): Promise<R | undefined> {
+  async findInList<T extends KubeObject, R>(
+    apiVersion: string,
+    kind: string,
+    opts: ListOptions,
+    pick: (items: T[]) => R | undefined,
+  ): Promise<R | undefined> {
     for await (const page of this.pages<T>(apiVersion, kind, opts)) {
       const found = pick(page.items);
       if (found !== undefined) return found;
@@ -356,7 +379,11 @@ export class FakeCluster implements ClusterPort {
     return { requests, throttledMs: 0 };
   }
 
-  async listIfServed<T extends KubeObject = KubeObject>(apiVersion: string, kind: string, opts: ListOptions = {}): Promise<T[] | undefined> {
+  async listIfServed<T extends KubeObject = KubeObject>(
+    apiVersion: string,
+    kind: string,
+    opts: ListOptions = {},
+  ): Promise<T[] | undefined> {
     try {
       return await this.list<T>(apiVersion, kind, opts);
     } catch (err) {
