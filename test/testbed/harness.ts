@@ -234,6 +234,7 @@ export async function waitFor<T>(
       const value = await fn();
       if (value !== undefined && value !== null && value !== false) return value;
     } catch (err) {
+      if (err instanceof ComponentStoppedError) throw err;
       lastError = err;
     }
     if (Date.now() > deadline) {
@@ -721,6 +722,16 @@ export function attachTestbed(name: string): Testbed {
  * has its distinct InternalIP(s), and ServiceAccount default/default exists.
  */
 export async function startTestbed(opts: TestbedOptions): Promise<Testbed> {
+  try {
+    return await startTestbedOnce(opts);
+  } catch (err) {
+    if (!(err instanceof ComponentStoppedError)) throw err;
+    process.stderr.write(`test bed: ${err.message}; starting it again\n`);
+    return startTestbedOnce(opts);
+  }
+}
+
+async function startTestbedOnce(opts: TestbedOptions): Promise<Testbed> {
   const controlPlane = opts.controlPlane ?? 0;
   const podCidr = opts.podCidr ?? '10.244.0.0/16';
   const nodeCidrMask = opts.nodeCidrMask ?? 24;
@@ -810,6 +821,9 @@ export async function startTestbed(opts: TestbedOptions): Promise<Testbed> {
     const dualStack = Boolean(opts.podCidrV6);
     await waitFor(
       () => {
+        const stopped = stoppedComponents(name);
+        if (stopped.length > 0)
+          throw new ComponentStoppedError(`${stopped.join(', ')} stopped while the nodes started`);
         const nodes = kubectlJson<KubeList<NodeJson>>(tb, ['get', 'nodes']).items;
         return (
           nodes.length === nodeNames.length &&
@@ -865,6 +879,18 @@ export async function startTestbed(opts: TestbedOptions): Promise<Testbed> {
     await tb.down().catch(() => undefined);
     throw err;
   }
+}
+
+/** A control-plane component that exited during start-up (another cluster starting at the same moment took its port). */
+class ComponentStoppedError extends TestbedError {}
+
+function stoppedComponents(name: string): string[] {
+  const dir = path.join(kwokWorkdir, 'clusters', name, 'pids');
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir)
+    .filter((f) => !isAlive(Number(fs.readFileSync(path.join(dir, f), 'utf8').trim())))
+    .map((f) => f.replace(/\.pid$/, ''));
 }
 
 // ---------------------------------------------------------------------------------------------
