@@ -7,7 +7,10 @@ export function parseDuration(text: string): number | undefined {
   return Number(m[1]) * { s: 1, m: 60, h: 3600 }[(m[2] ?? 's') as 's' | 'm' | 'h'];
 }
 
-/** `seconds` in the largest unit that divides it ("1h", "10m", "90s"), as parseDuration reads it; 0 or less is "no limit". */
+/**
+ * `seconds` in the largest unit that divides it ("1h", "10m", "90s"), as parseDuration reads it; 0 or less is "no
+ * limit".
+ */
 export function formatDuration(seconds: number): string {
   if (seconds <= 0) return 'no limit';
   if (seconds % 3600 === 0) return `${seconds / 3600}h`;

@@ -251,7 +251,8 @@ export function nodeIpam(
     const count = subdivisionCount(id.podCidrV4, blockSizeV4);
     if (count > BigInt(MAX_AFFINE_BLOCKS)) {
       throw new Error(
-        `node ${id.node}: podCIDR ${id.podCidrV4} holds ${count} blocks of /${blockSizeV4}; at most ${MAX_AFFINE_BLOCKS} are supported`,
+        `node ${id.node}: podCIDR ${id.podCidrV4} holds ${count} blocks of /${blockSizeV4}; at ` +
+          `most ${MAX_AFFINE_BLOCKS} are supported`,
       );
     }
     result.tunnelAddressV4 = addFamily(result, id.node, family, subdivide(id.podCidrV4, blockSizeV4), now);
@@ -280,7 +281,8 @@ function addFamily(result: NodeIpam, node: string, family: Family, blockCidrs: s
   if (ipamHandleName(handleId).length > 253) {
     // Calico names the IPAMHandle after the handle ID without shortening, so its own IPAM fails here too.
     throw new Error(
-      `node ${node}: the node name is too long for Calico's tunnel address handle "${handleId.slice(0, 40)}…" (${handleId.length} characters; Kubernetes allows 253)`,
+      `node ${node}: the node name is too long for Calico's tunnel address handle ` +
+        `"${handleId.slice(0, 40)}…" (${handleId.length} characters; Kubernetes allows 253)`,
     );
   }
 

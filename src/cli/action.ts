@@ -58,7 +58,10 @@ function globalOptions(raw: Record<string, any>): GlobalOptions {
   };
 }
 
-/** What every error becomes: one `error:` line and a `hint:` line on stderr, and with -o json|yaml also a document on stdout. */
+/**
+ * What every error becomes: one `error:` line and a `hint:` line on stderr, and with -o json|yaml also a document on
+ * stdout.
+ */
 export interface ErrorReport {
   kind: string;
   message: string;
@@ -106,7 +109,9 @@ async function classify(err: unknown): Promise<ErrorReport & { detail?: string }
   return {
     kind: 'unexpected',
     message: `unexpected failure: ${(err as Error)?.message ?? String(err)}`,
-    hint: 'Run it again with -v to see where it failed. A migrate run resumes where it stopped when you rerun the same command.',
+    hint:
+      'Run it again with -v to see where it failed. A migrate run resumes where it stopped when ' +
+      'you rerun the same command.',
     exitCode: ExitCode.failure,
     detail: String((err as Error)?.stack ?? err),
   };

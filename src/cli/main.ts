@@ -29,7 +29,8 @@ export function buildProgram(): Command {
   const program = new Command('flannel2calico');
   program
     .description(
-      'Live-migrate a Kubernetes cluster from flannel (VXLAN) or Canal to Calico networking with Calico IPAM, node by node, without downtime.',
+      'Live-migrate a Kubernetes cluster from flannel (VXLAN) or Canal to Calico networking ' +
+        'with Calico IPAM, node by node, without downtime.',
     )
     .version(pkg.version, '--version', 'print the version')
     .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)')
@@ -41,7 +42,8 @@ export function buildProgram(): Command {
     .addOption(
       new Option(
         '--dry-run [mode]',
-        'show what would change: "client" (the default when no mode follows) changes nothing, "server" sends writes with dryRun=All',
+        'show what would change: "client" (the default when no mode follows) changes nothing, ' +
+          '"server" sends writes with dryRun=All',
       ).choices(['client', 'server']),
     )
     .option('--log-file <file>', 'audit log (NDJSON) path (default: $XDG_STATE_HOME/flannel2calico/audit.ndjson)')

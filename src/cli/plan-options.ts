@@ -27,7 +27,8 @@ export function addPlanOptions(cmd: Command): Command {
   cmd
     .option(
       '--max-parallel <N|N%>',
-      'worker nodes migrated at once: a count or a percentage of the workers, rounded up (control-plane nodes: always one at a time)',
+      'worker nodes migrated at once: a count or a percentage of the workers, rounded up ' +
+        '(control-plane nodes: always one at a time)',
       '1',
     )
     .option('--nodes <a,b,...>', 'only these nodes (e.g. one canary first)');

@@ -63,7 +63,8 @@ function nodeLine(n: NodeStatus, now: Date, c: ChalkInstance): string[] {
     .filter(Boolean)
     .join(' ');
   const lines = [
-    `  ${c.bold(n.name)}  network=${n.network}  ${step}${n.since ? c.dim(` since ${age(n.since, now)}`) : ''}  flannel ${pod(n.flannelPod, c)}  calico-node ${pod(n.calicoPod, c)}${flags ? `  ${flags}` : ''}`,
+    `  ${c.bold(n.name)}  network=${n.network}  ${step}${n.since ? c.dim(` since ${age(n.since, now)}`) : ''} ` +
+      ` flannel ${pod(n.flannelPod, c)}  calico-node ${pod(n.calicoPod, c)}${flags ? `  ${flags}` : ''}`,
   ];
   if (n.lastError) lines.push(`      ${c.red('error:')} ${n.lastError}`);
   if (n.next && (n.condition === 'failed' || n.condition === 'stopped'))
@@ -101,7 +102,8 @@ export function renderStatusText(doc: StatusDocument, c: ChalkInstance, opts: { 
   );
   if (doc.eta)
     out.push(
-      `${c.bold('Time left:')} about ${formatDuration(doc.eta.seconds)} (${doc.eta.remainingNodes} node(s) × ${doc.eta.secondsPerNode} s, the median of ${doc.eta.measuredNodes} finished)`,
+      `${c.bold('Time left:')} about ${formatDuration(doc.eta.seconds)} (${doc.eta.remainingNodes} ` +
+        `node(s) × ${doc.eta.secondsPerNode} s, the median of ${doc.eta.measuredNodes} finished)`,
     );
   if (doc.next) out.push(`${c.bold('Next:')} ${doc.next}`);
   for (const condition of NODE_CONDITION_ORDER) {
@@ -123,7 +125,8 @@ export function renderNodeText(doc: StatusDocument, c: ChalkInstance): string {
   const now = new Date(doc.generatedAt);
   const out = [
     `${c.bold('Node:')} ${n.name}${n.controlPlane ? c.dim(' (control plane)') : ''}`,
-    `${c.bold('Network:')} ${n.network}   ${c.bold('Condition:')} ${n.condition}   ${c.bold('Cordoned:')} ${n.cordoned ? 'yes' : 'no'}`,
+    `${c.bold('Network:')} ${n.network}   ${c.bold('Condition:')} ${n.condition}   ${c.bold('Cordoned:')} ` +
+      `${n.cordoned ? 'yes' : 'no'}`,
     `${c.bold('Step:')} ${n.step ? `${n.operation}: ${STEP_TITLES[n.step]}` : '—'}${n.since ? ` (since ${n.since}, ${age(n.since, now)})` : ''}`,
     `${c.bold('Pods:')} flannel ${pod(n.flannelPod, c)} · calico-node ${pod(n.calicoPod, c)}`,
   ];

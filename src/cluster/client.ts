@@ -82,7 +82,10 @@ export interface ClusterClientOptions extends KubeconfigOptions {
 
 const DEFAULT_QPS = 100;
 
-/** Requests this client sent, by verb (get, list, watch, create, patch, apply, delete), and the time the rate limit held them back. */
+/**
+ * Requests this client sent, by verb (get, list, watch, create, patch, apply, delete), and the time the rate limit
+ * held them back.
+ */
 export interface ApiUsage {
   requests: Record<string, number>;
   throttledMs: number;
@@ -430,7 +433,9 @@ export class ClusterClient {
       throw new ClusterError(
         'kubeconfig',
         `cannot use the cluster and user of context "${this.contextName}": ${(err as Error).message}`,
-        'Fix the kubeconfig (kubectl config view --minify): an http:// server needs insecure-skip-tls-verify: true; an exec or auth-provider plugin must work on this machine.',
+        'Fix the kubeconfig (kubectl config view --minify): an http:// server needs ' +
+          'insecure-skip-tls-verify: true; an exec or auth-provider plugin must work on this ' +
+          'machine.',
         undefined,
         (err as Error).stack,
       );
@@ -487,8 +492,10 @@ export class ClusterClient {
     const what = `HTTP ${res.status}${res.contentType ? ` ${res.contentType.split(';')[0]}` : ''}`;
     throw new ClusterError(
       'not-kubernetes',
-      `the server at ${serverAddress(this.server)} is not a Kubernetes API server (GET /version answered ${what}, not a Kubernetes version)`,
-      `Point --kubeconfig/--context at the cluster's API server: its address is the "server" of the context's cluster (kubectl config view --minify).`,
+      `the server at ${serverAddress(this.server)} is not a Kubernetes API server (GET /version ` +
+        `answered ${what}, not a Kubernetes version)`,
+      `Point --kubeconfig/--context at the cluster's API server: its address is the "server" of ` +
+        `the context's cluster (kubectl config view --minify).`,
       res.status,
     );
   }

@@ -73,7 +73,9 @@ export function unauthorizedError(server: string, doing: string, detail?: string
   return new ClusterError(
     'unauthorized',
     `the API server at ${serverAddress(server)} rejected the credentials (401 Unauthorized) ${doing}`,
-    'The token or client certificate of the kubeconfig user is wrong or expired: get fresh credentials for this cluster (kubectl config view --minify shows which user; kubectl auth whoami tests it).',
+    'The token or client certificate of the kubeconfig user is wrong or expired: get fresh ' +
+      'credentials for this cluster (kubectl config view --minify shows which user; kubectl ' +
+      'auth whoami tests it).',
     401,
     detail,
   );
@@ -119,16 +121,21 @@ function timeoutError(
   if (phase === 'connect') {
     return new ClusterError(
       'timeout',
-      `no connection to the API server at ${address} within ${wholeSeconds(timeouts.connectTimeoutMs)} (trying to ${ctx.verb} ${describeTarget(ctx)})`,
-      `Check that ${address} is the address of the cluster's API server (kubectl config view --minify), that it is running, and that no firewall or proxy drops the connection; --request-timeout sets the bound.`,
+      `no connection to the API server at ${address} within ${wholeSeconds(timeouts.connectTimeoutMs)} ` +
+        `(trying to ${ctx.verb} ${describeTarget(ctx)})`,
+      `Check that ${address} is the address of the cluster's API server (kubectl config view ` +
+        `--minify), that it is running, and that no firewall or proxy drops the connection; ` +
+        `--request-timeout sets the bound.`,
       undefined,
       detail,
     );
   }
   return new ClusterError(
     'timeout',
-    `the API server at ${address} accepted the connection but did not answer within ${wholeSeconds(timeouts.requestTimeoutMs)} (trying to ${ctx.verb} ${describeTarget(ctx)})`,
-    `Check that ${address} is the cluster's API server and that it is healthy (kubectl get --raw /readyz); for a slow server raise --request-timeout.`,
+    `the API server at ${address} accepted the connection but did not answer within ${wholeSeconds(timeouts.requestTimeoutMs)} ` +
+      `(trying to ${ctx.verb} ${describeTarget(ctx)})`,
+    `Check that ${address} is the cluster's API server and that it is healthy (kubectl get ` +
+      `--raw /readyz); for a slow server raise --request-timeout.`,
     undefined,
     detail,
   );
@@ -165,7 +172,8 @@ export function toClusterError(err: unknown, ctx: RequestContext, server: string
           status.message
             ? `not allowed to ${ctx.verb} ${target}: ${status.message}`
             : `not allowed to ${ctx.verb} ${target} (403 Forbidden)`,
-          `Grant the user the "${ctx.verb}" verb on ${ctx.resource} (see docs/detect.md for the full RBAC list), or run with a cluster-admin kubeconfig.`,
+          `Grant the user the "${ctx.verb}" verb on ${ctx.resource} (see docs/detect.md for the ` +
+            `full RBAC list), or run with a cluster-admin kubeconfig.`,
           403,
           detail,
           causes,
@@ -238,7 +246,8 @@ export function toClusterError(err: unknown, ctx: RequestContext, server: string
     return new ClusterError(
       'unreachable',
       `cannot reach the API server at ${serverAddress(server)} (${why})`,
-      'Check that the cluster is running and that --kubeconfig/--context point at it (kubectl config view --minify; kubectl cluster-info).',
+      'Check that the cluster is running and that --kubeconfig/--context point at it (kubectl ' +
+        'config view --minify; kubectl cluster-info).',
       undefined,
       detail,
     );

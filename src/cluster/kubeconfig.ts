@@ -19,7 +19,9 @@ function kubeconfigPaths(explicit?: string): string[] {
 
 const WHICH_FILE = 'Pass --kubeconfig FILE or set KUBECONFIG to the admin kubeconfig of the cluster to migrate.';
 
-/** Reads and checks the shape of one kubeconfig file, so that client-node never sees a file it would fail on obscurely. */
+/**
+ * Reads and checks the shape of one kubeconfig file, so that client-node never sees a file it would fail on obscurely.
+ */
 function checkFile(file: string): void {
   let text: string;
   try {
@@ -110,8 +112,11 @@ export function loadKubeConfig(opts: KubeconfigOptions): KubeConfig {
   if (kc.getContexts().length === 0 || kc.getClusters().length === 0) {
     throw new ClusterError(
       'kubeconfig',
-      `kubeconfig ${existing.join(', ')} defines no ${kc.getContexts().length === 0 ? 'contexts' : 'clusters'}, so it names no cluster to connect to`,
-      `${WHICH_FILE} (a kubeconfig needs a cluster, a user and a context joining them; kubectl config view shows them).`,
+      `kubeconfig ${existing.join(', ')} defines no ` +
+        `${kc.getContexts().length === 0 ? 'contexts' : 'clusters'}, so it names no cluster to ` +
+        `connect to`,
+      `${WHICH_FILE} (a kubeconfig needs a cluster, a user and a context joining them; kubectl ` +
+        `config view shows them).`,
     );
   }
   if (opts.context) {

@@ -50,7 +50,10 @@ export class AuditLog {
     return `${JSON.stringify({ time: new Date().toISOString(), run: this.runId, command: this.command, user: os.userInfo().username, ...entry })}\n`;
   }
 
-  /** Proves the log can be written (records the start of the run); throws AuditLogError otherwise. Call before the first change. */
+  /**
+   * Proves the log can be written (records the start of the run); throws AuditLogError otherwise. Call before the
+   * first change.
+   */
   open(entry: Record<string, unknown> = {}): void {
     try {
       if (fs.existsSync(this.file) && fs.statSync(this.file).isDirectory())
@@ -81,7 +84,8 @@ export class AuditLog {
     } catch (err) {
       this.failed = true;
       process.stderr.write(
-        `warning: cannot write the audit log ${this.file}: ${(err as Error).message}; use --log-file to choose another path\n`,
+        `warning: cannot write the audit log ${this.file}: ${(err as Error).message}; use ` +
+          `--log-file to choose another path\n`,
       );
     }
   }

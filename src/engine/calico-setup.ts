@@ -48,14 +48,16 @@ export function prepareCalicoManifest(
   if (selector[MIGRATION_LABEL] !== 'calico') {
     selector[MIGRATION_LABEL] = 'calico';
     changes.push(
-      `DaemonSet ${calicoDaemonSetName}: added nodeSelector ${MIGRATION_LABEL}=calico so calico-node starts only on migrated nodes`,
+      `DaemonSet ${calicoDaemonSetName}: added nodeSelector ${MIGRATION_LABEL}=calico so ` +
+        `calico-node starts only on migrated nodes`,
     );
   }
   const config = out.find((o) => o.kind === 'ConfigMap' && o.metadata?.name === 'calico-config');
   if (config) {
     if (config.data?.veth_mtu !== String(mtu)) {
       changes.push(
-        `ConfigMap calico-config: veth_mtu ${config.data?.veth_mtu ?? '(unset)'} -> ${mtu} (flannel's MTU, so pods keep their MTU across the overlay)`,
+        `ConfigMap calico-config: veth_mtu ${config.data?.veth_mtu ?? '(unset)'} -> ${mtu} ` +
+          `(flannel's MTU, so pods keep their MTU across the overlay)`,
       );
       config.data = { ...config.data, veth_mtu: String(mtu) };
     }
@@ -91,7 +93,8 @@ export function calicoDaemonSetProblems(ds: KubeObject): string[] {
   const selector = ds.spec?.template?.spec?.nodeSelector ?? {};
   if (selector[MIGRATION_LABEL] === 'calico') return [];
   return [
-    `DaemonSet ${ds.metadata?.namespace}/${ds.metadata?.name} has no nodeSelector ${MIGRATION_LABEL}=calico: it would start calico-node on nodes still running flannel`,
+    `DaemonSet ${ds.metadata?.namespace}/${ds.metadata?.name} has no nodeSelector ` +
+      `${MIGRATION_LABEL}=calico: it would start calico-node on nodes still running flannel`,
   ];
 }
 
@@ -99,7 +102,10 @@ function sameObjectSpec(a: KubeObject, b: KubeObject, keys: string[]): string[] 
   return keys.filter((k) => JSON.stringify(a.spec?.[k]) !== JSON.stringify(b.spec?.[k]));
 }
 
-/** Creates the IP pools, or checks the existing ones match; the plan's replacePools (Canal's non-VXLAN default pool) are replaced. */
+/**
+ * Creates the IP pools, or checks the existing ones match; the plan's replacePools (Canal's non-VXLAN default pool)
+ * are replaced.
+ */
 export async function ensurePools(client: ClusterPort, plan: Plan, onEvent: EventSink): Promise<void> {
   for (const name of plan.calico.replacePools ?? []) {
     const ref = { apiVersion: CALICO_GV, kind: 'IPPool', name };
@@ -122,7 +128,9 @@ export async function ensurePools(client: ClusterPort, plan: Plan, onEvent: Even
     const differs = sameObjectSpec(existing, pool, ['cidr', 'blockSize', 'vxlanMode', 'natOutgoing']);
     if (differs.length) {
       throw new Error(
-        `IPPool ${ref.name} exists with a different ${differs.join(', ')} (${differs.map((k) => `${JSON.stringify(existing.spec?.[k])} instead of ${JSON.stringify(pool.spec[k])}`).join(', ')}); delete or fix it, then rerun`,
+        `IPPool ${ref.name} exists with a different ${differs.join(', ')} ` +
+          `(${differs.map((k) => `${JSON.stringify(existing.spec?.[k])} instead of ${JSON.stringify(pool.spec[k])}`).join(', ')}); ` +
+          `delete or fix it, then rerun`,
       );
     }
   }
@@ -154,7 +162,9 @@ export async function ensureNodeIpam(client: ClusterPort, objects: KubeObject[])
     const differs = sameObjectSpec(existing, obj, IPAM_IDENTITY_FIELDS[obj.kind!] ?? []);
     if (differs.length) {
       throw new Error(
-        `${obj.kind} ${obj.metadata!.name} already exists with a different ${differs.join(', ')}: the podCIDR is claimed by something else; inspect it with kubectl get ${obj.kind!.toLowerCase()}s.crd.projectcalico.org ${obj.metadata!.name} -o yaml`,
+        `${obj.kind} ${obj.metadata!.name} already exists with a different ${differs.join(', ')}: ` +
+          `the podCIDR is claimed by something else; inspect it with kubectl get ` +
+          `${obj.kind!.toLowerCase()}s.crd.projectcalico.org ${obj.metadata!.name} -o yaml`,
       );
     }
     if (obj.kind === 'IPAMBlock') {
@@ -165,7 +175,8 @@ export async function ensureNodeIpam(client: ClusterPort, objects: KubeObject[])
         const holder = held === null || held === undefined ? undefined : existing.spec?.attributes?.[held]?.handle_id;
         if (holder !== wanted) {
           throw new Error(
-            `the tunnel address of block ${obj.spec.cidr} is ${holder ? `allocated to ${holder}` : 'not allocated'} instead of ${wanted}; release it (calicoctl ipam release) and rerun`,
+            `the tunnel address of block ${obj.spec.cidr} is ${holder ? `allocated to ${holder}` : 'not allocated'} ` +
+              `instead of ${wanted}; release it (calicoctl ipam release) and rerun`,
           );
         }
       }

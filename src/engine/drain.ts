@@ -257,7 +257,9 @@ async function evictAndWait(
           const left = deadline - Date.now();
           if (left <= 0 || signal.aborted) return;
           opts.onWaiting(
-            `eviction of ${podName(pod)} refused: namespace ${pod.metadata!.namespace} is being deleted; waiting for its controller to delete the pod; retry in ${Math.round(opts.retryDelayMs / 1000)} s, ${Math.round(left / 1000)} s left`,
+            `eviction of ${podName(pod)} refused: namespace ${pod.metadata!.namespace} is being ` +
+              `deleted; waiting for its controller to delete the pod; retry in ${Math.round(opts.retryDelayMs / 1000)} ` +
+              `s, ${Math.round(left / 1000)} s left`,
           );
           await pause(Math.min(opts.retryDelayMs, left), signal);
           continue;
@@ -282,7 +284,9 @@ async function evictAndWait(
           continue;
         }
         opts.onWaiting(
-          `waiting on PDB ${namespace}/${name}: ${opts.budgets.allowed(namespace, name) ?? 0} disruptions allowed (${podName(pod)}); retry when it allows one, ${Math.round(left / 1000)} s left`,
+          `waiting on PDB ${namespace}/${name}: ${opts.budgets.allowed(namespace, name) ?? 0} ` +
+            `disruptions allowed (${podName(pod)}); retry when it allows one, ${Math.round(left / 1000)} ` +
+            `s left`,
         );
         after = await waitingOnCluster(() =>
           opts.budgets.wait(namespace, name, Math.min(opts.retryDelayMs, left), signal, after),

@@ -51,7 +51,10 @@ import {
 
 export interface EngineOptions {
   plan: Plan;
-  /** Every node of the cluster as planned (the plan itself may cover only some): all get their Calico identity and the migration label first. */
+  /**
+   * Every node of the cluster as planned (the plan itself may cover only some): all get their Calico identity and the
+   * migration label first.
+   */
   allNodes?: PlannedNode[];
   /** Upstream flannel-migration manifest, used when Calico is not installed yet. */
   calicoManifest?: KubeObject[];
@@ -153,7 +156,9 @@ const stateAnnotation = (state: NodeMigrationState) => ({ [NODE_STATE_ANNOTATION
 /** Nodes prepared at once (IPAM objects, annotations) before the first node moves. */
 const PREPARE_CONCURRENCY = 16;
 
-/** Waiting reasons of a container whose image will not come: the kubelet has given up for now, or the name is invalid. */
+/**
+ * Waiting reasons of a container whose image will not come: the kubelet has given up for now, or the name is invalid.
+ */
 
 /**
  * Executes a Plan. Every step checks the cluster before acting, records its progress in the
@@ -215,7 +220,9 @@ export class MigrationEngine {
           outageSince = Date.now();
           this.emit({
             type: 'warning',
-            message: `${(err as Error).message}; waiting up to ${Math.round(limitMs / 1000)} s for the API server (${what})`,
+            message:
+              `${(err as Error).message}; waiting up to ${Math.round(limitMs / 1000)} s for the API ` +
+              `server (${what})`,
           });
         } else if (Date.now() - outageSince > limitMs) {
           throw err;
@@ -382,7 +389,10 @@ export class MigrationEngine {
         this.emit({
           type: 'warning',
           node: name,
-          message: `${name} joined the cluster during the run: it is not part of this plan, so it stays on flannel (labelled network=flannel); rerun \`flannel2calico migrate\` without --plan, or make a new plan, to migrate it`,
+          message:
+            `${name} joined the cluster during the run: it is not part of this plan, so it stays on ` +
+            `flannel (labelled network=flannel); rerun \`flannel2calico migrate\` without --plan, or ` +
+            `make a new plan, to migrate it`,
         });
       }
     }
@@ -399,7 +409,8 @@ export class MigrationEngine {
       this.emit({
         type: 'warning',
         message:
-          "server dry run: Calico's CRDs are not installed yet, so the IP pools, Felix settings and IPAM objects cannot be validated by the API server; skipping them",
+          "server dry run: Calico's CRDs are not installed yet, so the IP pools, Felix settings and " +
+          'IPAM objects cannot be validated by the API server; skipping them',
       });
     this.emit({
       type: 'phase',
@@ -472,14 +483,16 @@ export class MigrationEngine {
       const problems = calicoDaemonSetProblems(existing);
       if (problems.length)
         throw new Error(
-          `${problems.join('; ')}. Patch it: kubectl -n kube-system patch ds ${name} -p '{"spec":{"template":{"spec":{"nodeSelector":{"${MIGRATION_LABEL}":"calico"}}}}}'`,
+          `${problems.join('; ')}. Patch it: kubectl -n kube-system patch ds ${name} -p ` +
+            `'{"spec":{"template":{"spec":{"nodeSelector":{"${MIGRATION_LABEL}":"calico"}}}}}'`,
         );
       this.emit({ type: 'info', message: `Calico is installed (DaemonSet kube-system/${name}) in migration mode` });
       return;
     }
     if (!this.opts.calicoManifest) {
       throw new Error(
-        `Calico is not installed (no DaemonSet kube-system/${name}); pass --calico-manifest with Calico's flannel-migration calico.yaml`,
+        `Calico is not installed (no DaemonSet kube-system/${name}); pass --calico-manifest with ` +
+          `Calico's flannel-migration calico.yaml`,
       );
     }
     const mtu = Number(plan.settings.flannelMtu?.value ?? 1450);
@@ -775,7 +788,9 @@ export class MigrationEngine {
     this.emit({
       type: 'phase',
       phase: 'helper-image-check',
-      message: `checking that helper image ${image} has the host cleanup's commands (Job ${job.metadata!.namespace}/${job.metadata!.name} on ${first.name}, changes nothing)`,
+      message:
+        `checking that helper image ${image} has the host cleanup's commands (Job ` +
+        `${job.metadata!.namespace}/${job.metadata!.name} on ${first.name}, changes nothing)`,
     });
     try {
       await checkHelperImage(this.client, job, first.name, this.hostJobRun());
@@ -826,7 +841,8 @@ export class MigrationEngine {
       this.emit({
         type: 'info',
         message:
-          'every node runs Calico; run `flannel2calico migrate --finalize` to remove flannel (until then its DaemonSet is kept, so nodes can still be moved back)',
+          'every node runs Calico; run `flannel2calico migrate --finalize` to remove flannel (until ' +
+          'then its DaemonSet is kept, so nodes can still be moved back)',
       });
       return false;
     }
@@ -835,7 +851,8 @@ export class MigrationEngine {
       !(await this.ctx.ask({
         kind: 'finalize',
         message:
-          'Every node runs Calico. Finalize now: delete the flannel DaemonSet and the migration labels? (nodes can no longer be moved back to flannel afterwards)',
+          'Every node runs Calico. Finalize now: delete the flannel DaemonSet and the migration ' +
+          'labels? (nodes can no longer be moved back to flannel afterwards)',
       }))
     ) {
       return false;
@@ -885,7 +902,9 @@ export async function finalizeMigration(
     emit({
       type: 'phase',
       phase: 'finalize',
-      message: `waiting for DaemonSet ${flannel.namespace}/${flannel.name} and its pods to be gone (up to ${Math.round(wait.timeoutMs / 1000)} s)`,
+      message:
+        `waiting for DaemonSet ${flannel.namespace}/${flannel.name} and its pods to be gone (up ` +
+        `to ${Math.round(wait.timeoutMs / 1000)} s)`,
     });
     await waitForDaemonSetGone(client, flannel, wait.timeoutMs, wait.signal, (message) =>
       emit({ type: 'info', message }),

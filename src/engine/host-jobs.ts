@@ -86,7 +86,10 @@ async function lastJobPod(client: ClusterPort, job: KubeObject): Promise<KubeObj
   return own.filter((p) => p.status?.containerStatuses?.[0]?.state?.terminated).pop() ?? own.pop();
 }
 
-/** Runs a host script Job to its end; a failure is an error with the script's own lines and, for missing commands, the image to use. */
+/**
+ * Runs a host script Job to its end; a failure is an error with the script's own lines and, for missing commands, the
+ * image to use.
+ */
 export async function runHostScriptJob(
   client: ClusterPort,
   job: KubeObject,
@@ -101,10 +104,12 @@ export async function runHostScriptJob(
   const pod = hostPodOutcome(await lastJobPod(client, job));
   const said = pod.lines.length ? `: ${pod.lines.join('; ')}` : pod.reason ? ` (pod: ${pod.reason})` : '';
   const fix = pod.missingCommands.length
-    ? ` The helper image ${run.image} lacks ${pod.missingCommands.join(', ')}: rerun with --helper-image set to an image that has them, e.g. ${DEFAULT_HELPER_IMAGE}.`
+    ? ` The helper image ${run.image} lacks ${pod.missingCommands.join(', ')}: rerun with ` +
+      `--helper-image set to an image that has them, e.g. ${DEFAULT_HELPER_IMAGE}.`
     : '';
   throw new Error(
-    `${run.what} Job ${namespace}/${name} failed (${outcome.reason})${said}.${fix} The node stays cordoned; see kubectl -n ${namespace} logs job/${name}`,
+    `${run.what} Job ${namespace}/${name} failed (${outcome.reason})${said}.${fix} The node ` +
+      `stays cordoned; see kubectl -n ${namespace} logs job/${name}`,
   );
 }
 
@@ -170,6 +175,7 @@ export async function checkHelperImage(
   throw new Error(
     `helper image ${run.image} cannot run the ${run.what} on ${node}: ${what}. No node was drained. ` +
       `Rerun with --helper-image set to an image that has ${NEEDED}, ` +
-      `e.g. ${DEFAULT_HELPER_IMAGE} (the calico/node image of the Calico manifest); see kubectl -n ${namespace} logs job/${name}`,
+      `e.g. ${DEFAULT_HELPER_IMAGE} (the calico/node image of the Calico manifest); see kubectl ` +
+      `-n ${namespace} logs job/${name}`,
   );
 }

@@ -237,7 +237,9 @@ export async function probeNode(
     created.push(peerJob);
     uids.set(peerJob, (await client.ensure(peerJob)).object.metadata?.uid);
     wait(
-      `waiting for probes: ${peer ? `${peer} -> ${node} (${serverIps.join(', ')})` : 'no peer left; same-node check'}, DNS from ${node}`,
+      `waiting for probes: ` +
+        `${peer ? `${peer} -> ${node} (${serverIps.join(', ')})` : 'no peer left; same-node check'}, ` +
+        `DNS from ${node}`,
     );
     const jobs = [peerJob, dnsJob];
     const outcomes = await Promise.all(
@@ -257,7 +259,8 @@ export async function probeNode(
       const job = jobs[i];
       if (!outcome.succeeded)
         throw new Error(
-          `probe Job ${job.metadata!.namespace}/${job.metadata!.name} failed (${outcome.reason}); see kubectl -n ${job.metadata!.namespace} logs job/${job.metadata!.name}`,
+          `probe Job ${job.metadata!.namespace}/${job.metadata!.name} failed (${outcome.reason}); ` +
+            `see kubectl -n ${job.metadata!.namespace} logs job/${job.metadata!.name}`,
         );
     });
   } finally {

@@ -57,7 +57,9 @@ export function probeClientJob(opts: {
   const checks = [
     ...opts.httpTargets.map(
       (t) =>
-        `wget -q -T 5 -O /dev/null http://${t.includes(':') && !t.startsWith('[') ? `[${t}]` : t}:${PROBE_PORT}/ || { echo "cannot reach ${t}:${PROBE_PORT}"; exit 1; }`,
+        `wget -q -T 5 -O /dev/null ` +
+        `http://${t.includes(':') && !t.startsWith('[') ? `[${t}]` : t}:${PROBE_PORT}/ || { echo ` +
+        `"cannot reach ${t}:${PROBE_PORT}"; exit 1; }`,
     ),
     ...opts.dnsNames.map((n) => `nslookup ${n} >/dev/null || { echo "cannot resolve ${n}"; exit 1; }`),
     'echo all probes passed',

@@ -58,7 +58,9 @@ export function renderMarkdown(report: MigrationReport, svgFile?: string): strin
   if (!r) {
     lines.push('');
     lines.push(
-      'No migration is recorded in this cluster (no ConfigMap kube-system/flannel2calico-state): nothing has been changed by `flannel2calico migrate` yet.',
+      'No migration is recorded in this cluster (no ConfigMap ' +
+        'kube-system/flannel2calico-state): nothing has been changed by `flannel2calico migrate` ' +
+        'yet.',
     );
     lines.push('');
     return lines.join('\n');
@@ -67,11 +69,14 @@ export function renderMarkdown(report: MigrationReport, svgFile?: string): strin
   lines.push(`- Phase: **${r.phase}**; ${migrated} of ${report.nodes.length} node(s) run Calico`);
   lines.push(`- Started: ${clock(r.startedAt)} UTC; last change: ${clock(r.updatedAt)} UTC`);
   lines.push(
-    `- flannel DaemonSet: ${r.flannelDaemonSet.namespace}/${r.flannelDaemonSet.name}${r.phase === 'finalized' ? ' (deleted at finalize)' : ''}; Calico DaemonSet: kube-system/${r.calicoDaemonSet}`,
+    `- flannel DaemonSet: ` +
+      `${r.flannelDaemonSet.namespace}/${r.flannelDaemonSet.name}${r.phase === 'finalized' ? ' (deleted at finalize)' : ''}; ` +
+      `Calico DaemonSet: kube-system/${r.calicoDaemonSet}`,
   );
   lines.push(`- Plan state hash: \`${r.planHash.slice(0, 16)}\``);
   lines.push(
-    `- Sources: the cluster (migration record, node labels and annotations, ${report.nodes.reduce((n, x) => n + x.steps.filter((s) => s.source === 'event').length, 0)} step Events) and the audit log ${report.auditLog.found ? `\`${report.auditLog.file}\` (${report.auditLog.entries} entries from ${report.auditLog.runs.length} run(s))` : `(not found at \`${report.auditLog.file}\`)`}`,
+    `- Sources: the cluster (migration record, node labels and annotations, ${report.nodes.reduce((n, x) => n + x.steps.filter((s) => s.source === 'event').length, 0)} ` +
+      `step Events) and the audit log ${report.auditLog.found ? `\`${report.auditLog.file}\` (${report.auditLog.entries} entries from ${report.auditLog.runs.length} run(s))` : `(not found at \`${report.auditLog.file}\`)`}`,
   );
   lines.push('');
 
@@ -79,7 +84,8 @@ export function renderMarkdown(report: MigrationReport, svgFile?: string): strin
   lines.push('');
   for (const pool of report.calico.ipPools)
     lines.push(
-      `- Calico IPPool \`${pool.name}\`: ${pool.cidr ?? '?'}, blockSize ${pool.blockSize ?? '?'}, vxlanMode ${pool.vxlanMode ?? '?'}`,
+      `- Calico IPPool \`${pool.name}\`: ${pool.cidr ?? '?'}, blockSize ` +
+        `${pool.blockSize ?? '?'}, vxlanMode ${pool.vxlanMode ?? '?'}`,
     );
   if (report.changes.length) {
     lines.push('');
@@ -102,7 +108,8 @@ export function renderMarkdown(report: MigrationReport, svgFile?: string): strin
   }
   const shown = stepsShown(report);
   lines.push(
-    `| node | result | started (UTC) | ${shown.map((s) => STEP_TITLES[s].replace(/ \(.*\)$/, '')).join(' | ')} | total | pods evicted |`,
+    `| node | result | started (UTC) | ${shown.map((s) => STEP_TITLES[s].replace(/ \(.*\)$/, '')).join(' | ')} ` +
+      `| total | pods evicted |`,
   );
   lines.push(`|---|---|---|${shown.map(() => '---:').join('|')}|---:|---:|`);
   for (const n of report.nodes) {
@@ -111,7 +118,8 @@ export function renderMarkdown(report: MigrationReport, svgFile?: string): strin
       return step ? `${formatDuration(step.durationMs)}${step.source === 'event' ? '¹' : ''}` : '';
     });
     lines.push(
-      `| ${n.name} | ${nodeStatus(n)} | ${clock(n.startedAt)} | ${cells.join(' | ')} | ${formatDuration(n.durationMs)} | ${n.evictedPods.length} |`,
+      `| ${n.name} | ${nodeStatus(n)} | ${clock(n.startedAt)} | ${cells.join(' | ')} | ${formatDuration(n.durationMs)} ` +
+        `| ${n.evictedPods.length} |`,
     );
   }
   if (report.nodes.some((n) => n.steps.some((s) => s.source === 'event'))) {
@@ -153,7 +161,8 @@ export function renderMarkdown(report: MigrationReport, svgFile?: string): strin
   if (slowest.length) {
     lines.push('');
     lines.push(
-      `Slowest steps: ${slowest.map((x) => `${x.node} ${STEP_TITLES[x.s.step]} (${formatDuration(x.s.durationMs)})`).join('; ')}.`,
+      `Slowest steps: ` +
+        `${slowest.map((x) => `${x.node} ${STEP_TITLES[x.s.step]} (${formatDuration(x.s.durationMs)})`).join('; ')}.`,
     );
   }
   lines.push('');
@@ -189,7 +198,8 @@ export function renderTimelineSvg(report: MigrationReport): string {
   const x = (t: number) => labelWidth + ((t - t0) / span) * plotWidth;
   const out: string[] = [];
   out.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ` +
+      `${width} ${height}" font-family="sans-serif" font-size="12">`,
   );
   out.push(`<title>flannel2calico migration timeline, context ${escapeXml(report.cluster.context)}</title>`);
   out.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`);
@@ -198,7 +208,8 @@ export function renderTimelineSvg(report: MigrationReport): string {
     const px = x(t).toFixed(1);
     out.push(`<line x1="${px}" y1="${top - 6}" x2="${px}" y2="${top + rows.length * rowHeight}" stroke="#dddddd"/>`);
     out.push(
-      `<text x="${px}" y="${top - 10}" text-anchor="middle" fill="#555555">+${escapeXml(formatDuration(t - t0))}</text>`,
+      `<text x="${px}" y="${top - 10}" text-anchor="middle" ` +
+        `fill="#555555">+${escapeXml(formatDuration(t - t0))}</text>`,
     );
   }
   rows.forEach((n, i) => {
@@ -211,7 +222,9 @@ export function renderTimelineSvg(report: MigrationReport): string {
       const to = Date.parse(s.finishedAt);
       const w = Math.max(1.5, x(to) - x(from));
       out.push(
-        `<rect class="step" data-step="${s.step}" x="${x(from).toFixed(1)}" y="${y + 3}" width="${w.toFixed(1)}" height="${rowHeight - 6}" fill="${STEP_COLOURS[s.step]}"><title>${escapeXml(`${n.name}: ${STEP_TITLES[s.step]}, ${formatDuration(s.durationMs)} (finished ${clock(s.finishedAt)} UTC)`)}</title></rect>`,
+        `<rect class="step" data-step="${s.step}" x="${x(from).toFixed(1)}" y="${y + 3}" ` +
+          `width="${w.toFixed(1)}" height="${rowHeight - 6}" ` +
+          `fill="${STEP_COLOURS[s.step]}"><title>${escapeXml(`${n.name}: ${STEP_TITLES[s.step]}, ${formatDuration(s.durationMs)} (finished ${clock(s.finishedAt)} UTC)`)}</title></rect>`,
       );
     }
     out.push('</g>');
@@ -221,7 +234,9 @@ export function renderTimelineSvg(report: MigrationReport): string {
     const lx = labelWidth + (i % 4) * 180;
     const ly = legendTop + Math.floor(i / 4) * 18;
     out.push(
-      `<rect x="${lx}" y="${ly}" width="12" height="12" fill="${STEP_COLOURS[s]}"/><text x="${lx + 16}" y="${ly + 10}">${escapeXml(STEP_TITLES[s].replace(/ \(.*\)$/, ''))}</text>`,
+      `<rect x="${lx}" y="${ly}" width="12" height="12" fill="${STEP_COLOURS[s]}"/><text ` +
+        `x="${lx + 16}" ` +
+        `y="${ly + 10}">${escapeXml(STEP_TITLES[s].replace(/ \(.*\)$/, ''))}</text>`,
     );
   });
   out.push('</svg>');

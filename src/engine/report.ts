@@ -14,7 +14,10 @@ export interface StepRecord {
   startedAt?: string;
   finishedAt: string;
   durationMs?: number;
-  /** Of durationMs, the time spent waiting on the cluster (pods terminating, budgets, calico-node, Jobs); audit log only. */
+  /**
+   * Of durationMs, the time spent waiting on the cluster (pods terminating, budgets, calico-node, Jobs); audit log
+   * only.
+   */
   waitedMs?: number;
   /** Of durationMs, pauses before retries; audit log only. The rest is the tool's own work. */
   pausedMs?: number;
@@ -277,11 +280,13 @@ function warningsOf(
   if (!record) return warnings;
   if (!auditFound)
     warnings.push(
-      `no audit log at ${auditFile}: step times come from the cluster's Events (whole seconds) and "what changed" is incomplete; pass --log-file with the file the migration wrote`,
+      `no audit log at ${auditFile}: step times come from the cluster's Events (whole seconds) ` +
+        `and "what changed" is incomplete; pass --log-file with the file the migration wrote`,
     );
   else if (!audit.length)
     warnings.push(
-      `the audit log ${auditFile} has no entries for this migration (it was run from another workstation or with another --log-file): step times come from the cluster's Events`,
+      `the audit log ${auditFile} has no entries for this migration (it was run from another ` +
+        `workstation or with another --log-file): step times come from the cluster's Events`,
     );
   for (const e of audit.filter((a) => a.event === 'warning'))
     warnings.push(`${e.time.slice(0, 19)}Z ${e.node ? `${e.node}: ` : ''}${e.message}`);
@@ -289,7 +294,8 @@ function warningsOf(
     for (const f of n.failures) warnings.push(`${f.at.slice(0, 19)}Z ${n.name}: ${f.message}`);
     if (n.state?.error)
       warnings.push(
-        `${n.name} is stopped at "${STEP_TITLES[n.state.step]}": ${n.state.error} (rerun \`flannel2calico migrate\` to resume)`,
+        `${n.name} is stopped at "${STEP_TITLES[n.state.step]}": ${n.state.error} (rerun ` +
+          `\`flannel2calico migrate\` to resume)`,
       );
     if (n.cordoned && !n.state?.wasUnschedulable) warnings.push(`${n.name} is still cordoned`);
     if (n.revertedAt)
@@ -298,7 +304,8 @@ function warningsOf(
       warnings.push(`${n.name} is not migrated yet (network=${n.network})`);
     if ((n.network === 'calico' || n.network === 'removed') && !n.steps.length) {
       warnings.push(
-        `${n.name} runs Calico but the cluster has no step Events for it: Events expire (kube-apiserver --event-ttl, 1 h by default); keep the audit log for the record`,
+        `${n.name} runs Calico but the cluster has no step Events for it: Events expire ` +
+          `(kube-apiserver --event-ttl, 1 h by default); keep the audit log for the record`,
       );
     }
   }

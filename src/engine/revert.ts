@@ -132,7 +132,8 @@ export class RevertEngine {
     if (record?.phase === 'finalized') {
       throw new RevertRefusedError(
         "the migration was finalized: flannel's DaemonSet is gone, so nodes cannot be moved back to flannel",
-        'Reinstall flannel (or Canal) with its original manifest first; this tool only moves nodes between a live flannel and Calico.',
+        'Reinstall flannel (or Canal) with its original manifest first; this tool only moves ' +
+          'nodes between a live flannel and Calico.',
       );
     }
     const nodes = await this.client.list('v1', 'Node');
@@ -157,8 +158,10 @@ export class RevertEngine {
       }
     } else {
       throw new RevertRefusedError(
-        `the migration record ConfigMap ${STATE_NAMESPACE}/flannel2calico-state is missing, but ${touched.length} node(s) carry the migration label`,
-        'Run `flannel2calico migrate --dry-run=client` to see the state, or rerun `flannel2calico migrate` once to write the record.',
+        `the migration record ConfigMap ${STATE_NAMESPACE}/flannel2calico-state is missing, but ${touched.length} ` +
+          `node(s) carry the migration label`,
+        'Run `flannel2calico migrate --dry-run=client` to see the state, or rerun `flannel2calico ' +
+          'migrate` once to write the record.',
       );
     }
     const wanted =
@@ -185,7 +188,10 @@ export class RevertEngine {
   }
 
   private alreadyOnFlannel(): string {
-    return `Nothing to revert: ${('nodes' in this.opts.target ? this.opts.target.nodes : []).join(', ')} already run(s) flannel.`;
+    return (
+      `Nothing to revert: ${('nodes' in this.opts.target ? this.opts.target.nodes : []).join(', ')} ` +
+      `already run(s) flannel.`
+    );
   }
 
   async run(): Promise<RevertOutcome> {
@@ -204,7 +210,9 @@ export class RevertEngine {
     const reverted: string[] = [];
     try {
       if (this.all) {
-        const question = `Revert the whole migration: move ${checked.nodes.length} node(s) back to flannel, then remove Calico and every trace of the migration?`;
+        const question =
+          `Revert the whole migration: move ${checked.nodes.length} node(s) back to flannel, then ` +
+          `remove Calico and every trace of the migration?`;
         if (!(await this.ctx.ask({ kind: 'revert', message: question }))) return { status: 'declined', reverted };
         if (this.record!.phase !== 'reverting')
           await writeMigrationRecord(this.client, {
@@ -224,7 +232,9 @@ export class RevertEngine {
           index === 0 && !this.all
             ? {
                 kind: 'revert',
-                message: `Move ${batch.join(', ')} back to flannel now? Its pods are evicted and its network switches to flannel.`,
+                message:
+                  `Move ${batch.join(', ')} back to flannel now? Its pods are evicted and its network ` +
+                  `switches to flannel.`,
                 allowAll: true,
               }
             : {
@@ -356,7 +366,9 @@ export class RevertEngine {
     this.emit({
       type: 'phase',
       phase: 'helper-image-check',
-      message: `checking that helper image ${this.opts.helperImage} has the host revert's commands (Job ${job.metadata!.namespace}/${job.metadata!.name} on ${first}, changes nothing)`,
+      message:
+        `checking that helper image ${this.opts.helperImage} has the host revert's commands (Job ` +
+        `${job.metadata!.namespace}/${job.metadata!.name} on ${first}, changes nothing)`,
     });
     await checkHelperImage(this.client, job, first, this.hostJobRun());
     this.emit({ type: 'info', message: `helper image ${this.opts.helperImage} can run the host revert` });
@@ -433,7 +445,8 @@ export class RevertEngine {
         );
         if (onCalico.length) {
           wait(
-            `kept: ${onCalico.length} node(s) still run Calico and reach ${name}'s pods through its IPAM block and tunnel address`,
+            `kept: ${onCalico.length} node(s) still run Calico and reach ${name}'s pods through its ` +
+              `IPAM block and tunnel address`,
           );
           return;
         }
@@ -482,7 +495,8 @@ export class RevertEngine {
       this.emit({
         type: 'warning',
         message:
-          "the migration record has no snapshot of the cluster before the migration (written by an older version): Calico's install is left in place",
+          'the migration record has no snapshot of the cluster before the migration (written by an ' +
+          "older version): Calico's install is left in place",
       });
     const created = before?.createdByInstall ?? [];
     const createdCrds = created.filter((r) => r.kind === 'CustomResourceDefinition');
@@ -530,7 +544,8 @@ export class RevertEngine {
       if (kept.length)
         this.emit({
           type: 'warning',
-          message: `Calico's CustomResourceDefinitions are kept: ${kept.length} IPAM object(s) still hold pod addresses`,
+          message:
+            `Calico's CustomResourceDefinitions are kept: ${kept.length} IPAM object(s) still hold ` + `pod addresses`,
         });
       else {
         emit(`deleting Calico's ${createdCrds.length} CustomResourceDefinitions created by the install`);

@@ -77,7 +77,9 @@ export interface StatusDocument {
   eta: { remainingNodes: number; secondsPerNode: number; seconds: number; measuredNodes: number } | null;
   /** The next thing to do for the run as a whole. */
   next: string | null;
-  /** Grouped by condition, interesting first (failed, in progress, stopped, pending, reverted, migrated), then by name. */
+  /**
+   * Grouped by condition, interesting first (failed, in progress, stopped, pending, reverted, migrated), then by name.
+   */
   nodes: NodeStatus[];
 }
 

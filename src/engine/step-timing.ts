@@ -11,7 +11,10 @@ export interface StepTime {
   pausedMs: number;
 }
 
-/** Accrues wall time to "waiting" while any wait runs, else to "pausing" while any pause runs; concurrent waits count once. */
+/**
+ * Accrues wall time to "waiting" while any wait runs, else to "pausing" while any pause runs; concurrent waits count
+ * once.
+ */
 export class StepClock implements StepTime {
   waitedMs = 0;
   pausedMs = 0;

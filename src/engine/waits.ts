@@ -201,7 +201,8 @@ export async function waitForDaemonSetGone(
         if (left > 0 && Date.now() - told >= 5000) {
           told = Date.now();
           onProgress(
-            `waiting for ${left} pod(s) of DaemonSet ${ds.namespace}/${ds.name} to terminate (${Math.round((deadline - Date.now()) / 1000)} s left)`,
+            `waiting for ${left} pod(s) of DaemonSet ${ds.namespace}/${ds.name} to terminate (${Math.round((deadline - Date.now()) / 1000)} ` +
+              `s left)`,
           );
         }
       },

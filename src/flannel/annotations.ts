@@ -173,7 +173,8 @@ export function readNodeInfo(
       add(
         'public-ip-stale',
         'warn',
-        `${name}: flannel's public-ip ${ip} is not among the node's addresses (${addresses.join(', ')}); the annotation may be stale or flannel uses another interface`,
+        `${name}: flannel's public-ip ${ip} is not among the node's addresses ` +
+          `(${addresses.join(', ')}); the annotation may be stale or flannel uses another interface`,
       );
     }
   }
@@ -182,7 +183,8 @@ export function readNodeInfo(
     add(
       'ipv6-annotations-missing',
       'fail',
-      `${name} lacks ${backendV6Data === undefined ? keys.backendV6Data : keys.publicIpv6} although flannel runs IPv6 (EnableIPv6): flanneld has not set up IPv6 on it`,
+      `${name} lacks ${backendV6Data === undefined ? keys.backendV6Data : keys.publicIpv6} ` +
+        `although flannel runs IPv6 (EnableIPv6): flanneld has not set up IPv6 on it`,
     );
   }
   if (!v6Cidr && !ipv6Enabled && backendV6Data !== undefined) {

@@ -61,8 +61,12 @@ export function installationCheck(outcome: InstallationOutcome): InstallationVer
           id,
           title,
           level: 'fail',
-          message: `${outcome.candidates.length} DaemonSets look like flannel: ${names.join(', ')}; it is not safe to guess which one networks the pods`,
-          fix: `Name the one to migrate: --flannel-daemonset ${outcome.candidates[0].namespace}/${outcome.candidates[0].name} (or FLANNEL_DAEMONSET_NAME=NAMESPACE/NAME).`,
+          message:
+            `${outcome.candidates.length} DaemonSets look like flannel: ${names.join(', ')}; it is ` +
+            `not safe to guess which one networks the pods`,
+          fix:
+            `Name the one to migrate: --flannel-daemonset ${outcome.candidates[0].namespace}/${outcome.candidates[0].name} ` +
+            `(or FLANNEL_DAEMONSET_NAME=NAMESPACE/NAME).`,
         },
       };
     }
@@ -75,7 +79,9 @@ export function installationCheck(outcome: InstallationOutcome): InstallationVer
           title,
           level: 'fail',
           message: outcome.message,
-          fix: 'Check the name with `kubectl get daemonsets -A`, then pass --flannel-daemonset NAMESPACE/NAME; leave it out to let detect find flannel by itself.',
+          fix:
+            'Check the name with `kubectl get daemonsets -A`, then pass --flannel-daemonset ' +
+            'NAMESPACE/NAME; leave it out to let detect find flannel by itself.',
         },
       };
     case 'not-flannel':
@@ -87,7 +93,9 @@ export function installationCheck(outcome: InstallationOutcome): InstallationVer
           title,
           level: 'fail',
           message: outcome.message,
-          fix: 'Name the DaemonSet whose pods run flanneld (kubectl get daemonsets -A -o wide), or leave --flannel-daemonset out to let detect find it.',
+          fix:
+            'Name the DaemonSet whose pods run flanneld (kubectl get daemonsets -A -o wide), or leave ' +
+            '--flannel-daemonset out to let detect find it.',
         },
       };
     case 'absent':
@@ -109,7 +117,9 @@ function absentVerdict(o: Extract<InstallationOutcome, { kind: 'absent' }>): Ins
         title,
         level: 'fail',
         message: `cannot look for flannel: ${o.unreadable}`,
-        fix: 'Run detect with a kubeconfig that may list DaemonSets in all namespaces (or at least kube-flannel and kube-system); the rbac check lists everything the migration needs.',
+        fix:
+          'Run detect with a kubeconfig that may list DaemonSets in all namespaces (or at least ' +
+          'kube-flannel and kube-system); the rbac check lists everything the migration needs.',
       },
     };
   }
@@ -121,8 +131,13 @@ function absentVerdict(o: Extract<InstallationOutcome, { kind: 'absent' }>): Ins
         id,
         title,
         level: 'fail',
-        message: `no flannel DaemonSet exists and ${distro ?? 'k3s'} was started with --flannel-backend=none; the flannel annotations on ${list(o.annotatedNodes)} are leftovers of an earlier flannel (k3s-io/k3s#3932), not a running flannel`,
-        fix: 'There is no flannel to migrate. Remove the stale annotations (kubectl annotate node NAME flannel.alpha.coreos.com/backend-data- …) so other tools are not misled.',
+        message:
+          `no flannel DaemonSet exists and ${distro ?? 'k3s'} was started with ` +
+          `--flannel-backend=none; the flannel annotations on ${list(o.annotatedNodes)} are ` +
+          `leftovers of an earlier flannel (k3s-io/k3s#3932), not a running flannel`,
+        fix:
+          'There is no flannel to migrate. Remove the stale annotations (kubectl annotate node NAME ' +
+          'flannel.alpha.coreos.com/backend-data- …) so other tools are not misled.',
       },
     };
   }
@@ -135,8 +150,17 @@ function absentVerdict(o: Extract<InstallationOutcome, { kind: 'absent' }>): Ins
         id,
         title,
         level: 'fail',
-        message: `flannel is embedded in ${distro}: the nodes carry ${distro === 'k3s' ? 'k3s.io/*' : 'rke2.io/*'} labels or annotations${annotated ? ` and ${annotated} of them flannel annotations` : ''}, but no flannel DaemonSet exists. Embedded flannel runs inside the ${distro} agent process, so it cannot be stopped node by node through the Kubernetes API, which a live migration needs; this is not supported`,
-        fix: `Migrate ${distro} by configuration instead: set \`flannel-backend: none\` and \`disable-network-policy: true\` in ${config} on every server, restart ${distro} on every node, then install Calico (plan it as a maintenance window).`,
+        message:
+          `flannel is embedded in ${distro}: the nodes carry ${distro === 'k3s' ? 'k3s.io/*' : 'rke2.io/*'} ` +
+          `labels or ` +
+          `annotations${annotated ? ` and ${annotated} of them flannel annotations` : ''}, but no ` +
+          `flannel DaemonSet exists. Embedded flannel runs inside the ${distro} agent process, so ` +
+          `it cannot be stopped node by node through the Kubernetes API, which a live migration ` +
+          `needs; this is not supported`,
+        fix:
+          `Migrate ${distro} by configuration instead: set \`flannel-backend: none\` and ` +
+          `\`disable-network-policy: true\` in ${config} on every server, restart ${distro} on ` +
+          `every node, then install Calico (plan it as a maintenance window).`,
       },
     };
   }
@@ -148,8 +172,15 @@ function absentVerdict(o: Extract<InstallationOutcome, { kind: 'absent' }>): Ins
         id,
         title,
         level: 'fail',
-        message: `${annotated} node(s) carry flannel annotations (${list(o.annotatedNodes)}) but no DaemonSet runs flanneld: flannel runs outside Kubernetes (a host service, or embedded in the distribution), so it cannot be stopped node by node through the Kubernetes API; this is not supported`,
-        fix: 'If flannel does run as a DaemonSet that detect did not recognise, name it with --flannel-daemonset NAMESPACE/NAME. Otherwise stop flannel on the hosts and install Calico in a maintenance window.',
+        message:
+          `${annotated} node(s) carry flannel annotations (${list(o.annotatedNodes)}) but no ` +
+          `DaemonSet runs flanneld: flannel runs outside Kubernetes (a host service, or embedded in ` +
+          `the distribution), so it cannot be stopped node by node through the Kubernetes API; this ` +
+          `is not supported`,
+        fix:
+          'If flannel does run as a DaemonSet that detect did not recognise, name it with ' +
+          '--flannel-daemonset NAMESPACE/NAME. Otherwise stop flannel on the hosts and install ' +
+          'Calico in a maintenance window.',
       },
     };
   }
@@ -162,7 +193,10 @@ function absentVerdict(o: Extract<InstallationOutcome, { kind: 'absent' }>): Ins
       level: 'fail',
       message:
         'no flannel or Canal found: no DaemonSet in the cluster runs flanneld, and no node carries flannel annotations',
-      fix: 'Check that --kubeconfig/--context point at the flannel cluster. If flannel runs under an image or command detect does not recognise, name its DaemonSet with --flannel-daemonset NAMESPACE/NAME.',
+      fix:
+        'Check that --kubeconfig/--context point at the flannel cluster. If flannel runs under an ' +
+        'image or command detect does not recognise, name its DaemonSet with --flannel-daemonset ' +
+        'NAMESPACE/NAME.',
     },
   };
 }
@@ -177,7 +211,9 @@ export function netConfCheck(o: { configMapRef?: string; error?: string }): Chec
       ...base,
       level: 'fail',
       message: o.error,
-      fix: "Make net-conf.json in flannel's ConfigMap valid JSON with Network and Backend (see the flannel manifest), or pass every setting as a flag.",
+      fix:
+        "Make net-conf.json in flannel's ConfigMap valid JSON with Network and Backend (see the " +
+        'flannel manifest), or pass every setting as a flag.',
     };
   }
   return { ...base, level: 'pass', message: `read ${o.configMapRef}` };
@@ -185,25 +221,34 @@ export function netConfCheck(o: { configMapRef?: string; error?: string }): Chec
 
 const BACKEND_REASONS: Record<string, string> = {
   'host-gw':
-    'host-gw routes pod traffic over the underlay without any encapsulation, so nodes already on Calico VXLAN and nodes still on flannel could not reach each other during the migration',
-  udp: "the udp backend encapsulates in flanneld's own user-space format, which Calico cannot speak, so migrated and unmigrated nodes could not reach each other",
+    'host-gw routes pod traffic over the underlay without any encapsulation, so nodes already ' +
+    'on Calico VXLAN and nodes still on flannel could not reach each other during the ' +
+    'migration',
+  udp:
+    "the udp backend encapsulates in flanneld's own user-space format, which Calico cannot " +
+    'speak, so migrated and unmigrated nodes could not reach each other',
   wireguard:
-    "the wireguard backend tunnels (and encrypts) pod traffic in WireGuard, which Calico's VXLAN cannot join; migrating would also silently drop the encryption",
+    "the wireguard backend tunnels (and encrypts) pod traffic in WireGuard, which Calico's " +
+    'VXLAN cannot join; migrating would also silently drop the encryption',
   ipsec:
-    "the ipsec backend tunnels (and encrypts) pod traffic in IPsec, which Calico's VXLAN cannot join; migrating would also silently drop the encryption",
+    "the ipsec backend tunnels (and encrypts) pod traffic in IPsec, which Calico's VXLAN " +
+    'cannot join; migrating would also silently drop the encryption',
   ipip: "the ipip backend uses IP-in-IP tunnels that Calico's VXLAN datapath cannot share with flannel",
   alloc:
-    'the alloc backend only hands out subnets and leaves the pod network to something else, so there is no flannel datapath for Calico to take over',
+    'the alloc backend only hands out subnets and leaves the pod network to something else, ' +
+    'so there is no flannel datapath for Calico to take over',
   extension: 'the extension backend runs custom commands, so the datapath is unknown',
   'aws-vpc':
-    "the aws-vpc backend programs VPC route tables rather than an overlay, which Calico's VXLAN cannot share with flannel",
+    "the aws-vpc backend programs VPC route tables rather than an overlay, which Calico's " +
+    'VXLAN cannot share with flannel',
   gce: "the gce backend programs cloud routes rather than an overlay, which Calico's VXLAN cannot share with flannel",
   'ali-vpc':
     "the ali-vpc backend programs VPC routes rather than an overlay, which Calico's VXLAN cannot share with flannel",
   alivpc:
     "the ali-vpc backend programs VPC routes rather than an overlay, which Calico's VXLAN cannot share with flannel",
   'tencent-vpc':
-    "the tencent-vpc backend programs VPC routes rather than an overlay, which Calico's VXLAN cannot share with flannel",
+    "the tencent-vpc backend programs VPC routes rather than an overlay, which Calico's VXLAN " +
+    'cannot share with flannel',
 };
 
 /** The backend must be VXLAN, in net-conf.json and on every node. */
@@ -211,7 +256,8 @@ export function vxlanCheck(netConf: NetConf | undefined, nodeFindings: NodeFindi
   const base = { id: 'vxlan-backend', title: 'flannel uses the VXLAN backend' };
   const type = netConf?.backend.type ?? (nodeTypes.length ? nodeTypes[0] : undefined);
   const fix =
-    'Switch flannel to the VXLAN backend first (net-conf.json "Backend": {"Type": "vxlan"}, then restart flannel on every node), or install Calico fresh instead of migrating live.';
+    'Switch flannel to the VXLAN backend first (net-conf.json "Backend": {"Type": "vxlan"}, ' +
+    'then restart flannel on every node), or install Calico fresh instead of migrating live.';
   if (type === undefined)
     return {
       ...base,
@@ -226,7 +272,8 @@ export function vxlanCheck(netConf: NetConf | undefined, nodeFindings: NodeFindi
       : '';
     const reason =
       BACKEND_REASONS[type] ??
-      `the ${type} backend is not VXLAN, and only a VXLAN flannel can share its overlay with Calico while nodes move one by one`;
+      `the ${type} backend is not VXLAN, and only a VXLAN flannel can share its overlay with ` +
+        `Calico while nodes move one by one`;
     return { ...base, level: 'fail', message: `backend is ${type}${defaulted}: ${reason}`, fix };
   }
   const offNodes = nodeFindings.filter((f) => f.code === 'backend-type');
@@ -248,7 +295,9 @@ export function directRoutingCheck(netConf: NetConf | undefined): Check {
       ...base,
       level: 'fail',
       message:
-        'Backend.DirectRouting is true: flannel sends traffic between nodes on the same subnet unencapsulated, as host-gw does, but Calico sends it in VXLAN, so migrated and unmigrated neighbours would not understand each other',
+        'Backend.DirectRouting is true: flannel sends traffic between nodes on the same subnet ' +
+        'unencapsulated, as host-gw does, but Calico sends it in VXLAN, so migrated and ' +
+        'unmigrated neighbours would not understand each other',
       fix: 'Set "DirectRouting": false in net-conf.json, restart flannel on every node, then run detect again.',
     };
   }
@@ -265,7 +314,8 @@ export function subnetManagerCheck(flanneld: FlanneldConfig | undefined, nodes: 
   const base = { id: 'kube-subnet-manager', title: 'flannel uses the Kubernetes subnet manager' };
   const annotated = nodes.filter((n) => n.kubeSubnetManager).length;
   const fix =
-    'Reinstall flannel with --kube-subnet-mgr (the upstream kube-flannel.yml does this); a flannel that keeps its subnets in etcd cannot be migrated by this tool.';
+    'Reinstall flannel with --kube-subnet-mgr (the upstream kube-flannel.yml does this); a ' +
+    'flannel that keeps its subnets in etcd cannot be migrated by this tool.';
   if (flanneld?.kubeSubnetMgr?.value)
     return {
       ...base,
@@ -287,14 +337,17 @@ export function subnetManagerCheck(flanneld: FlanneldConfig | undefined, nodes: 
     return {
       ...base,
       level: 'pass',
-      message: `every node carries kube-subnet-manager: "true" (the DaemonSet's command line does not show --kube-subnet-mgr)`,
+      message:
+        `every node carries kube-subnet-manager: "true" (the DaemonSet's command line does not ` +
+        `show --kube-subnet-mgr)`,
     };
   }
   return {
     ...base,
     level: 'fail',
     message:
-      'flanneld runs without --kube-subnet-mgr and the nodes do not carry kube-subnet-manager annotations: flannel keeps its subnets in etcd',
+      'flanneld runs without --kube-subnet-mgr and the nodes do not carry kube-subnet-manager ' +
+      'annotations: flannel keeps its subnets in etcd',
     fix,
   };
 }
@@ -311,16 +364,27 @@ export function managedDaemonSetCheck(
     return {
       ...base,
       level: 'fail',
-      message: `DaemonSet ${ref} carries ${ADDON_MANAGER_LABEL}=${mode}: the addon manager would undo the nodeSelector the migration sets and re-create flannel after it is deleted`,
-      fix: `Take flannel out of the addon manager (remove its manifest from the addons directory, usually /etc/kubernetes/addons, and \`kubectl label ds -n ${ref.split('/')[0]} ${ref.split('/')[1]} ${ADDON_MANAGER_LABEL}-\`), then run detect again.`,
+      message:
+        `DaemonSet ${ref} carries ${ADDON_MANAGER_LABEL}=${mode}: the addon manager would undo ` +
+        `the nodeSelector the migration sets and re-create flannel after it is deleted`,
+      fix:
+        `Take flannel out of the addon manager (remove its manifest from the addons directory, ` +
+        `usually /etc/kubernetes/addons, and \`kubectl label ds -n ${ref.split('/')[0]} ${ref.split('/')[1]} ` +
+        `${ADDON_MANAGER_LABEL}-\`), then run detect again.`,
     };
   }
   if (managedBy && /helm/i.test(managedBy)) {
     return {
       ...base,
       level: 'warn',
-      message: `DaemonSet ${ref} is managed by ${managedBy}: the migration patches and finally deletes it, which the release will not know about; an upgrade of the release would bring flannel back`,
-      fix: 'After the migration, uninstall the release (helm uninstall; on RKE2 set `cni` in /etc/rancher/rke2/config.yaml away from canal) and do not upgrade it during the migration.',
+      message:
+        `DaemonSet ${ref} is managed by ${managedBy}: the migration patches and finally deletes ` +
+        `it, which the release will not know about; an upgrade of the release would bring flannel ` +
+        `back`,
+      fix:
+        'After the migration, uninstall the release (helm uninstall; on RKE2 set `cni` in ' +
+        '/etc/rancher/rke2/config.yaml away from canal) and do not upgrade it during the ' +
+        'migration.',
     };
   }
   return {
@@ -350,7 +414,9 @@ export function versionCheck(
         message: image
           ? `cannot tell the version from image ${image}${tag ? ` (tag "${tag}")` : ' (no tag)'}`
           : `no ${what} image found`,
-        fix: `Make sure ${what} is ${formatVersion(minimum)} or newer; run detect again after pinning the image to a version tag to have it checked.`,
+        fix:
+          `Make sure ${what} is ${formatVersion(minimum)} or newer; run detect again after pinning ` +
+          `the image to a version tag to have it checked.`,
       },
     };
   }
@@ -408,7 +474,10 @@ export function nodeChecks(o: {
           title: 'every node has a podCIDR',
           level: 'fail',
           message: noCidr.map((f) => f.message).join('; '),
-          fix: "Give every node a podCIDR: kube-controller-manager with --allocate-node-cidrs and --cluster-cidr inside flannel's Network (flannel's kube subnet manager needs them as well).",
+          fix:
+            'Give every node a podCIDR: kube-controller-manager with --allocate-node-cidrs and ' +
+            "--cluster-cidr inside flannel's Network (flannel's kube subnet manager needs them as " +
+            'well).',
         }
       : {
           id: 'node-podcidrs',
@@ -427,7 +496,10 @@ export function nodeChecks(o: {
           title: "every node carries flannel's annotations",
           level: 'fail',
           message: unannotated.map((f) => f.message).join('; '),
-          fix: `Make sure flannel's pod runs and is Ready on these nodes (${pods}); flanneld writes the annotations when it starts. The migration needs each node's VtepMAC and public IP from them.`,
+          fix:
+            `Make sure flannel's pod runs and is Ready on these nodes (${pods}); flanneld writes the ` +
+            `annotations when it starts. The migration needs each node's VtepMAC and public IP from ` +
+            `them.`,
         }
       : {
           id: 'node-annotations',
@@ -444,7 +516,10 @@ export function nodeChecks(o: {
           title: "node podCIDRs lie inside flannel's network",
           level: 'fail',
           message: o.podCidrsOutsideNetwork.join('; '),
-          fix: "Make flannel's Network contain every podCIDR (fix net-conf.json or pass --flannel-network); kube-controller-manager's --cluster-cidr must lie inside it. Calico's IP pool is built from the Network.",
+          fix:
+            "Make flannel's Network contain every podCIDR (fix net-conf.json or pass " +
+            "--flannel-network); kube-controller-manager's --cluster-cidr must lie inside it. " +
+            "Calico's IP pool is built from the Network.",
         }
       : {
           id: 'podcidrs-in-network',
@@ -462,7 +537,10 @@ export function nodeChecks(o: {
           title: "flannel's annotations match the nodes",
           level: 'warn',
           message: stale.map((f) => f.message).join('; '),
-          fix: 'If an annotation is stale, delete the flannel pod on that node so flanneld rewrites it; if flannel deliberately uses another interface (--iface, public-ip-overwrite), this is expected and the migration keeps using that address.',
+          fix:
+            'If an annotation is stale, delete the flannel pod on that node so flanneld rewrites it; ' +
+            'if flannel deliberately uses another interface (--iface, public-ip-overwrite), this is ' +
+            'expected and the migration keeps using that address.',
         }
       : {
           id: 'annotations-consistent',
@@ -485,7 +563,10 @@ export function mtuCheck(settings: MigrationSettings, assumed: boolean): Check {
       ...base,
       level: 'warn',
       message: `MTU ${mtu.value} is assumed, not read: ${(mtu.from ?? '').replace(/^assumed: /, '')}`.trim(),
-      fix: `Check flannel's MTU on a node (\`ip link show flannel.${settings.flannelVni.value}\` or /run/flannel/subnet.env) and pass it with --flannel-mtu or FLANNEL_MTU; a wrong MTU drops large packets between migrated and unmigrated nodes.`,
+      fix:
+        `Check flannel's MTU on a node (\`ip link show flannel.${settings.flannelVni.value}\` or ` +
+        `/run/flannel/subnet.env) and pass it with --flannel-mtu or FLANNEL_MTU; a wrong MTU ` +
+        `drops large packets between migrated and unmigrated nodes.`,
     };
   }
   return { ...base, level: 'pass', message: `MTU ${mtu.value} (${mtu.source}${mtu.from ? `: ${mtu.from}` : ''})` };
@@ -499,7 +580,9 @@ export function conflictsCheck(conflicts: string[]): Check {
     ...base,
     level: 'warn',
     message: `${conflicts.length} disagreement(s) between sources: ${conflicts.join('; ')}`,
-    fix: 'Decide which value is right and pass it explicitly (each setting has a flag and an environment variable, e.g. --flannel-vni / FLANNEL_VNI).',
+    fix:
+      'Decide which value is right and pass it explicitly (each setting has a flag and an ' +
+      'environment variable, e.g. --flannel-vni / FLANNEL_VNI).',
   };
 }
 
@@ -595,7 +678,9 @@ export function rbacCheck(results: AccessResult[] | { error: string }): Check {
       ...base,
       level: 'warn',
       message: `could not check permissions: ${results.error}`,
-      fix: 'Make sure you may create selfsubjectaccessreviews (every authenticated user normally may), then run detect again.',
+      fix:
+        'Make sure you may create selfsubjectaccessreviews (every authenticated user normally ' +
+        'may), then run detect again.',
     };
   }
   const missing = missingPermissions(results);
@@ -604,6 +689,8 @@ export function rbacCheck(results: AccessResult[] | { error: string }): Check {
     ...base,
     level: 'fail',
     message: `missing ${results.filter((r) => !r.allowed).length} of ${results.length} permissions: ${missing.join('; ')}`,
-    fix: 'Bind a ClusterRole with these verbs to your user (docs/detect.md lists them as a ready-made ClusterRole), or run with a cluster-admin kubeconfig.',
+    fix:
+      'Bind a ClusterRole with these verbs to your user (docs/detect.md lists them as a ' +
+      'ready-made ClusterRole), or run with a cluster-admin kubeconfig.',
   };
 }

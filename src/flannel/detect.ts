@@ -268,7 +268,8 @@ async function readFlannelConfig(client: ClusterClient, ds: V1DaemonSet): Promis
   }
   out.netConfError = problems.length
     ? problems.join('; ')
-    : `no ConfigMap of DaemonSet ${dsRef(ds)} holds net-conf.json (looked for ${flanneld.netConfigPath} in ${sources.map((s) => s.configMap).join(', ') || 'no ConfigMap volumes'})`;
+    : `no ConfigMap of DaemonSet ${dsRef(ds)} holds net-conf.json (looked for ${flanneld.netConfigPath} ` +
+      `in ${sources.map((s) => s.configMap).join(', ') || 'no ConfigMap volumes'})`;
   return out;
 }
 
@@ -301,7 +302,10 @@ export async function detect(
   if (elsewhere.length > 0) {
     selection = {
       kind: 'not-found',
-      message: `no flannel DaemonSet in namespace ${onlyNamespace} (from ${overrides.flannelDaemonSetNamespace?.source === 'env' ? 'FLANNEL_DAEMONSET_NAMESPACE' : '--flannel-namespace'}); flannel DaemonSets elsewhere: ${elsewhere.map((c) => `${c.namespace}/${c.name}`).join(', ')}`,
+      message:
+        `no flannel DaemonSet in namespace ${onlyNamespace} (from ` +
+        `${overrides.flannelDaemonSetNamespace?.source === 'env' ? 'FLANNEL_DAEMONSET_NAMESPACE' : '--flannel-namespace'}); ` +
+        `flannel DaemonSets elsewhere: ${elsewhere.map((c) => `${c.namespace}/${c.name}`).join(', ')}`,
     };
   }
   let outcome: InstallationOutcome;

@@ -187,7 +187,8 @@ export function selectDaemonSet(daemonSets: V1DaemonSet[], request?: DaemonSetRe
       ...active[0],
       evidence: [
         ...active[0].evidence,
-        `the only flannel DaemonSet with nodes to run on (${idle.map((c) => `${c.namespace}/${c.name}`).join(', ')} schedule no pods)`,
+        `the only flannel DaemonSet with nodes to run on (${idle.map((c) => `${c.namespace}/${c.name}`).join(', ')} ` +
+          `schedule no pods)`,
       ],
     };
     return { kind: 'found', daemonSet: daemonSetOf(active[0]), candidate };

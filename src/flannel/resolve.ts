@@ -121,13 +121,16 @@ export function resolveAnnotationPrefix(
     fromNodes = {
       value: prefixesOnNodes[0],
       source: 'node-annotations',
-      from: `the nodes' annotations ${prefixesOnNodes[0]}/backend-type (the DaemonSet sets no --kube-annotation-prefix)`,
+      from:
+        `the nodes' annotations ${prefixesOnNodes[0]}/backend-type (the DaemonSet sets no ` +
+        `--kube-annotation-prefix)`,
     };
   }
   const normalise = (p: unknown) => String(p).replace(/[/-]$/, '');
   if (prefixesOnNodes.length > 0 && !prefixesOnNodes.some((p) => normalise(p) === normalise(expected)) && fromArgs) {
     conflicts.push(
-      `flanneld's --kube-annotation-prefix is ${expected}, but the nodes carry flannel annotations under ${prefixesOnNodes.join(', ')}`,
+      `flanneld's --kube-annotation-prefix is ${expected}, but the nodes carry flannel ` +
+        `annotations under ${prefixesOnNodes.join(', ')}`,
     );
   }
   if (prefixesOnNodes.length > 1)
@@ -135,7 +138,10 @@ export function resolveAnnotationPrefix(
   return { setting: pick('flannelAnnotationPrefix', overrides, [fromArgs, fromNodes]), conflicts };
 }
 
-/** Resolves every migration setting (FLANNEL_NETWORK … CNI_CONFIG_DIR) from what was detected, and lists where sources disagree. Pure. */
+/**
+ * Resolves every migration setting (FLANNEL_NETWORK … CNI_CONFIG_DIR) from what was detected, and lists where sources
+ * disagree. Pure.
+ */
 export function resolveSettings(
   src: DetectedSources,
   overrides: SettingOverrides,
@@ -161,7 +167,8 @@ export function resolveSettings(
     : undefined;
   if (ncNetwork && envNetwork && ncNetwork.value !== envNetwork.value) {
     conflicts.push(
-      `net-conf.json Network is ${ncNetwork.value} but subnet.env FLANNEL_NETWORK is ${envNetwork.value} (flanneld has not been restarted since the ConfigMap changed?)`,
+      `net-conf.json Network is ${ncNetwork.value} but subnet.env FLANNEL_NETWORK is ${envNetwork.value} ` +
+        `(flanneld has not been restarted since the ConfigMap changed?)`,
     );
   }
   if (nc && nc.networks.length > 1 && !nc.network)
@@ -190,14 +197,16 @@ export function resolveSettings(
       const network = family === 4 ? flannelNetwork.value : family === 6 ? flannelIpv6Network.value : null;
       if (typeof network === 'string' && !cidrContainsLoose(network, cidr)) {
         podCidrsOutsideNetwork.push(
-          `node ${node.name} podCIDR ${cidr} is outside flannel's ${family === 4 ? 'Network' : 'IPv6Network'} ${network}`,
+          `node ${node.name} podCIDR ${cidr} is outside flannel's ${family === 4 ? 'Network' : 'IPv6Network'} ` +
+            `${network}`,
         );
       }
     }
   }
   conflicts.push(...podCidrsOutsideNetwork);
 
-  // Subnet lengths: what the nodes actually got wins; net-conf's SubnetLen is only used by flannel without kube-subnet-mgr.
+  // Subnet lengths: what the nodes actually got wins; net-conf's SubnetLen is only used by flannel without
+  // kube-subnet-mgr.
   const subnetLen = (family: 4 | 6): Candidate | undefined => {
     const key = family === 4 ? 'SubnetLen' : 'IPv6SubnetLen';
     const prefixes: Array<{ node: string; prefix: number }> = [];
@@ -268,7 +277,9 @@ export function resolveSettings(
       : {
           value: ASSUMED_UNDERLAY_MTU - VXLAN_OVERHEAD_V4,
           source: 'default' as const,
-          from: `assumed: a ${ASSUMED_UNDERLAY_MTU}-byte underlay minus ${VXLAN_OVERHEAD_V4} bytes of VXLAN overhead${src.subnetEnvMissing ? ` (${src.subnetEnvMissing})` : ''}`,
+          from:
+            `assumed: a ${ASSUMED_UNDERLAY_MTU}-byte underlay minus ${VXLAN_OVERHEAD_V4} bytes of ` +
+            `VXLAN overhead${src.subnetEnvMissing ? ` (${src.subnetEnvMissing})` : ''}`,
         };
 
   // IP masquerade
@@ -302,7 +313,8 @@ export function resolveSettings(
     const differing = nodeVnis.filter((n) => n.vni !== ncVni.value);
     if (differing.length > 0)
       conflicts.push(
-        `net-conf.json Backend.VNI is ${ncVni.value} but backend-data on ${nodeList(differing.map((n) => n.node))} says VNI ${[...new Set(differing.map((n) => n.vni))].join(', ')}`,
+        `net-conf.json Backend.VNI is ${ncVni.value} but backend-data on ${nodeList(differing.map((n) => n.node))} ` +
+          `says VNI ${[...new Set(differing.map((n) => n.vni))].join(', ')}`,
       );
   }
   const nodeVni: Candidate | undefined = agreedVni

@@ -178,7 +178,10 @@ export const SETTING_DEFINITIONS: readonly SettingDefinition[] = [
   },
 ];
 
-/** The name of Calico's DaemonSet in `settings` (a plan's, a detection's or the operator's overrides), else the default. */
+/**
+ * The name of Calico's DaemonSet in `settings` (a plan's, a detection's or the operator's overrides), else the
+ * default.
+ */
 export function calicoDaemonSetName(settings: { calicoDaemonSetName?: { value: unknown } }): string {
   return String(settings.calicoDaemonSetName?.value ?? DEFAULT_CALICO_DAEMONSET);
 }
@@ -272,7 +275,8 @@ function splitDaemonSetRef(overrides: SettingOverrides): SettingOverrides {
       const namespace = overrides.flannelDaemonSetNamespace;
       if (namespace && namespace.value !== ref.namespace && namespace.source === name.source) {
         throw new SettingError(
-          `${origin} names namespace ${ref.namespace}, but ${namespace.source === 'flag' ? '--flannel-namespace' : 'FLANNEL_DAEMONSET_NAMESPACE'} says ${namespace.value}`,
+          `${origin} names namespace ${ref.namespace}, but ${namespace.source === 'flag' ? '--flannel-namespace' : 'FLANNEL_DAEMONSET_NAMESPACE'} ` +
+            `says ${namespace.value}`,
         );
       }
       if (!namespace || namespace.source === 'env' || namespace.value === ref.namespace)

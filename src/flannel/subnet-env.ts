@@ -1,6 +1,9 @@
 import { parseCidrOrUndefined } from '../net/cidr.js';
 
-/** /run/flannel/subnet.env as flanneld writes it (FLANNEL_NETWORK, FLANNEL_SUBNET, FLANNEL_MTU, FLANNEL_IPMASQ and the IPv6 twins). */
+/**
+ * /run/flannel/subnet.env as flanneld writes it (FLANNEL_NETWORK, FLANNEL_SUBNET, FLANNEL_MTU, FLANNEL_IPMASQ and the
+ * IPv6 twins).
+ */
 export interface SubnetEnv {
   network?: string;
   subnet?: string;

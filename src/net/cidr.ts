@@ -170,7 +170,8 @@ export function subdivisionCount(cidr: string, prefix: number): bigint {
 function checkSubPrefix(c: CidrValue, prefix: number): void {
   if (!Number.isInteger(prefix) || prefix < c.prefix || prefix > BITS[c.family]) {
     throw new Error(
-      `cannot split ${formatCidr(c)} into /${prefix}: the prefix length must be between ${c.prefix} and ${BITS[c.family]}`,
+      `cannot split ${formatCidr(c)} into /${prefix}: the prefix length must be between ${c.prefix} ` +
+        `and ${BITS[c.family]}`,
     );
   }
 }
@@ -284,7 +285,10 @@ export function canonicalIpOrUndefined(text: string | undefined | null): string 
   }
 }
 
-/** Same address, whatever the spelling ("fd00::1" and "fd00:0::1"); plain string equality when either is not an address. */
+/**
+ * Same address, whatever the spelling ("fd00::1" and "fd00:0::1"); plain string equality when either is not an
+ * address.
+ */
 export function sameAddress(a: string, b: string): boolean {
   const x = addressOrUndefined(a);
   const y = addressOrUndefined(b);

@@ -33,16 +33,19 @@ export interface NarrowedPlan {
 export function narrowPlan(plan: Plan, flags: PlanFlags, file = 'the plan'): NarrowedPlan {
   const applied: string[] = [];
   const remake = (flag: string, planned: string) =>
-    `Make a new plan with ${flag} (flannel2calico plan ${flag} --out plan.json; the plan has ${planned}), or drop ${flag.split(' ')[0]} to apply the plan as saved.`;
+    `Make a new plan with ${flag} (flannel2calico plan ${flag} --out plan.json; the plan has ` +
+    `${planned}), or drop ${flag.split(' ')[0]} to apply the plan as saved.`;
   if (flags.force !== undefined && flags.force !== plan.drain.force) {
     throw new PlanInputError(
-      `--force differs from ${file}, which was made ${plan.drain.force ? 'with' : 'without'} it; its pod verdicts depend on it`,
+      `--force differs from ${file}, which was made ${plan.drain.force ? 'with' : 'without'} ` +
+        `it; its pod verdicts depend on it`,
       remake('--force', plan.drain.force ? '--force' : 'no --force'),
     );
   }
   if (flags.deleteEmptyDirData !== undefined && flags.deleteEmptyDirData !== plan.drain.deleteEmptyDirData) {
     throw new PlanInputError(
-      `--delete-emptydir-data differs from ${file}, which was made ${plan.drain.deleteEmptyDirData ? 'with' : 'without'} it; its pod verdicts depend on it`,
+      `--delete-emptydir-data differs from ${file}, which was made ${plan.drain.deleteEmptyDirData ? 'with' : 'without'} ` +
+        `it; its pod verdicts depend on it`,
       remake(
         '--delete-emptydir-data',
         plan.drain.deleteEmptyDirData ? '--delete-emptydir-data' : 'no --delete-emptydir-data',
@@ -51,7 +54,8 @@ export function narrowPlan(plan: Plan, flags: PlanFlags, file = 'the plan'): Nar
   }
   if (flags.gracePeriodSeconds !== undefined && flags.gracePeriodSeconds !== plan.drain.gracePeriodSeconds) {
     throw new PlanInputError(
-      `--grace-period ${flags.gracePeriodSeconds} differs from ${file} (--grace-period ${plan.drain.gracePeriodSeconds})`,
+      `--grace-period ${flags.gracePeriodSeconds} differs from ${file} (--grace-period ` +
+        `${plan.drain.gracePeriodSeconds})`,
       remake(`--grace-period ${flags.gracePeriodSeconds}`, `--grace-period ${plan.drain.gracePeriodSeconds}`),
     );
   }
@@ -60,7 +64,8 @@ export function narrowPlan(plan: Plan, flags: PlanFlags, file = 'the plan'): Nar
     if (JSON.stringify(planned) !== JSON.stringify(setting.value)) {
       throw new PlanInputError(
         `${setting.flag} ${String(setting.value)} differs from ${file}, made with ${String(planned)}`,
-        `Make a new plan with ${setting.flag} (flannel2calico plan ${setting.flag} ${String(setting.value)} --out plan.json), or drop ${setting.flag} to apply the plan as saved.`,
+        `Make a new plan with ${setting.flag} (flannel2calico plan ${setting.flag} ${String(setting.value)} ` +
+          `--out plan.json), or drop ${setting.flag} to apply the plan as saved.`,
       );
     }
   }
@@ -71,7 +76,8 @@ export function narrowPlan(plan: Plan, flags: PlanFlags, file = 'the plan'): Nar
     const unknown = flags.nodes.filter((n) => !inPlan.has(n));
     if (unknown.length) {
       throw new PlanInputError(
-        `--nodes: ${unknown.join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not in ${file} (its nodes: ${summarise(plan.nodes.map((n) => n.name))})`,
+        `--nodes: ${unknown.join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not in ${file} ` +
+          `(its nodes: ${summarise(plan.nodes.map((n) => n.name))})`,
         'Name nodes of the plan, or make a new plan that includes them (flannel2calico plan --out plan.json).',
       );
     }

@@ -80,8 +80,13 @@ function identityFor(
       problems.push({
         id: 'node.pod-cidr',
         node: name,
-        message: `node ${name} has no IPv${pool.family} podCIDR (spec.podCIDRs: ${cidrs.length ? cidrs.join(', ') : 'none'})`,
-        fix: 'flannel with the Kubernetes subnet manager needs spec.podCIDR: run kube-controller-manager with --allocate-node-cidrs and --cluster-cidr covering the flannel network, or leave the node out with --nodes.',
+        message:
+          `node ${name} has no IPv${pool.family} podCIDR (spec.podCIDRs: ` +
+          `${cidrs.length ? cidrs.join(', ') : 'none'})`,
+        fix:
+          'flannel with the Kubernetes subnet manager needs spec.podCIDR: run ' +
+          'kube-controller-manager with --allocate-node-cidrs and --cluster-cidr covering the ' +
+          'flannel network, or leave the node out with --nodes.',
       });
       continue;
     }
@@ -101,8 +106,12 @@ function identityFor(
       problems.push({
         id: 'node.pod-cidr-outside-network',
         node: name,
-        message: `node ${name}'s podCIDR ${cidr} is not inside the flannel network ${pool.cidr}, so Calico's IP pool cannot hold it`,
-        fix: `Check the flannel network (--flannel-${pool.family === 4 ? '' : 'ipv6-'}network) against kube-controller-manager's --cluster-cidr.`,
+        message:
+          `node ${name}'s podCIDR ${cidr} is not inside the flannel network ${pool.cidr}, so ` +
+          `Calico's IP pool cannot hold it`,
+        fix:
+          `Check the flannel network (--flannel-${pool.family === 4 ? '' : 'ipv6-'}network) against ` +
+          `kube-controller-manager's --cluster-cidr.`,
       });
       continue;
     }
@@ -110,8 +119,13 @@ function identityFor(
       problems.push({
         id: 'node.pod-cidr-smaller-than-block',
         node: name,
-        message: `node ${name}'s podCIDR ${cidr} is smaller than one /${pool.blockSize} Calico IPAM block, so it cannot be claimed as affine blocks`,
-        fix: `Set the subnet length to the podCIDR length (--flannel-${pool.family === 4 ? '' : 'ipv6-'}subnet-len ${prefix}) so the pool's blockSize matches.`,
+        message:
+          `node ${name}'s podCIDR ${cidr} is smaller than one /${pool.blockSize} Calico IPAM block, ` +
+          `so it cannot be claimed as affine blocks`,
+        fix:
+          `Set the subnet length to the podCIDR length ` +
+          `(--flannel-${pool.family === 4 ? '' : 'ipv6-'}subnet-len ${prefix}) so the pool's ` +
+          `blockSize matches.`,
       });
       continue;
     }
@@ -124,15 +138,21 @@ function identityFor(
       problems.push({
         id: 'node.vtep',
         node: name,
-        message: `node ${name} has no flannel IPv${pool.family} VTEP MAC (${pool.family === 4 ? '' : 'v6-'}backend-data annotation), which Calico must reuse`,
-        fix: 'Make sure flanneld (VXLAN backend) runs on the node and has written its annotations (kubectl get node -o yaml), then plan again.',
+        message:
+          `node ${name} has no flannel IPv${pool.family} VTEP MAC ` +
+          `(${pool.family === 4 ? '' : 'v6-'}backend-data annotation), which Calico must reuse`,
+        fix:
+          'Make sure flanneld (VXLAN backend) runs on the node and has written its annotations ' +
+          '(kubectl get node -o yaml), then plan again.',
       });
     if (publicIp) identity[`publicIp${v}`] = publicIp;
     else
       problems.push({
         id: 'node.vtep',
         node: name,
-        message: `node ${name} has no flannel IPv${pool.family} public IP (${pool.family === 4 ? '' : 'v6-'}public-ip annotation)`,
+        message:
+          `node ${name} has no flannel IPv${pool.family} public IP ` +
+          `(${pool.family === 4 ? '' : 'v6-'}public-ip annotation)`,
         fix: 'Make sure flanneld runs on the node and has written its annotations, then plan again.',
       });
   }
@@ -156,7 +176,8 @@ export function buildPlan(snapshot: ClusterSnapshot, detection: Detection, optio
   if (detection.flavour !== 'flannel' && detection.flavour !== 'canal') {
     throw new PlanInputError(
       `there is nothing to plan: detection found ${detection.flavour === 'embedded' ? 'an embedded flannel (k3s), which has no DaemonSet to migrate' : 'no flannel or Canal DaemonSet'}`,
-      'Run flannel2calico detect to see what was found; point it at the DaemonSet with --flannel-daemonset and --flannel-namespace.',
+      'Run flannel2calico detect to see what was found; point it at the DaemonSet with ' +
+        '--flannel-daemonset and --flannel-namespace.',
     );
   }
   const maxParallel = parseMaxParallel(options.maxParallel ?? '1');
@@ -293,7 +314,10 @@ export function buildPlan(snapshot: ClusterSnapshot, detection: Detection, optio
 function hostCleanupPlan(helperImage: string, firstNode: string | undefined): Plan['hostCleanup'] {
   return {
     helperImage,
-    preDrainCheck: `before the first drain, a Job on the first node to move (${firstNode ?? 'none planned'}) runs the host cleanup's command check (MODE=check, changes nothing) in ${helperImage}; a missing command stops the run with every node still on flannel`,
+    preDrainCheck:
+      `before the first drain, a Job on the first node to move (${firstNode ?? 'none planned'}) ` +
+      `runs the host cleanup's command check (MODE=check, changes nothing) in ${helperImage}; a ` +
+      `missing command stops the run with every node still on flannel`,
   };
 }
 

@@ -115,8 +115,12 @@ function singleNodeFindings(snapshot: ClusterSnapshot): Finding[] {
       {
         id: 'cluster.single-node',
         level: 'fail',
-        message: `the cluster has a single node (${name}): its pods have nowhere to go while it is drained, and every pod loses its network while the node switches from flannel to Calico`,
-        fix: 'Join a second node first so workloads can move while this one migrates; on a single-node cluster install Calico fresh in a maintenance window instead.',
+        message:
+          `the cluster has a single node (${name}): its pods have nowhere to go while it is ` +
+          `drained, and every pod loses its network while the node switches from flannel to Calico`,
+        fix:
+          'Join a second node first so workloads can move while this one migrates; on a single-node ' +
+          'cluster install Calico fresh in a maintenance window instead.',
       },
     ];
   }
@@ -147,7 +151,9 @@ function nodeFindings(input: PreflightInput): Finding[] {
         id: 'node.pressure',
         level: 'fail',
         node: planned.name,
-        message: `node ${planned.name} reports ${pressures.join(', ')}: the kubelet may evict pods on its own while it migrates, and rescheduled pods may not start`,
+        message:
+          `node ${planned.name} reports ${pressures.join(', ')}: the kubelet may evict pods on its ` +
+          `own while it migrates, and rescheduled pods may not start`,
         fix: `Relieve the pressure first (free disk, memory or PIDs on ${planned.name}), or leave it out with --nodes.`,
       });
     }
@@ -158,7 +164,9 @@ function nodeFindings(input: PreflightInput): Finding[] {
     out.unshift({
       id: 'node.health',
       level: 'pass',
-      message: `all ${plural(input.planned.length, 'planned node')} are Ready, without pressure, with a podCIDR and a flannel VTEP`,
+      message:
+        `all ${plural(input.planned.length, 'planned node')} are Ready, without pressure, with a ` +
+        `podCIDR and a flannel VTEP`,
     });
   }
   return out;
@@ -177,7 +185,9 @@ const DRAIN_REFUSALS = [
     id: 'drain.unreplicated',
     what: 'without a controller',
     kind: ' (Pods that declare no controller)',
-    fix: 'Rerun with --force to delete them (they are not recreated anywhere), or move them under a Deployment/StatefulSet first.',
+    fix:
+      'Rerun with --force to delete them (they are not recreated anywhere), or move them under ' +
+      'a Deployment/StatefulSet first.',
   },
   {
     filter: 'local-storage',
@@ -211,7 +221,9 @@ function drainFindings(input: PreflightInput): Finding[] {
           id: refusal.id,
           level: 'fail',
           node: node.name,
-          message: `node ${node.name}: ${plural(refusedPods.length, 'pod')} ${refusal.what} would stop the drain${refusal.kind}: ${nameList(refusedPods)}`,
+          message:
+            `node ${node.name}: ${plural(refusedPods.length, 'pod')} ${refusal.what} would stop the ` +
+            `drain${refusal.kind}: ${nameList(refusedPods)}`,
           fix: refusal.fix,
         });
     }
@@ -228,7 +240,9 @@ function drainFindings(input: PreflightInput): Finding[] {
     out.push({
       id: 'drain.unreplicated',
       level: 'warn',
-      message: `--force deletes ${plural(forced.length, 'pod')} without a controller on ${plural(forcedNodes.size, 'node')}, and nothing recreates them: ${nameList(forced)}`,
+      message:
+        `--force deletes ${plural(forced.length, 'pod')} without a controller on ` +
+        `${plural(forcedNodes.size, 'node')}, and nothing recreates them: ${nameList(forced)}`,
       fix: 'Recreate them yourself after their node has migrated if you still need them.',
     });
   }
@@ -283,12 +297,15 @@ function drainFindings(input: PreflightInput): Finding[] {
       .sort((a, b) => (podKey(a.pdb) < podKey(b.pdb) ? -1 : 1))
       .map(
         (s) =>
-          `${podKey(s.pdb)} (allows ${s.pdb.disruptionsAllowed}, up to ${s.most} at once in batch${s.batches.length > 1 ? 'es' : ''} ${nameList(s.batches.map(String), 5)})`,
+          `${podKey(s.pdb)} (allows ${s.pdb.disruptionsAllowed}, up to ${s.most} at once in batch${s.batches.length > 1 ? 'es' : ''} ` +
+          `${nameList(s.batches.map(String), 5)})`,
       );
     out.push({
       id: 'drain.pdb-wait',
       level: 'warn',
-      message: `${plural(short.size, 'PodDisruptionBudget')} allow${short.size === 1 ? 's' : ''} fewer disruptions now than a batch evicts: the drain waits for replacements to become ready: ${nameList(list)}`,
+      message:
+        `${plural(short.size, 'PodDisruptionBudget')} allow${short.size === 1 ? 's' : ''} fewer ` +
+        `disruptions now than a batch evicts: the drain waits for replacements to become ready: ${nameList(list)}`,
       fix: 'Nothing to do if the workloads recover quickly; otherwise lower --max-parallel or add replicas.',
     });
   }
@@ -296,15 +313,22 @@ function drainFindings(input: PreflightInput): Finding[] {
     out.push({
       id: 'drain.pdb-blocked',
       level: 'warn',
-      message: `PodDisruptionBudget ${podKey(use.pdb)} allows 0 disruptions now: the drain of ${[...use.nodes].join(', ')} will wait (up to --drain-timeout ${timeout}) to evict ${nameList(use.pods)}`,
-      fix: `Add replicas or relax the budget (kubectl -n ${use.pdb.namespace} edit pdb ${use.pdb.name}) before migrating; if it never allows a disruption the migration stops at that node (exit 4) and resumes when rerun.`,
+      message:
+        `PodDisruptionBudget ${podKey(use.pdb)} allows 0 disruptions now: the drain of ${[...use.nodes].join(', ')} ` +
+        `will wait (up to --drain-timeout ${timeout}) to evict ${nameList(use.pods)}`,
+      fix:
+        `Add replicas or relax the budget (kubectl -n ${use.pdb.namespace} edit pdb ` +
+        `${use.pdb.name}) before migrating; if it never allows a disruption the migration stops ` +
+        `at that node (exit 4) and resumes when rerun.`,
     });
   }
   if (multiple.length) {
     out.push({
       id: 'drain.multiple-pdbs',
       level: 'fail',
-      message: `${plural(multiple.length, 'pod')} ${multiple.length === 1 ? 'is' : 'are'} covered by more than one PodDisruptionBudget, which the Eviction API refuses (HTTP 500): ${nameList(multiple)}`,
+      message:
+        `${plural(multiple.length, 'pod')} ${multiple.length === 1 ? 'is' : 'are'} covered by ` +
+        `more than one PodDisruptionBudget, which the Eviction API refuses (HTTP 500): ${nameList(multiple)}`,
       fix: "Make the budgets' selectors disjoint so each pod has at most one.",
     });
   }
@@ -312,7 +336,9 @@ function drainFindings(input: PreflightInput): Finding[] {
     out.push({
       id: 'drain.pdb',
       level: 'pass',
-      message: `no PodDisruptionBudget blocks the evictions now (${plural(input.snapshot.pdbs.length, 'budget')} in the cluster)`,
+      message:
+        `no PodDisruptionBudget blocks the evictions now (${plural(input.snapshot.pdbs.length, 'budget')} ` +
+        `in the cluster)`,
     });
   }
   return out;
@@ -367,7 +393,11 @@ function capacityFindings(input: PreflightInput): Finding[] {
       out.push({
         id: 'capacity.spare',
         level: 'warn',
-        message: `batch ${index + 1} (${nameList(batch)}): the evicted pods request ${formatCpu(demand.cpu)} CPU / ${formatMemory(demand.memory)} but the other schedulable nodes have ${formatCpu(Math.max(0, supply.cpu))} CPU / ${formatMemory(Math.max(0, supply.memory))} unrequested: not enough ${short}; some pods may stay Pending until the batch is back`,
+        message:
+          `batch ${index + 1} (${nameList(batch)}): the evicted pods request ${formatCpu(demand.cpu)} ` +
+          `CPU / ${formatMemory(demand.memory)} but the other schedulable nodes have ${formatCpu(Math.max(0, supply.cpu))} ` +
+          `CPU / ${formatMemory(Math.max(0, supply.memory))} unrequested: not enough ${short}; some ` +
+          `pods may stay Pending until the batch is back`,
         fix: 'Lower --max-parallel, add a node, or scale workloads down for the migration.',
       });
     }
@@ -434,7 +464,9 @@ function cidrFindings(input: PreflightInput): Finding[] {
           id: 'cidr.service-overlap',
           level: 'fail',
           message: `the pod network ${pool.cidr} overlaps the service network ${cidr} (${service.sources.join('; ')})`,
-          fix: "The pod and service networks must be disjoint; fix the cluster's addressing before migrating (the flannel network and --service-cluster-ip-range).",
+          fix:
+            "The pod and service networks must be disjoint; fix the cluster's addressing before " +
+            'migrating (the flannel network and --service-cluster-ip-range).',
         });
       }
     }
@@ -456,7 +488,9 @@ function cidrFindings(input: PreflightInput): Finding[] {
       id: 'cidr.service-overlap',
       level: 'warn',
       message:
-        'the service network could not be checked against the pod network: no ServiceCIDR objects, no visible kube-apiserver --service-cluster-ip-range, no kubernetes Service ClusterIP',
+        'the service network could not be checked against the pod network: no ServiceCIDR ' +
+        'objects, no visible kube-apiserver --service-cluster-ip-range, no kubernetes Service ' +
+        'ClusterIP',
       fix: 'Check by hand that --service-cluster-ip-range does not overlap the flannel network.',
     });
   } else if (!out.length) {
@@ -464,8 +498,10 @@ function cidrFindings(input: PreflightInput): Finding[] {
       id: 'cidr.service-overlap',
       level: 'pass',
       message: service.cidrs.length
-        ? `the service network ${service.cidrs.join(', ')} does not overlap the pod network (from ${service.sources.join('; ')})`
-        : `the kubernetes Service address ${service.ips.join(', ')} is outside the pod network (the service range itself is not visible)`,
+        ? `the service network ${service.cidrs.join(', ')} does not overlap the pod network (from ` +
+          `${service.sources.join('; ')})`
+        : `the kubernetes Service address ${service.ips.join(', ')} is outside the pod network (the ` +
+          `service range itself is not visible)`,
     });
   }
   const nodeHits: string[] = [];
@@ -490,7 +526,10 @@ function cidrFindings(input: PreflightInput): Finding[] {
 }
 
 function describePool(spec: any): string {
-  return `cidr ${spec?.cidr}, blockSize ${spec?.blockSize ?? 'default'}, natOutgoing ${Boolean(spec?.natOutgoing)}, vxlanMode ${spec?.vxlanMode ?? 'Never'}`;
+  return (
+    `cidr ${spec?.cidr}, blockSize ${spec?.blockSize ?? 'default'}, natOutgoing ` +
+    `${Boolean(spec?.natOutgoing)}, vxlanMode ${spec?.vxlanMode ?? 'Never'}`
+  );
 }
 
 function calicoFindings(input: PreflightInput, replacePools: string[]): Finding[] {
@@ -537,14 +576,21 @@ function calicoFindings(input: PreflightInput, replacePools: string[]): Finding[
         out.push({
           id: 'calico.pool',
           level: 'warn',
-          message: `IPPool ${name} is Canal's default pool (${describePool(spec)}); migrate deletes it and creates it with ${describePool(pool.object.spec)}, as Calico's migration controller does`,
+          message:
+            `IPPool ${name} is Canal's default pool (${describePool(spec)}); migrate deletes it and ` +
+            `creates it with ${describePool(pool.object.spec)}, as Calico's migration controller does`,
         });
       } else {
         out.push({
           id: 'calico.pool',
           level: 'fail',
-          message: `IPPool ${name} already exists and differs from the plan: current [${describePool(spec)}], planned [${describePool(pool.object.spec)}]`,
-          fix: `Delete it if nothing uses it (kubectl delete ippools.crd.projectcalico.org ${name}), or make the flannel settings match it (--flannel-network, --flannel-subnet-len, --flannel-ip-masq).`,
+          message:
+            `IPPool ${name} already exists and differs from the plan: current ` +
+            `[${describePool(spec)}], planned [${describePool(pool.object.spec)}]`,
+          fix:
+            `Delete it if nothing uses it (kubectl delete ippools.crd.projectcalico.org ${name}), or ` +
+            `make the flannel settings match it (--flannel-network, --flannel-subnet-len, ` +
+            `--flannel-ip-masq).`,
         });
       }
     } else {
@@ -568,14 +614,20 @@ function calicoFindings(input: PreflightInput, replacePools: string[]): Finding[
           id: 'calico.pool-overlap',
           level: 'fail',
           message: `IPPool ${otherName} (${other.spec.cidr}) overlaps the flannel network ${pool.cidr}`,
-          fix: `Delete it (kubectl delete ippools.crd.projectcalico.org ${otherName}) if nothing uses it; Calico IPAM must own the flannel network through ${name} alone.`,
+          fix:
+            `Delete it (kubectl delete ippools.crd.projectcalico.org ${otherName}) if nothing uses ` +
+            `it; Calico IPAM must own the flannel network through ${name} alone.`,
         });
       } else if (!other.spec?.disabled) {
         out.push({
           id: 'calico.pool-extra',
           level: 'warn',
-          message: `IPPool ${otherName} (${other.spec.cidr}) is enabled: Calico may give pods addresses from it, which nodes still on flannel cannot reach`,
-          fix: `Disable it for the migration (kubectl patch ippools.crd.projectcalico.org ${otherName} --type merge -p '{"spec":{"disabled":true}}').`,
+          message:
+            `IPPool ${otherName} (${other.spec.cidr}) is enabled: Calico may give pods addresses from ` +
+            `it, which nodes still on flannel cannot reach`,
+          fix:
+            `Disable it for the migration (kubectl patch ippools.crd.projectcalico.org ${otherName} ` +
+            `--type merge -p '{"spec":{"disabled":true}}').`,
         });
       }
     }
@@ -596,7 +648,10 @@ function calicoFindings(input: PreflightInput, replacePools: string[]): Finding[
       out.push({
         id: 'calico.existing-install',
         level: 'fail',
-        message: `DaemonSet kube-system/${calicoName} already exists and is not restricted to migrated nodes (nodeSelector ${MIGRATION_LABEL}=calico): it would take over nodes still on flannel`,
+        message:
+          `DaemonSet kube-system/${calicoName} already exists and is not restricted to migrated ` +
+          `nodes (nodeSelector ${MIGRATION_LABEL}=calico): it would take over nodes still on ` +
+          `flannel`,
         fix: `Delete it, or apply Calico's flannel-migration manifest, which adds that nodeSelector.`,
       });
     }
@@ -657,8 +712,12 @@ function ipamFindings(input: PreflightInput): Finding[] {
               id: 'ipam.tunnel-address',
               level: 'fail',
               node: node.name,
-              message: `node ${node.name}'s tunnel address ${tunnel} (first IP of ${cidr}, flannel's VTEP address) is already allocated in IPAMBlock ${block.metadata?.name} to handle ${owner.handle ?? '(none)'}`,
-              fix: `Release that allocation (it must not be in use: calicoctl ipam release --ip=${tunnel}) so Calico can reuse flannel's VTEP address.`,
+              message:
+                `node ${node.name}'s tunnel address ${tunnel} (first IP of ${cidr}, flannel's VTEP ` +
+                `address) is already allocated in IPAMBlock ${block.metadata?.name} to handle ${owner.handle ?? '(none)'}`,
+              fix:
+                `Release that allocation (it must not be in use: calicoctl ipam release --ip=${tunnel}) ` +
+                `so Calico can reuse flannel's VTEP address.`,
             });
           }
         }
@@ -681,16 +740,25 @@ function ipamFindings(input: PreflightInput): Finding[] {
             id: 'ipam.block-affinity',
             level: 'fail',
             node: node.name,
-            message: `IPAMBlock ${block.metadata?.name} (${block.spec.cidr}) inside node ${node.name}'s podCIDR ${cidr} is affine to ${affinity.replace(/^host:/, 'node ')}`,
-            fix: 'Remove the stale block and its affinity if that node no longer uses it (calicoctl ipam check); podCIDRs and Calico blocks must agree.',
+            message:
+              `IPAMBlock ${block.metadata?.name} (${block.spec.cidr}) inside node ${node.name}'s ` +
+              `podCIDR ${cidr} is affine to ${affinity.replace(/^host:/, 'node ')}`,
+            fix:
+              'Remove the stale block and its affinity if that node no longer uses it (calicoctl ipam ' +
+              'check); podCIDRs and Calico blocks must agree.',
           });
         } else if (!plannedBlocks.has(block.metadata?.name)) {
           out.push({
             id: 'ipam.block-affinity',
             level: 'fail',
             node: node.name,
-            message: `IPAMBlock ${block.metadata?.name} (${block.spec.cidr}) overlaps node ${node.name}'s podCIDR ${cidr} but is not one of the planned /${node.ipam.blocks[0]?.spec?.cidr?.split('/')[1] ?? '?'} blocks`,
-            fix: 'Remove the stray block (it was made with another block size) or plan with the matching --flannel-subnet-len.',
+            message:
+              `IPAMBlock ${block.metadata?.name} (${block.spec.cidr}) overlaps node ${node.name}'s ` +
+              `podCIDR ${cidr} but is not one of the planned /${node.ipam.blocks[0]?.spec?.cidr?.split('/')[1] ?? '?'} ` +
+              `blocks`,
+            fix:
+              'Remove the stray block (it was made with another block size) or plan with the matching ' +
+              '--flannel-subnet-len.',
           });
         }
       }
@@ -701,8 +769,12 @@ function ipamFindings(input: PreflightInput): Finding[] {
           id: 'ipam.block-affinity',
           level: 'fail',
           node: node.name,
-          message: `BlockAffinity ${aff.metadata?.name} claims ${aff.spec?.cidr} inside node ${node.name}'s podCIDR ${cidr} for node ${aff.spec?.node}`,
-          fix: `Delete the stale affinity if node ${aff.spec?.node} does not use that block (kubectl delete blockaffinities.crd.projectcalico.org ${aff.metadata?.name}).`,
+          message:
+            `BlockAffinity ${aff.metadata?.name} claims ${aff.spec?.cidr} inside node ${node.name}'s ` +
+            `podCIDR ${cidr} for node ${aff.spec?.node}`,
+          fix:
+            `Delete the stale affinity if node ${aff.spec?.node} does not use that block (kubectl ` +
+            `delete blockaffinities.crd.projectcalico.org ${aff.metadata?.name}).`,
         });
       }
     }

@@ -408,7 +408,9 @@ describe('bad input changes nothing', () => {
         exit: 1,
         // Progress first (plain lines without a terminal), then the error.
         message: new RegExp(
-          `connecting to 127\\.0\\.0\\.1:${silentPort} \\(context silent-http\\) \\.\\.\\.\\nerror: the API server at 127\\.0\\.0\\.1:${silentPort} accepted the connection but did not answer within 2 s`,
+          `connecting to 127\\.0\\.0\\.1:${silentPort} \\(context silent-http\\) \\.\\.\\.\\nerror: ` +
+            `the API server at 127\\.0\\.0\\.1:${silentPort} accepted the connection but did not ` +
+            `answer within 2 s`,
         ),
         fix: /hint: .*raise --request-timeout/,
       }));
@@ -419,7 +421,8 @@ describe('bad input changes nothing', () => {
         kubeconfig: kubeconfigs.notKubernetes,
         exit: 1,
         message: new RegExp(
-          `the server at 127\\.0\\.0\\.1:${webPort} is not a Kubernetes API server \\(GET /version answered HTTP 404 text/html`,
+          `the server at 127\\.0\\.0\\.1:${webPort} is not a Kubernetes API server \\(GET /version ` +
+            `answered HTTP 404 text/html`,
         ),
         fix: /hint: Point --kubeconfig\/--context at the cluster's API server/,
       };
@@ -811,42 +814,47 @@ describe('least privilege and secrets', () => {
     expect(fs.statSync(path.join(state, 'flannel2calico', 'audit.ndjson')).mode & 0o777).toBe(0o600);
   }, 300_000);
 
-  it("everything a real run creates is labelled app.kubernetes.io/managed-by=flannel2calico (except Calico's own manifest)", () => {
-    const before = snapshot();
-    lastSnapshot = undefined;
-    const r = cli(migrate('--nodes', 'worker-0', '--skip-probe'), { timeoutMs: 300_000 });
-    expect(`${r.status}\n${r.stderr}`).toMatch(/^0\n/);
-    const manifestNames = new Set(
-      YAML.parseAllDocuments(fs.readFileSync(calicoManifest, 'utf8'))
-        .map((d) => d.toJS())
-        .filter(Boolean)
-        .map((o: any) => `${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name}`),
-    );
-    const created: any[] = [
-      ...kubectlJson<{ items: any[] }>(tb, [
-        'get',
-        [
-          ...listable,
-          ...kubectlOk(tb, ['api-resources', '--verbs=list', '-o', 'name', '--api-group=crd.projectcalico.org'])
-            .split('\n')
-            .filter(Boolean),
-        ].join(','),
-        '-A',
-        '--show-managed-fields',
-      ]).items,
-      ...kubectlJson<{ items: any[] }>(tb, ['get', 'events', '-A', '--show-managed-fields']).items,
-    ].filter(
-      (o) =>
-        !before.has(`${o.apiVersion}/${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name}`) &&
-        (o.metadata?.managedFields ?? []).some(
-          (f: any) => f.manager === 'flannel2calico' && (f.operation === 'Update' || f.operation === 'Apply'),
-        ) &&
-        !manifestNames.has(`${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name}`),
-    );
-    expect(created.length).toBeGreaterThan(0);
-    const unlabelled = created
-      .filter((o) => o.metadata?.labels?.['app.kubernetes.io/managed-by'] !== 'flannel2calico')
-      .map((o) => `${o.kind} ${o.metadata?.namespace ?? ''}/${o.metadata?.name}`);
-    expect(unlabelled).toEqual([]);
-  }, 400_000);
+  it(
+    'everything a real run creates is labelled app.kubernetes.io/managed-by=flannel2calico ' +
+      "(except Calico's own manifest)",
+    () => {
+      const before = snapshot();
+      lastSnapshot = undefined;
+      const r = cli(migrate('--nodes', 'worker-0', '--skip-probe'), { timeoutMs: 300_000 });
+      expect(`${r.status}\n${r.stderr}`).toMatch(/^0\n/);
+      const manifestNames = new Set(
+        YAML.parseAllDocuments(fs.readFileSync(calicoManifest, 'utf8'))
+          .map((d) => d.toJS())
+          .filter(Boolean)
+          .map((o: any) => `${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name}`),
+      );
+      const created: any[] = [
+        ...kubectlJson<{ items: any[] }>(tb, [
+          'get',
+          [
+            ...listable,
+            ...kubectlOk(tb, ['api-resources', '--verbs=list', '-o', 'name', '--api-group=crd.projectcalico.org'])
+              .split('\n')
+              .filter(Boolean),
+          ].join(','),
+          '-A',
+          '--show-managed-fields',
+        ]).items,
+        ...kubectlJson<{ items: any[] }>(tb, ['get', 'events', '-A', '--show-managed-fields']).items,
+      ].filter(
+        (o) =>
+          !before.has(`${o.apiVersion}/${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name}`) &&
+          (o.metadata?.managedFields ?? []).some(
+            (f: any) => f.manager === 'flannel2calico' && (f.operation === 'Update' || f.operation === 'Apply'),
+          ) &&
+          !manifestNames.has(`${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name}`),
+      );
+      expect(created.length).toBeGreaterThan(0);
+      const unlabelled = created
+        .filter((o) => o.metadata?.labels?.['app.kubernetes.io/managed-by'] !== 'flannel2calico')
+        .map((o) => `${o.kind} ${o.metadata?.namespace ?? ''}/${o.metadata?.name}`);
+      expect(unlabelled).toEqual([]);
+    },
+    400_000,
+  );
 });

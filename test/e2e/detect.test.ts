@@ -135,7 +135,10 @@ function clusterState(tb: Testbed): Map<string, { resourceVersion: string; conte
   return state;
 }
 
-/** A kubeconfig for a ServiceAccount: the admin kubeconfig's cluster, authenticated by a token from `kubectl create token`. */
+/**
+ * A kubeconfig for a ServiceAccount: the admin kubeconfig's cluster, authenticated by a token from `kubectl create
+ * token`.
+ */
 function serviceAccountKubeconfig(tb: Testbed, namespace: string, name: string): string {
   const admin = kubectlJson<any>(tb, ['config', 'view', '--raw', '--minify']);
   const token = kubectlOk(tb, ['create', 'token', name, '-n', namespace, '--duration=1h']).trim();
@@ -187,7 +190,10 @@ function deleteDaemonSet(tb: Testbed, namespace: string, name: string): void {
   kubectlOk(tb, ['delete', 'daemonset', name, '-n', namespace, '--wait=true']);
 }
 
-/** A copy of an installed DaemonSet under another name (optionally pinned by a nodeSelector), created without waiting for pods. */
+/**
+ * A copy of an installed DaemonSet under another name (optionally pinned by a nodeSelector), created without waiting
+ * for pods.
+ */
 function copyDaemonSet(
   tb: Testbed,
   fromNamespace: string,

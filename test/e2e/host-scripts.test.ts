@@ -828,7 +828,8 @@ describe('cleanup.sh on a Canal node with VNI 4096', () => {
 
   it("warns about a CNI config that sorts before Calico's, and leaves it", () => {
     expect(result.stdout).toContain(
-      'warning: /etc/cni/net.d/00-other.conflist sorts before 10-calico.conflist, so the container runtime would use it instead of Calico; remove or rename it',
+      'warning: /etc/cni/net.d/00-other.conflist sorts before 10-calico.conflist, so the ' +
+        'container runtime would use it instead of Calico; remove or rename it',
     );
     expect(fileExists(node, '/etc/cni/net.d/00-other.conflist')).toBe(true);
   });
@@ -845,32 +846,36 @@ describe('cleanup.sh on a Canal node with VNI 4096', () => {
     expect(again.stdout).toContain('already absent: link flannel.4096');
   });
 
-  it("revert.sh with POD_NETWORKS removes Felix's routes in the pool, the placeholder and the chains, and nothing else", () => {
-    ipn(node.ns, 'route', 'add', 'blackhole', '10.244.0.64/26', 'proto', '80');
-    ipn(node.ns, 'route', 'add', '10.244.1.0/26', 'via', '198.51.100.22', 'dev', 'eth0', 'proto', '80');
-    ipn(node.ns, 'route', 'add', '203.0.113.0/24', 'via', '198.51.100.22', 'dev', 'eth0', 'proto', '80');
-    const r = runScript(node, revertScript, {
-      FLAVOUR: 'canal',
-      VNI: '4096',
-      POD_NETWORKS: '10.244.0.0/16,fd00:10:244::/56',
-    });
-    expect(r.stderr).toBe('');
-    expect(r.status).toBe(0);
-    expect(lines(r.stdout)).toEqual(
-      expect.arrayContaining([
-        'removed file /etc/cni/net.d/10-calico.conflist',
-        'removed route blackhole 10.244.0.64/26 proto 80',
-        'removed route 10.244.1.0/26 proto 80',
-        'already absent: link vxlan.calico',
-        'removed chain iptables-nft filter cali-FORWARD',
-      ]),
-    );
-    expect(routes(node.ns).filter((r) => r.includes('proto 80'))).toEqual([
-      '203.0.113.0/24 via 198.51.100.22 dev eth0 proto 80',
-    ]);
-    expect(addresses(node.ns, 'eth0')).toContain('198.51.100.21/24');
-    expect(fileExists(node, '/etc/cni/net.d/00-other.conflist')).toBe(true);
-  });
+  it(
+    "revert.sh with POD_NETWORKS removes Felix's routes in the pool, the placeholder and the " +
+      'chains, and nothing else',
+    () => {
+      ipn(node.ns, 'route', 'add', 'blackhole', '10.244.0.64/26', 'proto', '80');
+      ipn(node.ns, 'route', 'add', '10.244.1.0/26', 'via', '198.51.100.22', 'dev', 'eth0', 'proto', '80');
+      ipn(node.ns, 'route', 'add', '203.0.113.0/24', 'via', '198.51.100.22', 'dev', 'eth0', 'proto', '80');
+      const r = runScript(node, revertScript, {
+        FLAVOUR: 'canal',
+        VNI: '4096',
+        POD_NETWORKS: '10.244.0.0/16,fd00:10:244::/56',
+      });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(lines(r.stdout)).toEqual(
+        expect.arrayContaining([
+          'removed file /etc/cni/net.d/10-calico.conflist',
+          'removed route blackhole 10.244.0.64/26 proto 80',
+          'removed route 10.244.1.0/26 proto 80',
+          'already absent: link vxlan.calico',
+          'removed chain iptables-nft filter cali-FORWARD',
+        ]),
+      );
+      expect(routes(node.ns).filter((r) => r.includes('proto 80'))).toEqual([
+        '203.0.113.0/24 via 198.51.100.22 dev eth0 proto 80',
+      ]);
+      expect(addresses(node.ns, 'eth0')).toContain('198.51.100.21/24');
+      expect(fileExists(node, '/etc/cni/net.d/00-other.conflist')).toBe(true);
+    },
+  );
 });
 
 describe("the Job's own command on a dual-stack node with rules in every iptables backend", () => {
@@ -951,23 +956,31 @@ table inet unrelated {
     expect(chainNames(saveRules(node.ns, 'ip6tables-nft-save')).filter((c) => c.startsWith('FLANNEL-'))).toEqual([]);
   });
 
-  it('removes FLANNEL-* chains from iptables-legacy and ip6tables-legacy when they exist, keeping other legacy rules', () => {
-    if (!legacy) {
-      expect(result.stdout).toMatch(/^(skipped: iptables-legacy|already absent: iptables-legacy)/m);
-      return;
-    }
-    expect(lines(result.stdout)).toEqual(
-      expect.arrayContaining([
-        'removed rule iptables-legacy filter FORWARD -> FLANNEL-FWD',
-        'removed chain iptables-legacy nat FLANNEL-POSTRTG',
-        'removed chain ip6tables-legacy nat FLANNEL-POSTRTG',
-      ]),
-    );
-    const dump = saveRules(node.ns, 'iptables-legacy-save');
-    expect(chainNames(dump).filter((c) => c.startsWith('FLANNEL-'))).toEqual([]);
-    expect(chainNames(dump)).toEqual(expect.arrayContaining(['KUBE-FIREWALL', 'NOT-FLANNEL-FWD', 'KUBE-POSTROUTING']));
-    expect(chainNames(saveRules(node.ns, 'ip6tables-legacy-save')).filter((c) => c.startsWith('FLANNEL-'))).toEqual([]);
-  });
+  it(
+    'removes FLANNEL-* chains from iptables-legacy and ip6tables-legacy when they exist, ' +
+      'keeping other legacy rules',
+    () => {
+      if (!legacy) {
+        expect(result.stdout).toMatch(/^(skipped: iptables-legacy|already absent: iptables-legacy)/m);
+        return;
+      }
+      expect(lines(result.stdout)).toEqual(
+        expect.arrayContaining([
+          'removed rule iptables-legacy filter FORWARD -> FLANNEL-FWD',
+          'removed chain iptables-legacy nat FLANNEL-POSTRTG',
+          'removed chain ip6tables-legacy nat FLANNEL-POSTRTG',
+        ]),
+      );
+      const dump = saveRules(node.ns, 'iptables-legacy-save');
+      expect(chainNames(dump).filter((c) => c.startsWith('FLANNEL-'))).toEqual([]);
+      expect(chainNames(dump)).toEqual(
+        expect.arrayContaining(['KUBE-FIREWALL', 'NOT-FLANNEL-FWD', 'KUBE-POSTROUTING']),
+      );
+      expect(chainNames(saveRules(node.ns, 'ip6tables-legacy-save')).filter((c) => c.startsWith('FLANNEL-'))).toEqual(
+        [],
+      );
+    },
+  );
 
   it("removes flannel's nftables tables and keeps others", () => {
     expect(lines(result.stdout)).toEqual(
@@ -1078,7 +1091,8 @@ describe('failures', () => {
         '-m',
         'sh',
         '-c',
-        'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && exec env -i PATH="$4" HOST_ROOT="$2" NODE_NAME=f1 sh "$3"',
+        'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && exec env -i PATH="$4" ' +
+          'HOST_ROOT="$2" NODE_NAME=f1 sh "$3"',
         'sh',
         cniDir,
         node.root,
@@ -1153,7 +1167,8 @@ function expectRefused(r: Result, missing: string[], script: string): void {
   expect(errorLines).toHaveLength(1);
   expect(errorLines[0]).toBe(
     `error: missing commands: ${missing.join(', ')}; ${script} needs them and changed nothing. ` +
-      'Pass --helper-image with an image that has them, e.g. quay.io/calico/node:v3.32.1 (the calico/node image of the Calico manifest)',
+      'Pass --helper-image with an image that has them, e.g. quay.io/calico/node:v3.32.1 (the ' +
+      'calico/node image of the Calico manifest)',
   );
   expect(r.stdout + r.stderr).not.toMatch(/skipped|not installed|already absent|removed/);
 }
@@ -1246,11 +1261,16 @@ describe('cleanup.sh fails closed in an image without a command it needs', () =>
     const out = lines(r.stdout);
     expect(out).toEqual(
       expect.arrayContaining([
-        'error: could not list network devices (ip -o link show), so link flannel.1 was not checked: exit 1: ip: cannot talk to netlink',
-        'error: could not list network devices (ip -o link show), so link cni0 was not checked: exit 1: ip: cannot talk to netlink',
-        'error: could not read iptables-nft rules (iptables-nft-save, exit 4), so FLANNEL-* chains were not checked: iptables-nft-save: kernel says no',
-        'error: could not list nftables tables (nft list tables), so table(s) ip flannel-ipv4 ip6 flannel-ipv6 were not checked: exit 1: nft: Operation not permitted',
-        'error: could not read iptables-nft rules (iptables-nft-save, exit 4) to check for FLANNEL-* chains: iptables-nft-save: kernel says no',
+        'error: could not list network devices (ip -o link show), so link flannel.1 was not ' +
+          'checked: exit 1: ip: cannot talk to netlink',
+        'error: could not list network devices (ip -o link show), so link cni0 was not checked: ' +
+          'exit 1: ip: cannot talk to netlink',
+        'error: could not read iptables-nft rules (iptables-nft-save, exit 4), so FLANNEL-* ' +
+          'chains were not checked: iptables-nft-save: kernel says no',
+        'error: could not list nftables tables (nft list tables), so table(s) ip flannel-ipv4 ip6 ' +
+          'flannel-ipv6 were not checked: exit 1: nft: Operation not permitted',
+        'error: could not read iptables-nft rules (iptables-nft-save, exit 4) to check for ' +
+          'FLANNEL-* chains: iptables-nft-save: kernel says no',
       ]),
     );
     expect(out.filter((l) => /^already absent: (link|iptables-nft |nftables)/.test(l))).toEqual([]);
@@ -1329,7 +1349,9 @@ describe('revert.sh meets the same bar', () => {
     const bin = imageCommands({
       replace: {
         'ip6tables-nft-save': 'echo "ip6tables-nft-save: broken" >&2; exit 1',
-        ip: `case "$*" in *route*) echo "ip: route dump failed" >&2; exit 2 ;; esac; exec ${JSON.stringify(run('sh', ['-c', 'command -v ip']).stdout.trim())} "$@"`,
+        ip:
+          `case "$*" in *route*) echo "ip: route dump failed" >&2; exit 2 ;; esac; exec ${JSON.stringify(run('sh', ['-c', 'command -v ip']).stdout.trim())} ` +
+          `"$@"`,
       },
     });
     const r = runScript(node, revertScript, {}, bin);
@@ -1338,13 +1360,15 @@ describe('revert.sh meets the same bar', () => {
     expect(out).toEqual(
       expect.arrayContaining([
         'removed link vxlan.calico',
-        'error: could not read ip6tables-nft rules (ip6tables-nft-save, exit 1), so cali-* chains were not checked: ip6tables-nft-save: broken',
+        'error: could not read ip6tables-nft rules (ip6tables-nft-save, exit 1), so cali-* chains ' +
+          'were not checked: ip6tables-nft-save: broken',
       ]),
     );
     expect(
       out.some((l) =>
         l.startsWith(
-          "error: could not list routes, so Felix's were not checked: ip -4 route show type blackhole proto 80: ip: route dump failed",
+          "error: could not list routes, so Felix's were not checked: ip -4 route show type " +
+            'blackhole proto 80: ip: route dump failed',
         ),
       ),
     ).toBe(true);

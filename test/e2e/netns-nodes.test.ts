@@ -292,73 +292,82 @@ describe.each<Flavour>(['flannel', 'canal'])(
       await tb?.down();
     }, 120_000);
 
-    it("flanneld wrote the annotations that detection reads: VtepMAC is flannel.1's MAC in each node's namespace", () => {
-      const r = tb.cli(['detect', '-o', 'json']);
-      expect(r.status).toBe(0);
-      // Progress only: connecting, reading.
-      expect(r.stderr).not.toMatch(/error|warning/i);
-      const doc = JSON.parse(r.stdout) as {
-        flavour?: string;
-        nodes: Array<{
-          name: string;
-          vtepMacV4?: string;
-          publicIpV4?: string;
-          vni?: number;
-          kubeSubnetManager?: boolean;
-        }>;
-      };
-      for (const name of NAMESPACE_NODES) {
-        const node = doc.nodes.find((n) => n.name === name)!;
-        expect(macs[name]).toMatch(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
-        expect(node).toMatchObject({
-          vtepMacV4: macs[name],
-          publicIpV4: nn.node(name).ip,
-          vni: VNI,
-          kubeSubnetManager: true,
-        });
-      }
-      // flanneld's routes towards every other node, from the annotations flanneld and the harness wrote.
-      for (const name of NAMESPACE_NODES) {
-        for (const peer of tb.nodeNames.filter((n) => n !== name)) {
-          expect(nn.routes(name)).toContain(
-            `${nodeNamed(tb, peer).spec.podCIDR} via ${nodeNamed(tb, peer).spec.podCIDR!.split('/')[0]} dev flannel.${VNI} onlink`,
-          );
+    it(
+      "flanneld wrote the annotations that detection reads: VtepMAC is flannel.1's MAC in each " + "node's namespace",
+      () => {
+        const r = tb.cli(['detect', '-o', 'json']);
+        expect(r.status).toBe(0);
+        // Progress only: connecting, reading.
+        expect(r.stderr).not.toMatch(/error|warning/i);
+        const doc = JSON.parse(r.stdout) as {
+          flavour?: string;
+          nodes: Array<{
+            name: string;
+            vtepMacV4?: string;
+            publicIpV4?: string;
+            vni?: number;
+            kubeSubnetManager?: boolean;
+          }>;
+        };
+        for (const name of NAMESPACE_NODES) {
+          const node = doc.nodes.find((n) => n.name === name)!;
+          expect(macs[name]).toMatch(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
+          expect(node).toMatchObject({
+            vtepMacV4: macs[name],
+            publicIpV4: nn.node(name).ip,
+            vni: VNI,
+            kubeSubnetManager: true,
+          });
         }
-      }
-      expect(nn.chains('worker-0', 'iptables-legacy-save').filter((c) => c.startsWith('FLANNEL'))).toEqual(
-        expect.arrayContaining(['FLANNEL-POSTRTG', 'FLANNEL-FWD']),
-      );
-    });
+        // flanneld's routes towards every other node, from the annotations flanneld and the harness wrote.
+        for (const name of NAMESPACE_NODES) {
+          for (const peer of tb.nodeNames.filter((n) => n !== name)) {
+            expect(nn.routes(name)).toContain(
+              `${nodeNamed(tb, peer).spec.podCIDR} via ${nodeNamed(tb, peer).spec.podCIDR!.split('/')[0]} ` +
+                `dev flannel.${VNI} onlink`,
+            );
+          }
+        }
+        expect(nn.chains('worker-0', 'iptables-legacy-save').filter((c) => c.startsWith('FLANNEL'))).toEqual(
+          expect.arrayContaining(['FLANNEL-POSTRTG', 'FLANNEL-FWD']),
+        );
+      },
+    );
 
     // Failures are injected into the flannel cluster only, to keep the suite short.
     const injectFailures = flavour === 'flannel';
 
     if (injectFailures)
-      it('a helper image without nft and iptables stops the run before the first drain, naming the missing commands', async () => {
-        // --nodes: the image check runs on the first node to move, here a namespace node.
-        const r = await tb.cliAsync(
-          migrateArgs(['--nodes', NAMESPACE_NODES[0], '--helper-image', IMAGE_WITHOUT_TOOLS]),
-          { timeoutMs: 300_000 },
-        );
-        expect(r.status).toBe(1);
-        const said = r.stdout + r.stderr;
-        expect(said).toMatch(/nft/);
-        expect(said).toMatch(/iptables/);
-        expect(said).toContain(IMAGE_WITHOUT_TOOLS);
-        const nodes = getNodes(tb);
-        expect(nodes.filter((n) => n.spec.unschedulable).map((n) => n.metadata.name)).toEqual([]);
-        expect(nodes.filter((n) => stateOf(tb, n.metadata.name)).map((n) => n.metadata.name)).toEqual([]);
-        // The image check really ran on a namespace node and failed there, naming what it lacks.
-        const check = nn.runs.find((run) => run.role === 'host-check' && run.image === IMAGE_WITHOUT_TOOLS);
-        expect(check?.outcome).toBe('Failed');
-        expect(check?.output).toMatch(/nft/);
-        for (const node of NAMESPACE_NODES) expect(nn.flanneldRunning(node)).toBe(true);
-        summary.failuresInjected.push({
-          flavour,
-          failure: `--helper-image ${IMAGE_WITHOUT_TOOLS}`,
-          ended: `exit ${r.status} before the first drain, no node cordoned`,
-        });
-      }, 320_000);
+      it(
+        'a helper image without nft and iptables stops the run before the first drain, naming the ' +
+          'missing commands',
+        async () => {
+          // --nodes: the image check runs on the first node to move, here a namespace node.
+          const r = await tb.cliAsync(
+            migrateArgs(['--nodes', NAMESPACE_NODES[0], '--helper-image', IMAGE_WITHOUT_TOOLS]),
+            { timeoutMs: 300_000 },
+          );
+          expect(r.status).toBe(1);
+          const said = r.stdout + r.stderr;
+          expect(said).toMatch(/nft/);
+          expect(said).toMatch(/iptables/);
+          expect(said).toContain(IMAGE_WITHOUT_TOOLS);
+          const nodes = getNodes(tb);
+          expect(nodes.filter((n) => n.spec.unschedulable).map((n) => n.metadata.name)).toEqual([]);
+          expect(nodes.filter((n) => stateOf(tb, n.metadata.name)).map((n) => n.metadata.name)).toEqual([]);
+          // The image check really ran on a namespace node and failed there, naming what it lacks.
+          const check = nn.runs.find((run) => run.role === 'host-check' && run.image === IMAGE_WITHOUT_TOOLS);
+          expect(check?.outcome).toBe('Failed');
+          expect(check?.output).toMatch(/nft/);
+          for (const node of NAMESPACE_NODES) expect(nn.flanneldRunning(node)).toBe(true);
+          summary.failuresInjected.push({
+            flavour,
+            failure: `--helper-image ${IMAGE_WITHOUT_TOOLS}`,
+            ended: `exit ${r.status} before the first drain, no node cordoned`,
+          });
+        },
+        320_000,
+      );
 
     if (injectFailures)
       it('a helper image that cannot be pulled stops the run before the first drain', async () => {
@@ -405,44 +414,48 @@ describe.each<Flavour>(['flannel', 'canal'])(
       summary.namespaceNodesMigrated.push(`${flavour}/${node}`);
     }
 
-    it("moves the namespace nodes one by one, leaving none of flannel's state and the overlay of the others whole", async () => {
-      // The last one moves with the rest in the next test: no namespace node is left to check the overlay from.
-      for (const [i, node] of NAMESPACE_NODES.slice(0, -1).entries()) {
-        const failing = injectFailures && node === 'worker-1';
-        if (failing) {
-          // A script failure mid-run: the node stays cordoned with the error recorded, and a rerun resumes.
-          const r = await tb.cliAsync(migrateArgs(['--nodes', node, '--helper-image', IMAGE_FAILING_RESTORE]), {
+    it(
+      "moves the namespace nodes one by one, leaving none of flannel's state and the overlay of " + 'the others whole',
+      async () => {
+        // The last one moves with the rest in the next test: no namespace node is left to check the overlay from.
+        for (const [i, node] of NAMESPACE_NODES.slice(0, -1).entries()) {
+          const failing = injectFailures && node === 'worker-1';
+          if (failing) {
+            // A script failure mid-run: the node stays cordoned with the error recorded, and a rerun resumes.
+            const r = await tb.cliAsync(migrateArgs(['--nodes', node, '--helper-image', IMAGE_FAILING_RESTORE]), {
+              timeoutMs: 300_000,
+            });
+            expect(r.status).toBe(1);
+            const state = stateOf(tb, node);
+            expect(nodeNamed(tb, node).spec.unschedulable).toBe(true);
+            expect(state?.step).toBe('host-cleanup');
+            expect(state?.error).toMatch(/iptables-nft-restore: line 3 failed \(simulated\)/);
+            const cleanup = nn.runs.filter((run) => run.node === node && run.role === 'host-cleanup');
+            expect(cleanup.length).toBeGreaterThan(0);
+            expect(cleanup.every((run) => run.outcome === 'Failed')).toBe(true);
+            summary.failuresInjected.push({
+              flavour,
+              failure: `--helper-image ${IMAGE_FAILING_RESTORE} on ${node}`,
+              ended: `exit ${r.status}, ${node} cordoned, error recorded at step ${state?.step}`,
+            });
+          }
+          const r = await tb.cliAsync(migrateArgs(['--nodes', node, '--helper-image', GOOD_IMAGE]), {
             timeoutMs: 300_000,
           });
-          expect(r.status).toBe(1);
-          const state = stateOf(tb, node);
-          expect(nodeNamed(tb, node).spec.unschedulable).toBe(true);
-          expect(state?.step).toBe('host-cleanup');
-          expect(state?.error).toMatch(/iptables-nft-restore: line 3 failed \(simulated\)/);
-          const cleanup = nn.runs.filter((run) => run.node === node && run.role === 'host-cleanup');
-          expect(cleanup.length).toBeGreaterThan(0);
-          expect(cleanup.every((run) => run.outcome === 'Failed')).toBe(true);
-          summary.failuresInjected.push({
-            flavour,
-            failure: `--helper-image ${IMAGE_FAILING_RESTORE} on ${node}`,
-            ended: `exit ${r.status}, ${node} cordoned, error recorded at step ${state?.step}`,
-          });
-        }
-        const r = await tb.cliAsync(migrateArgs(['--nodes', node, '--helper-image', GOOD_IMAGE]), {
-          timeoutMs: 300_000,
-        });
-        expect(r.stderr).not.toMatch(/error:/);
-        expect(r.status).toBe(0);
-        if (failing) {
-          expect(r.stdout + r.stderr).toMatch(/Resuming/);
-          summary.failuresInjected[summary.failuresInjected.length - 1].ended +=
-            '; a rerun with the calico/node image resumed and finished it';
-        }
+          expect(r.stderr).not.toMatch(/error:/);
+          expect(r.status).toBe(0);
+          if (failing) {
+            expect(r.stdout + r.stderr).toMatch(/Resuming/);
+            summary.failuresInjected[summary.failuresInjected.length - 1].ended +=
+              '; a rerun with the calico/node image resumed and finished it';
+          }
 
-        expectMovedCleanly(node);
-        for (const peer of NAMESPACE_NODES.slice(i + 1)) expectOverlayTowards(nn, tb, peer, node, macs[node]);
-      }
-    }, 900_000);
+          expectMovedCleanly(node);
+          for (const peer of NAMESPACE_NODES.slice(i + 1)) expectOverlayTowards(nn, tb, peer, node, macs[node]);
+        }
+      },
+      900_000,
+    );
 
     it('moves the last namespace node and the simulated nodes, the control plane last', async () => {
       const r = await tb.cliAsync(migrateArgs([]), { timeoutMs: 300_000 });
@@ -481,123 +494,133 @@ describe.each<Flavour>(['flannel', 'canal'])(
 
     // Revert is proven on the flannel cluster only, to keep the suite short.
     if (injectFailures)
-      it("revert moves two namespace nodes back: Calico's side removed by the real revert.sh, flanneld back with its overlay", async () => {
-        const reverted = NAMESPACE_NODES.slice(0, 2);
-        const blocks: Record<string, { own: string; other: string }> = {};
-        for (const node of reverted) {
-          blocks[node] = seedCalico(tb, nn, node);
-          expect(calicoLeftovers(nn, node)).toHaveLength(10);
-        }
-        const r = await tb.cliAsync(revertArgs(reverted.flatMap((n) => ['--node', n])), { timeoutMs: 600_000 });
-        expect(r.stderr).not.toMatch(/error:/);
-        expect(r.status).toBe(0);
-        expect(r.stdout).toMatch(/2 node\(s\) moved back to flannel/);
+      it(
+        "revert moves two namespace nodes back: Calico's side removed by the real revert.sh, " +
+          'flanneld back with its overlay',
+        async () => {
+          const reverted = NAMESPACE_NODES.slice(0, 2);
+          const blocks: Record<string, { own: string; other: string }> = {};
+          for (const node of reverted) {
+            blocks[node] = seedCalico(tb, nn, node);
+            expect(calicoLeftovers(nn, node)).toHaveLength(10);
+          }
+          const r = await tb.cliAsync(revertArgs(reverted.flatMap((n) => ['--node', n])), { timeoutMs: 600_000 });
+          expect(r.stderr).not.toMatch(/error:/);
+          expect(r.status).toBe(0);
+          expect(r.stdout).toMatch(/2 node\(s\) moved back to flannel/);
 
-        for (const node of reverted) {
-          // The host revert Job really ran: through the agent, once, in the node's namespace.
-          const runs = nn.runs.filter((run) => run.node === node && run.role === 'host-revert');
-          expect(runs.map((run) => [run.image, run.outcome, run.exitCode])).toEqual([[GOOD_IMAGE, 'Succeeded', 0]]);
-          const said = runs[0].output.split('\n').map((l) => l.trim());
-          expect(said).toEqual(
-            expect.arrayContaining([
-              'removed file /etc/cni/net.d/10-calico.conflist',
-              'removed file /etc/cni/net.d/calico-kubeconfig',
-              'removed link vxlan.calico',
-              `removed route blackhole ${blocks[node].own} proto 80`,
-              'removed rule iptables-nft filter FORWARD -> cali-FORWARD',
-              'removed chain iptables-nft filter cali-from-hep-forward',
-              'removed chain iptables-nft nat cali-nat-outgoing',
-            ]),
-          );
-          expect(said.some((l) => l.includes(`done: ${node} is clean of Calico's networking`))).toBe(true);
-          expect(calicoLeftovers(nn, node)).toEqual([]);
+          for (const node of reverted) {
+            // The host revert Job really ran: through the agent, once, in the node's namespace.
+            const runs = nn.runs.filter((run) => run.node === node && run.role === 'host-revert');
+            expect(runs.map((run) => [run.image, run.outcome, run.exitCode])).toEqual([[GOOD_IMAGE, 'Succeeded', 0]]);
+            const said = runs[0].output.split('\n').map((l) => l.trim());
+            expect(said).toEqual(
+              expect.arrayContaining([
+                'removed file /etc/cni/net.d/10-calico.conflist',
+                'removed file /etc/cni/net.d/calico-kubeconfig',
+                'removed link vxlan.calico',
+                `removed route blackhole ${blocks[node].own} proto 80`,
+                'removed rule iptables-nft filter FORWARD -> cali-FORWARD',
+                'removed chain iptables-nft filter cali-from-hep-forward',
+                'removed chain iptables-nft nat cali-nat-outgoing',
+              ]),
+            );
+            expect(said.some((l) => l.includes(`done: ${node} is clean of Calico's networking`))).toBe(true);
+            expect(calicoLeftovers(nn, node)).toEqual([]);
 
-          // flannel is back: its pod and flanneld, which recreated flannel.<VNI>, subnet.env and its CNI config.
-          const back = nodeNamed(tb, node);
-          expect(back.metadata.labels?.[MIGRATION_LABEL]).toBe('flannel');
-          expect(back.spec.unschedulable).toBeFalsy();
-          expect(stateOf(tb, node)).toMatchObject({ operation: 'revert' });
-          expect(stateOf(tb, node)?.error).toBeUndefined();
-          const flannelPods = kubectlJson<{
-            items: Array<{
-              metadata: { ownerReferences?: Array<{ kind: string; name: string }> };
-              spec: { nodeName?: string };
-              status?: { phase?: string };
-            }>;
-          }>(tb, ['get', 'pods', '-n', flannel.namespace]).items.filter(
-            (p) =>
-              p.spec.nodeName === node &&
-              p.metadata.ownerReferences?.some((o) => o.kind === 'DaemonSet' && o.name === flannel.daemonSet),
-          );
-          expect(flannelPods.map((p) => p.status?.phase)).toEqual(['Running']);
-          expect(nn.flanneldRunning(node)).toBe(true);
-          expect(nn.flanneldEvents.filter((e) => e.endsWith(` ${node}`)).slice(-2)).toEqual([
-            `stop ${node}`,
-            `start ${node}`,
-          ]);
-          expect(nn.links(node).map((l) => l.ifname)).toContain(`flannel.${VNI}`);
-          expect(fs.readFileSync(nn.hostPath(node, 'run/flannel/subnet.env'), 'utf8')).toContain(
-            `FLANNEL_SUBNET=${back.spec.podCIDR!.replace(/0\/24$/, '1/24')}`,
-          );
-          expect(
-            JSON.parse(fs.readFileSync(nn.hostPath(node, 'etc/cni/net.d/10-flannel.conflist'), 'utf8')),
-          ).toMatchObject({ plugins: expect.arrayContaining([expect.objectContaining({ type: 'flannel' })]) });
-        }
-        // Each reverted node's flanneld reaches the other again: route, neighbour and FDB entry.
-        const mac = (node: string) => nn.links(node).find((l) => l.ifname === `flannel.${VNI}`)!.address!;
-        expectOverlayTowards(nn, tb, reverted[1], reverted[0], mac(reverted[0]));
-        expectOverlayTowards(nn, tb, reverted[0], reverted[1], mac(reverted[1]));
-        summary.reverted.push(...reverted.map((n) => `${flavour}/${n}`));
-      }, 620_000);
+            // flannel is back: its pod and flanneld, which recreated flannel.<VNI>, subnet.env and its CNI config.
+            const back = nodeNamed(tb, node);
+            expect(back.metadata.labels?.[MIGRATION_LABEL]).toBe('flannel');
+            expect(back.spec.unschedulable).toBeFalsy();
+            expect(stateOf(tb, node)).toMatchObject({ operation: 'revert' });
+            expect(stateOf(tb, node)?.error).toBeUndefined();
+            const flannelPods = kubectlJson<{
+              items: Array<{
+                metadata: { ownerReferences?: Array<{ kind: string; name: string }> };
+                spec: { nodeName?: string };
+                status?: { phase?: string };
+              }>;
+            }>(tb, ['get', 'pods', '-n', flannel.namespace]).items.filter(
+              (p) =>
+                p.spec.nodeName === node &&
+                p.metadata.ownerReferences?.some((o) => o.kind === 'DaemonSet' && o.name === flannel.daemonSet),
+            );
+            expect(flannelPods.map((p) => p.status?.phase)).toEqual(['Running']);
+            expect(nn.flanneldRunning(node)).toBe(true);
+            expect(nn.flanneldEvents.filter((e) => e.endsWith(` ${node}`)).slice(-2)).toEqual([
+              `stop ${node}`,
+              `start ${node}`,
+            ]);
+            expect(nn.links(node).map((l) => l.ifname)).toContain(`flannel.${VNI}`);
+            expect(fs.readFileSync(nn.hostPath(node, 'run/flannel/subnet.env'), 'utf8')).toContain(
+              `FLANNEL_SUBNET=${back.spec.podCIDR!.replace(/0\/24$/, '1/24')}`,
+            );
+            expect(
+              JSON.parse(fs.readFileSync(nn.hostPath(node, 'etc/cni/net.d/10-flannel.conflist'), 'utf8')),
+            ).toMatchObject({ plugins: expect.arrayContaining([expect.objectContaining({ type: 'flannel' })]) });
+          }
+          // Each reverted node's flanneld reaches the other again: route, neighbour and FDB entry.
+          const mac = (node: string) => nn.links(node).find((l) => l.ifname === `flannel.${VNI}`)!.address!;
+          expectOverlayTowards(nn, tb, reverted[1], reverted[0], mac(reverted[0]));
+          expectOverlayTowards(nn, tb, reverted[0], reverted[1], mac(reverted[1]));
+          summary.reverted.push(...reverted.map((n) => `${flavour}/${n}`));
+        },
+        620_000,
+      );
 
     if (injectFailures)
-      it('revert with a helper image without nft and iptables stops before the first drain, naming the missing commands; a rerun with a good image finishes', async () => {
-        const node = NAMESPACE_NODES[2];
-        seedCalico(tb, nn, node);
-        const seeded = calicoLeftovers(nn, node);
-        expect(seeded).toHaveLength(10);
-        const r = await tb.cliAsync(revertArgs(['--node', node, '--helper-image', IMAGE_WITHOUT_TOOLS]), {
-          timeoutMs: 300_000,
-        });
-        expect(r.status).toBe(1);
-        const said = r.stdout + r.stderr;
-        expect(said).toContain(IMAGE_WITHOUT_TOOLS);
-        expect(said).toMatch(/lacks the commands .*nft/);
-        expect(said).toMatch(/iptables/);
-        expect(said).toMatch(/No node was drained/);
-        // The revert script's command check ran in the namespace node with that image's commands and changed nothing.
-        const checks = nn.runs.filter(
-          (run) => run.node === node && run.role === 'host-check' && run.image === IMAGE_WITHOUT_TOOLS,
-        );
-        expect(checks.length).toBeGreaterThan(0);
-        for (const run of checks) {
-          expect(run.outcome).toBe('Failed');
-          expect(run.exitCode).toBe(2);
-          expect(run.output).toMatch(/nft/);
-          expect(run.output).not.toMatch(/^removed /m);
-        }
-        expect(nn.runs.filter((run) => run.node === node && run.role === 'host-revert')).toEqual([]);
-        expect(calicoLeftovers(nn, node)).toEqual(seeded);
-        expect(nodeNamed(tb, node).spec.unschedulable).toBeFalsy();
-        expect(stateOf(tb, node)?.operation).not.toBe('revert');
-        summary.failuresInjected.push({
-          flavour,
-          failure: `revert --helper-image ${IMAGE_WITHOUT_TOOLS} on ${node}`,
-          ended: `exit ${r.status} before the first drain, ${node} not cordoned, Calico's side untouched`,
-        });
+      it(
+        'revert with a helper image without nft and iptables stops before the first drain, naming ' +
+          'the missing commands; a rerun with a good image finishes',
+        async () => {
+          const node = NAMESPACE_NODES[2];
+          seedCalico(tb, nn, node);
+          const seeded = calicoLeftovers(nn, node);
+          expect(seeded).toHaveLength(10);
+          const r = await tb.cliAsync(revertArgs(['--node', node, '--helper-image', IMAGE_WITHOUT_TOOLS]), {
+            timeoutMs: 300_000,
+          });
+          expect(r.status).toBe(1);
+          const said = r.stdout + r.stderr;
+          expect(said).toContain(IMAGE_WITHOUT_TOOLS);
+          expect(said).toMatch(/lacks the commands .*nft/);
+          expect(said).toMatch(/iptables/);
+          expect(said).toMatch(/No node was drained/);
+          // The revert script's command check ran in the namespace node with that image's commands and changed nothing.
+          const checks = nn.runs.filter(
+            (run) => run.node === node && run.role === 'host-check' && run.image === IMAGE_WITHOUT_TOOLS,
+          );
+          expect(checks.length).toBeGreaterThan(0);
+          for (const run of checks) {
+            expect(run.outcome).toBe('Failed');
+            expect(run.exitCode).toBe(2);
+            expect(run.output).toMatch(/nft/);
+            expect(run.output).not.toMatch(/^removed /m);
+          }
+          expect(nn.runs.filter((run) => run.node === node && run.role === 'host-revert')).toEqual([]);
+          expect(calicoLeftovers(nn, node)).toEqual(seeded);
+          expect(nodeNamed(tb, node).spec.unschedulable).toBeFalsy();
+          expect(stateOf(tb, node)?.operation).not.toBe('revert');
+          summary.failuresInjected.push({
+            flavour,
+            failure: `revert --helper-image ${IMAGE_WITHOUT_TOOLS} on ${node}`,
+            ended: `exit ${r.status} before the first drain, ${node} not cordoned, Calico's side untouched`,
+          });
 
-        const rerun = await tb.cliAsync(revertArgs(['--node', node]), { timeoutMs: 300_000 });
-        expect({ status: rerun.status, stderr: rerun.status === 0 ? '' : rerun.stderr }).toEqual({
-          status: 0,
-          stderr: '',
-        });
-        const reverts = nn.runs.filter((run) => run.node === node && run.role === 'host-revert');
-        expect(reverts.map((run) => [run.outcome, run.exitCode])).toEqual([['Succeeded', 0]]);
-        expect(calicoLeftovers(nn, node)).toEqual([]);
-        expect(nodeNamed(tb, node).spec.unschedulable).toBeFalsy();
-        expect(stateOf(tb, node)?.error).toBeUndefined();
-        summary.reverted.push(`${flavour}/${node}`);
-      }, 620_000);
+          const rerun = await tb.cliAsync(revertArgs(['--node', node]), { timeoutMs: 300_000 });
+          expect({ status: rerun.status, stderr: rerun.status === 0 ? '' : rerun.stderr }).toEqual({
+            status: 0,
+            stderr: '',
+          });
+          const reverts = nn.runs.filter((run) => run.node === node && run.role === 'host-revert');
+          expect(reverts.map((run) => [run.outcome, run.exitCode])).toEqual([['Succeeded', 0]]);
+          expect(calicoLeftovers(nn, node)).toEqual([]);
+          expect(nodeNamed(tb, node).spec.unschedulable).toBeFalsy();
+          expect(stateOf(tb, node)?.error).toBeUndefined();
+          summary.reverted.push(`${flavour}/${node}`);
+        },
+        620_000,
+      );
   },
 );
 

@@ -167,7 +167,8 @@ describe('plan on a flannel cluster (IPv4, then dual-stack)', () => {
     expect(plan.hostCleanup).toEqual({
       helperImage: 'quay.io/calico/node:v3.32.1',
       preDrainCheck: expect.stringContaining(
-        "a Job on the first node to move (worker-0) runs the host cleanup's command check (MODE=check, changes nothing) in quay.io/calico/node:v3.32.1",
+        "a Job on the first node to move (worker-0) runs the host cleanup's command check " +
+          '(MODE=check, changes nothing) in quay.io/calico/node:v3.32.1',
       ),
     });
     expect(

@@ -206,161 +206,172 @@ spec: {cidr: 10.244.0.0/16, blockSize: 26, ipipMode: Never, vxlanMode: Never, na
       await tb?.down();
     });
 
-    it('migrate 3 of 5 nodes and stop one half-way: status -o json matches every node, also for a read-only user', async () => {
-      const first = tb.cli([...migrateArgs, '--nodes', 'worker-0,worker-1,worker-2']);
-      expect({ status: first.status, stderr: first.stderr.match(/error:.*/g) }).toEqual({ status: 0, stderr: null });
-      const halfWay = await runCliInBackground(tb, [...migrateArgs, '--nodes', 'worker-3'], {
-        killAt: /worker-3: remove flannel from the host \.\.\./,
-      });
-      expect(halfWay.killed).toBe(true);
-
-      const doc = statusJson();
-      expect(doc).toMatchObject({
-        apiVersion: 'flannel2calico/v1',
-        kind: 'Status',
-        schemaVersion: 1,
-        phase: 'stopped',
-        flavour,
-      });
-      const nodes = getNodes(tb);
-      expect(doc.stoppedAt).toEqual({
-        node: 'worker-3',
-        step: stateOf(nodes.find((n) => n.metadata.name === 'worker-3')!).step,
-        error: null,
-      });
-      // the Lease of the killed run is still there, but its holder is gone
-      expect(doc.lock).toMatchObject({ active: false });
-      const fPods = flannelPods();
-      const cPods = calicoPods();
-      const expectedCondition: Record<string, string> = {
-        'cp-0': 'pending',
-        'worker-0': 'migrated',
-        'worker-1': 'migrated',
-        'worker-2': 'migrated',
-        'worker-3': 'stopped',
-      };
-      expect(doc.nodes.map((n: { name: string }) => n.name)).toEqual([
-        'worker-3',
-        'cp-0',
-        'worker-0',
-        'worker-1',
-        'worker-2',
-      ]);
-      for (const node of nodes) {
-        const name = node.metadata.name;
-        const state = stateOf(node);
-        const done = state?.completed.includes('done');
-        const reported = doc.nodes.find((n: { name: string }) => n.name === name);
-        expect(reported).toEqual({
-          name,
-          controlPlane: name === 'cp-0',
-          network: node.metadata.labels?.[MIGRATION_LABEL],
-          condition: expectedCondition[name],
-          operation: state ? 'migrate' : null,
-          step: state ? (done ? 'done' : state.step) : null,
-          completedSteps: state?.completed ?? [],
-          since: state?.updatedAt ?? null,
-          startedAt: state?.startedAt ?? null,
-          cordoned: node.spec.unschedulable === true,
-          flannelPod: podReadiness(fPods, name),
-          calicoPod: podReadiness(cPods, name),
-          lastError: state?.error ?? null,
-          next: expectedCondition[name] === 'migrated' ? null : `flannel2calico migrate --nodes ${name}`,
+    it(
+      'migrate 3 of 5 nodes and stop one half-way: status -o json matches every node, also for ' + 'a read-only user',
+      async () => {
+        const first = tb.cli([...migrateArgs, '--nodes', 'worker-0,worker-1,worker-2']);
+        expect({ status: first.status, stderr: first.stderr.match(/error:.*/g) }).toEqual({ status: 0, stderr: null });
+        const halfWay = await runCliInBackground(tb, [...migrateArgs, '--nodes', 'worker-3'], {
+          killAt: /worker-3: remove flannel from the host \.\.\./,
         });
-      }
-      // the half-way node: off flannel, not yet on Calico, cordoned
-      expect(doc.nodes[0]).toMatchObject({
-        network: 'none',
-        cordoned: true,
-        flannelPod: 'absent',
-        calicoPod: 'absent',
-      });
-      expect(
-        doc.nodes.filter((n: { calicoPod: string }) => n.calicoPod === 'ready').map((n: { name: string }) => n.name),
-      ).toEqual(['worker-0', 'worker-1', 'worker-2']);
-      expect(doc.counts).toEqual({
-        total: 5,
-        flannel: 1,
-        none: 1,
-        calico: 3,
-        failed: 0,
-        'in-progress': 0,
-        stopped: 1,
-        pending: 1,
-        reverted: 0,
-        migrated: 3,
-      });
-      expect(doc.eta).toMatchObject({ remainingNodes: 2, measuredNodes: 3 });
+        expect(halfWay.killed).toBe(true);
 
-      const viewer = readOnlyKubeconfig(tb);
-      const asViewer = statusJson(viewer);
-      expect(asViewer.nodes.map((n: { name: string; step: string }) => [n.name, n.step])).toEqual(
-        doc.nodes.map((n: { name: string; step: string }) => [n.name, n.step]),
-      );
-      const one = runCliSync(tb, ['status', '--node', 'worker-0'], viewer);
-      expect(one.status).toBe(0);
-      expect(one.stdout).toMatch(/MigrationStep\s+start calico-node \(label network=calico\): done/);
-      // the same user cannot revert: the API refuses the first write, nothing changes
-      const denied = runCliSync(tb, ['revert', '--node', 'worker-0', '--yes'], viewer);
-      expect(denied.status).toBe(1);
-      expect(denied.stderr).toMatch(/forbidden|not allowed|403/i);
-      expect(getNodes(tb).find((n) => n.metadata.name === 'worker-0')!.metadata.labels?.[MIGRATION_LABEL]).toBe(
-        'calico',
-      );
-    }, 600_000);
+        const doc = statusJson();
+        expect(doc).toMatchObject({
+          apiVersion: 'flannel2calico/v1',
+          kind: 'Status',
+          schemaVersion: 1,
+          phase: 'stopped',
+          flavour,
+        });
+        const nodes = getNodes(tb);
+        expect(doc.stoppedAt).toEqual({
+          node: 'worker-3',
+          step: stateOf(nodes.find((n) => n.metadata.name === 'worker-3')!).step,
+          error: null,
+        });
+        // the Lease of the killed run is still there, but its holder is gone
+        expect(doc.lock).toMatchObject({ active: false });
+        const fPods = flannelPods();
+        const cPods = calicoPods();
+        const expectedCondition: Record<string, string> = {
+          'cp-0': 'pending',
+          'worker-0': 'migrated',
+          'worker-1': 'migrated',
+          'worker-2': 'migrated',
+          'worker-3': 'stopped',
+        };
+        expect(doc.nodes.map((n: { name: string }) => n.name)).toEqual([
+          'worker-3',
+          'cp-0',
+          'worker-0',
+          'worker-1',
+          'worker-2',
+        ]);
+        for (const node of nodes) {
+          const name = node.metadata.name;
+          const state = stateOf(node);
+          const done = state?.completed.includes('done');
+          const reported = doc.nodes.find((n: { name: string }) => n.name === name);
+          expect(reported).toEqual({
+            name,
+            controlPlane: name === 'cp-0',
+            network: node.metadata.labels?.[MIGRATION_LABEL],
+            condition: expectedCondition[name],
+            operation: state ? 'migrate' : null,
+            step: state ? (done ? 'done' : state.step) : null,
+            completedSteps: state?.completed ?? [],
+            since: state?.updatedAt ?? null,
+            startedAt: state?.startedAt ?? null,
+            cordoned: node.spec.unschedulable === true,
+            flannelPod: podReadiness(fPods, name),
+            calicoPod: podReadiness(cPods, name),
+            lastError: state?.error ?? null,
+            next: expectedCondition[name] === 'migrated' ? null : `flannel2calico migrate --nodes ${name}`,
+          });
+        }
+        // the half-way node: off flannel, not yet on Calico, cordoned
+        expect(doc.nodes[0]).toMatchObject({
+          network: 'none',
+          cordoned: true,
+          flannelPod: 'absent',
+          calicoPod: 'absent',
+        });
+        expect(
+          doc.nodes.filter((n: { calicoPod: string }) => n.calicoPod === 'ready').map((n: { name: string }) => n.name),
+        ).toEqual(['worker-0', 'worker-1', 'worker-2']);
+        expect(doc.counts).toEqual({
+          total: 5,
+          flannel: 1,
+          none: 1,
+          calico: 3,
+          failed: 0,
+          'in-progress': 0,
+          stopped: 1,
+          pending: 1,
+          reverted: 0,
+          migrated: 3,
+        });
+        expect(doc.eta).toMatchObject({ remainingNodes: 2, measuredNodes: 3 });
 
-    it('revert --node moves a migrated and a half-way node back to flannel; refused while another run holds the lock', () => {
-      const microTime = (d: Date) => d.toISOString().replace('Z', '000Z');
-      kubectlOk(
-        tb,
-        ['apply', '-f', '-'],
-        `apiVersion: coordination.k8s.io/v1
+        const viewer = readOnlyKubeconfig(tb);
+        const asViewer = statusJson(viewer);
+        expect(asViewer.nodes.map((n: { name: string; step: string }) => [n.name, n.step])).toEqual(
+          doc.nodes.map((n: { name: string; step: string }) => [n.name, n.step]),
+        );
+        const one = runCliSync(tb, ['status', '--node', 'worker-0'], viewer);
+        expect(one.status).toBe(0);
+        expect(one.stdout).toMatch(/MigrationStep\s+start calico-node \(label network=calico\): done/);
+        // the same user cannot revert: the API refuses the first write, nothing changes
+        const denied = runCliSync(tb, ['revert', '--node', 'worker-0', '--yes'], viewer);
+        expect(denied.status).toBe(1);
+        expect(denied.stderr).toMatch(/forbidden|not allowed|403/i);
+        expect(getNodes(tb).find((n) => n.metadata.name === 'worker-0')!.metadata.labels?.[MIGRATION_LABEL]).toBe(
+          'calico',
+        );
+      },
+      600_000,
+    );
+
+    it(
+      'revert --node moves a migrated and a half-way node back to flannel; refused while ' +
+        'another run holds the lock',
+      () => {
+        const microTime = (d: Date) => d.toISOString().replace('Z', '000Z');
+        kubectlOk(
+          tb,
+          ['apply', '-f', '-'],
+          `apiVersion: coordination.k8s.io/v1
 kind: Lease
 metadata: {name: flannel2calico, namespace: kube-system}
 spec: {holderIdentity: ops@bastion/pid-4242, leaseDurationSeconds: 30, renewTime: "${microTime(new Date())}"}
 `,
-      );
-      const refused = tb.cli(['revert', '--node', 'worker-0', '--yes']);
-      expect(refused.status).toBe(2);
-      expect(refused.stderr).toMatch(/another migration is running: .* held by ops@bastion\/pid-4242/);
-      kubectlOk(tb, ['delete', 'lease', '-n', 'kube-system', 'flannel2calico']);
+        );
+        const refused = tb.cli(['revert', '--node', 'worker-0', '--yes']);
+        expect(refused.status).toBe(2);
+        expect(refused.stderr).toMatch(/another migration is running: .* held by ops@bastion\/pid-4242/);
+        kubectlOk(tb, ['delete', 'lease', '-n', 'kube-system', 'flannel2calico']);
 
-      const noTerminal = tb.cli(['revert', '--node', 'worker-0']);
-      expect(noTerminal.status).toBe(2);
-      const dry = tb.cli(['revert', '--node', 'worker-0', '--node', 'worker-3', '--dry-run=client']);
-      expect(dry.status).toBe(0);
-      expect(dry.stdout).toMatch(/worker-0: cordon → drain → stop calico-node/);
+        const noTerminal = tb.cli(['revert', '--node', 'worker-0']);
+        expect(noTerminal.status).toBe(2);
+        const dry = tb.cli(['revert', '--node', 'worker-0', '--node', 'worker-3', '--dry-run=client']);
+        expect(dry.status).toBe(0);
+        expect(dry.stdout).toMatch(/worker-0: cordon → drain → stop calico-node/);
 
-      const r = tb.cli(['revert', '--node', 'worker-0', '--node', 'worker-3', '--yes']);
-      expect({ status: r.status, errors: r.stderr.match(/error:.*/g) }).toEqual({ status: 0, errors: null });
-      const nodes = getNodes(tb);
-      const fPods = flannelPods();
-      const cPods = calicoPods();
-      for (const name of ['worker-0', 'worker-3']) {
-        const node = nodes.find((n) => n.metadata.name === name)!;
-        expect(node.metadata.labels?.[MIGRATION_LABEL]).toBe('flannel');
-        expect(node.spec.unschedulable).toBeFalsy();
-        expect(stateOf(node)).toMatchObject({
-          operation: 'revert',
-          completed: expect.arrayContaining(['host-revert', 'start-flannel', 'uncordon', 'done']),
-        });
-        expect(podReadiness(fPods, name)).toBe('ready');
-        expect(podReadiness(cPods, name)).toBe('absent');
-      }
-      // other Calico nodes still route to them: their IPAM blocks are kept
-      const blocks = kubectlJson<Listed<{ spec: { affinity: string } }>>(tb, [
-        'get',
-        'ipamblocks.crd.projectcalico.org',
-        '-o',
-        'json',
-      ]).items;
-      expect(blocks.some((b) => b.spec.affinity === 'host:worker-0')).toBe(true);
-      const doc = statusJson();
-      expect(
-        doc.nodes.filter((n: { condition: string }) => n.condition === 'reverted').map((n: { name: string }) => n.name),
-      ).toEqual(['worker-0', 'worker-3']);
-      expect(r.stdout).toMatch(/2 node\(s\) moved back to flannel/);
-    }, 300_000);
+        const r = tb.cli(['revert', '--node', 'worker-0', '--node', 'worker-3', '--yes']);
+        expect({ status: r.status, errors: r.stderr.match(/error:.*/g) }).toEqual({ status: 0, errors: null });
+        const nodes = getNodes(tb);
+        const fPods = flannelPods();
+        const cPods = calicoPods();
+        for (const name of ['worker-0', 'worker-3']) {
+          const node = nodes.find((n) => n.metadata.name === name)!;
+          expect(node.metadata.labels?.[MIGRATION_LABEL]).toBe('flannel');
+          expect(node.spec.unschedulable).toBeFalsy();
+          expect(stateOf(node)).toMatchObject({
+            operation: 'revert',
+            completed: expect.arrayContaining(['host-revert', 'start-flannel', 'uncordon', 'done']),
+          });
+          expect(podReadiness(fPods, name)).toBe('ready');
+          expect(podReadiness(cPods, name)).toBe('absent');
+        }
+        // other Calico nodes still route to them: their IPAM blocks are kept
+        const blocks = kubectlJson<Listed<{ spec: { affinity: string } }>>(tb, [
+          'get',
+          'ipamblocks.crd.projectcalico.org',
+          '-o',
+          'json',
+        ]).items;
+        expect(blocks.some((b) => b.spec.affinity === 'host:worker-0')).toBe(true);
+        const doc = statusJson();
+        expect(
+          doc.nodes
+            .filter((n: { condition: string }) => n.condition === 'reverted')
+            .map((n: { name: string }) => n.name),
+        ).toEqual(['worker-0', 'worker-3']);
+        expect(r.stdout).toMatch(/2 node\(s\) moved back to flannel/);
+      },
+      300_000,
+    );
 
     it('kill -9 during a revert, then the rerun converges', async () => {
       const killed = await runCliInBackground(tb, ['revert', '--node', 'worker-1', '--yes'], {
@@ -422,84 +433,88 @@ spec: {holderIdentity: ops@bastion/pid-4242, leaseDurationSeconds: 30, renewTime
       expect(getNodes(tb).every((n) => n.metadata.labels?.[MIGRATION_LABEL] === 'calico')).toBe(true);
     }, 600_000);
 
-    it('revert --all, killed twice, returns the cluster to flannel only: no Calico object, no migration trace', async () => {
-      const kills = [/remove Calico from the host \.\.\./, /removing the migration label/];
-      for (const killAt of kills) {
-        const r = await runCliInBackground(tb, ['revert', '--all', '--yes', '--max-parallel', '2'], { killAt });
-        expect({ at: killAt.source, killed: r.killed }).toEqual({ at: killAt.source, killed: true });
-      }
-      expect(statusJson().phase).toBe('reverting');
-      const final = tb.cli(['revert', '--all', '--yes', '--max-parallel', '2']);
-      expect({ status: final.status, errors: final.stderr.match(/error:.*/g) }).toEqual({ status: 0, errors: null });
+    it(
+      'revert --all, killed twice, returns the cluster to flannel only: no Calico object, no ' + 'migration trace',
+      async () => {
+        const kills = [/remove Calico from the host \.\.\./, /removing the migration label/];
+        for (const killAt of kills) {
+          const r = await runCliInBackground(tb, ['revert', '--all', '--yes', '--max-parallel', '2'], { killAt });
+          expect({ at: killAt.source, killed: r.killed }).toEqual({ at: killAt.source, killed: true });
+        }
+        expect(statusJson().phase).toBe('reverting');
+        const final = tb.cli(['revert', '--all', '--yes', '--max-parallel', '2']);
+        expect({ status: final.status, errors: final.stderr.match(/error:.*/g) }).toEqual({ status: 0, errors: null });
 
-      const nodes = getNodes(tb);
-      for (const n of nodes) {
-        expect(n.metadata.labels?.[MIGRATION_LABEL]).toBeUndefined();
-        expect(
-          Object.keys(n.metadata.annotations ?? {}).filter(
-            (a) => a.startsWith('flannel2calico.io/') || a.startsWith('projectcalico.org/'),
-          ),
-        ).toEqual([]);
-        expect(n.spec.unschedulable).toBeFalsy();
-      }
-      const ds = kubectlJson<{ spec: { template: { spec: { nodeSelector?: Record<string, string> } } } }>(tb, [
-        'get',
-        'ds',
-        '-n',
-        flannel.namespace,
-        flannel.daemonSet,
-        '-o',
-        'json',
-      ]);
-      expect(ds.spec.template.spec.nodeSelector?.[MIGRATION_LABEL]).toBeUndefined();
-      await waitFor(
-        () => {
-          const pods = flannelPods();
-          return nodes.every((n) => podReadiness(pods, n.metadata.name) === 'ready');
-        },
-        90_000,
-        'a Ready flannel pod on every node',
-      );
-      await waitFor(() => calicoPods().length === 0, 60_000, 'no calico-node pod');
-      // Calico objects: exactly those that existed before the migration (Canal's pool, as it was)
-      expect(calicoObjects(tb)).toEqual(calicoBefore);
-      expect(manifestObjectsPresent(tb)).toEqual(manifestBefore);
-      // migration traces
-      await waitFor(
-        () =>
-          ['jobs', 'pods', 'configmaps', 'leases'].every(
-            (kind) =>
-              kubectlJson<Listed<unknown>>(tb, [
-                'get',
-                kind,
-                '-A',
-                '-l',
-                'app.kubernetes.io/managed-by=flannel2calico',
-                '-o',
-                'json',
-              ]).items.length === 0,
-          ),
-        60_000,
-        'no helper Job, pod, ConfigMap or Lease of the tool',
-      );
-      expect(tb.kubectl(['get', 'configmap', '-n', 'kube-system', 'flannel2calico-state']).status).not.toBe(0);
-      expect(tb.kubectl(['get', 'lease', '-n', 'kube-system', 'flannel2calico']).status).not.toBe(0);
-      expect(
-        kubectlJson<Listed<unknown>>(tb, [
+        const nodes = getNodes(tb);
+        for (const n of nodes) {
+          expect(n.metadata.labels?.[MIGRATION_LABEL]).toBeUndefined();
+          expect(
+            Object.keys(n.metadata.annotations ?? {}).filter(
+              (a) => a.startsWith('flannel2calico.io/') || a.startsWith('projectcalico.org/'),
+            ),
+          ).toEqual([]);
+          expect(n.spec.unschedulable).toBeFalsy();
+        }
+        const ds = kubectlJson<{ spec: { template: { spec: { nodeSelector?: Record<string, string> } } } }>(tb, [
           'get',
-          'events',
+          'ds',
           '-n',
-          'default',
-          '-l',
-          'app.kubernetes.io/managed-by=flannel2calico',
+          flannel.namespace,
+          flannel.daemonSet,
           '-o',
           'json',
-        ]).items,
-      ).toEqual([]);
-      await everyWorkloadAvailable(tb);
-      expect(statusJson()).toMatchObject({ phase: 'not-started', lock: null });
-      expect(tb.cli(['revert', '--all', '--yes']).stdout).toMatch(/Nothing to revert/);
-    }, 600_000);
+        ]);
+        expect(ds.spec.template.spec.nodeSelector?.[MIGRATION_LABEL]).toBeUndefined();
+        await waitFor(
+          () => {
+            const pods = flannelPods();
+            return nodes.every((n) => podReadiness(pods, n.metadata.name) === 'ready');
+          },
+          90_000,
+          'a Ready flannel pod on every node',
+        );
+        await waitFor(() => calicoPods().length === 0, 60_000, 'no calico-node pod');
+        // Calico objects: exactly those that existed before the migration (Canal's pool, as it was)
+        expect(calicoObjects(tb)).toEqual(calicoBefore);
+        expect(manifestObjectsPresent(tb)).toEqual(manifestBefore);
+        // migration traces
+        await waitFor(
+          () =>
+            ['jobs', 'pods', 'configmaps', 'leases'].every(
+              (kind) =>
+                kubectlJson<Listed<unknown>>(tb, [
+                  'get',
+                  kind,
+                  '-A',
+                  '-l',
+                  'app.kubernetes.io/managed-by=flannel2calico',
+                  '-o',
+                  'json',
+                ]).items.length === 0,
+            ),
+          60_000,
+          'no helper Job, pod, ConfigMap or Lease of the tool',
+        );
+        expect(tb.kubectl(['get', 'configmap', '-n', 'kube-system', 'flannel2calico-state']).status).not.toBe(0);
+        expect(tb.kubectl(['get', 'lease', '-n', 'kube-system', 'flannel2calico']).status).not.toBe(0);
+        expect(
+          kubectlJson<Listed<unknown>>(tb, [
+            'get',
+            'events',
+            '-n',
+            'default',
+            '-l',
+            'app.kubernetes.io/managed-by=flannel2calico',
+            '-o',
+            'json',
+          ]).items,
+        ).toEqual([]);
+        await everyWorkloadAvailable(tb);
+        expect(statusJson()).toMatchObject({ phase: 'not-started', lock: null });
+        expect(tb.cli(['revert', '--all', '--yes']).stdout).toMatch(/Nothing to revert/);
+      },
+      600_000,
+    );
   });
 }
 

@@ -211,42 +211,46 @@ describe('test bed: 1 control-plane node + 3 workers, podCIDRs /26 from 10.50.0.
     await waitFor(() => getPods(tb, 'default', 'app=picky').length === 0, 30_000, 'the picky pod to be deleted');
   });
 
-  it('refuses an eviction with 429 while a PodDisruptionBudget allows no disruption, and allows it after scaling up', async () => {
-    apply(tb, deployment('guarded', 2));
-    apply(tb, {
-      apiVersion: 'policy/v1',
-      kind: 'PodDisruptionBudget',
-      metadata: { name: 'guarded', namespace: 'default' },
-      spec: { minAvailable: 2, selector: { matchLabels: { app: 'guarded' } } },
-    });
-    await waitForDeployment(tb, 'default', 'guarded');
-    await waitForPdb(tb, 'default', 'guarded');
-    const victim = getPods(tb, 'default', 'app=guarded')[0].metadata.name;
+  it(
+    'refuses an eviction with 429 while a PodDisruptionBudget allows no disruption, and ' +
+      'allows it after scaling up',
+    async () => {
+      apply(tb, deployment('guarded', 2));
+      apply(tb, {
+        apiVersion: 'policy/v1',
+        kind: 'PodDisruptionBudget',
+        metadata: { name: 'guarded', namespace: 'default' },
+        spec: { minAvailable: 2, selector: { matchLabels: { app: 'guarded' } } },
+      });
+      await waitForDeployment(tb, 'default', 'guarded');
+      await waitForPdb(tb, 'default', 'guarded');
+      const victim = getPods(tb, 'default', 'app=guarded')[0].metadata.name;
 
-    const refusal = await client.evict(victim, 'default').then(
-      () => undefined,
-      (err: unknown) => err,
-    );
-    expect(refusal).toBeInstanceOf(ClusterError);
-    expect((refusal as ClusterError).kind).toBe('too-many-requests');
-    expect((refusal as ClusterError).status).toBe(429);
-    expect((refusal as ClusterError).message).toContain('disruption budget');
+      const refusal = await client.evict(victim, 'default').then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(refusal).toBeInstanceOf(ClusterError);
+      expect((refusal as ClusterError).kind).toBe('too-many-requests');
+      expect((refusal as ClusterError).status).toBe(429);
+      expect((refusal as ClusterError).message).toContain('disruption budget');
 
-    await scaleDeployment(tb, 'default', 'guarded', 3);
-    await waitFor(
-      () => kubectlJson<PdbJson>(tb, ['get', 'pdb', 'guarded', '-n', 'default']).status?.disruptionsAllowed === 1,
-      30_000,
-      'PDB guarded to allow one disruption',
-    );
-    await expect(client.evict(victim, 'default')).resolves.toBe('evicted');
-    await waitFor(
-      () => !getPods(tb, 'default', 'app=guarded').some((p) => p.metadata.name === victim),
-      30_000,
-      `evicted pod ${victim} to be gone`,
-    );
-    await waitForDeployment(tb, 'default', 'guarded');
-    await expect(client.evict(victim, 'default')).resolves.toBe('gone');
-  });
+      await scaleDeployment(tb, 'default', 'guarded', 3);
+      await waitFor(
+        () => kubectlJson<PdbJson>(tb, ['get', 'pdb', 'guarded', '-n', 'default']).status?.disruptionsAllowed === 1,
+        30_000,
+        'PDB guarded to allow one disruption',
+      );
+      await expect(client.evict(victim, 'default')).resolves.toBe('evicted');
+      await waitFor(
+        () => !getPods(tb, 'default', 'app=guarded').some((p) => p.metadata.name === victim),
+        30_000,
+        `evicted pod ${victim} to be gone`,
+      );
+      await waitForDeployment(tb, 'default', 'guarded');
+      await expect(client.evict(victim, 'default')).resolves.toBe('gone');
+    },
+  );
 
   it('completes a Job: its pod exits 0', async () => {
     apply(tb, job('finishes'));

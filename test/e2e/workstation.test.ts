@@ -193,7 +193,10 @@ _flannel2calico; printf '%s\\n' "\${COMPREPLY[@]}"; complete -p kubectl-flannel2
       expect(zsh.stdout).toMatch(/^#compdef flannel2calico kubectl-flannel2calico/);
       expect(zsh.stdout).toMatch(/migrate\) _arguments \$globals .*'--calico-manifest\[/);
       // zsh loads it and registers the completion function for both command names.
-      const script = `autoload -U compinit && compinit -u -D; source <(${JSON.stringify(process.execPath)} ${JSON.stringify(cliPath)} completion zsh); print -r -- "\${_comps[flannel2calico]} \${_comps[kubectl-flannel2calico]}"`;
+      const script =
+        `autoload -U compinit && compinit -u -D; source <(${JSON.stringify(process.execPath)} ${JSON.stringify(cliPath)} ` +
+        `completion zsh); print -r -- "\${_comps[flannel2calico]} ` +
+        `\${_comps[kubectl-flannel2calico]}"`;
       const loaded = run('zsh', ['-f', '-c', script]);
       expect(loaded.stderr).toBe('');
       expect(loaded.stdout.trim()).toBe('_flannel2calico _flannel2calico');
@@ -241,7 +244,9 @@ _flannel2calico; printf '%s\\n' "\${COMPREPLY[@]}"; complete -p kubectl-flannel2
       const kc = path.join(work, 'unreachable.kubeconfig');
       fs.writeFileSync(
         kc,
-        `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:9"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n`,
+        `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: ` +
+          `"https://127.0.0.1:9"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, ` +
+          `context: {cluster: c, user: u}}]\ncurrent-context: x\n`,
       );
       const piped = run(process.execPath, [cliPath, '--kubeconfig', kc, 'detect']);
       expect(piped.status).toBe(1);

@@ -44,7 +44,8 @@ function integer(value: string | undefined, flag: string): number | undefined {
 function summary(tb: Testbed): string {
   const rel = path.relative(process.cwd(), kubeconfigLink) || kubeconfigLink;
   return [
-    `test bed ${tb.name}: ${tb.nodeNames.length} nodes (${tb.nodeNames.slice(0, 3).join(', ')}${tb.nodeNames.length > 3 ? ', …' : ''})`,
+    `test bed ${tb.name}: ${tb.nodeNames.length} nodes ` +
+      `(${tb.nodeNames.slice(0, 3).join(', ')}${tb.nodeNames.length > 3 ? ', …' : ''})`,
     `  export KUBECONFIG=${path.resolve(rel)}`,
     `  ${path.relative(process.cwd(), kubectlLink) || kubectlLink} get nodes -o wide`,
     `  node bin/flannel2calico.js --kubeconfig ${rel} detect`,
@@ -117,7 +118,9 @@ async function flannel(argv: string[]): Promise<void> {
     mtu: integer(values.mtu, '--mtu'),
   });
   process.stdout.write(
-    `${values.canal ? 'Canal' : 'flannel'} DaemonSet ${result.namespace}/${result.daemonSet} ready; flannel annotations (${result.annotationPrefix}/…) written on ${Object.keys(result.annotations).length} nodes\n`,
+    `${values.canal ? 'Canal' : 'flannel'} DaemonSet ${result.namespace}/${result.daemonSet} ` +
+      `ready; flannel annotations (${result.annotationPrefix}/…) written on ${Object.keys(result.annotations).length} ` +
+      `nodes\n`,
   );
 }
 

@@ -53,7 +53,8 @@ function must(r: { status: number }, what: string, allowed: number[] = [0]): voi
 async function main(): Promise<void> {
   if (!fs.existsSync(path.join(binDir, 'kube-apiserver'))) {
     process.stdout.write(
-      `The test bed's control plane is not built yet (${binDir}): building it once (about 8 minutes, needs Go ≥ 1.24)…\n`,
+      `The test bed's control plane is not built yet (${binDir}): building it once (about 8 ` +
+        `minutes, needs Go ≥ 1.24)…\n`,
     );
     must(
       { status: spawnSync('bash', [path.join(repoRoot, 'test/testbed/prepare.sh')], { stdio: 'inherit' }).status ?? 1 },
@@ -130,7 +131,8 @@ async function main(): Promise<void> {
     process.stdout.write(`\n${md.split('\n## Where time went')[0].split('## Node by node')[1] ?? ''}`);
     process.stdout.write(
       `\n${bold('Done')} in ${((Date.now() - started) / 1000).toFixed(0)} s. The report: ${path.relative(process.cwd(), path.join(reportDir, 'report.md'))}` +
-        ` (timeline: ${path.relative(process.cwd(), path.join(reportDir, 'timeline.svg'))}); the audit log: ${path.relative(process.cwd(), path.join(demoDir, 'state', 'flannel2calico', 'audit.ndjson'))}\n`,
+        ` (timeline: ${path.relative(process.cwd(), path.join(reportDir, 'timeline.svg'))}); the ` +
+        `audit log: ${path.relative(process.cwd(), path.join(demoDir, 'state', 'flannel2calico', 'audit.ndjson'))}\n`,
     );
   } finally {
     await stop();

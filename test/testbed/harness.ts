@@ -114,14 +114,19 @@ export interface Testbed {
   kubectl(args: string[], input?: string): CommandResult;
   /** Runs `node bin/flannel2calico.js --kubeconfig <kc> ...args` (NO_COLOR=1, XDG_STATE_HOME inside the test bed). */
   cli(args: string[], opts?: { env?: Record<string, string>; input?: string; timeoutMs?: number }): CommandResult;
-  /** cli() without blocking the event loop, for tests that run something in-process meanwhile (the netns node agent). */
+  /**
+   * cli() without blocking the event loop, for tests that run something in-process meanwhile (the netns node agent).
+   */
   cliAsync(args: string[], opts?: { env?: Record<string, string>; timeoutMs?: number }): Promise<CommandResult>;
   /** Stops every process of the cluster and removes its files. Safe to call twice. */
   down(): Promise<void>;
 }
 
 export interface FlannelOptions {
-  /** Replaces net-conf.json in the ConfigMap (default: the manifest's `{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}`). */
+  /**
+   * Replaces net-conf.json in the ConfigMap (default: the manifest's
+   * `{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}`).
+   */
   netConf?: Record<string, unknown>;
   /** Namespace to install into (default kube-flannel; kube-system for Canal). */
   namespace?: string;
@@ -346,7 +351,8 @@ function assertBinaries(): void {
   });
   if (missing.length > 0) {
     throw new TestbedError(
-      `test-bed binaries missing in ${binDir}: ${missing.join(', ')}. Build them once with \`npm run testbed:build\` (about 8 to 13 minutes cold).`,
+      `test-bed binaries missing in ${binDir}: ${missing.join(', ')}. Build them once with ` +
+        `\`npm run testbed:build\` (about 8 to 13 minutes cold).`,
     );
   }
 }
@@ -470,7 +476,8 @@ export function kwokStages(agentNodes: string[], podDeletionDelayMs = 0): string
   if (agentNodes.length === 0 && podDeletionDelayMs <= 0) return text;
   const key =
     `(.metadata.labels[${JSON.stringify(HOST_ROLE_LABEL)}] // "") as $role | (.spec.nodeName // "") as $node` +
-    ` | if (${JSON.stringify(AGENT_ROLES)} | any(.[]; . == $role)) and (${JSON.stringify(agentNodes)} | any(.[]; . == $node))` +
+    ` | if (${JSON.stringify(AGENT_ROLES)} | any(.[]; . == $role)) and (${JSON.stringify(agentNodes)} ` +
+    `| any(.[]; . == $node))` +
     ' then "netns-node-agent" else "kwok" end';
   const docs = YAML.parseAllDocuments(text);
   for (const doc of docs) {
@@ -519,7 +526,9 @@ export function nodeObject(name: string, controlPlane: boolean): object {
   };
 }
 
-/** kubectl failed only because a write met 409 Conflict (the object changed since it was read): read again and retry. */
+/**
+ * kubectl failed only because a write met 409 Conflict (the object changed since it was read): read again and retry.
+ */
 export function isConflict(result: CommandResult): boolean {
   return (
     result.status !== 0 &&
@@ -881,7 +890,9 @@ async function startTestbedOnce(opts: TestbedOptions): Promise<Testbed> {
   }
 }
 
-/** A control-plane component that exited during start-up (another cluster starting at the same moment took its port). */
+/**
+ * A control-plane component that exited during start-up (another cluster starting at the same moment took its port).
+ */
 class ComponentStoppedError extends TestbedError {}
 
 function stoppedComponents(name: string): string[] {
@@ -918,7 +929,9 @@ export function vtepMac(node: string, family: 4 | 6 = 4): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join(':');
 }
 
-/** The annotations flanneld --kube-subnet-mgr writes on its node (format from fixtures/flanneld-v0.28.10-node-state). */
+/**
+ * The annotations flanneld --kube-subnet-mgr writes on its node (format from fixtures/flanneld-v0.28.10-node-state).
+ */
 export function flannelAnnotations(
   node: NodeJson,
   netConf: Record<string, unknown>,

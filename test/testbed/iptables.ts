@@ -5,7 +5,9 @@ export function chainNames(dump: string): string[] {
   return [...dump.matchAll(/^:(\S+)/gm)].map((m) => m[1]);
 }
 
-/** A subset of Felix's iptables rules, for iptables-restore --noflush: its own chains, reached from the built-in ones. */
+/**
+ * A subset of Felix's iptables rules, for iptables-restore --noflush: its own chains, reached from the built-in ones.
+ */
 export const FELIX_RULES = `*filter
 :cali-FORWARD - [0:0]
 :cali-from-hep-forward - [0:0]

@@ -69,7 +69,10 @@ export interface NetnsNodesOptions {
   nodes: string[];
   /** flannel: kube-flannel.yml's DaemonSet; canal: canal.yaml's. */
   flavour: Flavour;
-  /** Namespace and name of the DaemonSet whose pods run flanneld (default kube-flannel/kube-flannel-ds, or kube-system/canal). */
+  /**
+   * Namespace and name of the DaemonSet whose pods run flanneld (default kube-flannel/kube-flannel-ds, or
+   * kube-system/canal).
+   */
   namespace?: string;
   daemonSet?: string;
   /** How often the agent and the flanneld supervisor look at the cluster (ms, default 250). */
@@ -182,7 +185,8 @@ function assertUnderlayIsFree(): void {
       (route.prefsrc && inRange(route.prefsrc))
     ) {
       throw new TestbedError(
-        `${UNDERLAY_CIDR} is in use on this machine (ip route get ${HOST_UNDERLAY_IP}: ${routeGet.stdout.trim()}); the netns nodes need it unrouted (another test bed running?)`,
+        `${UNDERLAY_CIDR} is in use on this machine (ip route get ${HOST_UNDERLAY_IP}: ` +
+          `${routeGet.stdout.trim()}); the netns nodes need it unrouted (another test bed running?)`,
       );
     }
   }
@@ -201,7 +205,9 @@ function assertUnderlayIsFree(): void {
   );
   if (taken.length > 0 || routes.length > 0) {
     throw new TestbedError(
-      `${UNDERLAY_CIDR} is in use on this machine (${[...taken, ...routes.map((r) => `route ${r.dst}`)].join(', ')}); the netns nodes need it unrouted (another test bed running?)`,
+      `${UNDERLAY_CIDR} is in use on this machine ` +
+        `(${[...taken, ...routes.map((r) => `route ${r.dst}`)].join(', ')}); the netns nodes need ` +
+        `it unrouted (another test bed running?)`,
     );
   }
 }
@@ -224,12 +230,16 @@ function probeVxlan(ns: string): void {
   ]);
   if (r.status !== 0)
     throw new TestbedError(
-      `this kernel cannot create VXLAN devices in a network namespace (${r.stderr.trim()}); the netns nodes need the vxlan module`,
+      `this kernel cannot create VXLAN devices in a network namespace (${r.stderr.trim()}); the ` +
+        `netns nodes need the vxlan module`,
     );
   ip('-n', ns, 'link', 'del', 'vxprobe');
 }
 
-/** A kubeconfig for flanneld inside the namespaces: the API server through the underlay, no CA (flanneld refuses a CA with insecure-skip-tls-verify). */
+/**
+ * A kubeconfig for flanneld inside the namespaces: the API server through the underlay, no CA (flanneld refuses a CA
+ * with insecure-skip-tls-verify).
+ */
 function underlayKubeconfig(kubeconfig: string): string {
   const config = YAML.parse(fs.readFileSync(kubeconfig, 'utf8')) as {
     clusters: Array<{ cluster: Record<string, unknown> }>;
@@ -291,7 +301,10 @@ export class NetnsNodes {
     return node;
   }
 
-  /** Makes the agent run pods of `image` with the commands in `commandDir` (e.g. calicoNodeCommandDir({ without: ['nft'] })). */
+  /**
+   * Makes the agent run pods of `image` with the commands in `commandDir` (e.g. calicoNodeCommandDir({ without:
+   * ['nft'] })).
+   */
   registerImage(image: string, commandDir: string): void {
     this.images.set(image, commandDir);
   }
@@ -312,7 +325,8 @@ export class NetnsNodes {
     const notAgent = wanted.filter((n) => !this.tb.agentNodes.includes(n));
     if (notAgent.length > 0)
       throw new TestbedError(
-        `start the test bed with agentNodes including ${notAgent.join(', ')}, so that kwok leaves their host Jobs to the agent`,
+        `start the test bed with agentNodes including ${notAgent.join(', ')}, so that kwok leaves ` +
+          `their host Jobs to the agent`,
       );
     if (!fs.existsSync(path.join(flanneldDir, 'flanneld')))
       throw new TestbedError(
@@ -469,7 +483,9 @@ export class NetnsNodes {
     return this.flanneld.has(node);
   }
 
-  /** Waits until flanneld runs on every namespace node and has written its annotations, subnet.env and flannel.<VNI>. */
+  /**
+   * Waits until flanneld runs on every namespace node and has written its annotations, subnet.env and flannel.<VNI>.
+   */
   async waitForFlanneld(vni = 1, timeoutMs = 60_000): Promise<void> {
     await waitFor(
       () => {
@@ -678,7 +694,10 @@ export class NetnsNodes {
     this.flanneldEvents.push(`stop ${node.name}`);
   }
 
-  /** kube-flannel.yml's install-cni copies cni-conf.json; canal.yaml's (calico/cni install) fills in cni_network_config. */
+  /**
+   * kube-flannel.yml's install-cni copies cni-conf.json; canal.yaml's (calico/cni install) fills in
+   * cni_network_config.
+   */
   private async installCni(node: NetnsNode, pod: PodJson, data: Record<string, string>): Promise<void> {
     const cniDir = path.join(node.root, 'etc/cni/net.d');
     if (this.opts.flavour === 'flannel') {
@@ -696,7 +715,10 @@ export class NetnsNodes {
     fs.writeFileSync(path.join(cniDir, 'calico-kubeconfig'), 'apiVersion: v1\nkind: Config\n');
   }
 
-  /** The bridge plugin's cni0: created with the node's gateway address (FLANNEL_SUBNET) when the first pod is networked. */
+  /**
+   * The bridge plugin's cni0: created with the node's gateway address (FLANNEL_SUBNET) when the first pod is
+   * networked.
+   */
   private ensureBridge(node: NetnsNode): void {
     const subnetEnv = path.join(node.root, 'run/flannel/subnet.env');
     if (!fs.existsSync(subnetEnv)) return;
@@ -935,7 +957,10 @@ export class NetnsNodes {
 
   // -------------------------------------------------------------------------------------------
 
-  /** Stops the loop, flanneld and running pods (by PID), then removes the namespaces, the veth and the files. Safe to call twice. */
+  /**
+   * Stops the loop, flanneld and running pods (by PID), then removes the namespaces, the veth and the files. Safe to
+   * call twice.
+   */
   async down(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;

@@ -41,13 +41,19 @@ const BROKEN: Record<string, string> = {
   'src/names.ts': `import { run } from './engine/run.js';\nexport const NAME = 'x';\nexport const USE = run;\n`,
   'src/engine/run.ts': `import { NAME } from '../names.js';\nexport const run = () => NAME;\n`,
   // Two modules of one layer that import each other.
-  'src/plan/a.ts': `import { b } from './b.js';\nimport type { K } from '../flannel/read.js';\nexport const a = (k?: K) => b(k);\n`,
+  'src/plan/a.ts':
+    `import { b } from './b.js';\nimport type { K } from '../flannel/read.js';\nexport const ` +
+    `a = (k?: K) => b(k);\n`,
   'src/plan/b.ts': `import { a } from './a.js';\nexport const b = (k?: unknown) => (k ? a() : 1);\n`,
   // The Kubernetes client and a terminal library outside the layers allowed to use them.
-  'src/flannel/read.ts': `import type { KubeConfig } from '@kubernetes/client-node';\nimport chalk from 'chalk';\nexport type K = KubeConfig;\nexport const red = chalk.red;\n`,
+  'src/flannel/read.ts':
+    `import type { KubeConfig } from '@kubernetes/client-node';\nimport chalk from ` +
+    `'chalk';\nexport type K = KubeConfig;\nexport const red = chalk.red;\n`,
   // Imported by nothing.
   'src/plan/dead.ts': `import { NAME } from '../names.js';\nexport const dead = NAME;\n`,
-  'src/cli/main.ts': `import { run } from '../engine/run.js';\nimport { a } from '../plan/a.js';\nexport const main = () => [run(), a()];\n`,
+  'src/cli/main.ts':
+    `import { run } from '../engine/run.js';\nimport { a } from '../plan/a.js';\nexport const ` +
+    `main = () => [run(), a()];\n`,
   'src/cli/reference.ts': `export const reference = '';\n`,
 };
 

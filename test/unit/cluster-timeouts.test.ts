@@ -113,7 +113,8 @@ describe('bounded requests', () => {
     const err = await failure(client(`http://127.0.0.1:${webPort}`).verifyServer());
     expect(err.kind).toBe('not-kubernetes');
     expect(err.message).toBe(
-      `the server at 127.0.0.1:${webPort} is not a Kubernetes API server (GET /version answered HTTP 404 text/html, not a Kubernetes version)`,
+      `the server at 127.0.0.1:${webPort} is not a Kubernetes API server (GET /version answered ` +
+        `HTTP 404 text/html, not a Kubernetes version)`,
     );
   });
 });
@@ -128,12 +129,14 @@ describe('API error messages', () => {
       reason: 'Forbidden',
       code: 403,
       message:
-        'nodes is forbidden: User "system:serviceaccount:default:x" cannot list resource "nodes" in API group "" at the cluster scope',
+        'nodes is forbidden: User "system:serviceaccount:default:x" cannot list resource "nodes" ' +
+        'in API group "" at the cluster scope',
     });
     const err = toClusterError({ code: 403, body }, { verb: 'list', resource: 'Node' }, 'https://10.0.0.1:6443');
     expect(err.kind).toBe('forbidden');
     expect(err.message).toBe(
-      'not allowed to list Node: nodes is forbidden: User "system:serviceaccount:default:x" cannot list resource "nodes" in API group "" at the cluster scope',
+      'not allowed to list Node: nodes is forbidden: User "system:serviceaccount:default:x" ' +
+        'cannot list resource "nodes" in API group "" at the cluster scope',
     );
     expect(err.message).not.toMatch(/forbidden: forbidden/);
     expect(err.hint).toMatch(/Grant the user the "list" verb on Node/);

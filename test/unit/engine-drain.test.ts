@@ -1,4 +1,7 @@
-/** The drain against the Eviction API's answers: 429 from a PodDisruptionBudget, 403 in a namespace being deleted, 404, refusals. */
+/**
+ * The drain against the Eviction API's answers: 429 from a PodDisruptionBudget, 403 in a namespace being deleted, 404,
+ * refusals.
+ */
 import { describe, expect, it } from '@jest/globals';
 import { ClusterError, type KubeObject } from '../../src/cluster/index.js';
 import { DrainBlockedError, DrainRefusedError, drainNode, type DrainOptions } from '../../src/engine/drain.js';
@@ -100,22 +103,26 @@ describe('drainNode', () => {
     await expect(drainNode(cluster, NODE, opts())).resolves.toMatchObject({ evicted: ['default/web-1'] });
   });
 
-  it('in a namespace being deleted (403 NamespaceTerminating), retries until the pod is marked for deletion, then only waits for it', async () => {
-    const { cluster, waiting, opts } = setup([workloadPod(NODE, 'job-1', 'doomed')]);
-    cluster.terminateNamespace('doomed');
-    let refused = 0;
-    cluster.after((call) => {
-      if (call.verb !== 'get' || call.name !== 'job-1' || ++refused !== 1) return;
-      // The namespace controller marks the pod deleted, and the kubelet removes it a moment later.
-      const pod = cluster.peek('Pod', 'job-1', 'doomed')!;
-      cluster.put({ ...pod, metadata: { ...pod.metadata, deletionTimestamp: new Date().toISOString() as any } });
-      setTimeout(() => cluster.remove('Pod', 'job-1', 'doomed'), 30);
-    });
-    await drainNode(cluster, NODE, opts());
-    expect(evictCalls(cluster, 'job-1')).toBe(2);
-    expect(waiting.filter((m) => /namespace doomed is being deleted/.test(m))).toHaveLength(1);
-    expect(cluster.peek('Pod', 'job-1', 'doomed')).toBeUndefined();
-  });
+  it(
+    'in a namespace being deleted (403 NamespaceTerminating), retries until the pod is marked ' +
+      'for deletion, then only waits for it',
+    async () => {
+      const { cluster, waiting, opts } = setup([workloadPod(NODE, 'job-1', 'doomed')]);
+      cluster.terminateNamespace('doomed');
+      let refused = 0;
+      cluster.after((call) => {
+        if (call.verb !== 'get' || call.name !== 'job-1' || ++refused !== 1) return;
+        // The namespace controller marks the pod deleted, and the kubelet removes it a moment later.
+        const pod = cluster.peek('Pod', 'job-1', 'doomed')!;
+        cluster.put({ ...pod, metadata: { ...pod.metadata, deletionTimestamp: new Date().toISOString() as any } });
+        setTimeout(() => cluster.remove('Pod', 'job-1', 'doomed'), 30);
+      });
+      await drainNode(cluster, NODE, opts());
+      expect(evictCalls(cluster, 'job-1')).toBe(2);
+      expect(waiting.filter((m) => /namespace doomed is being deleted/.test(m))).toHaveLength(1);
+      expect(cluster.peek('Pod', 'job-1', 'doomed')).toBeUndefined();
+    },
+  );
 
   it('in a namespace being deleted, a pod already marked for deletion is evicted once, then waited for', async () => {
     const pod = workloadPod(NODE, 'job-1', 'doomed');

@@ -1,4 +1,6 @@
-/** One migration at a time: the Lease is taken, refused while another live run holds it, taken over once it is stale. */
+/**
+ * One migration at a time: the Lease is taken, refused while another live run holds it, taken over once it is stale.
+ */
 import { describe, expect, it } from '@jest/globals';
 import type { KubeObject } from '../../src/cluster/index.js';
 import { LEASE_NAME, STATE_NAMESPACE } from '../../src/names.js';

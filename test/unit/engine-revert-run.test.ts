@@ -1,4 +1,7 @@
-/** The revert engine on the same port and run context as migrate: a node back to flannel, and the whole cluster restored. */
+/**
+ * The revert engine on the same port and run context as migrate: a node back to flannel, and the whole cluster
+ * restored.
+ */
 import { describe, expect, it } from '@jest/globals';
 import { MIGRATION_LABEL } from '../../src/names.js';
 import { REVERT_STEPS } from '../../src/engine/events.js';

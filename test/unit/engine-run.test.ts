@@ -154,18 +154,21 @@ describe('a migration run against the in-memory cluster', () => {
     expect(recorded.questions.map((q) => q.kind)).toEqual(['first-node']);
   });
 
-  it('Ctrl-C stops at the next step boundary: the running step finishes and is recorded, the next is not started', async () => {
-    const abort = new AbortController();
-    const cluster = fakeCluster([nodeObject('a'), nodeObject('b')]);
-    cluster.after((call) => {
-      if (call.verb === 'create' && call.kind === 'Job' && call.name!.startsWith('f2c-cleanup-')) abort.abort();
-    });
-    const { outcome, recorded } = await migrate(cluster, plan([['a'], ['b']]), { signal: abort.signal });
-    expect(outcome).toMatchObject({ status: 'interrupted', at: [{ node: 'a', step: 'start-calico' }], migrated: [] });
-    expect(nodeState(cluster, 'a')?.completed).toEqual(['cordon', 'drain', 'stop-flannel', 'host-cleanup']);
-    expect(stepsStarted(recorded, 'b')).toEqual([]);
-    expect((await readMigrationRecord(cluster))?.lastRun?.outcome).toBe('interrupted');
-  });
+  it(
+    'Ctrl-C stops at the next step boundary: the running step finishes and is recorded, the ' + 'next is not started',
+    async () => {
+      const abort = new AbortController();
+      const cluster = fakeCluster([nodeObject('a'), nodeObject('b')]);
+      cluster.after((call) => {
+        if (call.verb === 'create' && call.kind === 'Job' && call.name!.startsWith('f2c-cleanup-')) abort.abort();
+      });
+      const { outcome, recorded } = await migrate(cluster, plan([['a'], ['b']]), { signal: abort.signal });
+      expect(outcome).toMatchObject({ status: 'interrupted', at: [{ node: 'a', step: 'start-calico' }], migrated: [] });
+      expect(nodeState(cluster, 'a')?.completed).toEqual(['cordon', 'drain', 'stop-flannel', 'host-cleanup']);
+      expect(stepsStarted(recorded, 'b')).toEqual([]);
+      expect((await readMigrationRecord(cluster))?.lastRun?.outcome).toBe('interrupted');
+    },
+  );
 
   it('a node that joins during the run is labelled flannel and reported as not in the plan', async () => {
     const cluster = fakeCluster([nodeObject('a')]);
@@ -186,7 +189,9 @@ describe('a migration run against the in-memory cluster', () => {
 });
 
 describe('finalize', () => {
-  /** A pod of flannel's DaemonSet whose finalizer holds it after its DaemonSet is deleted, until the test lets it go. */
+  /**
+   * A pod of flannel's DaemonSet whose finalizer holds it after its DaemonSet is deleted, until the test lets it go.
+   */
   function heldFlannelPod(cluster: FakeCluster): () => void {
     const ds = cluster.peek('DaemonSet', FLANNEL_DS.name, FLANNEL_DS.namespace)!;
     cluster.put({
@@ -236,19 +241,23 @@ describe('finalize', () => {
     expect(cluster.peek('Node', 'a')?.metadata?.labels?.[MIGRATION_LABEL]).toBeUndefined();
   });
 
-  it('a flannel pod that never goes fails finalize at the step timeout, not recorded as finalized; a rerun finishes it', async () => {
-    const cluster = fakeCluster([nodeObject('a')]);
-    const release = heldFlannelPod(cluster);
-    const { outcome } = await migrate(cluster, plan([['a']]), { finalize: 'yes', stepTimeoutMs: 200 });
-    expect(outcome.status).toBe('failed');
-    if (outcome.status !== 'failed') return;
-    expect(outcome.error).toBeInstanceOf(WaitTimeoutError);
-    expect(outcome.error.message).toMatch(/DaemonSet kube-flannel\/kube-flannel-ds and its pods to be gone/);
-    expect((await readMigrationRecord(cluster))?.phase).toBe('migrating');
-    release();
-    const rerun = await migrate(cluster, plan([['a']]), { finalize: 'yes' });
-    expect(rerun.outcome).toMatchObject({ status: 'completed', finalized: true });
-  });
+  it(
+    'a flannel pod that never goes fails finalize at the step timeout, not recorded as ' +
+      'finalized; a rerun finishes it',
+    async () => {
+      const cluster = fakeCluster([nodeObject('a')]);
+      const release = heldFlannelPod(cluster);
+      const { outcome } = await migrate(cluster, plan([['a']]), { finalize: 'yes', stepTimeoutMs: 200 });
+      expect(outcome.status).toBe('failed');
+      if (outcome.status !== 'failed') return;
+      expect(outcome.error).toBeInstanceOf(WaitTimeoutError);
+      expect(outcome.error.message).toMatch(/DaemonSet kube-flannel\/kube-flannel-ds and its pods to be gone/);
+      expect((await readMigrationRecord(cluster))?.phase).toBe('migrating');
+      release();
+      const rerun = await migrate(cluster, plan([['a']]), { finalize: 'yes' });
+      expect(rerun.outcome).toMatchObject({ status: 'completed', finalized: true });
+    },
+  );
 
   it('Ctrl-C while waiting stops finalize without recording it', async () => {
     const abort = new AbortController();

@@ -1,4 +1,6 @@
-/** The records a rerun resumes from: per node on the Node, cluster-wide in a ConfigMap; written through 409 Conflicts. */
+/**
+ * The records a rerun resumes from: per node on the Node, cluster-wide in a ConfigMap; written through 409 Conflicts.
+ */
 import { describe, expect, it } from '@jest/globals';
 import { STATE_CONFIGMAP, STATE_NAMESPACE } from '../../src/names.js';
 import {

@@ -46,7 +46,10 @@ interface StepRow {
   step: NodeStep;
   /** The step's own write, seen in the calls of a run. */
   acted: (calls: Call[]) => boolean;
-  /** Makes the cluster show the step's work as done although it is not recorded (undefined: the step has nothing to check). */
+  /**
+   * Makes the cluster show the step's work as done although it is not recorded (undefined: the step has nothing to
+   * check).
+   */
   alreadyDone?: (cluster: FakeCluster) => void;
   /**
    * The step's node patch is also the record of its state (one write, not a check then a write): when

@@ -501,7 +501,9 @@ export class FakeCluster implements ClusterPort {
     if (this.terminatingNamespaces.has(namespace)) {
       throw new ClusterError(
         'forbidden',
-        `not allowed to create pods/eviction "${name}" in namespace "${namespace}": pods "${name}" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`,
+        `not allowed to create pods/eviction "${name}" in namespace "${namespace}": pods ` +
+          `"${name}" is forbidden: unable to create new content in namespace ${namespace} because ` +
+          `it is being terminated`,
         undefined,
         403,
         undefined,
@@ -519,7 +521,8 @@ export class FakeCluster implements ClusterPort {
       blocked.times--;
       throw new ClusterError(
         'too-many-requests',
-        `too many requests: cannot create pods/eviction "${name}" in namespace "${namespace}" now: Cannot evict pod as it would violate the pod's disruption budget.`,
+        `too many requests: cannot create pods/eviction "${name}" in namespace "${namespace}" ` +
+          `now: Cannot evict pod as it would violate the pod's disruption budget.`,
         'Retry later.',
         429,
         undefined,

@@ -295,7 +295,8 @@ describe('RBAC', () => {
     const check = rbacCheck(results);
     expect(check.level).toBe('fail');
     expect(check.message).toBe(
-      `missing 5 of ${reqs.length} permissions: patch, delete daemonsets.apps in namespace kube-flannel; get, create, update leases.coordination.k8s.io in namespace kube-system`,
+      `missing 5 of ${reqs.length} permissions: patch, delete daemonsets.apps in namespace ` +
+        `kube-flannel; get, create, update leases.coordination.k8s.io in namespace kube-system`,
     );
     expect(rbacCheck(reqs.map((r) => ({ ...r, allowed: true }))).level).toBe('pass');
     expect(rbacCheck({ error: 'boom' }).level).toBe('warn');

@@ -170,7 +170,8 @@ describe('selectDaemonSet', () => {
     expect(missing).toEqual({
       kind: 'not-found',
       message:
-        'DaemonSet kube-system/kube-flannel-ds-amd64 (from FLANNEL_DAEMONSET_NAME) does not exist. Flannel DaemonSets found: kube-flannel/kube-flannel-ds.',
+        'DaemonSet kube-system/kube-flannel-ds-amd64 (from FLANNEL_DAEMONSET_NAME) does not ' +
+        'exist. Flannel DaemonSets found: kube-flannel/kube-flannel-ds.',
     });
     expect(selectDaemonSet([otherDaemonSet()], { name: 'kube-proxy', origin: '--flannel-daemonset' }).kind).toBe(
       'not-flannel',
@@ -215,7 +216,9 @@ describe('flanneldConfig', () => {
     const fromEnv = flanneldConfig(withoutFlag, flannelContainer(withoutFlag)!, lookup);
     expect(fromEnv.ipMasq).toEqual({
       value: false,
-      from: 'DaemonSet kube-system/canal container kube-flannel env FLANNELD_IP_MASQ (ConfigMap kube-system/canal-config key masquerade)',
+      from:
+        'DaemonSet kube-system/canal container kube-flannel env FLANNELD_IP_MASQ (ConfigMap ' +
+        'kube-system/canal-config key masquerade)',
       explicit: true,
     });
   });
@@ -226,7 +229,8 @@ describe('flanneldConfig', () => {
     c.command = [
       '/bin/sh',
       '-c',
-      'exec /opt/bin/flanneld -ip-masq=false --kube-subnet-mgr --kube-annotation-prefix example.com/flannel --iface=eth1 --iface eth2',
+      'exec /opt/bin/flanneld -ip-masq=false --kube-subnet-mgr --kube-annotation-prefix ' +
+        'example.com/flannel --iface=eth1 --iface eth2',
     ];
     delete c.args;
     expect(flanneldArgs(c)).toEqual([

@@ -109,7 +109,8 @@ describe('resolveSettings', () => {
       PREFIX,
     );
     expect(r.conflicts).toEqual([
-      'net-conf.json Network is 10.244.0.0/16 but subnet.env FLANNEL_NETWORK is 10.240.0.0/16 (flanneld has not been restarted since the ConfigMap changed?)',
+      'net-conf.json Network is 10.244.0.0/16 but subnet.env FLANNEL_NETWORK is 10.240.0.0/16 ' +
+        '(flanneld has not been restarted since the ConfigMap changed?)',
       "node n1 podCIDR 10.99.1.0/24 is outside flannel's Network 10.244.0.0/16",
       "net-conf.json SubnetLen is 25 but the nodes' IPv4 podCIDRs are /24",
       'subnet.env FLANNEL_MTU is 1400 but the CNI configuration sets MTU 1450',
@@ -201,7 +202,8 @@ describe('resolveAnnotationPrefix', () => {
     const r = resolveAnnotationPrefix({}, withFlag, ['flannel.alpha.coreos.com']);
     expect(r.setting).toMatchObject({ value: 'example.com/flannel', source: 'daemonset-args' });
     expect(r.conflicts).toEqual([
-      "flanneld's --kube-annotation-prefix is example.com/flannel, but the nodes carry flannel annotations under flannel.alpha.coreos.com",
+      "flanneld's --kube-annotation-prefix is example.com/flannel, but the nodes carry flannel " +
+        'annotations under flannel.alpha.coreos.com',
     ]);
   });
 });

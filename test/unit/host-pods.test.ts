@@ -314,7 +314,9 @@ describe('hostPodOutcome', () => {
 
   it("reads the missing commands and the script's error line from the terminated message", () => {
     const line =
-      'error: missing commands: nft, iptables-nft-save; cleanup.sh needs them and changed nothing. Pass --helper-image with an image that has them, e.g. quay.io/calico/node:v3.32.1 (the calico/node image of the Calico manifest)';
+      'error: missing commands: nft, iptables-nft-save; cleanup.sh needs them and changed ' +
+      'nothing. Pass --helper-image with an image that has them, e.g. ' +
+      'quay.io/calico/node:v3.32.1 (the calico/node image of the Calico manifest)';
     expect(hostPodOutcome(terminated(`${line}\n`, 2))).toEqual({
       lines: [line],
       exitCode: 2,
@@ -325,7 +327,9 @@ describe('hostPodOutcome', () => {
 
   it('keeps only the error lines of a run that failed, or the last lines when there are none', () => {
     const out =
-      'removed link flannel.1\nerror: could not list nftables tables (nft list tables), so table(s) ip flannel-ipv4 were not checked: exit 1\nerror: 1 item(s) could not be removed from node w1; see the lines above\n';
+      'removed link flannel.1\nerror: could not list nftables tables (nft list tables), so ' +
+      'table(s) ip flannel-ipv4 were not checked: exit 1\nerror: 1 item(s) could not be removed ' +
+      'from node w1; see the lines above\n';
     expect(hostPodOutcome(terminated(out, 1)).lines).toEqual([
       'error: could not list nftables tables (nft list tables), so table(s) ip flannel-ipv4 were not checked: exit 1',
       'error: 1 item(s) could not be removed from node w1; see the lines above',

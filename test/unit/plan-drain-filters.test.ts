@@ -177,7 +177,8 @@ describe('classifyNodePods and drainRefusal', () => {
     const out = classifyNodePods(pods, strict);
     expect(out.map((p) => `${p.namespace}/${p.name}`)).toEqual(['a/w', 'a/x', 'a/y', 'b/z']);
     expect(drainRefusal(out)).toBe(
-      `cannot delete ${DRAIN_MESSAGES.localStorageError}: a/x; cannot delete ${DRAIN_MESSAGES.unreplicatedError}: a/y, b/z`,
+      `cannot delete ${DRAIN_MESSAGES.localStorageError}: a/x; cannot delete ` +
+        `${DRAIN_MESSAGES.unreplicatedError}: a/y, b/z`,
     );
     expect(drainRefusal(classifyNodePods([pod('a', 'w')], strict))).toBeUndefined();
   });
@@ -188,7 +189,9 @@ describe('classifyNodePods and drainRefusal', () => {
       { pod: 'a/x', reason: DRAIN_MESSAGES.localStorageError },
       { pod: 'b/z', reason: DRAIN_MESSAGES.unreplicatedError },
     ];
-    const text = `cannot delete ${DRAIN_MESSAGES.unreplicatedError}: a/y, b/z; cannot delete ${DRAIN_MESSAGES.localStorageError}: a/x`;
+    const text =
+      `cannot delete ${DRAIN_MESSAGES.unreplicatedError}: a/y, b/z; cannot delete ` +
+      `${DRAIN_MESSAGES.localStorageError}: a/x`;
     expect(cannotDelete(refused)).toBe(text);
     expect(new DrainRefusedError('worker-1', refused).message).toBe(`cannot drain worker-1: ${text}`);
   });

@@ -25,19 +25,22 @@ describe('buildPlan: Calico objects', () => {
     expect(plan.settings.flannelMtu).toEqual({ value: 1450, source: 'subnet.env' });
   });
 
-  it('plans one VXLAN IPv4 pool from the flannel network, blockSize max(26, SubnetLen), natOutgoing from ip-masq', () => {
-    expect(plan.calico.pools).toHaveLength(1);
-    expect(plan.calico.pools[0]).toMatchObject({
-      kind: 'IPPool',
-      metadata: { name: 'default-ipv4-ippool' },
-      spec: { cidr: '10.244.0.0/16', blockSize: 26, vxlanMode: 'Always', ipipMode: 'Never', natOutgoing: true },
-    });
-    expect(plan.calico.blockSizeV4).toBe(26);
-    expect(plan.calico.blockSizeV6).toBeUndefined();
-    expect(plan.calico.replacePools).toEqual([]);
-    const noMasq = buildPlan(snapshot({ nodes }), detection(nodes, { ipMasq: false }));
-    expect(noMasq.calico.pools[0].spec.natOutgoing).toBe(false);
-  });
+  it(
+    'plans one VXLAN IPv4 pool from the flannel network, blockSize max(26, SubnetLen), ' + 'natOutgoing from ip-masq',
+    () => {
+      expect(plan.calico.pools).toHaveLength(1);
+      expect(plan.calico.pools[0]).toMatchObject({
+        kind: 'IPPool',
+        metadata: { name: 'default-ipv4-ippool' },
+        spec: { cidr: '10.244.0.0/16', blockSize: 26, vxlanMode: 'Always', ipipMode: 'Never', natOutgoing: true },
+      });
+      expect(plan.calico.blockSizeV4).toBe(26);
+      expect(plan.calico.blockSizeV6).toBeUndefined();
+      expect(plan.calico.replacePools).toEqual([]);
+      const noMasq = buildPlan(snapshot({ nodes }), detection(nodes, { ipMasq: false }));
+      expect(noMasq.calico.pools[0].spec.natOutgoing).toBe(false);
+    },
+  );
 
   it("patches FelixConfiguration with flannel's VNI, port and MTU", () => {
     expect(plan.calico.felixConfigurationPatch).toEqual({ spec: { vxlanVNI: 1, vxlanPort: 8472, vxlanMTU: 1450 } });

@@ -43,7 +43,12 @@ _flannel2calico() {
     case "$w" in -*) ;; *) sub="$w"; break ;; esac
   done
   case "$prev" in
-${choices.map((o) => `    ${flagsOf(o).join('|')}) COMPREPLY=($(compgen -W "${o.argChoices!.join(' ')}" -- "$cur")); return ;;`).join('\n')}
+${choices
+  .map(
+    (o) =>
+      `    ${flagsOf(o).join('|')}) COMPREPLY=($(compgen -W "${o.argChoices!.join(' ')}" -- ` + `"$cur")); return ;;`,
+  )
+  .join('\n')}
     ${files.join('|')}) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     --context) COMPREPLY=($(compgen -W "$(kubectl config get-contexts -o name 2>/dev/null)" -- "$cur")); return ;;
     --node|--nodes) COMPREPLY=($(compgen -W "$(kubectl get nodes -o name 2>/dev/null | sed 's|^node/||')" -- "$cur")); return ;;
@@ -54,7 +59,12 @@ ${choices.map((o) => `    ${flagsOf(o).join('|')}) COMPREPLY=($(compgen -W "${o.
 ${commands.map((c) => `    ${c.name()}) opts="${words(visibleOptions(c))} --help" ;;`).join('\n')}
     help) COMPREPLY=($(compgen -W "$commands" -- "$cur")); return ;;
   esac
-  ${commands.find((c) => c.name() === 'completion') ? `if [[ "$sub" == completion && "$cur" != -* ]]; then COMPREPLY=($(compgen -W "bash zsh" -- "$cur")); return; fi` : ''}
+  ${
+    commands.find((c) => c.name() === 'completion')
+      ? `if [[ "$sub" == completion && "$cur" != -* ]]; then COMPREPLY=($(compgen -W "bash zsh" ` +
+        `-- "$cur")); return; fi`
+      : ''
+  }
   COMPREPLY=($(compgen -W "$opts $globals" -- "$cur"))
 }
 complete -o default -F _flannel2calico ${NAMES.join(' ')}
@@ -100,7 +110,13 @@ ${commands.map((c) => `    ${zshQuote(`${c.name()}:${c.description().replace(/;/
     command) _describe 'command' commands ;;
     args)
       case $words[1] in
-${commands.map((c) => `        ${c.name()}) _arguments $globals ${c.name() === 'completion' ? "'1:shell:(bash zsh)' " : ''}${visibleOptions(c).map(zshSpec).join(' ')} ;;`).join('\n')}
+${commands
+  .map(
+    (c) =>
+      `        ${c.name()}) _arguments $globals ${c.name() === 'completion' ? "'1:shell:(bash zsh)' " : ''}${visibleOptions(c).map(zshSpec).join(' ')} ` +
+      `;;`,
+  )
+  .join('\n')}
       esac ;;
   esac
 }

@@ -111,7 +111,8 @@ function renderText(ctx: CommandContext, d: Detection): void {
 export function detectCommand(): Command {
   const cmd = new Command('detect')
     .description(
-      'find flannel or Canal, read its settings (with where each came from) and check the prerequisites; changes nothing',
+      'find flannel or Canal, read its settings (with where each came from) and check the ' +
+        'prerequisites; changes nothing',
     )
     .addHelpText(
       'after',

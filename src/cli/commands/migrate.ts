@@ -20,7 +20,9 @@ export { DEFAULT_HELPER_IMAGE };
 export const DEFAULT_PROBE_IMAGE = 'busybox:1.36';
 
 const MANIFEST_HINT =
-  "Download Calico's flannel-migration calico.yaml (docs/quickstart.md says where; v3.32.1 matches the default --helper-image) and pass it with --calico-manifest FILE or an https URL.";
+  "Download Calico's flannel-migration calico.yaml (docs/quickstart.md says where; v3.32.1 " +
+  'matches the default --helper-image) and pass it with --calico-manifest FILE or an https ' +
+  'URL.';
 
 async function readManifest(source: string, timeoutMs: number): Promise<KubeObject[]> {
   const { parseAllDocuments } = await import('yaml');
@@ -122,7 +124,10 @@ function typedPlanFlags(cmd: Command, options: Record<string, any>): PlanFlags {
   };
 }
 
-/** Either the saved plan (narrowed by the flags typed with it), refused if the cluster drifted since it was made, or a fresh plan. */
+/**
+ * Either the saved plan (narrowed by the flags typed with it), refused if the cluster drifted since it was made, or a
+ * fresh plan.
+ */
 async function resolvePlan(
   ctx: CommandContext,
   client: ClusterClient,
@@ -161,7 +166,8 @@ async function resolvePlan(
       for (const change of changes.slice(0, 20)) ctx.log(`  ${change.message}`);
       if (changes.length > 20) ctx.log(`  … and ${changes.length - 20} more`);
       throw new CliError(
-        `the cluster changed since the plan was made (${changes.length} difference${changes.length === 1 ? '' : 's'}); nothing was changed`,
+        `the cluster changed since the plan was made (${changes.length} ` +
+          `difference${changes.length === 1 ? '' : 's'}); nothing was changed`,
         ExitCode.preflightFailed,
         'Make a new plan (flannel2calico plan --out plan.json), review it, and apply that one.',
       );
@@ -185,7 +191,8 @@ function printClientDryRun(ctx: CommandContext, plan: Plan): void {
   );
   ctx.out(`  3. patch FelixConfiguration default: ${JSON.stringify(plan.calico.felixConfigurationPatch)}`);
   ctx.out(
-    `  4. write per-node IPAM (${plan.nodes.reduce((n, node) => n + node.ipam.blocks.length, 0)} blocks) and label every node network=flannel`,
+    `  4. write per-node IPAM (${plan.nodes.reduce((n, node) => n + node.ipam.blocks.length, 0)} ` +
+      `blocks) and label every node network=flannel`,
   );
   ctx.out(
     `  5. restrict DaemonSet ${plan.flannelDaemonSet.namespace}/${plan.flannelDaemonSet.name} to network=flannel nodes`,
@@ -216,25 +223,30 @@ async function reportOutcome(ctx: CommandContext, outcome: RunOutcome): Promise<
   }
   if (outcome.notInPlan.length) {
     ctx.log(
-      `${c.yellow('!')} not part of the plan, left on flannel (labelled network=flannel): ${outcome.notInPlan.join(', ')}; migrate them with a new plan`,
+      `${c.yellow('!')} not part of the plan, left on flannel (labelled network=flannel): ` +
+        `${outcome.notInPlan.join(', ')}; migrate them with a new plan`,
     );
   }
   if (outcome.status === 'completed' && ctx.opts.dryRun === 'server') {
     ctx.out(
-      `${c.green('✔')} Server dry run: the API server accepted every write for ${outcome.migrated.length} node(s) (dryRun=All); nothing was changed.`,
+      `${c.green('✔')} Server dry run: the API server accepted every write for ${outcome.migrated.length} ` +
+        `node(s) (dryRun=All); nothing was changed.`,
     );
     return ExitCode.ok;
   }
   if (outcome.status === 'completed') {
     ctx.out(
-      `${c.green('✔')} ${outcome.migrated.length} node(s) run Calico${outcome.finalized ? '; flannel removed (finalized)' : ''}.` +
+      `${c.green('✔')} ${outcome.migrated.length} node(s) run ` +
+        `Calico${outcome.finalized ? '; flannel removed (finalized)' : ''}.` +
         c.dim(' Next: flannel2calico report --out-dir migration-report (what changed, node by node)'),
     );
     return ExitCode.ok;
   }
   if (outcome.status === 'declined') {
     ctx.out(
-      `Stopped at your request after ${outcome.migrated.length} node(s)${outcome.migrated.length ? '' : '; no node was changed'}. Rerun \`flannel2calico migrate\` to continue.`,
+      `Stopped at your request after ${outcome.migrated.length} ` +
+        `node(s)${outcome.migrated.length ? '' : '; no node was changed'}. Rerun \`flannel2calico ` +
+        `migrate\` to continue.`,
     );
     return ExitCode.ok;
   }
@@ -244,7 +256,9 @@ async function reportOutcome(ctx: CommandContext, outcome: RunOutcome): Promise<
       ? outcome.at.map((a) => `${a.node} (${STEP_TITLES[a.step]})`).join(', ')
       : 'between steps';
     ctx.log(
-      `${c.yellow('interrupted:')} the migration stopped at ${where}; ${outcome.migrated.length} node(s) run Calico. The state is recorded in the cluster${outcome.at.length ? '; the interrupted step is not marked done and the node stays cordoned' : ''}.`,
+      `${c.yellow('interrupted:')} the migration stopped at ${where}; ${outcome.migrated.length} ` +
+        `node(s) run Calico. The state is recorded in the ` +
+        `cluster${outcome.at.length ? '; the interrupted step is not marked done and the node stays cordoned' : ''}.`,
     );
     ctx.log(`${c.yellow('hint:')} ${resume}.`);
     return ExitCode.resumable;
@@ -273,7 +287,10 @@ async function reportOutcome(ctx: CommandContext, outcome: RunOutcome): Promise<
     const refused = nodeFailures.some((f) => f.error instanceof DrainRefusedError);
     if (blocked)
       ctx.log(
-        `${c.yellow('hint:')} ${failed.join(', ')} stay${failed.length === 1 ? 's' : ''} cordoned. Relax the PodDisruptionBudget(s) (e.g. scale the workload up) or raise --drain-timeout. ${resume}; \`kubectl uncordon ${failed.join(' ')}\` gives the node back to its workloads meanwhile (it still runs flannel).`,
+        `${c.yellow('hint:')} ${failed.join(', ')} stay${failed.length === 1 ? 's' : ''} ` +
+          `cordoned. Relax the PodDisruptionBudget(s) (e.g. scale the workload up) or raise ` +
+          `--drain-timeout. ${resume}; \`kubectl uncordon ${failed.join(' ')}\` gives the node back ` +
+          `to its workloads meanwhile (it still runs flannel).`,
       );
     if (refused)
       ctx.log(
@@ -284,12 +301,18 @@ async function reportOutcome(ctx: CommandContext, outcome: RunOutcome): Promise<
   for (const f of nodeFailures) {
     if (f.step === 'start-calico' && f.error instanceof WaitTimeoutError) {
       ctx.log(
-        `${c.yellow('hint:')} ${f.node} stays cordoned with flannel removed and calico-node not Ready: see why with \`kubectl -n kube-system get pods -o wide --field-selector spec.nodeName=${f.node}\` and \`kubectl -n kube-system describe pod <calico-node pod>\`; fix it, then rerun, or move the node back to flannel with \`flannel2calico revert --node ${f.node}\`.`,
+        `${c.yellow('hint:')} ${f.node} stays cordoned with flannel removed and calico-node not ` +
+          `Ready: see why with \`kubectl -n kube-system get pods -o wide --field-selector ` +
+          `spec.nodeName=${f.node}\` and \`kubectl -n kube-system describe pod <calico-node pod>\`; ` +
+          `fix it, then rerun, or move the node back to flannel with \`flannel2calico revert --node ` +
+          `${f.node}\`.`,
       );
     }
   }
   ctx.log(
-    `${c.yellow('hint:')} ${resume}. ${failed.length ? `The recorded state of each node: kubectl get node ${failed.join(' ')} -o jsonpath='{.metadata.annotations.flannel2calico\\.io/state}'. ` : ''}Nodes of later batches were not touched.`,
+    `${c.yellow('hint:')} ${resume}. ` +
+      `${failed.length ? `The recorded state of each node: kubectl get node ${failed.join(' ')} -o jsonpath='{.metadata.annotations.flannel2calico\\.io/state}'. ` : ''}Nodes ` +
+      `of later batches were not touched.`,
   );
   return ExitCode.failure;
 }
@@ -306,7 +329,9 @@ export function migrateCommand(): Command {
     .option('--no-finalize', 'never finalize in this run')
     .option(
       '--helper-image <image>',
-      `image of the host cleanup Job, checked on the first node before any drain (needs bash, ip, rm, nft, iptables/ip6tables -nft and -legacy save/restore; default: the plan's, else ${DEFAULT_HELPER_IMAGE})`,
+      `image of the host cleanup Job, checked on the first node before any drain (needs bash, ` +
+        `ip, rm, nft, iptables/ip6tables -nft and -legacy save/restore; default: the plan's, else ` +
+        `${DEFAULT_HELPER_IMAGE})`,
     );
   addProbeOptions(cmd, DEFAULT_PROBE_IMAGE);
   cmd
@@ -390,12 +415,14 @@ Ctrl-C stops at the next safe point (exit 4, resumable); a second Ctrl-C exits a
       const onSigint = () => {
         if (abort.signal.aborted) {
           ctx.log(
-            '\ninterrupted again: exiting now. The step in progress is not recorded as done; rerun the same command to resume.',
+            '\ninterrupted again: exiting now. The step in progress is not recorded as done; rerun ' +
+              'the same command to resume.',
           );
           process.exit(ExitCode.resumable);
         }
         ctx.log(
-          '\ninterrupted: stopping at the next safe point (no new node or step starts; press Ctrl-C again to exit at once)',
+          '\ninterrupted: stopping at the next safe point (no new node or step starts; press Ctrl-C ' +
+            'again to exit at once)',
         );
         abort.abort();
         process.exitCode = ExitCode.resumable;

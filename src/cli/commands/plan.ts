@@ -35,11 +35,14 @@ async function renderSummary(ctx: CommandContext, plan: Plan): Promise<void> {
       `  (context ${plan.cluster.context}, ${plan.cluster.server})`,
   );
   ctx.out(
-    `  flannel     DaemonSet ${plan.flannelDaemonSet.namespace}/${plan.flannelDaemonSet.name}, VXLAN VNI ${setting('flannelVni')} port ${setting('flannelPort')} MTU ${setting('flannelMtu')}`,
+    `  flannel     DaemonSet ` +
+      `${plan.flannelDaemonSet.namespace}/${plan.flannelDaemonSet.name}, VXLAN VNI ${setting('flannelVni')} ` +
+      `port ${setting('flannelPort')} MTU ${setting('flannelMtu')}`,
   );
   for (const pool of plan.calico.pools) {
     ctx.out(
-      `  IP pool     ${pool.metadata?.name} ${pool.spec?.cidr} blockSize ${pool.spec?.blockSize}, vxlanMode ${pool.spec?.vxlanMode}, natOutgoing ${pool.spec?.natOutgoing}` +
+      `  IP pool     ${pool.metadata?.name} ${pool.spec?.cidr} blockSize ` +
+        `${pool.spec?.blockSize}, vxlanMode ${pool.spec?.vxlanMode}, natOutgoing ${pool.spec?.natOutgoing}` +
         (plan.calico.replacePools.includes(pool.metadata?.name ?? '') ? c.yellow(" (replaces Canal's pool)") : ''),
     );
   }
@@ -50,14 +53,17 @@ async function renderSummary(ctx: CommandContext, plan: Plan): Promise<void> {
       .join(', ')}`,
   );
   ctx.out(
-    `  drain       timeout ${formatDuration(plan.drain.timeoutSeconds)}, grace period ${plan.drain.gracePeriodSeconds < 0 ? "each pod's own" : `${plan.drain.gracePeriodSeconds}s`}, --force ${plan.drain.force ? 'on' : 'off'}, --delete-emptydir-data ${plan.drain.deleteEmptyDirData ? 'on' : 'off'}`,
+    `  drain       timeout ${formatDuration(plan.drain.timeoutSeconds)}, grace period ` +
+      `${plan.drain.gracePeriodSeconds < 0 ? "each pod's own" : `${plan.drain.gracePeriodSeconds}s`}, ` +
+      `--force ${plan.drain.force ? 'on' : 'off'}, --delete-emptydir-data ${plan.drain.deleteEmptyDirData ? 'on' : 'off'}`,
   );
   if (plan.hostCleanup) {
     ctx.out(`  host Jobs   helper image ${plan.hostCleanup.helperImage} (--helper-image)`);
     ctx.out(`  image check ${plan.hostCleanup.preDrainCheck}`);
   }
   ctx.out(
-    `  batches     ${plan.batches.length} for ${plan.nodes.length} node(s), --max-parallel ${plan.maxParallel}; control-plane nodes last, one at a time`,
+    `  batches     ${plan.batches.length} for ${plan.nodes.length} node(s), --max-parallel ` +
+      `${plan.maxParallel}; control-plane nodes last, one at a time`,
   );
   ctx.out(`  state hash  ${plan.cluster.stateHash.slice(0, 16)}`);
   ctx.out();
@@ -104,11 +110,13 @@ function renderNodeDetails(ctx: CommandContext, plan: Plan): void {
     const id = node.identity;
     if (id.podCidrV4)
       ctx.out(
-        `  IPv4: podCIDR ${id.podCidrV4}, tunnel ${node.tunnelAddressV4 ?? '-'}, VTEP MAC ${id.vtepMacV4 ?? '-'}, public IP ${id.publicIpV4 ?? '-'}`,
+        `  IPv4: podCIDR ${id.podCidrV4}, tunnel ${node.tunnelAddressV4 ?? '-'}, VTEP MAC ` +
+          `${id.vtepMacV4 ?? '-'}, public IP ${id.publicIpV4 ?? '-'}`,
       );
     if (id.podCidrV6)
       ctx.out(
-        `  IPv6: podCIDR ${id.podCidrV6}, tunnel ${node.tunnelAddressV6 ?? '-'}, VTEP MAC ${id.vtepMacV6 ?? '-'}, public IP ${id.publicIpV6 ?? '-'}`,
+        `  IPv6: podCIDR ${id.podCidrV6}, tunnel ${node.tunnelAddressV6 ?? '-'}, VTEP MAC ` +
+          `${id.vtepMacV6 ?? '-'}, public IP ${id.publicIpV6 ?? '-'}`,
       );
     if (node.ipam.blocks.length) ctx.out(`  blocks: ${node.ipam.blocks.map((b) => b.spec?.cidr).join(', ')}`);
     if (Object.keys(node.annotations).length)
@@ -171,7 +179,8 @@ function savePlan(ctx: CommandContext, plan: Plan, file: string): void {
 export function planCommand(): Command {
   const cmd = new Command('plan')
     .description(
-      'show what the migration would do — Calico objects, node order and batches, what each drain evicts — and check it; changes nothing',
+      'show what the migration would do — Calico objects, node order and batches, what each ' +
+        'drain evicts — and check it; changes nothing',
     )
     .option('--out <file>', 'save the plan as JSON (with a hash of the cluster state) for `migrate --plan`')
     .option(
@@ -212,7 +221,8 @@ Exit codes: 0 plan ok, 3 a preflight finding fails (the plan is still printed an
         throw new CliError(
           `nothing to plan: ${detection.summary}`,
           ExitCode.preflightFailed,
-          'Run `flannel2calico detect` for details; name the DaemonSet with --flannel-daemonset and --flannel-namespace.',
+          'Run `flannel2calico detect` for details; name the DaemonSet with --flannel-daemonset and ' +
+            '--flannel-namespace.',
         );
       }
       reading = makeReadProgress(ctx, 'reading nodes, pods, PodDisruptionBudgets and Calico objects');

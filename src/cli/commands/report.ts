@@ -19,7 +19,9 @@ function write(file: string, text: string): void {
 export function reportCommand(): Command {
   return new Command('report')
     .description(
-      'write a report of the migration from what the cluster and the audit log recorded: what changed, node by node with the time of each step, where time went, warnings; changes nothing',
+      'write a report of the migration from what the cluster and the audit log recorded: what ' +
+        'changed, node by node with the time of each step, where time went, warnings; changes ' +
+        'nothing',
     )
     .option('--out-dir <dir>', 'write report.md, timeline.svg and report.json into this directory (created if missing)')
     .addHelpText(
@@ -60,7 +62,8 @@ Exit codes: 0 written, 1 the cluster could not be read, 2 bad flags.`,
           else if (ctx.opts.output === 'yaml') ctx.stdout.write((await import('yaml')).stringify(report));
           else ctx.out(path.join(dir, 'report.md'));
           ctx.log(
-            `report written: ${path.join(dir, 'report.md')} (timeline ${path.join(dir, 'timeline.svg')}, data ${path.join(dir, 'report.json')})`,
+            `report written: ${path.join(dir, 'report.md')} (timeline ` +
+              `${path.join(dir, 'timeline.svg')}, data ${path.join(dir, 'report.json')})`,
           );
         } else if (ctx.opts.output === 'json') ctx.out(JSON.stringify(report, null, 2));
         else if (ctx.opts.output === 'yaml') ctx.stdout.write((await import('yaml')).stringify(report));

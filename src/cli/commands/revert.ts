@@ -27,31 +27,39 @@ async function reportOutcome(ctx: CommandContext, outcome: RevertOutcome, all: b
   }
   if (outcome.status === 'completed' && ctx.opts.dryRun === 'server') {
     ctx.out(
-      `${c.green('✔')} Server dry run: the API server accepted every write for ${outcome.reverted.length} node(s) (dryRun=All); nothing was changed.`,
+      `${c.green('✔')} Server dry run: the API server accepted every write for ${outcome.reverted.length} ` +
+        `node(s) (dryRun=All); nothing was changed.`,
     );
     return ExitCode.ok;
   }
   if (outcome.status === 'completed') {
     ctx.out(
-      `${c.green('✔')} ${outcome.reverted.length} node(s) moved back to flannel${outcome.restored ? "; Calico and the migration's traces removed: the cluster runs flannel only" : ''}.`,
+      `${c.green('✔')} ${outcome.reverted.length} node(s) moved back to ` +
+        `flannel${outcome.restored ? "; Calico and the migration's traces removed: the cluster runs flannel only" : ''}.`,
     );
     if (outcome.kept.length)
       ctx.log(
-        `${c.yellow('!')} kept because pods still hold addresses from them: ${outcome.kept.join('; ')}. Delete those pods, then rerun \`flannel2calico revert --all\`.`,
+        `${c.yellow('!')} kept because pods still hold addresses from them: ` +
+          `${outcome.kept.join('; ')}. Delete those pods, then rerun \`flannel2calico revert ` +
+          `--all\`.`,
       );
     return ExitCode.ok;
   }
   if (outcome.status === 'declined') {
     ctx.out(
-      `Stopped at your request after ${outcome.reverted.length} node(s). Rerun \`flannel2calico revert ${all ? '--all' : '--node …'}\` to continue.`,
+      `Stopped at your request after ${outcome.reverted.length} node(s). Rerun \`flannel2calico ` +
+        `revert ${all ? '--all' : '--node …'}\` to continue.`,
     );
     return ExitCode.ok;
   }
   const err = outcome.error;
   if (err instanceof InterruptedError || (err as RevertStepError).cause instanceof InterruptedError) {
     ctx.log(
-      `${c.yellow('interrupted:')} the revert stopped${outcome.node ? ` at ${outcome.node} (${STEP_TITLES[outcome.step!]})` : ''}; the step in progress is not recorded as done. ` +
-        `Rerun \`flannel2calico revert ${all ? '--all' : `--node ${outcome.node ?? '…'}`}\` with the same options to resume.`,
+      `${c.yellow('interrupted:')} the revert ` +
+        `stopped${outcome.node ? ` at ${outcome.node} (${STEP_TITLES[outcome.step!]})` : ''}; the ` +
+        `step in progress is not recorded as done. ` +
+        `Rerun \`flannel2calico revert ${all ? '--all' : `--node ${outcome.node ?? '…'}`}\` with ` +
+        `the same options to resume.`,
     );
     return ExitCode.resumable;
   }
@@ -59,15 +67,20 @@ async function reportOutcome(ctx: CommandContext, outcome: RevertOutcome, all: b
     throw new CliError(
       err.message,
       ExitCode.usage,
-      `Wait for that run to finish (\`flannel2calico status --watch\`), or if its process is gone, retry after the Lease expires (${err.expiresInSeconds} s).`,
+      `Wait for that run to finish (\`flannel2calico status --watch\`), or if its process is ` +
+        `gone, retry after the Lease expires (${err.expiresInSeconds} s).`,
     );
   ctx.log(
-    `${c.red('error:')} revert stopped${outcome.node ? ` at ${outcome.node} (${STEP_TITLES[outcome.step!]})` : ''}: ${err.message}`,
+    `${c.red('error:')} revert ` +
+      `stopped${outcome.node ? ` at ${outcome.node} (${STEP_TITLES[outcome.step!]})` : ''}: ${err.message}`,
   );
-  const resume = `Rerun \`flannel2calico revert ${all ? '--all' : `--node ${outcome.node ?? '…'}`}\` with the same options to resume`;
+  const resume =
+    `Rerun \`flannel2calico revert ${all ? '--all' : `--node ${outcome.node ?? '…'}`}\` with ` +
+    `the same options to resume`;
   if (err instanceof DrainBlockedError) {
     ctx.log(
-      `${c.yellow('hint:')} the node stays cordoned. Relax the PodDisruptionBudget(s) or raise --drain-timeout. ${resume}.`,
+      `${c.yellow('hint:')} the node stays cordoned. Relax the PodDisruptionBudget(s) or raise ` +
+        `--drain-timeout. ${resume}.`,
     );
     return ExitCode.resumable;
   }
@@ -76,7 +89,8 @@ async function reportOutcome(ctx: CommandContext, outcome: RevertOutcome, all: b
     return ExitCode.resumable;
   }
   ctx.log(
-    `${c.yellow('hint:')} ${resume}; \`flannel2calico status --node ${outcome.node ?? 'NAME'}\` shows the node's steps.`,
+    `${c.yellow('hint:')} ${resume}; \`flannel2calico status --node ${outcome.node ?? 'NAME'}\` ` +
+      `shows the node's steps.`,
   );
   return ExitCode.failure;
 }
@@ -190,10 +204,12 @@ Exit codes: 0 done, 1 failed, 2 refused, 4 stopped but resumable (drain blocked)
             if (!preview.nodes.length) ctx.out('  (every node already runs flannel)');
             if (options.all) {
               ctx.out(
-                "  then: remove the migration nodeSelector from flannel's DaemonSet; delete what Calico's install created; release IPAM;",
+                "  then: remove the migration nodeSelector from flannel's DaemonSet; delete what Calico's " +
+                  'install created; release IPAM;',
               );
               ctx.out(
-                '        restore IP pools and FelixConfiguration as before; remove the migration label and annotations from every node;',
+                '        restore IP pools and FelixConfiguration as before; remove the migration label ' +
+                  'and annotations from every node;',
               );
               ctx.out('        delete helper Jobs, the migration Events and the record ConfigMap');
             }
