@@ -334,11 +334,7 @@ export class ClusterClient {
     opts: ListOptions,
     pick: (items: T[]) => R | undefined,
   ): Promise<R | undefined> {
-    for await (const page of this.pages<T>(apiVersion, kind, opts)) {
-      const found = pick(page.items);
-      if (found !== undefined) return found;
-    }
-    return undefined;
+    return firstInPages(this.pages<T>(apiVersion, kind, opts), pick);
   }
 
   /** Lists a kind that may not be installed (e.g. Calico CRDs): [] when the API does not serve it. */
@@ -802,4 +798,16 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** The first result of `pick` over a list's pages; the pages after the one that has it are never read. */
+export async function firstInPages<T, R>(
+  pages: AsyncIterable<{ items: T[] }>,
+  pick: (items: T[]) => R | undefined,
+): Promise<R | undefined> {
+  for await (const page of pages) {
+    const found = pick(page.items);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }

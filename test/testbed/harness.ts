@@ -660,6 +660,14 @@ function auditLogFile(name: string): string {
 function makeTestbed(name: string, nodeNames: string[], agentNodes: string[], auditLog = false): Testbed {
   const files = clusterFiles(name);
   const kubectlPath = path.join(binDir, 'kubectl');
+  /** The CLI's environment: plain output, and its audit log and local state inside the cluster's folder. */
+  const cliEnv = (extra?: Record<string, string | undefined>) => ({
+    ...process.env,
+    NO_COLOR: '1',
+    FORCE_COLOR: '0',
+    XDG_STATE_HOME: path.join(files.dir, 'state'),
+    ...extra,
+  });
   let stopped = false;
   return {
     name,
@@ -671,13 +679,7 @@ function makeTestbed(name: string, nodeNames: string[], agentNodes: string[], au
       return run(kubectlPath, ['--kubeconfig', files.kubeconfig, ...args], { input, timeoutMs: 300_000 });
     },
     cli(args, opts = {}) {
-      const env = {
-        ...process.env,
-        NO_COLOR: '1',
-        FORCE_COLOR: '0',
-        XDG_STATE_HOME: path.join(files.dir, 'state'),
-        ...opts.env,
-      };
+      const env = cliEnv(opts.env);
       return run(
         process.execPath,
         [path.join(repoRoot, 'bin', 'flannel2calico.js'), '--kubeconfig', files.kubeconfig, ...args],
@@ -689,13 +691,7 @@ function makeTestbed(name: string, nodeNames: string[], agentNodes: string[], au
       );
     },
     cliAsync(args, opts = {}) {
-      const env = {
-        ...process.env,
-        NO_COLOR: '1',
-        FORCE_COLOR: '0',
-        XDG_STATE_HOME: path.join(files.dir, 'state'),
-        ...opts.env,
-      };
+      const env = cliEnv(opts.env);
       return runAsync(
         process.execPath,
         [path.join(repoRoot, 'bin', 'flannel2calico.js'), '--kubeconfig', files.kubeconfig, ...args],

@@ -11,6 +11,7 @@
 import crypto from 'node:crypto';
 import {
   ClusterError,
+  firstInPages,
   type ApiUsage,
   type KubeObject,
   type ListOptions,
@@ -365,11 +366,7 @@ export class FakeCluster implements ClusterPort {
     opts: ListOptions,
     pick: (items: T[]) => R | undefined,
   ): Promise<R | undefined> {
-    for await (const page of this.pages<T>(apiVersion, kind, opts)) {
-      const found = pick(page.items);
-      if (found !== undefined) return found;
-    }
-    return undefined;
+    return firstInPages(this.pages<T>(apiVersion, kind, opts), pick);
   }
 
   /** Requests by verb as the real client counts them; there is no rate limit here. */
