@@ -10,7 +10,7 @@ import { CliError, ExitCode } from './exit.js';
 export function makeConfirm(ctx: CommandContext): (c: Confirmation) => Promise<Answer> {
   return async (c) => {
     ctx.stopProgress();
-    if (ctx.opts.yes) return 'yes';
+    if (ctx.opts.yes) return c.allowAll ? 'all' : 'yes';
     if (!ctx.interactive) {
       throw new CliError(
         'confirmation needed but there is no terminal to ask on',

@@ -22,7 +22,7 @@ import {
   type Timeouts,
 } from './errors.js';
 import { loadKubeConfig, type KubeconfigOptions } from './kubeconfig.js';
-import { TokenBucket } from './rate-limit.js';
+import { InFlightLimit, TokenBucket } from './rate-limit.js';
 
 const FIELD_MANAGER = 'flannel2calico';
 
@@ -76,11 +76,14 @@ export interface ClusterClientOptions extends KubeconfigOptions {
   /** Client-side rate limit: requests a second (default 100; 0 or Infinity: none) and burst (default twice qps). */
   qps?: number;
   burst?: number;
+  /** Requests sent at once, watches excepted (default 32); the others wait their turn. */
+  maxInFlight?: number;
   /** Items per page of a list (default 500). */
   pageSize?: number;
 }
 
 const DEFAULT_QPS = 100;
+const DEFAULT_MAX_IN_FLIGHT = 32;
 
 /**
  * Requests this client sent, by verb (get, list, watch, create, patch, apply, delete), and the time the rate limit
@@ -165,6 +168,7 @@ export class ClusterClient {
   readonly timeouts: Timeouts;
   private readonly onListPage: (kind: string, itemsSoFar: number, done: boolean) => void;
   private readonly limiter?: TokenBucket;
+  private readonly inFlight: InFlightLimit;
   private readonly pageSize: number;
   private readonly requestCounts: Record<string, number> = {};
 
@@ -190,6 +194,7 @@ export class ClusterClient {
     const qps = opts.qps ?? DEFAULT_QPS;
     if (qps > 0 && Number.isFinite(qps))
       this.limiter = new TokenBucket(qps, opts.burst ?? Math.max(1, Math.round(qps * 2)));
+    this.inFlight = new InFlightLimit(opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
     this.pageSize = opts.pageSize ?? 500;
     this.objects = kubeConfig.makeApiClient(ObjectApi);
     this.core = kubeConfig.makeApiClient(CoreV1Api);
@@ -224,12 +229,15 @@ export class ClusterClient {
 
   private async call<T>(ctx: RequestContext, fn: () => Promise<T>): Promise<T> {
     await this.limiter?.take();
+    const release = await this.inFlight.acquire();
     this.count(ctx.verb);
     this.onRequest(ctx);
     try {
       return await fn();
     } catch (err) {
       throw toClusterError(err, ctx, this.server, this.timeouts);
+    } finally {
+      release();
     }
   }
 

@@ -36,3 +36,30 @@ export class TokenBucket {
     await new Promise((resolve) => setTimeout(resolve, ms));
   }
 }
+
+/**
+ * At most `max` requests at once; the others queue in arrival order. A server that slows down under
+ * load then sees a bounded number of requests, and each request's timeout runs only once it is sent.
+ */
+export class InFlightLimit {
+  private running = 0;
+  private readonly queue: Array<() => void> = [];
+
+  constructor(readonly max: number) {
+    if (!(max >= 1)) throw new RangeError(`an in-flight limit needs max >= 1 (got ${max})`);
+  }
+
+  /** Resolves with the function that frees the slot, once the caller may send its request. */
+  async acquire(): Promise<() => void> {
+    if (this.running >= this.max) await new Promise<void>((resolve) => this.queue.push(resolve));
+    else this.running++;
+    let freed = false;
+    return () => {
+      if (freed) return;
+      freed = true;
+      const next = this.queue.shift();
+      if (next) next();
+      else this.running--;
+    };
+  }
+}

@@ -151,10 +151,13 @@ const STATE_IN_PATCH: Partial<Record<NodeStep, 'start' | 'end'>> = {
   uncordon: 'end',
 };
 
+/** Steps with no action of their own: the node patch of the step before them records them done. */
+const RECORDED_WITH_PREVIOUS: ReadonlySet<NodeStep> = new Set<NodeStep>(['done']);
+
 const stateAnnotation = (state: NodeMigrationState) => ({ [NODE_STATE_ANNOTATION]: JSON.stringify(state) });
 
 /** Nodes prepared at once (IPAM objects, annotations) before the first node moves. */
-const PREPARE_CONCURRENCY = 16;
+const PREPARE_CONCURRENCY = 32;
 
 /**
  * Waiting reasons of a container whose image will not come: the kubelet has given up for now, or the name is invalid.
@@ -180,6 +183,8 @@ export class MigrationEngine {
   private calicoPods?: SharedWatch;
   /** Nodes this run cordoned (its cordon step): the drain need not check again. */
   private readonly cordonedNow = new Set<string>();
+  /** The plan's nodes by name. */
+  private readonly planned: Map<string, PlannedNode>;
   /** DaemonSet selectors, read once per run: they do not change during a migration. */
   private readonly selectors = new Map<string, Promise<string | undefined>>();
 
@@ -195,6 +200,7 @@ export class MigrationEngine {
     this.signal = ctx.signal;
     this.lock = new MigrationLock(client, 30, ctx.signal);
     this.stepTimeoutMs = opts.stepTimeoutMs ?? 5 * 60_000;
+    this.planned = new Map(opts.plan.nodes.map((n) => [n.name, n]));
   }
 
   private summary(migrated: string[]): RunSummary {
@@ -250,13 +256,20 @@ export class MigrationEngine {
       if (this.signal?.aborted) return this.stopped({ ...this.summary(migrated), status: 'interrupted', at: [] });
       await this.retrying('preparing', () => this.prepare());
       let first = true;
-      for (const [index, batch] of plan.batches.entries()) {
+      for (let index = 0; index < plan.batches.length; index++) {
         if (this.signal?.aborted) return this.stopped({ ...this.summary(migrated), status: 'interrupted', at: [] });
+        if (!first && this.ctx.confirmsAll) {
+          // Every remaining batch is confirmed: no batch waits for the slowest node of the one before.
+          const stopped = await this.migrateRolling(index, migrated);
+          if (stopped) return stopped;
+          break;
+        }
+        const batch = plan.batches[index];
         await this.retrying('looking for nodes that joined', () => this.labelNodesNotInPlan());
         const pending: PlannedNode[] = [];
         const read = new Map<string, KubeObject>();
         for (const name of batch) {
-          const planned = plan.nodes.find((n) => n.name === name);
+          const planned = this.planned.get(name);
           if (!planned) continue;
           const { state, node } = await this.retrying(`reading node ${name}`, () => this.nodeProgress(name));
           if (state === 'gone') this.skipNode(name, 'it no longer exists');
@@ -286,30 +299,13 @@ export class MigrationEngine {
           nodes: pending.map((n) => n.name),
         });
         this.batchDrainObjects = undefined;
-        const results = await Promise.allSettled(pending.map((n) => this.migrateNode(n, read.get(n.name))));
-        const failures: NodeFailure[] = [];
-        const interrupted: Array<{ node: string; step: NodeStep }> = [];
-        pending.forEach((n, i) => {
-          const result = results[i];
-          if (result.status === 'fulfilled') return migrated.push(n.name);
-          const err = result.reason as Error;
-          if (err instanceof NodeGoneError) this.skipNode(n.name, `it was deleted during ${STEP_TITLES[err.step]}`);
-          else if (err instanceof NodeInterruptedError) interrupted.push({ node: err.node, step: err.step });
-          else if (err instanceof NodeStepError) failures.push({ node: err.node, step: err.step, error: err.cause });
-          else failures.push({ node: n.name, error: err });
-        });
-        if (failures.length) {
-          return this.stopped({
-            ...this.summary(migrated),
-            status: 'failed',
-            node: failures[0].node,
-            step: failures[0].step,
-            error: failures[0].error,
-            failures,
-          });
-        }
-        if (interrupted.length || this.signal?.aborted)
-          return this.stopped({ ...this.summary(migrated), status: 'interrupted', at: interrupted });
+        const stopped = await this.migrateNodes(
+          pending.map((n) => n.name),
+          pending.length,
+          migrated,
+          read,
+        );
+        if (stopped) return stopped;
       }
       await this.retrying('looking for nodes that joined', () => this.labelNodesNotInPlan());
       if (this.signal?.aborted) return this.stopped({ ...this.summary(migrated), status: 'interrupted', at: [] });
@@ -359,6 +355,104 @@ export class MigrationEngine {
     if (this.skipped.has(name)) return;
     this.skipped.add(name);
     this.emit({ type: 'warning', node: name, message: `${name} is skipped, not migrated: ${why}` });
+  }
+
+  /**
+   * The batches after the first, once all are confirmed: workers in plan order with at most a batch's
+   * worth at once, the next node starting as soon as one finishes; control-plane nodes after them, one
+   * at a time, as planned.
+   */
+  private async migrateRolling(fromBatch: number, migrated: string[]): Promise<RunOutcome | undefined> {
+    const all = this.opts.plan.batches;
+    const batches = all.slice(fromBatch);
+    const isWorker = (name: string) => this.planned.get(name)?.role !== 'control-plane';
+    const workerBatches = batches.filter((b) => b.every(isWorker));
+    const workers = workerBatches.flat();
+    const width = Math.max(1, ...workerBatches.map((b) => b.length));
+    if (workers.length)
+      this.emit({
+        type: 'info',
+        message:
+          `migrating the remaining ${workers.length} worker node(s), at most ${width} at once: ` +
+          'each starts as soon as another finishes',
+      });
+    const stopped = await this.migrateNodes(workers, width, migrated);
+    if (stopped) return stopped;
+    for (const batch of batches.filter((b) => !b.every(isWorker))) {
+      if (this.signal?.aborted) return this.stopped({ ...this.summary(migrated), status: 'interrupted', at: [] });
+      this.emit({ type: 'batch-start', index: all.indexOf(batch) + 1, total: all.length, nodes: batch });
+      this.batchDrainObjects = undefined;
+      const outcome = await this.migrateNodes(batch, batch.length, migrated);
+      if (outcome) return outcome;
+    }
+    return undefined;
+  }
+
+  /**
+   * Migrates `names` in order with at most `width` at once. After a failure or Ctrl-C no further node
+   * starts; the nodes already moving finish (or stop at their next safe point) and every outcome is
+   * reported. `read`: nodes read just before (else each is read as it starts). Returns how the run
+   * stopped, or undefined when every node is migrated or skipped.
+   */
+  private async migrateNodes(
+    names: string[],
+    width: number,
+    migrated: string[],
+    read?: Map<string, KubeObject>,
+  ): Promise<RunOutcome | undefined> {
+    const failures: NodeFailure[] = [];
+    const interrupted: Array<{ node: string; step: NodeStep }> = [];
+    const moving = new Set<Promise<void>>();
+    let started = 0;
+    for (const name of names) {
+      if (failures.length || this.signal?.aborted) break;
+      const planned = this.planned.get(name);
+      if (!planned) continue;
+      let node = read?.get(name);
+      if (!read) {
+        // Once per window's worth of nodes: nodes that joined, and fresh DaemonSets and budgets for the drain filters.
+        if (started % width === 0) {
+          await this.retrying('looking for nodes that joined', () => this.labelNodesNotInPlan());
+          this.batchDrainObjects = undefined;
+        }
+        const progress = await this.retrying(`reading node ${name}`, () => this.nodeProgress(name));
+        if (progress.state === 'gone') {
+          this.skipNode(name, 'it no longer exists');
+          continue;
+        }
+        if (progress.state === 'done') {
+          migrated.push(name);
+          continue;
+        }
+        node = progress.node;
+      }
+      started++;
+      const moved: Promise<void> = this.migrateNode(planned, node).then(
+        () => void migrated.push(name),
+        (err: Error) => {
+          if (err instanceof NodeGoneError) this.skipNode(name, `it was deleted during ${STEP_TITLES[err.step]}`);
+          else if (err instanceof NodeInterruptedError) interrupted.push({ node: err.node, step: err.step });
+          else if (err instanceof NodeStepError) failures.push({ node: err.node, step: err.step, error: err.cause });
+          else failures.push({ node: name, error: err });
+        },
+      );
+      moving.add(moved);
+      void moved.then(() => moving.delete(moved));
+      while (moving.size >= width) await Promise.race(moving);
+    }
+    await Promise.all(moving);
+    if (failures.length)
+      return this.stopped({
+        ...this.summary(migrated),
+        status: 'failed',
+        node: failures[0].node,
+        step: failures[0].step,
+        error: failures[0].error,
+        failures,
+      });
+    if (interrupted.length || this.signal?.aborted)
+      return this.stopped({ ...this.summary(migrated), status: 'interrupted', at: interrupted });
+    return undefined;
   }
 
   private async nodeProgress(name: string): Promise<{ state: 'gone' | 'done' | 'pending'; node?: KubeObject }> {
@@ -558,12 +652,18 @@ export class MigrationEngine {
       state = { ...state, step, updatedAt: new Date().toISOString(), error: undefined };
       const clock = new StepClock();
       const carried = STATE_IN_PATCH[step];
+      const alsoDone: NodeStep[] = [];
+      if (carried === 'end')
+        for (const later of NODE_STEPS.slice(NODE_STEPS.indexOf(step) + 1)) {
+          if (!RECORDED_WITH_PREVIOUS.has(later)) break;
+          alsoDone.push(later);
+        }
       // What this step's node patch records: the state as the step starts, or as it ends.
       const recordInPatch =
         carried === 'start'
           ? state
           : carried === 'end'
-            ? { ...state, completed: [...state.completed, step] }
+            ? { ...state, completed: [...state.completed, step, ...alsoDone] }
             : undefined;
       try {
         const current = state;
@@ -606,9 +706,10 @@ export class MigrationEngine {
           : { ...state, completed: [...state.completed, step], updatedAt: new Date().toISOString() };
       if (carried === 'end') unwritten = false;
       else {
-        // Written now, unless the next step's first action is a node patch that records it.
-        const next = NODE_STEPS.find((s) => !state.completed.includes(s));
-        if (next && STATE_IN_PATCH[next]) unwritten = true;
+        // Written by the next node patch of a later step, which carries the state (a step redone after a
+        // crash before that patch is idempotent); written now only when no later step patches the node.
+        const later = NODE_STEPS.filter((s) => !state.completed.includes(s));
+        if (later.some((s) => STATE_IN_PATCH[s])) unwritten = true;
         else await writeState(state);
       }
       // History, not state: the next step does not wait for it (all are awaited before the node is reported done).

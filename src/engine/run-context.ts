@@ -52,6 +52,11 @@ export class RunContext {
     return answer !== 'no';
   }
 
+  /** True once the operator (or --yes) confirmed every remaining batch: no batch question will be asked. */
+  get confirmsAll(): boolean {
+    return this.confirmAll;
+  }
+
   get aborted(): boolean {
     return this.signal?.aborted ?? false;
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { TokenBucket } from '../../src/cluster/rate-limit.js';
+import { InFlightLimit, TokenBucket } from '../../src/cluster/rate-limit.js';
 
 describe('client-side rate limit (token bucket)', () => {
   it('lets a burst through at once, then one request per 1/qps, in arrival order', () => {
@@ -27,5 +27,49 @@ describe('client-side rate limit (token bucket)', () => {
   it('refuses a limit that would block every request', () => {
     expect(() => new TokenBucket(0, 10)).toThrow(RangeError);
     expect(() => new TokenBucket(5, 0)).toThrow(RangeError);
+  });
+});
+
+describe('requests in flight', () => {
+  it('sends at most max at once; the next goes, in arrival order, as soon as one returns', async () => {
+    const limit = new InFlightLimit(2);
+    const sent: number[] = [];
+    const finish: Array<() => void> = [];
+    let inFlight = 0;
+    let most = 0;
+    const request = async (i: number) => {
+      const release = await limit.acquire();
+      sent.push(i);
+      inFlight++;
+      most = Math.max(most, inFlight);
+      await new Promise<void>((resolve) => finish.push(resolve));
+      inFlight--;
+      release();
+    };
+    const all = Promise.all([0, 1, 2, 3, 4].map(request));
+    await new Promise((r) => setImmediate(r));
+    expect(sent).toEqual([0, 1]);
+    finish.shift()!();
+    await new Promise((r) => setImmediate(r));
+    expect(sent).toEqual([0, 1, 2]);
+    while (finish.length) {
+      finish.shift()!();
+      await new Promise((r) => setImmediate(r));
+    }
+    await all;
+    expect(sent).toEqual([0, 1, 2, 3, 4]);
+    expect(most).toBe(2);
+  });
+
+  it('frees a slot once, however often its release is called', async () => {
+    const limit = new InFlightLimit(1);
+    const release = await limit.acquire();
+    release();
+    release();
+    await limit.acquire();
+    let third = false;
+    void limit.acquire().then(() => (third = true));
+    await new Promise((r) => setImmediate(r));
+    expect(third).toBe(false);
   });
 });

@@ -4,8 +4,20 @@ import { MIGRATION_LABEL } from '../../src/names.js';
 import { NODE_STEPS } from '../../src/engine/events.js';
 import { readMigrationRecord } from '../../src/engine/state.js';
 import { WaitTimeoutError } from '../../src/engine/waits.js';
-import { fakeCluster, FLANNEL_DS, migrate, nodeObject, nodeState, plan, stepsStarted } from './engine-fixtures.js';
+import {
+  fakeCluster,
+  FLANNEL_DS,
+  migrate,
+  nodeObject,
+  nodeState,
+  plan,
+  stepsStarted,
+  workloadPod,
+} from './engine-fixtures.js';
 import type { FakeCluster } from './fake-cluster.js';
+
+/** The steps that act: `done` is recorded by the uncordon step's node patch. */
+const ACTING_STEPS = NODE_STEPS.filter((s) => s !== 'done');
 
 describe('a migration run against the in-memory cluster', () => {
   it('moves every planned node through every step and records it', async () => {
@@ -13,7 +25,7 @@ describe('a migration run against the in-memory cluster', () => {
     const { outcome, recorded } = await migrate(cluster, plan([['a'], ['b']]));
     expect(outcome).toMatchObject({ status: 'completed', migrated: ['a', 'b'], skipped: [], notInPlan: [] });
     for (const n of ['a', 'b']) {
-      expect(stepsStarted(recorded, n)).toEqual(NODE_STEPS);
+      expect(stepsStarted(recorded, n)).toEqual(ACTING_STEPS);
       expect(nodeState(cluster, n)?.completed).toEqual(NODE_STEPS);
       expect(cluster.peek('Node', n)?.metadata?.labels?.[MIGRATION_LABEL]).toBe('calico');
     }
@@ -94,7 +106,7 @@ describe('a migration run against the in-memory cluster', () => {
     ]);
     const { outcome, recorded } = await migrate(cluster, plan([['a']]));
     expect(outcome).toMatchObject({ status: 'completed', migrated: ['a'] });
-    expect(stepsStarted(recorded, 'a')).toEqual(['host-cleanup', 'start-calico', 'probe', 'uncordon', 'done']);
+    expect(stepsStarted(recorded, 'a')).toEqual(['host-cleanup', 'start-calico', 'probe', 'uncordon']);
     expect(cluster.calls.filter((c) => c.verb === 'evict')).toEqual([]);
     expect(nodeState(cluster, 'a')).toMatchObject({ completed: NODE_STEPS });
     expect(nodeState(cluster, 'a')?.error).toBeUndefined();
@@ -106,7 +118,7 @@ describe('a migration run against the in-memory cluster', () => {
     ]);
     const { outcome, recorded } = await migrate(cluster, plan([['a']]));
     expect(outcome).toMatchObject({ status: 'completed', migrated: ['a'] });
-    expect(stepsStarted(recorded, 'a')).toEqual(NODE_STEPS);
+    expect(stepsStarted(recorded, 'a')).toEqual(ACTING_STEPS);
     // Already cordoned: the cordon step's one patch is the record of its state (the unreadable one is replaced).
     const cordons = cluster.writes('Node').filter((c) => (c.body as any)?.spec?.unschedulable === true);
     expect(cordons).toHaveLength(1);
@@ -185,6 +197,90 @@ describe('a migration run against the in-memory cluster', () => {
     const { outcome } = await migrate(cluster, plan([['a']]));
     expect(outcome).toMatchObject({ status: 'completed', migrated: ['a'], notInPlan: ['late'] });
     expect(cluster.peek('Node', 'late')?.metadata?.labels?.[MIGRATION_LABEL]).toBe('flannel');
+  });
+
+  it('writes the node five times: each node patch of a step carries the state, and nothing else does', async () => {
+    const cluster = fakeCluster([nodeObject('a')]);
+    await migrate(cluster, plan([['a']]));
+    // preparation (label and annotations), cordon, stop flannel, start calico-node, uncordon (with done)
+    expect(cluster.changes('Node').filter((c) => c.name === 'a')).toHaveLength(5);
+    expect(nodeState(cluster, 'a')?.completed).toEqual(NODE_STEPS);
+  });
+
+  describe('once every batch is confirmed, nodes roll: the next starts as soon as one finishes', () => {
+    const slowNodeCluster = () => {
+      const cluster = fakeCluster(['a', 'b', 'c', 'd', 'e'].map((n) => nodeObject(n)));
+      cluster.put(workloadPod('b', 'db-0'));
+      // b's drain waits on a budget for a while: its batch partner c and the nodes after it need not.
+      cluster.blockEviction('default', 'db-0', 'db-pdb', 40);
+      return cluster;
+    };
+    const order = (recorded: Awaited<ReturnType<typeof migrate>>['recorded']) =>
+      recorded.events.flatMap((e) =>
+        e.type === 'node-done'
+          ? [`${e.node} done`]
+          : e.type === 'step-start' && e.step === 'cordon'
+            ? [`${e.node} start`]
+            : [],
+      );
+
+    it('with "all" (or --yes): d and e start while b still drains, never more than two at once', async () => {
+      const cluster = slowNodeCluster();
+      const { outcome, recorded } = await migrate(cluster, plan([['a'], ['b', 'c'], ['d', 'e']]), {
+        answer: () => 'all',
+      });
+      expect(outcome).toMatchObject({ status: 'completed' });
+      const seen = order(recorded);
+      expect(seen.indexOf('e start')).toBeLessThan(seen.indexOf('b done'));
+      let moving = 0;
+      let most = 0;
+      for (const entry of seen) {
+        moving += entry.endsWith('start') ? 1 : -1;
+        most = Math.max(most, moving);
+      }
+      expect(most).toBe(2);
+      expect(recorded.events.filter((e) => e.type === 'batch-start')).toHaveLength(1);
+    });
+
+    it('answered batch by batch: each batch waits for the slowest node of the one before', async () => {
+      const cluster = slowNodeCluster();
+      const { outcome, recorded } = await migrate(cluster, plan([['a'], ['b', 'c'], ['d', 'e']]));
+      expect(outcome).toMatchObject({ status: 'completed' });
+      const seen = order(recorded);
+      expect(seen.indexOf('d start')).toBeGreaterThan(seen.indexOf('b done'));
+      expect(recorded.questions.map((q) => q.kind)).toEqual(['first-node', 'batch', 'batch']);
+    });
+
+    it('after a failure no further node starts; the nodes already moving finish and every failure is reported', async () => {
+      const cluster = slowNodeCluster();
+      // A pod no controller manages: the drain of c is refused (no --force).
+      cluster.put({ ...workloadPod('c', 'bare-0'), metadata: { name: 'bare-0', namespace: 'default' } });
+      const { outcome, recorded } = await migrate(cluster, plan([['a'], ['b', 'c'], ['d', 'e']]), {
+        answer: () => 'all',
+      });
+      expect(outcome).toMatchObject({ status: 'failed', node: 'c', step: 'drain' });
+      const seen = order(recorded);
+      expect(seen).toContain('b done');
+      // c failed while b was still draining: no node took its place.
+      expect(seen).not.toContain('d start');
+      const startedAfterFailure = recorded.events.findIndex((e) => e.type === 'node-failed');
+      expect(
+        recorded.events.slice(startedAfterFailure).some((e) => e.type === 'step-start' && e.step === 'cordon'),
+      ).toBe(false);
+    });
+
+    it('control-plane nodes still move one at a time, after the workers', async () => {
+      const cluster = fakeCluster(['a', 'b', 'c', 'cp-0', 'cp-1'].map((n) => nodeObject(n)));
+      const p = plan([['a'], ['b', 'c'], ['cp-0'], ['cp-1']]);
+      for (const n of p.nodes) if (n.name.startsWith('cp-')) n.role = 'control-plane';
+      const { outcome, recorded } = await migrate(cluster, p, { answer: () => 'all' });
+      expect(outcome).toMatchObject({ status: 'completed' });
+      expect(order(recorded).slice(-4)).toEqual(['cp-0 start', 'cp-0 done', 'cp-1 start', 'cp-1 done']);
+      const cpBatches = recorded.events.filter(
+        (e) => e.type === 'batch-start' && e.nodes.some((n) => n.startsWith('cp-')),
+      );
+      expect(cpBatches.map((e) => (e.type === 'batch-start' ? e.nodes : []))).toEqual([['cp-0'], ['cp-1']]);
+    });
   });
 });
 

@@ -139,7 +139,10 @@ describe.each(ROWS)('step $step', ({ step, acted, alreadyDone, recordedInPatch }
     const cluster = clusterAt(step);
     const { outcome, recorded } = await migrate(cluster, plan([[NODE]]));
     expect(outcome).toMatchObject({ status: 'completed', migrated: [NODE] });
-    expect(stepsStarted(recorded, NODE)).toEqual(NODE_STEPS.slice(NODE_STEPS.indexOf(step)));
+    // `done` is recorded by the uncordon step's node patch; it runs alone only after an older record.
+    expect(stepsStarted(recorded, NODE)).toEqual(
+      NODE_STEPS.slice(NODE_STEPS.indexOf(step)).filter((s) => s !== 'done' || step === 'done'),
+    );
     expect(acted(cluster.calls)).toBe(true);
     expect(nodeState(cluster, NODE)?.completed).toEqual(NODE_STEPS);
   });
