@@ -36,6 +36,7 @@ import { InterruptedError, waitForDaemonSetGone, waitForNoPodOnNode, waitForPodR
 import { captureClusterBefore, wasUnschedulableBefore } from './cluster-before.js';
 import { checkHelperImage, runHostScriptJob, type HostJobRun } from './host-jobs.js';
 import { forEachLimited } from './concurrency.js';
+import { NODE_SUMMARY_REASONS, nodeSummaryMessage, type StepDuration } from './node-summary.js';
 import { BudgetWaiters } from './drain.js';
 import {
   cordonAndDrain,
@@ -635,7 +636,7 @@ export class MigrationEngine {
     };
     // The state not yet written to the node: the next step's node patch carries it (see STATE_IN_PATCH).
     let unwritten = !recorded;
-    const events: Array<Promise<void>> = [];
+    const ran: StepDuration[] = [];
     const writeState = async (s: NodeMigrationState) => {
       await this.recordProgress(planned.name, s.step, s);
       unwritten = false;
@@ -712,20 +713,27 @@ export class MigrationEngine {
         if (later.some((s) => STATE_IN_PATCH[s])) unwritten = true;
         else await writeState(state);
       }
-      // History, not state: the next step does not wait for it (all are awaited before the node is reported done).
-      events.push(this.nodeEvent(planned.name, 'Normal', 'MigrationStep', `${STEP_TITLES[step]}: done`));
+      const elapsedMs = Date.now() - stepStarted;
+      ran.push({ step, ms: elapsedMs });
       this.emit({
         type: 'step-done',
         node: planned.name,
         step,
         message: STEP_TITLES[step],
-        elapsedMs: Date.now() - stepStarted,
+        elapsedMs,
         waitedMs: clock.waitedMs,
         pausedMs: clock.pausedMs,
       });
     }
     if (unwritten) await writeState(state);
-    await Promise.all(events);
+    // History, not state: one Event for the whole node, written once its last step is recorded.
+    if (ran.length)
+      await this.nodeEvent(
+        planned.name,
+        'Normal',
+        NODE_SUMMARY_REASONS.migrate,
+        nodeSummaryMessage('migrate', Date.now() - started, ran),
+      );
     this.emit({ type: 'node-done', node: planned.name, elapsedMs: Date.now() - started });
   }
 

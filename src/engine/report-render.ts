@@ -124,7 +124,10 @@ export function renderMarkdown(report: MigrationReport, svgFile?: string): strin
   }
   if (report.nodes.some((n) => n.steps.some((s) => s.source === 'event'))) {
     lines.push('');
-    lines.push("¹ from the cluster's Events (whole seconds; the step is timed from the end of the previous one).");
+    lines.push(
+      "¹ from the node's `Migrated` Event (each step's duration to a tenth of a second, placed back from the " +
+        "Event's time, which has whole seconds).",
+    );
   }
   lines.push('');
   lines.push('Each step finished at (UTC):');

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import type { ClusterClient, KubeObject } from '../cluster/index.js';
 import { CALICO_GROUP_VERSION, EVENT_NAMESPACE, MANAGED_BY_SELECTOR, MIGRATION_LABEL } from '../names.js';
 import { NODE_STEPS, STEP_TITLES, type NodeStep } from './events.js';
+import { NODE_SUMMARY_REASONS, parseNodeSummary } from './node-summary.js';
 import { readMigrationRecord, stateFor, type MigrationRecord, type NodeMigrationState } from './state.js';
 
 export const REPORT_SCHEMA_VERSION = 1;
@@ -10,7 +11,10 @@ export const REPORT_SCHEMA_VERSION = 1;
 export interface StepRecord {
   step: NodeStep;
   title: string;
-  /** When the step started: from the audit log, else the previous step's end (Events have whole seconds). */
+  /**
+   * When the step started: from the audit log, else placed back from the node's `Migrated` Event (whole seconds)
+   * by the step durations it lists (tenths of a second).
+   */
   startedAt?: string;
   finishedAt: string;
   durationMs?: number;
@@ -43,7 +47,7 @@ export interface NodeReport {
   finishedAt?: string;
   durationMs?: number;
   evictedPods: string[];
-  /** When `revert` last finished moving this node back to flannel (its RevertStep Events). */
+  /** When `revert` last finished moving this node back to flannel (its `Reverted` Event). */
   revertedAt?: string;
 }
 
@@ -187,21 +191,27 @@ export function nodeReports(
     let revertedAt: string | undefined;
     for (const e of nodeEvents) {
       const message = String(e.message ?? '');
-      if (e.reason === 'MigrationStep') {
-        const step = STEP_BY_TITLE.get(message.replace(/: done$/, ''));
-        if (!step) continue;
-        const previous = steps[steps.length - 1];
-        const startedAt = previous?.finishedAt ?? state?.startedAt;
-        const finishedAt = eventTime(e);
-        steps.push({
-          step,
-          title: STEP_TITLES[step],
-          startedAt,
-          finishedAt,
-          durationMs: ms(startedAt, finishedAt),
-          source: 'event',
-        });
-      } else if (e.reason === 'RevertStep' && message === 'done: done') {
+      if (e.reason === NODE_SUMMARY_REASONS.migrate) {
+        const summary = parseNodeSummary('migrate', NODE_STEPS, message);
+        if (!summary) continue;
+        // The Event is written as the last step ends: each step is placed back from there by the durations listed.
+        let finished = Date.parse(eventTime(e));
+        if (!Number.isFinite(finished)) continue;
+        for (const { step, ms: durationMs } of [...summary.steps].reverse()) {
+          const record: StepRecord = {
+            step,
+            title: STEP_TITLES[step],
+            startedAt: new Date(finished - durationMs).toISOString(),
+            finishedAt: new Date(finished).toISOString(),
+            durationMs,
+            source: 'event',
+          };
+          finished -= durationMs;
+          const i = steps.findIndex((s) => s.step === step);
+          if (i >= 0) steps[i] = record;
+          else steps.push(record);
+        }
+      } else if (e.reason === NODE_SUMMARY_REASONS.revert) {
         revertedAt = eventTime(e);
       } else if (e.reason === 'MigrationStepFailed') {
         const title = [...STEP_BY_TITLE.keys()].find((t) => message.startsWith(`${t} failed`));
@@ -280,7 +290,7 @@ function warningsOf(
   if (!record) return warnings;
   if (!auditFound)
     warnings.push(
-      `no audit log at ${auditFile}: step times come from the cluster's Events (whole seconds) ` +
+      `no audit log at ${auditFile}: step times come from the nodes' \`Migrated\` Events ` +
         `and "what changed" is incomplete; pass --log-file with the file the migration wrote`,
     );
   else if (!audit.length)
@@ -304,7 +314,7 @@ function warningsOf(
       warnings.push(`${n.name} is not migrated yet (network=${n.network})`);
     if ((n.network === 'calico' || n.network === 'removed') && !n.steps.length) {
       warnings.push(
-        `${n.name} runs Calico but the cluster has no step Events for it: Events expire ` +
+        `${n.name} runs Calico but the cluster has no \`Migrated\` Event for it: Events expire ` +
           `(kube-apiserver --event-ttl, 1 h by default); keep the audit log for the record`,
       );
     }

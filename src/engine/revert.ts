@@ -15,6 +15,7 @@ import {
 import type { Confirmation, RunContext } from './run-context.js';
 import { REVERT_STEPS, STEP_TITLES, type EngineEvent, type NodeStep } from './events.js';
 import { MigrationLock } from './lock.js';
+import { NODE_SUMMARY_REASONS, nodeSummaryMessage, type StepDuration } from './node-summary.js';
 import {
   cordonAndDrain,
   deleteHelperObjects,
@@ -289,6 +290,7 @@ export class RevertEngine {
             updatedAt: now,
           };
     if (state !== recorded) await writeNodeState(this.client, name, state);
+    const ran: StepDuration[] = [];
     for (const step of REVERT_STEPS) {
       if (state.completed.includes(step)) continue;
       if (this.ctx.signal?.aborted) throw new InterruptedError(`starting ${STEP_TITLES[step]} on ${name}`);
@@ -318,15 +320,19 @@ export class RevertEngine {
       }
       state = { ...state, completed: [...state.completed, step], updatedAt: new Date().toISOString() };
       await writeNodeState(this.client, name, state);
-      await nodeEvent(this.client, name, 'Normal', 'RevertStep', `${STEP_TITLES[step]}: done`);
-      this.emit({
-        type: 'step-done',
-        node: name,
-        step,
-        message: STEP_TITLES[step],
-        elapsedMs: Date.now() - stepStarted,
-      });
+      const elapsedMs = Date.now() - stepStarted;
+      ran.push({ step, ms: elapsedMs });
+      this.emit({ type: 'step-done', node: name, step, message: STEP_TITLES[step], elapsedMs });
     }
+    // History, not state: one Event for the whole node, written once its last step is recorded.
+    if (ran.length)
+      await nodeEvent(
+        this.client,
+        name,
+        'Normal',
+        NODE_SUMMARY_REASONS.revert,
+        nodeSummaryMessage('revert', Date.now() - started, ran),
+      );
     this.emit({ type: 'node-done', node: name, elapsedMs: Date.now() - started, network: 'flannel' });
   }
 

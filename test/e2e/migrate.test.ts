@@ -180,6 +180,27 @@ async function installMigratableWorkloads(tb: Testbed): Promise<void> {
   await waitForPdb(tb, 'apps', 'api');
 }
 
+const STEP_TITLES = [
+  'cordon',
+  'drain',
+  'stop flannel (label network=none)',
+  'remove flannel from the host',
+  'start calico-node (label network=calico)',
+  'prove pod connectivity',
+  'uncordon',
+  'done',
+];
+
+/** A Migrated Event's message naming these steps, in order, each with its duration. */
+function migratedMessage(titles: string[]): RegExp {
+  const escape = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(
+    String.raw`^migrated to Calico in \d+\.\d s: ` +
+      titles.map((t) => String.raw`${escape(t)} \d+\.\d s`).join(', ') +
+      '$',
+  );
+}
+
 /** The end state of a full migration (before finalize), checked against the cluster and the audit log. */
 async function expectEveryNodeMigrated(tb: Testbed, flannel: FlannelInstall, log: string): Promise<void> {
   const nodes = getNodes(tb);
@@ -222,15 +243,22 @@ async function expectEveryNodeMigrated(tb: Testbed, flannel: FlannelInstall, log
   const batches = auditEvents(log).filter((e) => e.event === 'batch-start');
   for (const b of batches.filter((x) => (x.nodes as string[]).some((n) => n.startsWith('cp-'))))
     expect(b.nodes).toHaveLength(1);
-  const stepEvents = kubectlJson<Listed<{ involvedObject: { name: string }; reason: string }>>(tb, [
-    'get',
-    'events',
-    '-n',
-    'default',
-    '-o',
-    'json',
-  ]).items.filter((e) => e.reason === 'MigrationStep');
-  expect(new Set(stepEvents.map((e) => e.involvedObject.name))).toEqual(new Set(nodes.map((n) => n.metadata.name)));
+  // One Migrated Event per node naming every step its last run did, in order: all of them, or (for a node whose
+  // earlier run failed) every step from the one its Warning Event names.
+  const nodeEvents = kubectlJson<
+    Listed<{ involvedObject: { name: string }; type: string; reason: string; message: string }>
+  >(tb, ['get', 'events', '-n', 'default', '-o', 'json']).items;
+  for (const n of nodes) {
+    const own = nodeEvents.filter((e) => e.involvedObject.name === n.metadata.name);
+    const migrated = own.filter((e) => e.reason === 'Migrated').map((e) => e.message);
+    const failed = own.filter((e) => e.type === 'Warning' && e.reason === 'MigrationStepFailed').map((e) => e.message);
+    const from = failed.length
+      ? STEP_TITLES.findIndex((t) => failed[failed.length - 1].startsWith(`${t} failed: `))
+      : 0;
+    expect(from).toBeGreaterThanOrEqual(0);
+    expect(migrated).toHaveLength(1);
+    expect(migrated[0]).toMatch(migratedMessage(STEP_TITLES.slice(from)));
+  }
 }
 
 describe('migrate: upstream flannel, 6 nodes (2 control-plane), workloads with PDBs', () => {

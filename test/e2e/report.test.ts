@@ -1,6 +1,6 @@
 /**
  * `flannel2calico report` after a real migration of a 3-node test bed: every figure in the report is
- * checked against what the cluster recorded (migration record, node labels, step Events) and the
+ * checked against what the cluster recorded (migration record, node labels, each node's Migrated Event) and the
  * audit log the migration wrote.
  */
 import fs from 'node:fs';
@@ -30,6 +30,17 @@ const STEP_TITLES: Record<string, string> = {
   uncordon: 'uncordon',
   done: 'done',
 };
+
+/** The steps a Migrated Event's message lists (`migrated to Calico in 15.1 s: cordon 0.1 s, drain 6.1 s, …`). */
+function listedSteps(message: string): Array<{ title: string; ms: number }> {
+  const match = /^migrated to Calico in \d+\.\d s: (.*)$/.exec(message);
+  expect(match).not.toBeNull();
+  return match![1].split(', ').map((item) => {
+    const step = /^(.+) (\d+\.\d) s$/.exec(item);
+    expect(step).not.toBeNull();
+    return { title: step![1], ms: Math.round(Number(step![2]) * 1000) };
+  });
+}
 
 interface EventJson {
   involvedObject: { kind: string; name: string };
@@ -89,7 +100,8 @@ describe('report after migrating a 3-node cluster', () => {
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  function stepEvents(): EventJson[] {
+  /** Each node's Migrated Event: the one Event a node gets when its migration finishes. */
+  function migratedEvents(): EventJson[] {
     return kubectlJson<{ items: EventJson[] }>(tb, [
       'get',
       'events',
@@ -99,7 +111,13 @@ describe('report after migrating a 3-node cluster', () => {
       'app.kubernetes.io/managed-by=flannel2calico',
       '-o',
       'json',
-    ]).items.filter((e) => e.involvedObject.kind === 'Node' && e.reason === 'MigrationStep');
+    ]).items.filter((e) => e.involvedObject.kind === 'Node' && e.reason === 'Migrated');
+  }
+
+  function migratedEventOf(node: string): EventJson {
+    const own = migratedEvents().filter((e) => e.involvedObject.name === node);
+    expect(own).toHaveLength(1);
+    return own[0];
   }
 
   it('-o json: each node, its steps and its state as the cluster and the audit log recorded them', () => {
@@ -127,25 +145,24 @@ describe('report after migrating a 3-node cluster', () => {
     const nodes = kubectlJson<{
       items: Array<{ metadata: { name: string; labels: Record<string, string> }; spec: { unschedulable?: boolean } }>;
     }>(tb, ['get', 'nodes', '-o', 'json']).items;
-    const events = stepEvents();
     for (const node of report.nodes) {
       const live = nodes.find((n) => n.metadata.name === node.name)!;
       expect(node.network).toBe(live.metadata.labels[MIGRATION_LABEL]);
       expect(node.cordoned).toBe(live.spec.unschedulable === true);
-      // The steps are exactly those the cluster has a MigrationStep Event for.
-      const recorded = events
-        .filter((e) => e.involvedObject.name === node.name)
-        .map((e) => e.message.replace(/: done$/, ''));
-      expect(node.steps.map((s) => STEP_TITLES[s.step]).sort()).toEqual([...recorded].sort());
-      // With the audit log, every step is timed from it, in order, each within a second of its Event.
-      for (const step of node.steps) {
+      // One run moved each node: its Migrated Event lists every step, and the report's steps are exactly those.
+      const event = migratedEventOf(node.name);
+      const listed = listedSteps(event.message);
+      expect(listed.map((l) => l.title)).toEqual(Object.values(STEP_TITLES));
+      expect(node.steps.map((s) => STEP_TITLES[s.step])).toEqual(listed.map((l) => l.title));
+      // With the audit log, every step is timed from it: the same duration as the Event lists (to its tenth of a
+      // second), and the Event written as the last step ended.
+      node.steps.forEach((step, i) => {
         expect(step.source).toBe('audit-log');
         expect(step.durationMs).toBeGreaterThanOrEqual(0);
-        const event = events.find(
-          (e) => e.involvedObject.name === node.name && e.message === `${STEP_TITLES[step.step]}: done`,
-        )!;
-        expect(Math.abs(Date.parse(event.firstTimestamp) - Date.parse(step.finishedAt))).toBeLessThan(1500);
-      }
+        expect(Math.abs(step.durationMs! - listed[i].ms)).toBeLessThanOrEqual(51);
+      });
+      const last = node.steps[node.steps.length - 1];
+      expect(Math.abs(Date.parse(event.firstTimestamp) - Date.parse(last.finishedAt))).toBeLessThan(1500);
       const finished = node.steps.map((s) => s.finishedAt);
       expect(finished).toEqual([...finished].sort());
     }
@@ -179,15 +196,17 @@ describe('report after migrating a 3-node cluster', () => {
     expect(r.status).toBe(0);
     const report = JSON.parse(r.stdout) as ReportJson;
     expect(report.auditLog.found).toBe(false);
-    const events = stepEvents();
     for (const node of report.nodes) {
       expect(node.steps.every((s) => s.source === 'event')).toBe(true);
-      for (const step of node.steps) {
-        const event = events.find(
-          (e) => e.involvedObject.name === node.name && e.message === `${STEP_TITLES[step.step]}: done`,
-        )!;
-        expect(Date.parse(step.finishedAt)).toBe(Date.parse(event.firstTimestamp));
-      }
+      // Each step as the node's Migrated Event lists it, placed back from the Event's time by the durations listed.
+      const event = migratedEventOf(node.name);
+      const listed = listedSteps(event.message);
+      expect(node.steps.map((s) => [STEP_TITLES[s.step], s.durationMs])).toEqual(listed.map((l) => [l.title, l.ms]));
+      expect(Date.parse(node.steps[node.steps.length - 1].finishedAt)).toBe(Date.parse(event.firstTimestamp));
+      node.steps.forEach((step, i) => {
+        expect(Date.parse(step.finishedAt) - Date.parse(step.startedAt!)).toBe(step.durationMs);
+        if (i > 0) expect(step.startedAt).toBe(node.steps[i - 1].finishedAt);
+      });
     }
     expect(report.warnings.join('\n')).toMatch(/no audit log at .*elsewhere\.ndjson/);
   });

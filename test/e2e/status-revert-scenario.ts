@@ -301,7 +301,14 @@ spec: {cidr: 10.244.0.0/16, blockSize: 26, ipipMode: Never, vxlanMode: Never, na
         );
         const one = runCliSync(tb, ['status', '--node', 'worker-0'], viewer);
         expect(one.status).toBe(0);
-        expect(one.stdout).toMatch(/MigrationStep\s+start calico-node \(label network=calico\): done/);
+        // its history: the one Event of its migration, naming every step with its duration
+        expect(one.stdout).toMatch(
+          new RegExp(
+            String.raw`^  \S+  Migrated  migrated to Calico in \d+\.\d s: cordon \d+\.\d s, drain \d+\.\d s, .*` +
+              String.raw`start calico-node \(label network=calico\) \d+\.\d s, .*uncordon \d+\.\d s, done \d+\.\d s$`,
+            'm',
+          ),
+        );
         // the same user cannot revert: the API refuses the first write, nothing changes
         const denied = runCliSync(tb, ['revert', '--node', 'worker-0', '--yes'], viewer);
         expect(denied.status).toBe(1);

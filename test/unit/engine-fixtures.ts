@@ -165,6 +165,26 @@ export function stepsStarted(recorded: Recorded, node: string): NodeStep[] {
   return recorded.events.flatMap((e) => (e.type === 'step-start' && e.node === node ? [e.step] : []));
 }
 
+/** The Kubernetes Events the tool wrote on a node, in the order it wrote them. */
+export function nodeEvents(
+  cluster: FakeCluster,
+  node: string,
+): Array<{ type: string; reason: string; message: string }> {
+  return cluster.changes('Event').flatMap((c) => {
+    const e = c.body as KubeObject;
+    return c.verb === 'create' && e.involvedObject?.kind === 'Node' && e.involvedObject?.name === node
+      ? [{ type: String(e.type), reason: String(e.reason), message: String(e.message) }]
+      : [];
+  });
+}
+
+/** The steps and durations the engine reported done for a node (its `step-done` events), in order. */
+export function stepsDone(recorded: Recorded, node: string): Array<{ step: NodeStep; ms: number }> {
+  return recorded.events.flatMap((e) =>
+    e.type === 'step-done' && e.node === node ? [{ step: e.step, ms: e.elapsedMs }] : [],
+  );
+}
+
 export function nodeState(cluster: FakeCluster, node: string): NodeMigrationState | undefined {
   const raw = cluster.peek('Node', node)?.metadata?.annotations?.[NODE_STATE_ANNOTATION];
   return raw ? (JSON.parse(raw) as NodeMigrationState) : undefined;

@@ -41,7 +41,7 @@ function event(nodeName: string, reason: string, message: string, time: string):
 const L = 'projectcalico.org/node-network-during-migration';
 
 describe('report: node step times', () => {
-  it('times steps from Events when the audit log has none: each from the end of the previous one', () => {
+  it("times steps from the node's Migrated Event when the audit log has none: placed back from its time", () => {
     const state = JSON.stringify({
       step: 'done',
       completed: [],
@@ -52,18 +52,59 @@ describe('report: node step times', () => {
     const reports = nodeReports(
       [node('w-0', { [L]: 'calico' }, { 'flannel2calico.io/state': state })],
       [
-        event('w-0', 'MigrationStep', 'drain: done', '2026-01-01T10:01:30Z'),
-        event('w-0', 'MigrationStep', 'cordon: done', '2026-01-01T10:01:02Z'),
+        event('w-0', 'Migrated', 'migrated to Calico in 30.2 s: cordon 2.0 s, drain 27.5 s', '2026-01-01T10:01:30Z'),
+        event('w-0', 'Migrated', 'not a summary', '2026-01-01T10:01:31Z'),
       ],
       [],
       ['w-0'],
     );
     expect(reports).toHaveLength(1);
-    expect(reports[0].steps.map((s) => [s.step, s.startedAt, s.durationMs, s.source])).toEqual([
-      ['cordon', '2026-01-01T10:01:00Z', 2000, 'event'],
-      ['drain', '2026-01-01T10:01:02Z', 28000, 'event'],
+    expect(reports[0].steps.map((s) => [s.step, s.startedAt, s.finishedAt, s.durationMs, s.source])).toEqual([
+      ['cordon', '2026-01-01T10:01:00.500Z', '2026-01-01T10:01:02.500Z', 2000, 'event'],
+      ['drain', '2026-01-01T10:01:02.500Z', '2026-01-01T10:01:30.000Z', 27500, 'event'],
     ]);
     expect(reports[0].network).toBe('calico');
+  });
+
+  it('times a step the audit log covers from it, the others from the Migrated Event', () => {
+    const audit: AuditEntry[] = [
+      { time: '2026-01-01T10:01:10.000Z', run: 'r', type: 'event', event: 'step-start', node: 'w-0', step: 'drain' },
+      {
+        time: '2026-01-01T10:01:29.250Z',
+        run: 'r',
+        type: 'event',
+        event: 'step-done',
+        node: 'w-0',
+        step: 'drain',
+        elapsedMs: 19250,
+      },
+    ];
+    const reports = nodeReports(
+      [node('w-0', { [L]: 'calico' })],
+      [event('w-0', 'Migrated', 'migrated to Calico in 30.0 s: cordon 2.0 s, drain 19.3 s', '2026-01-01T10:01:30Z')],
+      audit,
+      ['w-0'],
+    );
+    expect(reports[0].steps.map((s) => [s.step, s.durationMs, s.source])).toEqual([
+      ['cordon', 2000, 'event'],
+      ['drain', 19250, 'audit-log'],
+    ]);
+  });
+
+  it('takes a step from the latest Migrated Event when the node was migrated twice', () => {
+    const reports = nodeReports(
+      [node('w-0', { [L]: 'calico' })],
+      [
+        event('w-0', 'Migrated', 'migrated to Calico in 9.0 s: cordon 1.0 s, uncordon 8.0 s', '2026-01-01T12:00:00Z'),
+        event('w-0', 'Migrated', 'migrated to Calico in 3.0 s: cordon 1.0 s, uncordon 2.0 s', '2026-01-01T10:00:00Z'),
+      ],
+      [],
+      ['w-0'],
+    );
+    expect(reports[0].steps.map((s) => [s.step, s.finishedAt, s.durationMs])).toEqual([
+      ['cordon', '2026-01-01T11:59:52.000Z', 1000],
+      ['uncordon', '2026-01-01T12:00:00.000Z', 8000],
+    ]);
   });
 
   it("prefers the audit log's millisecond times, and keeps failures from both sources once", () => {
@@ -117,10 +158,7 @@ describe('report: node step times', () => {
     ];
     const reports = nodeReports(
       [node('w-1', { [L]: 'flannel' }, {}, true)],
-      [
-        event('w-1', 'MigrationStep', 'cordon: done', '2026-01-01T10:01:00Z'),
-        event('w-1', 'MigrationStepFailed', 'drain failed: PDB apps/api allows no disruption', '2026-01-01T10:01:08Z'),
-      ],
+      [event('w-1', 'MigrationStepFailed', 'drain failed: PDB apps/api allows no disruption', '2026-01-01T10:01:08Z')],
       audit,
       ['w-1'],
     );
@@ -145,8 +183,8 @@ describe('report: node step times', () => {
     const reports = nodeReports(
       [node('w-0', { [L]: 'flannel' })],
       [
-        event('w-0', 'MigrationStep', 'uncordon: done', '2026-01-01T10:01:30Z'),
-        event('w-0', 'RevertStep', 'done: done', '2026-01-01T11:00:00Z'),
+        event('w-0', 'Migrated', 'migrated to Calico in 1.0 s: uncordon 1.0 s', '2026-01-01T10:01:30Z'),
+        event('w-0', 'Reverted', 'reverted to flannel in 2.0 s: uncordon 1.0 s, done 1.0 s', '2026-01-01T11:00:00Z'),
       ],
       [],
       ['w-0'],
@@ -241,9 +279,12 @@ describe('report: rendering', () => {
   const reports = nodeReports(
     [node('w-0', { [L]: 'calico' })],
     [
-      event('w-0', 'MigrationStep', 'cordon: done', '2026-01-01T10:01:02Z'),
-      event('w-0', 'MigrationStep', 'drain: done', '2026-01-01T10:01:30Z'),
-      event('w-0', 'MigrationStep', 'uncordon: done', '2026-01-01T10:02:00Z'),
+      event(
+        'w-0',
+        'Migrated',
+        'migrated to Calico in 60.0 s: cordon 2.0 s, drain 28.0 s, uncordon 30.0 s',
+        '2026-01-01T10:02:00Z',
+      ),
     ],
     [],
     ['w-0'],

@@ -5,6 +5,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { MIGRATION_LABEL } from '../../src/names.js';
 import { REVERT_STEPS } from '../../src/engine/events.js';
+import { parseNodeSummary } from '../../src/engine/node-summary.js';
 import { RevertEngine, type RevertOptions, type RevertOutcome } from '../../src/engine/revert.js';
 import { readMigrationRecord } from '../../src/engine/state.js';
 import type { Answer } from '../../src/engine/run-context.js';
@@ -12,6 +13,7 @@ import {
   fakeCluster,
   FLANNEL_DS,
   migrate,
+  nodeEvents,
   nodeObject,
   nodeState,
   plan,
@@ -60,6 +62,34 @@ describe('RevertEngine against the in-memory cluster', () => {
 
     const again = await revert(cluster, { nodes: ['a'] });
     expect(again.outcome).toMatchObject({ status: 'nothing' });
+
+    // One Event for the way back, listing every step in order; the node left on Calico gets none.
+    const events = nodeEvents(cluster, 'a');
+    expect(events.map((e) => [e.type, e.reason])).toEqual([
+      ['Normal', 'Migrated'],
+      ['Normal', 'Reverted'],
+    ]);
+    expect(events[1].message).toMatch(
+      /^reverted to flannel in \d+\.\d s: cordon \d+\.\d s, drain \d+\.\d s, stop calico-node \(label network=none\) /,
+    );
+    expect(parseNodeSummary('revert', REVERT_STEPS, events[1].message)?.steps.map((s) => s.step)).toEqual(REVERT_STEPS);
+    expect(nodeEvents(cluster, 'b').map((e) => e.reason)).toEqual(['Migrated']);
+  });
+
+  it('a failed step gives its Warning Event and no Reverted Event', async () => {
+    const cluster = fakeCluster([nodeObject('a')], {
+      jobOutcome: (job) => (job.metadata!.name!.startsWith('f2c-revert-') ? 'fail' : 'succeed'),
+    });
+    expect((await migrate(cluster, plan([['a']]))).outcome.status).toBe('completed');
+    const { outcome } = await revert(cluster, { nodes: ['a'] });
+    expect(outcome).toMatchObject({ status: 'failed', node: 'a', step: 'host-revert' });
+    expect(nodeEvents(cluster, 'a').slice(1)).toEqual([
+      {
+        type: 'Warning',
+        reason: 'RevertStepFailed',
+        message: expect.stringMatching(/^remove Calico from the host failed: /),
+      },
+    ]);
   });
 
   it('declining changes no node', async () => {

@@ -4,17 +4,26 @@ import { MIGRATION_LABEL } from '../../src/names.js';
 import { NODE_STEPS } from '../../src/engine/events.js';
 import { readMigrationRecord } from '../../src/engine/state.js';
 import { WaitTimeoutError } from '../../src/engine/waits.js';
+import { parseNodeSummary } from '../../src/engine/node-summary.js';
 import {
   fakeCluster,
   FLANNEL_DS,
   migrate,
+  nodeEvents,
   nodeObject,
   nodeState,
   plan,
+  stepsDone,
   stepsStarted,
   workloadPod,
 } from './engine-fixtures.js';
-import type { FakeCluster } from './fake-cluster.js';
+import { serverError, type FakeCluster } from './fake-cluster.js';
+
+const MIGRATED_MESSAGE = new RegExp(
+  String.raw`^migrated to Calico in \d+\.\d s: cordon \d+\.\d s, drain \d+\.\d s, stop flannel \(label network=none\) ` +
+    String.raw`\d+\.\d s, remove flannel from the host \d+\.\d s, start calico-node \(label network=calico\) \d+\.\d s, ` +
+    String.raw`prove pod connectivity \d+\.\d s, uncordon \d+\.\d s$`,
+);
 
 /** The steps that act: `done` is recorded by the uncordon step's node patch. */
 const ACTING_STEPS = NODE_STEPS.filter((s) => s !== 'done');
@@ -31,6 +40,28 @@ describe('a migration run against the in-memory cluster', () => {
     }
     expect(recorded.questions.map((q) => q.kind)).toEqual(['first-node', 'batch']);
     expect(recorded.audit.filter((a) => a.event === 'node-done')).toHaveLength(2);
+  });
+
+  it('writes one Migrated Event per node, naming every step in order with its duration', async () => {
+    const cluster = fakeCluster([nodeObject('a'), nodeObject('b')]);
+    const { recorded } = await migrate(cluster, plan([['a', 'b']]));
+    for (const n of ['a', 'b']) {
+      const events = nodeEvents(cluster, n);
+      expect(events.map((e) => [e.type, e.reason])).toEqual([['Normal', 'Migrated']]);
+      expect(events[0].message).toMatch(MIGRATED_MESSAGE);
+      const summary = parseNodeSummary('migrate', NODE_STEPS, events[0].message)!;
+      const done = stepsDone(recorded, n);
+      expect(summary.steps.map((s) => s.step)).toEqual(done.map((s) => s.step));
+      summary.steps.forEach((s, i) => expect(Math.abs(s.ms - done[i].ms)).toBeLessThanOrEqual(51));
+    }
+  });
+
+  it('a node whose Event cannot be written is still migrated: Events are history, not state', async () => {
+    const cluster = fakeCluster([nodeObject('a')]).fail({ verb: 'create', kind: 'Event' }, () => serverError(), 5);
+    const { outcome, recorded } = await migrate(cluster, plan([['a']]));
+    expect(outcome).toMatchObject({ status: 'completed', migrated: ['a'] });
+    expect(cluster.writes('Event').map((c) => c.ok)).toEqual([undefined]);
+    expect(recorded.events.some((e) => e.type === 'node-done' && e.node === 'a')).toBe(true);
   });
 
   it.each([
@@ -86,6 +117,15 @@ describe('a migration run against the in-memory cluster', () => {
     expect(lastRun?.outcome).toBe('failed');
     expect(lastRun?.failures?.map((f) => f.node)).toEqual(['a', 'b']);
     for (const n of ['a', 'b'])
+      expect(nodeEvents(cluster, n)).toEqual([
+        {
+          type: 'Warning',
+          reason: 'MigrationStepFailed',
+          message: expect.stringMatching(/^remove flannel from the host failed: host cleanup Job .* failed/),
+        },
+      ]);
+    expect(nodeEvents(cluster, 'c')).toEqual([]);
+    for (const n of ['a', 'b'])
       expect(nodeState(cluster, n)).toMatchObject({
         step: 'host-cleanup',
         completed: ['cordon', 'drain', 'stop-flannel'],
@@ -108,6 +148,19 @@ describe('a migration run against the in-memory cluster', () => {
     expect(outcome).toMatchObject({ status: 'completed', migrated: ['a'] });
     expect(stepsStarted(recorded, 'a')).toEqual(['host-cleanup', 'start-calico', 'probe', 'uncordon']);
     expect(cluster.calls.filter((c) => c.verb === 'evict')).toEqual([]);
+    // Its Event lists the steps this run did; those done by the earlier run are not.
+    const events = nodeEvents(cluster, 'a');
+    expect(events.map((e) => e.reason)).toEqual(['Migrated']);
+    expect(events[0].message).toMatch(
+      /^migrated to Calico in \d+\.\d s: remove flannel from the host \d+\.\d s, start calico-node /,
+    );
+    expect(parseNodeSummary('migrate', NODE_STEPS, events[0].message)?.steps.map((s) => s.step)).toEqual([
+      'host-cleanup',
+      'start-calico',
+      'probe',
+      'uncordon',
+      'done',
+    ]);
     expect(nodeState(cluster, 'a')).toMatchObject({ completed: NODE_STEPS });
     expect(nodeState(cluster, 'a')?.error).toBeUndefined();
   });

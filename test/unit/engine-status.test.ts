@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { Chalk } from 'chalk';
 import type { KubeObject } from '../../src/cluster/index.js';
 import { buildStatus, type StatusSnapshot } from '../../src/engine/status.js';
+import { NODE_STEPS } from '../../src/engine/events.js';
 import type { MigrationRecord, NodeMigrationState } from '../../src/engine/state.js';
 import { renderNodeText, renderStatusText } from '../../src/cli/status-render.js';
 
@@ -174,7 +175,7 @@ describe('buildStatus', () => {
     });
   });
 
-  it('gives a node its step history from the Events, oldest first', () => {
+  it('gives a node its history from the Events, oldest first: a failed step, then the run that finished it', () => {
     const event = (t: number, reason: string, message: string): KubeObject => ({
       apiVersion: 'v1',
       kind: 'Event',
@@ -185,17 +186,23 @@ describe('buildStatus', () => {
       type: reason.endsWith('Failed') ? 'Warning' : 'Normal',
       lastTimestamp: ago(t),
     });
+    const migrated = 'migrated to Calico in 9.4 s: drain 6.1 s, stop flannel (label network=none) 3.3 s';
     const doc = buildStatus(
       snapshot({
         record,
-        nodes: [node('a', 'flannel', { step: 'drain', completed: ['cordon'], error: 'x' })],
-        events: [event(10, 'MigrationStepFailed', 'drain failed: x'), event(20, 'MigrationStep', 'cordon: done')],
+        nodes: [node('a', 'calico', { step: 'done', completed: [...NODE_STEPS] })],
+        events: [event(10, 'Migrated', migrated), event(20, 'MigrationStepFailed', 'drain failed: x')],
       }),
     );
-    expect(doc.nodes[0].history?.map((h) => h.reason)).toEqual(['MigrationStep', 'MigrationStepFailed']);
+    expect(doc.nodes[0].history?.map((h) => [h.type, h.reason])).toEqual([
+      ['Warning', 'MigrationStepFailed'],
+      ['Normal', 'Migrated'],
+    ]);
     const text = renderNodeText(doc, new Chalk({ level: 0 }));
-    expect(text).toContain('drain failed: x');
-    expect(text).toContain('✔ cordon');
+    expect(text).toMatch(
+      /MigrationStepFailed {2}drain failed: x\n.*Migrated {2}migrated to Calico in 9\.4 s: drain 6\.1 s, /,
+    );
+    expect(text).toContain('✔ uncordon');
   });
 
   it('renders groups in order and cuts quiet groups short', () => {

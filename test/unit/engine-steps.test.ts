@@ -11,6 +11,7 @@ import { hostScriptJob, loadHostScript } from '../../src/host/pods.js';
 import {
   fakeCluster,
   migrate,
+  nodeEvents,
   nodeObject,
   nodeState,
   plan,
@@ -195,6 +196,8 @@ describe('rerunning a finished migration', () => {
     const rerun = cluster.calls.slice(before);
     expect(rerun.filter((c) => c.ok && c.kind === 'Node' && !['get', 'list', 'watch'].includes(c.verb))).toEqual([]);
     expect(rerun.filter((c) => c.ok && (c.verb === 'evict' || (c.verb === 'create' && c.kind === 'Job')))).toEqual([]);
+    expect(rerun.filter((c) => c.kind === 'Event')).toEqual([]);
+    for (const n of ['a', 'b']) expect(nodeEvents(cluster, n).map((e) => e.reason)).toEqual(['Migrated']);
   });
 
   it('leaves a node the operator had cordoned cordoned', async () => {

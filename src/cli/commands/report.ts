@@ -33,8 +33,8 @@ Examples:
   flannel2calico report -o json                        the report as JSON (schemaVersion 1)
   flannel2calico report --log-file ci-audit.ndjson     use the audit log the migration wrote elsewhere
 
-Step times come from the audit log (milliseconds) where it covers them, otherwise from the
-cluster's Events (whole seconds; they expire after kube-apiserver's --event-ttl, 1 h by default).
+Step times come from the audit log (milliseconds) where it covers them, otherwise from each node's
+Migrated Event (tenths of a second; Events expire after kube-apiserver's --event-ttl, 1 h by default).
 Run it right after the migration, before finalize removes the per-node annotations.
 Exit codes: 0 written, 1 the cluster could not be read, 2 bad flags.`,
     )
