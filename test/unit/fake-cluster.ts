@@ -4,8 +4,9 @@
  * knows the few API semantics the engine relies on (409 on create of an existing object, merge and
  * JSON patches with a `test` op, the Eviction API's 404/429/403 answers, list-then-watch) and plays
  * the controllers the engine waits for (DaemonSet pods follow their nodeSelector, a kubelet makes
- * pods Ready, Jobs complete, deleted nodes and DaemonSets lose their pods, finalizers hold a pod
- * marked for deletion until the test removes it). The end-to-end suites against the real
+ * pods Ready, Jobs complete, deleted nodes and DaemonSets lose their pods, the garbage collector
+ * deletes an object once every owner it names was deleted, finalizers hold a pod marked for deletion
+ * until the test removes it). The end-to-end suites against the real
  * control plane (test/e2e) remain the proof that the engine works on a cluster.
  */
 import crypto from 'node:crypto';
@@ -20,13 +21,15 @@ import {
 } from '../../src/cluster/index.js';
 import type { ClusterPort, WatchOptions } from '../../src/engine/cluster-port.js';
 
-export type Verb = 'get' | 'list' | 'create' | 'apply' | 'patch' | 'delete' | 'evict' | 'watch';
+export type Verb = 'get' | 'list' | 'create' | 'apply' | 'patch' | 'delete' | 'deletecollection' | 'evict' | 'watch';
 
 export interface Call {
   verb: Verb;
   kind: string;
   name?: string;
   namespace?: string;
+  /** The label selector of a deletecollection. */
+  labelSelector?: string;
   /** The patch or object sent, for writes. */
   body?: unknown;
   /** The call succeeded (a refused create, a 404 or an injected fault leaves it unset). */
@@ -178,6 +181,8 @@ export class FakeCluster implements ClusterPort {
   private readonly unserved = new Set<string>();
   private readonly blockedEvictions = new Map<string, { pdb: string; times: number }>();
   private readonly terminatingNamespaces = new Set<string>();
+  /** UIDs of deleted objects: what the garbage collector looks for in ownerReferences. */
+  private readonly deletedUids = new Set<string>();
   private resourceVersion = 100;
   private reconciling = false;
   private readonly jobOutcome: (job: KubeObject) => JobOutcome;
@@ -268,6 +273,7 @@ export class FakeCluster implements ClusterPort {
     const obj = this.objects.get(k);
     if (!obj) return false;
     this.objects.delete(k);
+    if (obj.metadata?.uid) this.deletedUids.add(obj.metadata.uid);
     this.notify('DELETED', obj);
     this.reconcile();
     return true;
@@ -487,6 +493,19 @@ export class FakeCluster implements ClusterPort {
     return existed;
   }
 
+  async deleteCollection(
+    apiVersion: string,
+    kind: string,
+    opts: { namespace: string; labelSelector: string },
+  ): Promise<number> {
+    const call: Call = { verb: 'deletecollection', kind, namespace: opts.namespace, labelSelector: opts.labelSelector };
+    this.begin(call);
+    const matched = this.all(kind, opts);
+    if (!this.serverDryRun) for (const obj of matched) this.remove(kind, obj.metadata!.name!, obj.metadata?.namespace);
+    this.end(call);
+    return matched.length;
+  }
+
   async evict(name: string, namespace: string): Promise<'evicted' | 'gone'> {
     const call: Call = { verb: 'evict', kind: 'Pod', name, namespace };
     this.begin(call);
@@ -650,6 +669,12 @@ export class FakeCluster implements ClusterPort {
       const owner = pod.metadata?.ownerReferences?.find((o: any) => o.kind === 'DaemonSet');
       if (owner && !dsUids.has(owner.uid) && this.removeQuietly(pod)) return true;
     }
+    // The garbage collector: an object whose owners were all deleted goes after them.
+    for (const obj of [...this.objects.values()]) {
+      const owners: Array<{ uid?: string }> = obj.metadata?.ownerReferences ?? [];
+      if (owners.length && owners.every((o) => o.uid && this.deletedUids.has(o.uid)) && this.removeQuietly(obj))
+        return true;
+    }
     for (const job of [...this.objects.values()].filter((o) => o.kind === 'Job' && !o.status?.conditions)) {
       const outcome = this.jobOutcome(job);
       if (outcome === 'pending') continue;
@@ -697,6 +722,7 @@ export class FakeCluster implements ClusterPort {
       return true;
     }
     this.objects.delete(key(obj.kind!, obj.metadata?.namespace, obj.metadata!.name!));
+    if (obj.metadata?.uid) this.deletedUids.add(obj.metadata.uid);
     this.notify('DELETED', obj);
     return true;
   }
