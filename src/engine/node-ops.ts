@@ -132,6 +132,7 @@ export async function cordonAndDrain(client: ClusterPort, node: string, run: Dra
     retryDelayMs: run.retryDelayMs,
     budgets: run.budgets,
     classify: (pod) => classifyPod(pod, filters),
+    pdbListing: objects.pdbs,
     onWaiting: run.onWaiting,
     onEvicted: run.onEvicted,
     signal: run.signal,

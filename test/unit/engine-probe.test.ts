@@ -72,7 +72,7 @@ function leftoverDnsJob(o: { status: object; deleting?: boolean }): KubeObject {
       namespace: PROBE_NAMESPACE,
       labels: { 'app.kubernetes.io/managed-by': 'flannel2calico' },
       ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name: 'old-server', uid: 'uid-of-a-gone-pod' }],
-      ...(o.deleting ? { deletionTimestamp: new Date().toISOString(), finalizers: ['test.example/hold'] } : {}),
+      ...(o.deleting ? { deletionTimestamp: new Date().toISOString() as any, finalizers: ['test.example/hold'] } : {}),
     },
     spec: { template: { spec: { containers: [{ name: 'probe', image: IMAGE }] } } },
     status: o.status,
@@ -149,7 +149,11 @@ describe('probeNode', () => {
     const cluster = probeCluster([
       {
         ...stale,
-        metadata: { ...stale.metadata, deletionTimestamp: new Date().toISOString(), finalizers: ['test.example/hold'] },
+        metadata: {
+          ...stale.metadata,
+          deletionTimestamp: new Date().toISOString() as any,
+          finalizers: ['test.example/hold'],
+        },
         status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
       },
     ]);

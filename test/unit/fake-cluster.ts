@@ -2,7 +2,8 @@
  * An in-memory cluster behind the engine's ClusterPort, for unit tests of the engine's step logic:
  * check-then-act, what is recorded, which errors stop what. It is a test fake, not a Kubernetes: it
  * knows the few API semantics the engine relies on (409 on create of an existing object, merge and
- * JSON patches with a `test` op, the Eviction API's 404/429/403 answers, list-then-watch) and plays
+ * JSON patches with a `test` op, the Eviction API's 404/429/403 answers and its PodDisruptionBudget
+ * accounting, list-then-watch) and plays
  * the controllers the engine waits for (DaemonSet pods follow their nodeSelector, a kubelet makes
  * pods Ready, Jobs complete, deleted nodes and DaemonSets lose their pods, the garbage collector
  * deletes an object once every owner it names was deleted, finalizers hold a pod marked for deletion
@@ -20,6 +21,8 @@ import {
   type WatchEventType,
 } from '../../src/cluster/index.js';
 import type { ClusterPort, WatchOptions } from '../../src/engine/cluster-port.js';
+import { evictionIgnoresPdbs } from '../../src/plan/drain-filters.js';
+import { selectorMatches } from '../../src/plan/selector.js';
 
 export type Verb = 'get' | 'list' | 'create' | 'apply' | 'patch' | 'delete' | 'deletecollection' | 'evict' | 'watch';
 
@@ -167,6 +170,19 @@ function matchesCall(m: Match, call: Call): boolean {
     (!m.kind || m.kind === call.kind) &&
     (!m.name || m.name === call.name) &&
     (!m.namespace || m.namespace === call.namespace)
+  );
+}
+
+/** The Eviction API's 429 for a pod whose PodDisruptionBudget allows no disruption. */
+function budgetRefusal(pod: string, namespace: string, pdb: string): ClusterError {
+  return new ClusterError(
+    'too-many-requests',
+    `too many requests: cannot create pods/eviction "${pod}" in namespace "${namespace}" ` +
+      `now: Cannot evict pod as it would violate the pod's disruption budget.`,
+    'Retry later.',
+    429,
+    undefined,
+    [{ reason: 'DisruptionBudget', message: `The disruption budget ${pdb} needs 1 healthy pods and has 1 currently` }],
   );
 }
 
@@ -535,20 +551,22 @@ export class FakeCluster implements ClusterPort {
     const blocked = this.blockedEvictions.get(`${namespace}/${name}`);
     if (blocked && blocked.times > 0) {
       blocked.times--;
-      throw new ClusterError(
-        'too-many-requests',
-        `too many requests: cannot create pods/eviction "${name}" in namespace "${namespace}" ` +
-          `now: Cannot evict pod as it would violate the pod's disruption budget.`,
-        'Retry later.',
-        429,
-        undefined,
-        [
-          {
-            reason: 'DisruptionBudget',
-            message: `The disruption budget ${blocked.pdb} needs 1 healthy pods and has 1 currently`,
-          },
-        ],
-      );
+      throw budgetRefusal(name, namespace, blocked.pdb);
+    }
+    // The budgets that cover the pod, as the Eviction API checks them: one that allows no disruption
+    // refuses; one that allows it counts the disruption (status.disruptionsAllowed goes down by one).
+    const budgets = evictionIgnoresPdbs(pod)
+      ? []
+      : this.all('PodDisruptionBudget', { namespace }).filter((b) =>
+          selectorMatches(b.spec?.selector, pod.metadata?.labels),
+        );
+    if (budgets.length > 1)
+      throw new ClusterError('server', 'This pod has more than one PodDisruptionBudget', undefined, 500);
+    if (budgets.length) {
+      const budget = budgets[0];
+      const allowed = Number(budget.status?.disruptionsAllowed ?? 0);
+      if (allowed <= 0) throw budgetRefusal(name, namespace, budget.metadata!.name!);
+      if (!this.serverDryRun) this.put({ ...budget, status: { ...budget.status, disruptionsAllowed: allowed - 1 } });
     }
     if (!this.serverDryRun) this.remove('Pod', name, namespace);
     this.end(call);
