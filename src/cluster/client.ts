@@ -51,7 +51,7 @@ export interface ListOptions {
 
 /** Written to the audit log for every call that changes (or, in server dry run, would change) the cluster. */
 export interface Mutation {
-  verb: 'create' | 'apply' | 'patch' | 'delete' | 'evict';
+  verb: 'create' | 'apply' | 'patch' | 'delete' | 'deletecollection' | 'evict';
   apiVersion: string;
   kind: string;
   name: string;
@@ -593,6 +593,40 @@ export class ClusterClient {
         return false;
       }
       this.record({ verb: 'delete', ...ref, outcome: 'error', detail: (err as Error).message });
+      throw err;
+    }
+  }
+
+  /**
+   * Deletes every object of a kind that matches `labelSelector` in `namespace`, in one request (DELETE on the
+   * collection, dependents in the background). Resolves how many were deleted; none is not an error.
+   */
+  async deleteCollection(
+    apiVersion: string,
+    kind: string,
+    opts: { namespace: string; labelSelector: string },
+  ): Promise<number> {
+    const ref = { apiVersion, kind, name: `-l ${opts.labelSelector}`, namespace: opts.namespace };
+    try {
+      const out = await this.call({ verb: 'deletecollection', resource: kind, namespace: opts.namespace }, async () =>
+        this.rawRequest<{ items?: unknown[] }>(
+          'DELETE',
+          await this.objects.pathFor(apiVersion, kind, opts.namespace),
+          { labelSelector: opts.labelSelector, propagationPolicy: 'Background', dryRun: this.dryRun },
+          undefined,
+          'application/json',
+        ),
+      );
+      const deleted = out.items?.length ?? 0;
+      this.record({
+        verb: 'deletecollection',
+        ...ref,
+        outcome: deleted ? 'ok' : 'not-found',
+        detail: `${deleted} deleted`,
+      });
+      return deleted;
+    } catch (err) {
+      this.record({ verb: 'deletecollection', ...ref, outcome: 'error', detail: (err as Error).message });
       throw err;
     }
   }

@@ -51,6 +51,16 @@ export interface ClusterPort {
     opts?: { propagationPolicy?: 'Foreground' | 'Background' | 'Orphan'; gracePeriodSeconds?: number },
   ): Promise<boolean>;
 
+  /**
+   * Deletes every object of a kind matching `labelSelector` in `namespace` with one request (dependents in the
+   * background); resolves how many were deleted, 0 when none matched.
+   */
+  deleteCollection(
+    apiVersion: string,
+    kind: string,
+    opts: { namespace: string; labelSelector: string },
+  ): Promise<number>;
+
   /** The Eviction API: 'gone' for a pod that no longer exists; a PDB refusal rejects with kind 'too-many-requests'. */
   evict(name: string, namespace: string, gracePeriodSeconds?: number): Promise<'evicted' | 'gone'>;
 

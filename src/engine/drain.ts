@@ -16,8 +16,17 @@ export interface DrainOptions {
   retryDelayMs: number;
   /** Shared by the drains of a run (one watch per budget); a drain without one makes its own. */
   budgets?: BudgetWaiters;
-  /** kubectl drain's filters (src/plan/drain-filters.ts), built over fresh DaemonSets and PDBs. */
-  classify: (pod: KubeObject) => PodVerdict;
+  /**
+   * kubectl drain's filters (src/plan/drain-filters.ts), built over fresh DaemonSets and PDBs; with the
+   * budgets that cover a pod to evict (`blockingPdbs`), an eviction those budgets are known to refuse
+   * is not sent: it waits for them first.
+   */
+  classify: (pod: KubeObject) => PodVerdict & { blockingPdbs?: readonly PdbRef[] };
+  /**
+   * The list of budgets `classify` took their status from (one per batch): the evictions of this run
+   * are counted against it until a watch reports the budget. Default: one of this drain's own.
+   */
+  pdbListing?: object;
   onWaiting: (message: string) => void;
   onEvicted: (pod: string) => void;
   signal?: AbortSignal;
@@ -74,14 +83,20 @@ interface WatchedBudget {
 }
 
 /**
- * Evictions that a PodDisruptionBudget refused, waiting for it to allow a disruption again. Shared by
- * every drain of a run: one watch per budget while anyone waits on it, and each change of its
- * status.disruptionsAllowed releases that many waiters (oldest first), so evictions are retried as
- * soon as the budget allows them and no sooner. A waiter also retries after its fallback delay, in
- * case the watch misses a change.
+ * Evictions that a PodDisruptionBudget refused, or would refuse, waiting for it to allow a disruption
+ * again. Shared by every drain of a run: one watch per budget while anyone waits on it, and each change
+ * of its status.disruptionsAllowed releases that many waiters (oldest first), so evictions are sent as
+ * soon as the budget allows them and no sooner. A waiter also goes after its fallback delay, in case
+ * the watch misses a change. The evictions this run sends are counted against the status they were
+ * sent on (the watch's, else the drain's list of budgets), so that the next one under the same budget
+ * waits rather than being refused.
  */
 export class BudgetWaiters {
   private readonly budgets = new Map<string, WatchedBudget>();
+  /** Per budget: evictions released or sent since the status `basis` was seen. */
+  private readonly claims = new Map<string, { basis: string; count: number }>();
+  private readonly listings = new WeakMap<object, number>();
+  private listingCount = 0;
 
   constructor(
     private readonly client: ClusterPort,
@@ -91,6 +106,46 @@ export class BudgetWaiters {
   /** The budget's disruptionsAllowed as last seen by the watch. */
   allowed(namespace: string, name: string): number | undefined {
     return this.budgets.get(`${namespace}/${name}`)?.allowed;
+  }
+
+  /**
+   * The first of the budgets covering a pod (`pdbs`, as listed in `listing`) that allows no further
+   * disruption by what this run knows: its watched status when the run watches it, else the listed
+   * one, less the evictions released or sent since that status. Undefined: evict now.
+   */
+  holding(pdbs: readonly PdbRef[], listing: object): PdbRef | undefined {
+    for (const pdb of pdbs) {
+      const { key, allowed, basis } = this.status(pdb, listing);
+      const left = allowed - this.claimed(key, basis);
+      if (left <= 0) return { ...pdb, disruptionsAllowed: Math.max(0, left) };
+    }
+    return undefined;
+  }
+
+  /** An eviction under these budgets is being sent (one a waiter's release did not count already). */
+  evicting(pdbs: readonly PdbRef[], listing: object): void {
+    for (const pdb of pdbs) {
+      const { key, basis } = this.status(pdb, listing);
+      this.claim(key, basis);
+    }
+  }
+
+  private status(pdb: PdbRef, listing: object): { key: string; allowed: number; basis: string } {
+    const key = `${pdb.namespace}/${pdb.name}`;
+    const watched = this.budgets.get(key);
+    if (watched?.allowed !== undefined) return { key, allowed: watched.allowed, basis: watchedBasis(watched) };
+    let id = this.listings.get(listing);
+    if (id === undefined) this.listings.set(listing, (id = ++this.listingCount));
+    return { key, allowed: pdb.disruptionsAllowed, basis: `listed:${id}` };
+  }
+
+  private claimed(key: string, basis: string): number {
+    const claim = this.claims.get(key);
+    return claim?.basis === basis ? claim.count : 0;
+  }
+
+  private claim(key: string, basis: string): void {
+    this.claims.set(key, { basis, count: this.claimed(key, basis) + 1 });
   }
 
   /** Resolves when the budget allows a disruption, after `fallbackMs`, or when `signal` aborts. */
@@ -106,7 +161,7 @@ export class BudgetWaiters {
     if (!budget) {
       budget = { waiters: [], stop: new AbortController() };
       this.budgets.set(key, budget);
-      this.watch(namespace, name, budget);
+      this.watch(key, namespace, name, budget);
     }
     const watched = budget;
     return new Promise((resolve) => {
@@ -123,16 +178,16 @@ export class BudgetWaiters {
       signal.addEventListener('abort', done, { once: true });
       watched.waiters.push(waiter);
       if (signal.aborted) done();
-      else this.releaseAllowed(watched);
+      else this.releaseAllowed(key, watched);
     });
   }
 
-  private watch(namespace: string, name: string, budget: WatchedBudget): void {
+  private watch(key: string, namespace: string, name: string, budget: WatchedBudget): void {
     const seen = (pdb: KubeObject | undefined) => {
       // A deleted budget blocks nothing.
       budget.allowed = pdb ? Number(pdb.status?.disruptionsAllowed ?? 0) : Number.POSITIVE_INFINITY;
       budget.resourceVersion = pdb?.metadata?.resourceVersion;
-      this.releaseAllowed(budget);
+      this.releaseAllowed(key, budget);
       return false;
     };
     this.client
@@ -152,12 +207,14 @@ export class BudgetWaiters {
       .catch(() => undefined);
   }
 
-  private releaseAllowed(budget: WatchedBudget): void {
-    let allowed = budget.allowed ?? 0;
+  /** Releases as many waiters as the budget allows, less the evictions already released or sent on this status. */
+  private releaseAllowed(key: string, budget: WatchedBudget): void {
+    if (budget.allowed === undefined) return;
+    const basis = watchedBasis(budget);
     for (const waiter of [...budget.waiters]) {
-      if (allowed <= 0) break;
+      if (budget.allowed - this.claimed(key, basis) <= 0) break;
       if (waiter.after !== undefined && waiter.after === budget.resourceVersion) continue;
-      allowed--;
+      this.claim(key, basis);
       waiter.release();
     }
   }
@@ -176,6 +233,11 @@ export class BudgetWaiters {
     for (const budget of this.budgets.values()) budget.stop.abort();
     this.budgets.clear();
   }
+}
+
+/** The status a watch last reported, as the basis the evictions sent on it are counted against. */
+function watchedBasis(budget: WatchedBudget): string {
+  return `watched:${budget.resourceVersion ?? 'deleted'}`;
 }
 
 /** The Eviction API refuses pods of a namespace being deleted (403, cause NamespaceTerminating). */
@@ -215,7 +277,9 @@ export async function drainNode(
       node,
       refused.map((v) => ({ pod: podName(v.pod), reason: v.verdict.reason })),
     );
-  const toEvict = verdicts.filter((v) => v.verdict.action === 'evict').map((v) => v.pod);
+  const toEvict = verdicts
+    .filter((v) => v.verdict.action === 'evict')
+    .map((v) => ({ pod: v.pod, pdbs: v.verdict.blockingPdbs ?? [] }));
   const skipped = verdicts.filter((v) => v.verdict.action === 'skip').map((v) => podName(v.pod));
 
   // One listener on the caller's signal for the whole drain; the concurrent evictions wait on this
@@ -239,14 +303,36 @@ async function evictAndWait(
   node: string,
   opts: DrainOptions & { budgets: BudgetWaiters },
   deadline: number,
-  toEvict: KubeObject[],
+  toEvict: Array<{ pod: KubeObject; pdbs: readonly PdbRef[] }>,
   skipped: string[],
   signal: AbortSignal,
 ): Promise<{ evicted: string[]; skipped: string[] }> {
   const blocked = new Map<string, BlockingBudget>();
-  const evictOne = async (pod: KubeObject): Promise<void> => {
+  const listing = opts.pdbListing ?? {};
+  const evictOne = async ({ pod, pdbs }: { pod: KubeObject; pdbs: readonly PdbRef[] }): Promise<void> => {
     let after: string | undefined;
+    // Let go by a budget's waiters (or their fallback delay): the eviction is sent without asking again.
+    let released = false;
     while (!signal.aborted) {
+      const holding = released ? undefined : opts.budgets.holding(pdbs, listing);
+      if (holding) {
+        // The budget is known to refuse this eviction now: wait for it first, as a refused eviction would.
+        const { namespace, name, disruptionsAllowed } = holding;
+        blocked.set(podName(pod), { namespace, name, disruptionsAllowed, pod: podName(pod) });
+        const left = deadline - Date.now();
+        if (left <= 0) return;
+        opts.onWaiting(
+          `waiting on PDB ${namespace}/${name}: ${disruptionsAllowed} disruptions allowed ` +
+            `(${podName(pod)}); evicting when it allows one, ${Math.round(left / 1000)} s left`,
+        );
+        after = await waitingOnCluster(() =>
+          opts.budgets.wait(namespace, name, Math.min(opts.retryDelayMs, left), signal, after),
+        );
+        released = true;
+        continue;
+      }
+      if (!released) opts.budgets.evicting(pdbs, listing);
+      released = false;
       try {
         await client.evict(pod.metadata!.name!, pod.metadata!.namespace!, opts.gracePeriodSeconds);
         blocked.delete(podName(pod));
@@ -291,22 +377,24 @@ async function evictAndWait(
         after = await waitingOnCluster(() =>
           opts.budgets.wait(namespace, name, Math.min(opts.retryDelayMs, left), signal, after),
         );
+        released = true;
         const budget = blocked.get(podName(pod));
         if (budget) budget.disruptionsAllowed = opts.budgets.allowed(namespace, name) ?? 0;
       }
     }
   };
   await Promise.all(toEvict.map(evictOne));
+  const evicted = toEvict.map((e) => e.pod);
   throwIfInterrupted(signal, `draining ${node}`);
   if (blocked.size) throw new DrainBlockedError(node, [...blocked.values()], [...blocked.keys()]);
-  if (client.serverDryRun) return { evicted: toEvict.map(podName), skipped };
+  if (client.serverDryRun) return { evicted: evicted.map(podName), skipped };
 
-  const uids = new Set(toEvict.map((p) => p.metadata!.uid!));
+  const uids = new Set(evicted.map((p) => p.metadata!.uid!));
   const left = Math.max(1000, deadline - Date.now());
   if (uids.size) opts.onWaiting(`waiting for ${uids.size} evicted pod(s) to terminate`);
   const gone = await waitForPodsGone(client, node, uids, left, signal);
   throwIfInterrupted(signal, `draining ${node} (waiting for evicted pods to terminate)`);
-  if (!gone) throw new DrainBlockedError(node, [], toEvict.map(podName));
-  for (const p of toEvict) opts.onEvicted(podName(p));
-  return { evicted: toEvict.map(podName), skipped };
+  if (!gone) throw new DrainBlockedError(node, [], evicted.map(podName));
+  for (const p of evicted) opts.onEvicted(podName(p));
+  return { evicted: evicted.map(podName), skipped };
 }

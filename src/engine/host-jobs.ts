@@ -3,7 +3,7 @@ import type { ClusterPort } from './cluster-port.js';
 import { DEFAULT_HELPER_IMAGE, hostPodOutcome, staleHostJobReason } from '../host/pods.js';
 import type { SharedWatch } from './shared-watch.js';
 import { waitingOnCluster } from './step-timing.js';
-import { waitForJob, WaitTimeoutError, type JobOutcome } from './waits.js';
+import { throwIfInterrupted, waitForJob, WaitTimeoutError, type JobOutcome } from './waits.js';
 
 /**
  * Host script Jobs (cleanup, revert and their command checks), shared by migrate and revert:
@@ -32,6 +32,55 @@ function jobRef(job: KubeObject) {
 }
 
 /**
+ * Creates `obj`, or returns the one an earlier run left when `staleReason` finds nothing wrong with it.
+ * One that is stale, or already being deleted (e.g. by the garbage collector, its owner gone), is deleted
+ * (its dependents with it), waited out and created anew: a rerun never waits on an object that goes away.
+ */
+export async function ensureFresh<T extends KubeObject>(
+  client: ClusterPort,
+  obj: T,
+  staleReason: (existing: T) => string | undefined,
+  run: { timeoutMs: number; signal?: AbortSignal; onReplace?: (message: string) => void },
+): Promise<T> {
+  // Created first: an object of an earlier run (a conflict) is the rare case, read only then.
+  const { object: existing, created } = await client.ensure(obj);
+  if (created) return existing;
+  const deleting = Boolean(existing.metadata?.deletionTimestamp);
+  const stale = deleting ? 'it is being deleted' : staleReason(existing);
+  if (!stale) return existing;
+  const ref = {
+    apiVersion: obj.apiVersion!,
+    kind: obj.kind!,
+    name: obj.metadata!.name!,
+    namespace: obj.metadata!.namespace,
+  };
+  run.onReplace?.(`replacing ${ref.kind} ${ref.namespace}/${ref.name}: ${stale}`);
+  if (!deleting) await client.delete(ref, { propagationPolicy: 'Background' });
+  if (!client.serverDryRun) {
+    const uid = existing.metadata?.uid;
+    const gone = await waitingOnCluster(() =>
+      client.watchUntil<KubeObject>(
+        ref.apiVersion,
+        ref.kind,
+        {
+          namespace: ref.namespace,
+          fieldSelector: `metadata.name=${ref.name}`,
+          timeoutMs: run.timeoutMs,
+          signal: run.signal,
+          onList: (items) => !items.some((o) => o.metadata?.uid === uid),
+        },
+        (type, o) => type === 'DELETED' && o.metadata?.uid === uid,
+      ),
+    );
+    if (!gone) {
+      throwIfInterrupted(run.signal, `waiting for ${ref.kind} ${ref.namespace}/${ref.name} to be deleted`);
+      throw new WaitTimeoutError(`${ref.kind} ${ref.namespace}/${ref.name} to be deleted`, run.timeoutMs);
+    }
+  }
+  return (await client.ensure(obj)).object;
+}
+
+/**
  * Creates a host Job, or reuses the one a previous run made; one that failed, or was made with
  * another image or script, is deleted first (and its pods with it), so a rerun never waits on
  * a stale Job.
@@ -41,32 +90,7 @@ export async function ensureHostJob(
   job: KubeObject,
   run: HostJobRun,
 ): Promise<string | undefined> {
-  const ref = jobRef(job);
-  // Created first: a Job of an earlier run (a conflict) is the rare case, read only then.
-  const { object: existing, created } = await client.ensure(job);
-  if (created) return existing.metadata?.uid;
-  const stale = staleHostJobReason(existing, job);
-  if (!stale) return existing.metadata?.uid;
-  run.onReplace?.(`replacing Job ${ref.namespace}/${ref.name}: ${stale}`);
-  await client.delete(ref, { propagationPolicy: 'Background' });
-  if (!client.serverDryRun) {
-    const gone = await waitingOnCluster(() =>
-      client.watchUntil(
-        'batch/v1',
-        'Job',
-        {
-          namespace: ref.namespace,
-          fieldSelector: `metadata.name=${ref.name}`,
-          timeoutMs: run.timeoutMs,
-          signal: run.signal,
-          onList: (items) => items.length === 0,
-        },
-        (type) => type === 'DELETED',
-      ),
-    );
-    if (!gone) throw new WaitTimeoutError(`Job ${ref.namespace}/${ref.name} to be deleted`, run.timeoutMs);
-  }
-  return (await client.ensure(job)).object.metadata?.uid;
+  return (await ensureFresh(client, job, (existing) => staleHostJobReason(existing, job), run)).metadata?.uid;
 }
 
 /** The newest pod of this Job (its own, not one of an earlier Job of the same name). */

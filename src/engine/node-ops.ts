@@ -13,7 +13,8 @@ import {
   type NetworkLabel,
 } from '../names.js';
 import { drainNode, type BudgetWaiters } from './drain.js';
-import { PROBE_NAMESPACE, probeClientJob, probeServerPod, probeServerSelector } from './probe.js';
+import { ensureFresh } from './host-jobs.js';
+import { PROBE_NAMESPACE, probeClientJob, probeServerPod, probeServerSelector, staleProbeReason } from './probe.js';
 import type { SharedWatch } from './shared-watch.js';
 import { waitForJob, waitForPodReadyOnNode } from './waits.js';
 
@@ -131,6 +132,7 @@ export async function cordonAndDrain(client: ClusterPort, node: string, run: Dra
     retryDelayMs: run.retryDelayMs,
     budgets: run.budgets,
     classify: (pod) => classifyPod(pod, filters),
+    pdbListing: objects.pdbs,
     onWaiting: run.onWaiting,
     onEvicted: run.onEvicted,
     signal: run.signal,
@@ -179,7 +181,8 @@ export async function pickPeer(
 
 /**
  * Proves a node's pod network: a server pod there, reached from a peer on the other network; DNS
- * from the node. Everything it creates is deleted afterwards.
+ * from the node. The probe's Jobs are owned by the server pod: deleting the pod afterwards is the one
+ * request that removes everything it created (the garbage collector deletes the Jobs and their pods).
  */
 export async function probeNode(
   client: ClusterPort,
@@ -195,24 +198,32 @@ export async function probeNode(
   },
 ): Promise<void> {
   const { image, wait } = opts;
+  const fresh = { timeoutMs: opts.timeoutMs, signal: opts.signal, onReplace: wait };
+  const ensureProbe = (obj: KubeObject) =>
+    ensureFresh(client, obj, (existing) => staleProbeReason(existing, obj), fresh);
   const server = probeServerPod(node, image);
-  // The DNS check needs neither the server nor a peer: it starts with the server, and the requests of
-  // the probe go out together where they do not depend on each other.
-  const dnsJob = probeClientJob({
-    runOn: node,
-    migratedNode: node,
-    image,
-    httpTargets: [],
-    dnsNames: ['kubernetes.default.svc.cluster.local'],
-    suffix: 'dns',
-  });
-  const created: KubeObject[] = [server, dnsJob];
-  const uids = new Map<KubeObject, string | undefined>();
+  const serverRef = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    name: server.metadata!.name!,
+    namespace: server.metadata!.namespace,
+  };
   try {
-    const [, dns] = await Promise.all([client.ensure(server), client.ensure(dnsJob)]);
-    uids.set(dnsJob, dns.object.metadata?.uid);
+    const created = await ensureProbe(server);
+    const owner = { name: created.metadata!.name!, uid: created.metadata!.uid! };
+    // The DNS check needs neither a Ready server nor a peer: it starts while the server starts.
+    const dnsJob = probeClientJob({
+      runOn: node,
+      migratedNode: node,
+      image,
+      httpTargets: [],
+      dnsNames: ['kubernetes.default.svc.cluster.local'],
+      suffix: 'dns',
+      owner,
+    });
     wait('waiting for the probe server pod to be Ready');
-    const [ready, peer] = await Promise.all([
+    const [dns, ready, peer] = await Promise.all([
+      ensureProbe(dnsJob),
       waitForPodReadyOnNode(
         client,
         node,
@@ -233,9 +244,12 @@ export async function probeNode(
       httpTargets: serverIps,
       dnsNames: [],
       suffix: 'peer',
+      owner,
     });
-    created.push(peerJob);
-    uids.set(peerJob, (await client.ensure(peerJob)).object.metadata?.uid);
+    const uids = new Map([
+      [dnsJob, dns.metadata?.uid],
+      [peerJob, (await ensureProbe(peerJob)).metadata?.uid],
+    ]);
     wait(
       `waiting for probes: ` +
         `${peer ? `${peer} -> ${node} (${serverIps.join(', ')})` : 'no peer left; same-node check'}, ` +
@@ -264,35 +278,18 @@ export async function probeNode(
         );
     });
   } finally {
-    await Promise.all(
-      created.map((obj) =>
-        client
-          .delete({
-            apiVersion: obj.apiVersion!,
-            kind: obj.kind!,
-            name: obj.metadata!.name!,
-            namespace: obj.metadata!.namespace,
-          })
-          .catch(() => undefined),
-      ),
-    );
+    await client.delete(serverRef, { propagationPolicy: 'Background' }).catch(() => undefined);
   }
 }
 
-/** Deletes the tool's helper Jobs and pods (host scripts, probes). */
+/**
+ * Deletes the tool's helper Jobs and pods (host scripts, probes): one request per kind, whatever the
+ * number of nodes; the Jobs' own pods go with them (in the background).
+ */
 export async function deleteHelperObjects(client: ClusterPort): Promise<void> {
-  for (const kind of [
-    { apiVersion: 'batch/v1', kind: 'Job' },
-    { apiVersion: 'v1', kind: 'Pod' },
-  ]) {
-    for (const obj of await client.list(kind.apiVersion, kind.kind, {
-      namespace: STATE_NAMESPACE,
-      labelSelector: MANAGED_BY_SELECTOR,
-    })) {
-      await client.delete(
-        { ...kind, name: obj.metadata!.name!, namespace: STATE_NAMESPACE },
-        { propagationPolicy: 'Background' },
-      );
-    }
-  }
+  for (const [apiVersion, kind] of [
+    ['batch/v1', 'Job'],
+    ['v1', 'Pod'],
+  ])
+    await client.deleteCollection(apiVersion, kind, { namespace: STATE_NAMESPACE, labelSelector: MANAGED_BY_SELECTOR });
 }

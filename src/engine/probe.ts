@@ -43,7 +43,9 @@ export function probeServerPod(node: string, image: string): KubeObject {
 
 /**
  * A Job on `runOn` that must reach every target: pod IPs over HTTP, and names through cluster DNS.
- * It fails (non-zero exit) on the first unreachable target.
+ * It fails (non-zero exit) on the first unreachable target. It is owned by the probe's server pod
+ * (`owner`), so that deleting the pod is the one request that removes the probe: the garbage
+ * collector deletes the Jobs, and their pods, after it.
  */
 export function probeClientJob(opts: {
   runOn: string;
@@ -52,6 +54,7 @@ export function probeClientJob(opts: {
   httpTargets: string[];
   dnsNames: string[];
   suffix: string;
+  owner: { name: string; uid: string };
 }): KubeObject {
   const name = boundedName(`f2c-probe-${opts.suffix}`, opts.migratedNode, opts.migratedNode);
   const checks = [
@@ -67,7 +70,21 @@ export function probeClientJob(opts: {
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
-    metadata: { name, namespace: PROBE_NAMESPACE, labels: labels(`probe-${opts.suffix}`, opts.migratedNode) },
+    metadata: {
+      name,
+      namespace: PROBE_NAMESPACE,
+      labels: labels(`probe-${opts.suffix}`, opts.migratedNode),
+      ownerReferences: [
+        {
+          apiVersion: 'v1',
+          kind: 'Pod',
+          name: opts.owner.name,
+          uid: opts.owner.uid,
+          controller: false,
+          blockOwnerDeletion: false,
+        },
+      ],
+    },
     spec: {
       backoffLimit: 2,
       activeDeadlineSeconds: 120,
@@ -83,4 +100,26 @@ export function probeClientJob(opts: {
       },
     },
   };
+}
+
+/**
+ * Why a probe object found in the cluster cannot be reused for this probe (undefined: it can): a
+ * Job that failed, belongs to another server pod (an earlier probe's, gone or going) or checks
+ * other targets; a server pod that has ended.
+ */
+export function staleProbeReason(existing: KubeObject, wanted: KubeObject): string | undefined {
+  if (existing.kind === 'Pod') {
+    const phase = existing.status?.phase;
+    return phase === 'Succeeded' || phase === 'Failed' ? `it has ended (${phase})` : undefined;
+  }
+  const conditions: Array<{ type?: string; status?: string }> = existing.status?.conditions ?? [];
+  if (conditions.some((c) => c.type === 'Failed' && c.status === 'True')) return 'it failed';
+  const owner = (o: KubeObject) => (o.metadata?.ownerReferences ?? []).map((r: { uid?: string }) => r.uid).join(',');
+  if (owner(existing) !== owner(wanted)) return "it belongs to an earlier probe's server pod";
+  const spec = (o: KubeObject) => {
+    const pod = o.spec?.template?.spec;
+    return JSON.stringify([pod?.nodeName, pod?.containers?.[0]?.image, pod?.containers?.[0]?.command]);
+  };
+  if (spec(existing) !== spec(wanted)) return 'it probes other targets';
+  return undefined;
 }

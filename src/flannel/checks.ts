@@ -644,7 +644,8 @@ export function rbacRequirements(o: { flannelNamespace: string; calicoCrdsPresen
   }
   add('pods', '', ['get', 'list', 'delete']);
   add('pods', '', ['create'], undefined, 'eviction');
-  add('jobs', 'batch', ['get', 'create', 'delete'], STATE_NAMESPACE);
+  add('jobs', 'batch', ['get', 'create', 'delete', 'deletecollection'], STATE_NAMESPACE);
+  add('pods', '', ['deletecollection'], STATE_NAMESPACE);
   for (const resource of CALICO_RESOURCES)
     add(resource, CALICO_API_GROUP, ['get', 'list', 'create', 'patch', 'delete']);
   add('leases', 'coordination.k8s.io', ['get', 'create', 'update'], STATE_NAMESPACE);

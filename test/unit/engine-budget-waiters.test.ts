@@ -98,6 +98,37 @@ describe('BudgetWaiters', () => {
     expect(watches.every((w) => w.signal.aborted)).toBe(true);
   });
 
+  it('counts the evictions it lets go against the status they went on, so the next one waits', async () => {
+    const { client, watches } = fakeClient();
+    const waiters = new BudgetWaiters(client, HOUR);
+    const stop = new AbortController();
+    const api = { namespace: 'apps', name: 'api', disruptionsAllowed: 1 };
+    const listing = {};
+    // Not watched: the drain's list says 1; one eviction sent on it uses it up.
+    expect(waiters.holding([api], listing)).toBeUndefined();
+    waiters.evicting([api], listing);
+    expect(waiters.holding([api], listing)).toEqual({ ...api, disruptionsAllowed: 0 });
+    // A newer list of the budgets is a new basis.
+    expect(waiters.holding([api], {})).toBeUndefined();
+    // Watched: a waiter let go on a status counts against it, until the next status.
+    const first = waiters.wait('apps', 'api', HOUR, stop.signal);
+    watches[0].onList?.([pdb(1, '5')]);
+    await first;
+    expect(waiters.holding([api], listing)).toEqual({ ...api, disruptionsAllowed: 0 });
+    let second = false;
+    const pending = waiters.wait('apps', 'api', HOUR, stop.signal).then(() => {
+      second = true;
+    });
+    await tick();
+    expect(second).toBe(false);
+    watches[0].onEvent('MODIFIED', pdb(1, '6'));
+    await pending;
+    expect(second).toBe(true);
+    watches[0].onEvent('MODIFIED', pdb(1, '7'));
+    expect(waiters.holding([api], listing)).toBeUndefined();
+    waiters.close();
+  });
+
   it('stops watching a budget nobody waits on', async () => {
     const { client, watches } = fakeClient();
     const waiters = new BudgetWaiters(client, 0);

@@ -4,10 +4,18 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { ClusterError, type KubeObject } from '../../src/cluster/index.js';
-import { DrainBlockedError, DrainRefusedError, drainNode, type DrainOptions } from '../../src/engine/drain.js';
+import {
+  BudgetWaiters,
+  DrainBlockedError,
+  DrainRefusedError,
+  drainNode,
+  type DrainOptions,
+} from '../../src/engine/drain.js';
+import { listDrainObjects } from '../../src/engine/node-ops.js';
+import { classifyPod, drainContext } from '../../src/plan/drain-filters.js';
 import type { PodVerdict } from '../../src/plan/types.js';
 import { InterruptedError } from '../../src/engine/waits.js';
-import { nodeObject, workloadPod } from './engine-fixtures.js';
+import { fakeCluster, migrate, nodeObject, plan, workloadPod } from './engine-fixtures.js';
 import { FakeCluster } from './fake-cluster.js';
 
 const NODE = 'worker-1';
@@ -169,5 +177,111 @@ describe('drainNode', () => {
     await expect(drainNode(cluster, NODE, opts({ signal: abort.signal, timeoutMs: 10_000 }))).rejects.toBeInstanceOf(
       InterruptedError,
     );
+  });
+});
+
+describe('an eviction its PodDisruptionBudget is known to refuse', () => {
+  const budget = (allowed: number): KubeObject => ({
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: { name: 'web', namespace: 'default' },
+    spec: { maxUnavailable: 1, selector: { matchLabels: { app: 'web' } } },
+    status: { disruptionsAllowed: allowed },
+  });
+
+  /**
+   * The disruption controller: a moment after an eviction under the budget, the pod's replacement is
+   * Ready elsewhere and the budget allows one disruption again. `order` records both, as they happen.
+   */
+  function replacementsBecomeReady(cluster: FakeCluster, order: string[]): void {
+    cluster.after((call) => {
+      if (call.verb !== 'evict') return;
+      order.push(`evicted ${call.name}`);
+      setTimeout(() => {
+        order.push('the budget allows one again');
+        cluster.put({ ...cluster.peek('PodDisruptionBudget', 'web', 'default')!, status: { disruptionsAllowed: 1 } });
+      }, 30);
+    });
+  }
+
+  it(
+    'two pods of one budget (maxUnavailable 1) on two nodes drained at once: the second eviction is sent ' +
+      'only once the budget allows it again, two eviction requests in all',
+    async () => {
+      const cluster = new FakeCluster([
+        nodeObject('n1'),
+        nodeObject('n2'),
+        workloadPod('n1', 'web-1'),
+        workloadPod('n2', 'web-2'),
+        budget(1),
+      ]);
+      const order: string[] = [];
+      replacementsBecomeReady(cluster, order);
+      const listed = await listDrainObjects(cluster);
+      const filters = drainContext(listed);
+      const budgets = new BudgetWaiters(cluster, 0);
+      const waiting: string[] = [];
+      const drain = (node: string) =>
+        drainNode(cluster, node, {
+          timeoutMs: 5000,
+          // A fallback far beyond the budget's change: only the budget's status lets the second eviction go.
+          retryDelayMs: 60_000,
+          budgets,
+          classify: (pod) => classifyPod(pod, filters),
+          pdbListing: listed.pdbs,
+          onWaiting: (m) => waiting.push(m),
+          onEvicted: () => undefined,
+        });
+      await Promise.all([drain('n1'), drain('n2')]);
+      budgets.close();
+      expect(cluster.calls.filter((c) => c.verb === 'evict')).toHaveLength(2);
+      expect(order.slice(0, 3)).toEqual([
+        expect.stringMatching(/^evicted web-/),
+        'the budget allows one again',
+        expect.stringMatching(/^evicted web-/),
+      ]);
+      expect(waiting).toContainEqual(expect.stringMatching(/^waiting on PDB default\/web: 0 disruptions allowed/));
+      expect(cluster.all('Pod', { namespace: 'default' })).toEqual([]);
+    },
+  );
+
+  it(
+    'a budget listed with no disruption left that allows one by the time of the drain: the eviction goes ' +
+      'as soon as its watch says so, not after the fallback delay',
+    async () => {
+      const cluster = new FakeCluster([nodeObject('n1'), workloadPod('n1', 'web-1'), budget(0)]);
+      const listed = await listDrainObjects(cluster);
+      cluster.put({ ...cluster.peek('PodDisruptionBudget', 'web', 'default')!, status: { disruptionsAllowed: 1 } });
+      const filters = drainContext(listed);
+      // Deadline and fallback beyond the test's own timeout: only the budget's watch can let the eviction go.
+      await drainNode(cluster, 'n1', {
+        timeoutMs: 60_000,
+        retryDelayMs: 60_000,
+        classify: (pod) => classifyPod(pod, filters),
+        pdbListing: listed.pdbs,
+        onWaiting: () => undefined,
+        onEvicted: () => undefined,
+      });
+      expect(cluster.calls.filter((c) => c.verb === 'evict' || c.kind === 'PodDisruptionBudget')).toEqual([
+        expect.objectContaining({ verb: 'list', kind: 'PodDisruptionBudget' }),
+        expect.objectContaining({ verb: 'watch', kind: 'PodDisruptionBudget' }),
+        expect.objectContaining({ verb: 'evict', name: 'web-1', ok: true }),
+      ]);
+    },
+  );
+
+  it('in a migration, the nodes of a batch share what they know of a budget', async () => {
+    const cluster = fakeCluster([nodeObject('a'), nodeObject('b')], { pods: false });
+    for (const [node, pod] of [
+      ['a', 'web-1'],
+      ['b', 'web-2'],
+    ])
+      cluster.put(workloadPod(node, pod));
+    cluster.put(budget(1));
+    const order: string[] = [];
+    replacementsBecomeReady(cluster, order);
+    const { outcome } = await migrate(cluster, plan([['a', 'b']]), { drainRetryDelayMs: 60_000 });
+    expect(outcome).toMatchObject({ status: 'completed', migrated: ['a', 'b'] });
+    expect(cluster.calls.filter((c) => c.verb === 'evict')).toHaveLength(2);
   });
 });

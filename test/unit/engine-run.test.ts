@@ -1,6 +1,12 @@
 /** How a migration run ends, and what it reports, when nodes vanish, fail together, resume or are interrupted. */
 import { describe, expect, it } from '@jest/globals';
-import { MIGRATION_LABEL } from '../../src/names.js';
+import {
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_SELECTOR,
+  MIGRATION_LABEL,
+  STATE_NAMESPACE,
+} from '../../src/names.js';
 import { NODE_STEPS } from '../../src/engine/events.js';
 import { readMigrationRecord } from '../../src/engine/state.js';
 import { WaitTimeoutError } from '../../src/engine/waits.js';
@@ -407,6 +413,30 @@ describe('finalize', () => {
       expect(rerun.outcome).toMatchObject({ status: 'completed', finalized: true });
     },
   );
+
+  it('deletes the helper Jobs and pods of every node with one request per kind, and only them', async () => {
+    const nodes = ['a', 'b', 'c'];
+    const cluster = fakeCluster(nodes.map((n) => nodeObject(n)));
+    const managed = { [MANAGED_BY_LABEL]: MANAGED_BY };
+    // A helper pod an earlier run left, and a Job that is not the tool's.
+    cluster.put({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'left', namespace: STATE_NAMESPACE, labels: managed },
+    });
+    cluster.put({ apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'backup', namespace: STATE_NAMESPACE } });
+    const { outcome } = await migrate(cluster, plan([nodes]), { finalize: 'yes' });
+    expect(outcome).toMatchObject({ status: 'completed', finalized: true });
+    const collections = cluster.changes().filter((c) => c.verb === 'deletecollection');
+    expect(collections.map((c) => [c.kind, c.namespace, c.labelSelector])).toEqual([
+      ['Job', STATE_NAMESPACE, MANAGED_BY_SELECTOR],
+      ['Pod', STATE_NAMESPACE, MANAGED_BY_SELECTOR],
+    ]);
+    expect(cluster.writes('Job').filter((c) => c.verb === 'delete')).toEqual([]);
+    for (const kind of ['Job', 'Pod'])
+      expect(cluster.all(kind, { namespace: STATE_NAMESPACE, labelSelector: MANAGED_BY_SELECTOR })).toEqual([]);
+    expect(cluster.peek('Job', 'backup', STATE_NAMESPACE)).toBeDefined();
+  });
 
   it('Ctrl-C while waiting stops finalize without recording it', async () => {
     const abort = new AbortController();

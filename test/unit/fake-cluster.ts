@@ -2,10 +2,12 @@
  * An in-memory cluster behind the engine's ClusterPort, for unit tests of the engine's step logic:
  * check-then-act, what is recorded, which errors stop what. It is a test fake, not a Kubernetes: it
  * knows the few API semantics the engine relies on (409 on create of an existing object, merge and
- * JSON patches with a `test` op, the Eviction API's 404/429/403 answers, list-then-watch) and plays
+ * JSON patches with a `test` op, the Eviction API's 404/429/403 answers and its PodDisruptionBudget
+ * accounting, list-then-watch) and plays
  * the controllers the engine waits for (DaemonSet pods follow their nodeSelector, a kubelet makes
- * pods Ready, Jobs complete, deleted nodes and DaemonSets lose their pods, finalizers hold a pod
- * marked for deletion until the test removes it). The end-to-end suites against the real
+ * pods Ready, Jobs complete, deleted nodes and DaemonSets lose their pods, the garbage collector
+ * deletes an object once every owner it names was deleted, finalizers hold a pod marked for deletion
+ * until the test removes it). The end-to-end suites against the real
  * control plane (test/e2e) remain the proof that the engine works on a cluster.
  */
 import crypto from 'node:crypto';
@@ -19,14 +21,18 @@ import {
   type WatchEventType,
 } from '../../src/cluster/index.js';
 import type { ClusterPort, WatchOptions } from '../../src/engine/cluster-port.js';
+import { evictionIgnoresPdbs } from '../../src/plan/drain-filters.js';
+import { selectorMatches } from '../../src/plan/selector.js';
 
-export type Verb = 'get' | 'list' | 'create' | 'apply' | 'patch' | 'delete' | 'evict' | 'watch';
+export type Verb = 'get' | 'list' | 'create' | 'apply' | 'patch' | 'delete' | 'deletecollection' | 'evict' | 'watch';
 
 export interface Call {
   verb: Verb;
   kind: string;
   name?: string;
   namespace?: string;
+  /** The label selector of a deletecollection. */
+  labelSelector?: string;
   /** The patch or object sent, for writes. */
   body?: unknown;
   /** The call succeeded (a refused create, a 404 or an injected fault leaves it unset). */
@@ -167,6 +173,19 @@ function matchesCall(m: Match, call: Call): boolean {
   );
 }
 
+/** The Eviction API's 429 for a pod whose PodDisruptionBudget allows no disruption. */
+function budgetRefusal(pod: string, namespace: string, pdb: string): ClusterError {
+  return new ClusterError(
+    'too-many-requests',
+    `too many requests: cannot create pods/eviction "${pod}" in namespace "${namespace}" ` +
+      `now: Cannot evict pod as it would violate the pod's disruption budget.`,
+    'Retry later.',
+    429,
+    undefined,
+    [{ reason: 'DisruptionBudget', message: `The disruption budget ${pdb} needs 1 healthy pods and has 1 currently` }],
+  );
+}
+
 export class FakeCluster implements ClusterPort {
   readonly serverDryRun: boolean;
   /** Every call, in order. */
@@ -178,6 +197,8 @@ export class FakeCluster implements ClusterPort {
   private readonly unserved = new Set<string>();
   private readonly blockedEvictions = new Map<string, { pdb: string; times: number }>();
   private readonly terminatingNamespaces = new Set<string>();
+  /** UIDs of deleted objects: what the garbage collector looks for in ownerReferences. */
+  private readonly deletedUids = new Set<string>();
   private resourceVersion = 100;
   private reconciling = false;
   private readonly jobOutcome: (job: KubeObject) => JobOutcome;
@@ -268,6 +289,7 @@ export class FakeCluster implements ClusterPort {
     const obj = this.objects.get(k);
     if (!obj) return false;
     this.objects.delete(k);
+    if (obj.metadata?.uid) this.deletedUids.add(obj.metadata.uid);
     this.notify('DELETED', obj);
     this.reconcile();
     return true;
@@ -487,6 +509,19 @@ export class FakeCluster implements ClusterPort {
     return existed;
   }
 
+  async deleteCollection(
+    apiVersion: string,
+    kind: string,
+    opts: { namespace: string; labelSelector: string },
+  ): Promise<number> {
+    const call: Call = { verb: 'deletecollection', kind, namespace: opts.namespace, labelSelector: opts.labelSelector };
+    this.begin(call);
+    const matched = this.all(kind, opts);
+    if (!this.serverDryRun) for (const obj of matched) this.remove(kind, obj.metadata!.name!, obj.metadata?.namespace);
+    this.end(call);
+    return matched.length;
+  }
+
   async evict(name: string, namespace: string): Promise<'evicted' | 'gone'> {
     const call: Call = { verb: 'evict', kind: 'Pod', name, namespace };
     this.begin(call);
@@ -516,20 +551,22 @@ export class FakeCluster implements ClusterPort {
     const blocked = this.blockedEvictions.get(`${namespace}/${name}`);
     if (blocked && blocked.times > 0) {
       blocked.times--;
-      throw new ClusterError(
-        'too-many-requests',
-        `too many requests: cannot create pods/eviction "${name}" in namespace "${namespace}" ` +
-          `now: Cannot evict pod as it would violate the pod's disruption budget.`,
-        'Retry later.',
-        429,
-        undefined,
-        [
-          {
-            reason: 'DisruptionBudget',
-            message: `The disruption budget ${blocked.pdb} needs 1 healthy pods and has 1 currently`,
-          },
-        ],
-      );
+      throw budgetRefusal(name, namespace, blocked.pdb);
+    }
+    // The budgets that cover the pod, as the Eviction API checks them: one that allows no disruption
+    // refuses; one that allows it counts the disruption (status.disruptionsAllowed goes down by one).
+    const budgets = evictionIgnoresPdbs(pod)
+      ? []
+      : this.all('PodDisruptionBudget', { namespace }).filter((b) =>
+          selectorMatches(b.spec?.selector, pod.metadata?.labels),
+        );
+    if (budgets.length > 1)
+      throw new ClusterError('server', 'This pod has more than one PodDisruptionBudget', undefined, 500);
+    if (budgets.length) {
+      const budget = budgets[0];
+      const allowed = Number(budget.status?.disruptionsAllowed ?? 0);
+      if (allowed <= 0) throw budgetRefusal(name, namespace, budget.metadata!.name!);
+      if (!this.serverDryRun) this.put({ ...budget, status: { ...budget.status, disruptionsAllowed: allowed - 1 } });
     }
     if (!this.serverDryRun) this.remove('Pod', name, namespace);
     this.end(call);
@@ -650,6 +687,12 @@ export class FakeCluster implements ClusterPort {
       const owner = pod.metadata?.ownerReferences?.find((o: any) => o.kind === 'DaemonSet');
       if (owner && !dsUids.has(owner.uid) && this.removeQuietly(pod)) return true;
     }
+    // The garbage collector: an object whose owners were all deleted goes after them.
+    for (const obj of [...this.objects.values()]) {
+      const owners: Array<{ uid?: string }> = obj.metadata?.ownerReferences ?? [];
+      if (owners.length && owners.every((o) => o.uid && this.deletedUids.has(o.uid)) && this.removeQuietly(obj))
+        return true;
+    }
     for (const job of [...this.objects.values()].filter((o) => o.kind === 'Job' && !o.status?.conditions)) {
       const outcome = this.jobOutcome(job);
       if (outcome === 'pending') continue;
@@ -697,6 +740,7 @@ export class FakeCluster implements ClusterPort {
       return true;
     }
     this.objects.delete(key(obj.kind!, obj.metadata?.namespace, obj.metadata!.name!));
+    if (obj.metadata?.uid) this.deletedUids.add(obj.metadata.uid);
     this.notify('DELETED', obj);
     return true;
   }

@@ -253,7 +253,8 @@ describe('RBAC', () => {
       for (const verb of ['get', 'patch', 'delete']) expect(has(verb, 'daemonsets', ns)).toBe(true);
     expect(has('create', 'pods', undefined, 'eviction')).toBe(true);
     for (const verb of ['get', 'list', 'delete']) expect(has(verb, 'pods')).toBe(true);
-    for (const verb of ['create', 'delete']) expect(has(verb, 'jobs', 'kube-system')).toBe(true);
+    for (const verb of ['create', 'delete', 'deletecollection']) expect(has(verb, 'jobs', 'kube-system')).toBe(true);
+    expect(has('deletecollection', 'pods', 'kube-system')).toBe(true);
     for (const r of [
       'ippools',
       'ipamblocks',
