@@ -188,7 +188,6 @@ const STEP_TITLES = [
   'start calico-node (label network=calico)',
   'prove pod connectivity',
   'uncordon',
-  'done',
 ];
 
 /** A Migrated Event's message naming these steps, in order, each with its duration. */

@@ -28,7 +28,6 @@ const STEP_TITLES: Record<string, string> = {
   'start-calico': 'start calico-node (label network=calico)',
   probe: 'prove pod connectivity',
   uncordon: 'uncordon',
-  done: 'done',
 };
 
 /** The steps a Migrated Event's message lists (`migrated to Calico in 15.1 s: cordon 0.1 s, drain 6.1 s, …`). */

@@ -305,7 +305,7 @@ spec: {cidr: 10.244.0.0/16, blockSize: 26, ipipMode: Never, vxlanMode: Never, na
         expect(one.stdout).toMatch(
           new RegExp(
             String.raw`^  \S+  Migrated  migrated to Calico in \d+\.\d s: cordon \d+\.\d s, drain \d+\.\d s, .*` +
-              String.raw`start calico-node \(label network=calico\) \d+\.\d s, .*uncordon \d+\.\d s, done \d+\.\d s$`,
+              String.raw`start calico-node \(label network=calico\) \d+\.\d s, .*uncordon \d+\.\d s$`,
             'm',
           ),
         );

@@ -165,7 +165,6 @@ describe('a migration run against the in-memory cluster', () => {
       'start-calico',
       'probe',
       'uncordon',
-      'done',
     ]);
     expect(nodeState(cluster, 'a')).toMatchObject({ completed: NODE_STEPS });
     expect(nodeState(cluster, 'a')?.error).toBeUndefined();
