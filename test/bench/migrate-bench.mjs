@@ -506,7 +506,10 @@ try {
       : []),
     [
       'batches',
-      `${summary.batches.length}, mean wall ${fmt(summary.batches.reduce((a, b) => a + b.wallMs, 0) / Math.max(1, summary.batches.length) / 1000, 1)} s`,
+      `${summary.batches.length}, mean wall ${fmt(summary.batches.reduce((a, b) => a + b.wallMs, 0) / Math.max(1, summary.batches.length) / 1000, 1)} s` +
+        (summary.rolling
+          ? `; then ${summary.rolling.nodes} nodes rolling, ${fmt(summary.rolling.wallMs / 1000, 1)} s from the first one's start to the last one's end`
+          : ''),
     ],
     [
       'API requests per node (whole run)',

@@ -305,6 +305,8 @@ export interface SplitSummary {
   meanWaitsMs: Record<InherentWait, number>;
   /** Per batch: from its start to its last node-done. */
   batches: Array<{ index: number; nodes: number; wallMs: number; meanOverheadMs: number }>;
+  /** Nodes that rolled (no batch of their own): from the first one's start to the last one's node-done. */
+  rolling?: { nodes: number; wallMs: number; meanOverheadMs: number };
   /** Mean of the tool's own account, where every finished node has one. */
   meanSelfReported?: { waitedMs: number; pausedMs: number };
 }
@@ -315,7 +317,17 @@ export function summariseSplits(splits: NodeSplit[]): SplitSummary {
     done.length ? done.reduce((sum, s) => sum + f(s), 0) / done.length : 0;
   const batches = new Map<number, NodeSplit[]>();
   for (const s of done) if (s.batch !== undefined) batches.set(s.batch, [...(batches.get(s.batch) ?? []), s]);
+  const rolled = done.filter((s) => s.batch === undefined);
   return {
+    ...(rolled.length
+      ? {
+          rolling: {
+            nodes: rolled.length,
+            wallMs: Math.max(...rolled.map((s) => s.endMs)) - Math.min(...rolled.map((s) => s.startMs)),
+            meanOverheadMs: rolled.reduce((sum, s) => sum + s.overheadMs, 0) / rolled.length,
+          },
+        }
+      : {}),
     nodes: splits.length,
     finished: done.length,
     meanTotalMs: mean((s) => s.totalMs),

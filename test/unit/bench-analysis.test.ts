@@ -163,6 +163,23 @@ describe('splitNodeTimes', () => {
     expect(summary.meanTotalMs).toBe(10_000);
     expect(summary.batches).toEqual([{ index: 1, nodes: 1, wallMs: 10_000, meanOverheadMs: summary.meanOverheadMs }]);
   });
+
+  it('counts nodes that rolled (no batch of their own) apart, from the first start to the last end', () => {
+    const rolled = (node: string, shiftMs: number) =>
+      entries
+        .filter((e) => e.event !== 'batch-start')
+        .map((e) => ({
+          ...e,
+          time: at(Date.parse(e.time) - Date.parse(at(0)) + shiftMs),
+          node: e.node ? node : undefined,
+          name: e.name ? node : undefined,
+        }));
+    const summary = summariseSplits(splitNodeTimes([...entries, ...rolled('w-2', 10_000), ...rolled('w-3', 12_000)]));
+    expect(summary.batches.map((b) => b.index)).toEqual([1]);
+    expect(summary.rolling).toMatchObject({ nodes: 2 });
+    // w-2 starts at its first step (10,020 ms), w-3 ends at 12,000 + 10,000 ms.
+    expect(summary.rolling!.wallMs).toBe(22_000 - 10_020);
+  });
 });
 
 describe('parseNdjson / calicoModelledSeconds', () => {
