@@ -1,6 +1,7 @@
 /**
  * The planner's one I/O function: reads everything the plan depends on from the cluster, in
- * parallel. Calico kinds are read only when their CRDs are served (undefined otherwise).
+ * parallel. Calico kinds are read only when their CRDs are served (undefined otherwise). Pods and
+ * Nodes are kept only in the parts the plan reads (projection.ts), page by page.
  */
 import type {
   ClusterClient,
@@ -14,6 +15,7 @@ import type {
 } from '../cluster/index.js';
 import type { Detection } from '../flannel/types.js';
 import { CALICO_GROUP_VERSION as CALICO } from '../names.js';
+import { planNode, planPod } from './projection.js';
 import type { ClusterSnapshot } from './types.js';
 
 export type { ClusterSnapshot } from './types.js';
@@ -35,8 +37,8 @@ export async function collectSnapshot(client: ClusterClient, detection: Detectio
     blockAffinities,
     ipamHandles,
   ] = await Promise.all([
-    client.list<V1Node & KubeObject>('v1', 'Node'),
-    client.list<V1Pod & KubeObject>('v1', 'Pod'),
+    client.list<V1Node & KubeObject, V1Node>('v1', 'Node', { project: planNode }),
+    client.list<V1Pod & KubeObject, V1Pod>('v1', 'Pod', { project: planPod }),
     client.list<V1PodDisruptionBudget & KubeObject>('policy/v1', 'PodDisruptionBudget'),
     client.list<V1DaemonSet & KubeObject>('apps/v1', 'DaemonSet'),
     client.find<V1Service & KubeObject>({
