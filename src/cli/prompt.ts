@@ -1,4 +1,3 @@
-import inquirer from 'inquirer';
 import type { Answer, Confirmation } from '../engine/run-context.js';
 import type { CommandContext } from './context.js';
 import { CliError, ExitCode } from './exit.js';
@@ -18,6 +17,8 @@ export function makeConfirm(ctx: CommandContext): (c: Confirmation) => Promise<A
         'Rerun with --yes to confirm every step (e.g. in CI), or run it in a terminal.',
       );
     }
+    // Loaded only when a person is asked: --yes and CI runs do without its memory.
+    const { default: inquirer } = await import('inquirer');
     if (c.allowAll) {
       const { answer } = await inquirer.prompt<{ answer: Answer }>(
         [

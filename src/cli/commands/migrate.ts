@@ -155,7 +155,12 @@ async function resolvePlan(
   const snapshot = await collectSnapshot(client, detection);
   // Every node's Calico identity and IPAM is written before the first node moves, even when only
   // some nodes are migrated now: migrated nodes route to the others through it.
-  const allNodes = buildPlan(snapshot, detection, { ...planOptionsFrom(options), nodes: undefined }).nodes;
+  const planOptions = { ...planOptionsFrom(options), helperImage: options.helperImage };
+  const fresh = options.plan ? undefined : buildPlan(snapshot, detection, planOptions);
+  const allNodes =
+    fresh && planOptions.nodes === undefined
+      ? fresh.nodes
+      : buildPlan(snapshot, detection, { ...planOptions, nodes: undefined }).nodes;
   if (options.plan) {
     const saved = loadPlanFile(options.plan);
     const { plan, applied } = narrowPlan(saved, flags, options.plan);
@@ -174,11 +179,7 @@ async function resolvePlan(
     }
     return { plan, resuming, allNodes };
   }
-  return {
-    plan: buildPlan(snapshot, detection, { ...planOptionsFrom(options), helperImage: options.helperImage }),
-    resuming,
-    allNodes,
-  };
+  return { plan: fresh!, resuming, allNodes };
 }
 
 function printClientDryRun(ctx: CommandContext, plan: Plan): void {
