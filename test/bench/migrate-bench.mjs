@@ -271,7 +271,8 @@ async function runCli(tb, args, { budgetMs, stdoutFile, stderrFile } = {}) {
     startedAt,
     endedAt: Date.now(),
     peakMb: peakKb / 1024,
-    interrupted,
+    // Exit 4: stopped at a safe point by Ctrl-C, the time budget's or someone else's (`kill -INT PID`).
+    interrupted: interrupted || status === 4,
   };
 }
 
