@@ -4,21 +4,18 @@
  * request and recorded in the audit log like every other write; nothing to delete is no error.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import fs from 'node:fs';
-import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
+import type http from 'node:http';
+import { startLocalApiServer, type LocalApiServer } from './local-api-server.js';
 import { ClusterClient, type Mutation } from '../../src/cluster/client.js';
 
 const SELECTOR = 'app.kubernetes.io/managed-by=flannel2calico';
 const requests: Array<{ method: string; path: string; query: Record<string, string> }> = [];
 let jobs = ['cleanup-a', 'cleanup-b', 'other'];
-let server: http.Server;
-let dir: string;
+let server: LocalApiServer;
 let kubeconfig: string;
 
 beforeAll(async () => {
-  server = http.createServer((req, res) => {
+  server = await startLocalApiServer((req: http.IncomingMessage, res: http.ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     requests.push({ method: req.method ?? '', path: url.pathname, query: Object.fromEntries(url.searchParams) });
     res.setHeader('Content-Type', 'application/json');
@@ -50,26 +47,10 @@ beforeAll(async () => {
     res.statusCode = 404;
     res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 404, reason: 'NotFound' }));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'f2c-deletecollection-'));
-  kubeconfig = path.join(dir, 'kubeconfig');
-  fs.writeFileSync(
-    kubeconfig,
-    `apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: "http://127.0.0.1:${port}", insecure-skip-tls-verify: true}}]
-users: [{name: u, user: {token: t}}]
-contexts: [{name: x, context: {cluster: c, user: u}}]
-current-context: x
-`,
-  );
+  kubeconfig = server.kubeconfig;
 });
 
-afterAll(async () => {
-  await new Promise((resolve) => server.close(resolve));
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => server.close());
 
 const deletes = () => requests.filter((r) => r.method === 'DELETE');
 const opts = { namespace: 'kube-system', labelSelector: SELECTOR };

@@ -3,20 +3,17 @@
  * every page; findInList stops reading at the first page with a match.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import fs from 'node:fs';
-import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
+import type http from 'node:http';
+import { startLocalApiServer, type LocalApiServer } from './local-api-server.js';
 import { ClusterClient } from '../../src/cluster/client.js';
 
 const NODES = ['n-0', 'n-1', 'n-2', 'n-3', 'n-4'];
 const requests: string[] = [];
-let server: http.Server;
-let dir: string;
+let server: LocalApiServer;
 let kubeconfig: string;
 
 beforeAll(async () => {
-  server = http.createServer((req, res) => {
+  server = await startLocalApiServer((req: http.IncomingMessage, res: http.ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     requests.push(`${url.pathname}${url.search}`);
     res.setHeader('Content-Type', 'application/json');
@@ -61,26 +58,10 @@ beforeAll(async () => {
       }),
     );
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'f2c-pages-'));
-  kubeconfig = path.join(dir, 'kubeconfig');
-  fs.writeFileSync(
-    kubeconfig,
-    `apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: "http://127.0.0.1:${port}", insecure-skip-tls-verify: true}}]
-users: [{name: u, user: {token: t}}]
-contexts: [{name: x, context: {cluster: c, user: u}}]
-current-context: x
-`,
-  );
+  kubeconfig = server.kubeconfig;
 });
 
-afterAll(async () => {
-  await new Promise((resolve) => server.close(resolve));
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => server.close());
 
 const pageRequests = () => requests.filter((r) => r.startsWith('/api/v1/nodes'));
 
