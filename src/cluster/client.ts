@@ -822,7 +822,8 @@ export class ClusterClient {
   }
 }
 
-function refOf(obj: KubeObject): ObjectRef {
+/** The reference (apiVersion, kind, name, namespace) of an object. */
+export function refOf(obj: KubeObject): ObjectRef {
   if (obj.apiVersion && obj.kind && !obj.metadata?.name && obj.metadata?.generateName) {
     return {
       apiVersion: obj.apiVersion,

@@ -43,6 +43,7 @@ import {
   deleteHelperObjects,
   listDrainObjects,
   nodeEvent,
+  nodeRef,
   probeNode,
   restartPodNetworkPods,
   setNetworkLabel,
@@ -137,8 +138,6 @@ function isTransient(err: unknown): boolean {
       (err.status === 500 && /etcd|storage|unable to handle/i.test(err.message)))
   );
 }
-
-const nodeRef = (name: string) => ({ apiVersion: 'v1', kind: 'Node', name });
 
 /**
  * Steps whose first or only action is a patch of the node: that patch also writes the node's state,

@@ -1,4 +1,4 @@
-import type { KubeObject } from '../cluster/index.js';
+import { refOf, type KubeObject } from '../cluster/index.js';
 import type { ClusterPort } from './cluster-port.js';
 import { DEFAULT_HELPER_IMAGE, hostPodOutcome, staleHostJobReason } from '../host/pods.js';
 import type { SharedWatch } from './shared-watch.js';
@@ -27,10 +27,6 @@ const IMAGE_PULL_FAILURES = new Set(['ImagePullBackOff', 'InvalidImageName', 'Er
 
 const NEEDED = 'sh (bash), ip, rm, nft and the iptables/ip6tables -nft and -legacy save/restore tools';
 
-function jobRef(job: KubeObject) {
-  return { apiVersion: 'batch/v1', kind: 'Job', name: job.metadata!.name!, namespace: job.metadata!.namespace };
-}
-
 /**
  * Creates `obj`, or returns the one an earlier run left when `staleReason` finds nothing wrong with it.
  * One that is stale, or already being deleted (e.g. by the garbage collector, its owner gone), is deleted
@@ -48,12 +44,7 @@ export async function ensureFresh<T extends KubeObject>(
   const deleting = Boolean(existing.metadata?.deletionTimestamp);
   const stale = deleting ? 'it is being deleted' : staleReason(existing);
   if (!stale) return existing;
-  const ref = {
-    apiVersion: obj.apiVersion!,
-    kind: obj.kind!,
-    name: obj.metadata!.name!,
-    namespace: obj.metadata!.namespace,
-  };
+  const ref = refOf(obj);
   run.onReplace?.(`replacing ${ref.kind} ${ref.namespace}/${ref.name}: ${stale}`);
   if (!deleting) await client.delete(ref, { propagationPolicy: 'Background' });
   if (!client.serverDryRun) {
@@ -95,7 +86,7 @@ export async function ensureHostJob(
 
 /** The newest pod of this Job (its own, not one of an earlier Job of the same name). */
 async function lastJobPod(client: ClusterPort, job: KubeObject): Promise<KubeObject | undefined> {
-  const current = await client.find(jobRef(job));
+  const current = await client.find(refOf(job));
   const uid = current?.metadata?.uid;
   const pods = await client.list('v1', 'Pod', {
     namespace: job.metadata!.namespace,

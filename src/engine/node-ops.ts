@@ -1,4 +1,4 @@
-import type { KubeObject } from '../cluster/index.js';
+import { refOf, type KubeObject } from '../cluster/index.js';
 import { isNodeReady } from '../k8s.js';
 import type { ClusterPort } from './cluster-port.js';
 import { classifyPod, drainContext } from '../plan/drain-filters.js';
@@ -202,12 +202,7 @@ export async function probeNode(
   const ensureProbe = (obj: KubeObject) =>
     ensureFresh(client, obj, (existing) => staleProbeReason(existing, obj), fresh);
   const server = probeServerPod(node, image);
-  const serverRef = {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    name: server.metadata!.name!,
-    namespace: server.metadata!.namespace,
-  };
+  const serverRef = refOf(server);
   try {
     const created = await ensureProbe(server);
     const owner = { name: created.metadata!.name!, uid: created.metadata!.uid! };
