@@ -108,6 +108,44 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 const CONNECT_BOUNDED = Symbol('connectBounded');
 
 /**
+ * How long an idle connection is kept for the next request: well under the idle timeouts of API
+ * servers and load balancers (kube-apiserver 90 s, most load balancers 60 s or more), so that a
+ * request is never sent on a connection the other end is closing.
+ */
+const IDLE_CONNECTION_MS = 4_000;
+
+/** The TLS settings of an agent client-node asks for, as a key: the same settings share one agent. */
+const AGENT_SETTINGS = ['ca', 'cert', 'key', 'pfx', 'passphrase', 'servername', 'rejectUnauthorized'] as const;
+
+/**
+ * client-node creates a new agent, so a new TCP connection, TLS handshake and secure context, for
+ * every request and watch. Here agents are kept, one per server and TLS settings, with keep-alive:
+ * requests reuse idle connections, and new connections (watches) resume TLS sessions. Proxied
+ * clusters keep client-node's agents.
+ */
+function reuseConnections(kubeConfig: KubeConfig): void {
+  const config = kubeConfig as unknown as {
+    createAgent: (cluster: { server?: string; proxyUrl?: string } | null, options: Record<string, unknown>) => unknown;
+  };
+  const create = config.createAgent.bind(kubeConfig);
+  const agents = new Map<string, http.Agent>();
+  config.createAgent = (cluster, options) => {
+    if (!cluster?.server || cluster.proxyUrl) return create(cluster, options);
+    const key = JSON.stringify([cluster.server, ...AGENT_SETTINGS.map((k) => String(options[k] ?? ''))]);
+    let agent = agents.get(key);
+    if (!agent) {
+      const made = create(cluster, options) as http.Agent | undefined;
+      const kept = { ...options, keepAlive: true, timeout: IDLE_CONNECTION_MS };
+      if (made?.constructor === https.Agent) agent = new https.Agent(kept);
+      else if (made?.constructor === http.Agent) agent = new http.Agent(kept);
+      else return made;
+      agents.set(key, agent);
+    }
+    return agent;
+  };
+}
+
+/**
  * Makes every connection the agent opens fail with CONNECT_TIMEOUT_CODE when it is not established
  * (TCP, then TLS for https) within `ms`. Node's agents have no connect timeout of their own.
  */
@@ -197,6 +235,7 @@ export class ClusterClient {
       connectTimeoutMs:
         opts.connectTimeoutMs ?? Math.min(DEFAULT_CONNECT_TIMEOUT_MS, Math.max(500, Math.floor(requestTimeoutMs / 2))),
     };
+    reuseConnections(kubeConfig);
     this.boundRequests(kubeConfig);
     this.onListPage = opts.onListPage ?? (() => undefined);
     const qps = opts.qps ?? DEFAULT_QPS;

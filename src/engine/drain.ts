@@ -27,9 +27,16 @@ export interface DrainOptions {
    * are counted against it until a watch reports the budget. Default: one of this drain's own.
    */
   pdbListing?: object;
+  /** The node's pods, listed once it was cordoned; default: listed here. */
+  pods?: KubeObject[];
   onWaiting: (message: string) => void;
   onEvicted: (pod: string) => void;
   signal?: AbortSignal;
+}
+
+/** Every pod bound to `node`. */
+export function listPodsOnNode(client: ClusterPort, node: string): Promise<KubeObject[]> {
+  return client.list<KubeObject>('v1', 'Pod', { fieldSelector: `spec.nodeName=${node}` });
 }
 
 /** A PodDisruptionBudget that refused the eviction of `pod`. */
@@ -269,7 +276,7 @@ export async function drainNode(
   opts: DrainOptions,
 ): Promise<{ evicted: string[]; skipped: string[] }> {
   const deadline = Date.now() + opts.timeoutMs;
-  const pods = await client.list<KubeObject>('v1', 'Pod', { fieldSelector: `spec.nodeName=${node}` });
+  const pods = opts.pods ?? (await listPodsOnNode(client, node));
   const verdicts = pods.map((pod) => ({ pod, verdict: opts.classify(pod) }));
   const refused = verdicts.filter((v) => v.verdict.action === 'refuse');
   if (refused.length)
@@ -383,18 +390,33 @@ async function evictAndWait(
       }
     }
   };
-  await Promise.all(toEvict.map(evictOne));
   const evicted = toEvict.map((e) => e.pod);
-  throwIfInterrupted(signal, `draining ${node}`);
-  if (blocked.size) throw new DrainBlockedError(node, [...blocked.values()], [...blocked.keys()]);
-  if (client.serverDryRun) return { evicted: evicted.map(podName), skipped };
-
   const uids = new Set(evicted.map((p) => p.metadata!.uid!));
-  const left = Math.max(1000, deadline - Date.now());
-  if (uids.size) opts.onWaiting(`waiting for ${uids.size} evicted pod(s) to terminate`);
-  const gone = await waitForPodsGone(client, node, uids, left, signal);
-  throwIfInterrupted(signal, `draining ${node} (waiting for evicted pods to terminate)`);
-  if (!gone) throw new DrainBlockedError(node, [], evicted.map(podName));
+  // The watch for the evicted pods to be gone starts with the evictions, not after them: it has listed
+  // and connected by the time the last eviction is answered, and misses no deletion meanwhile.
+  const stopWatching = new AbortController();
+  const onAbort = () => stopWatching.abort();
+  signal.addEventListener('abort', onAbort, { once: true });
+  const gone =
+    client.serverDryRun || !uids.size
+      ? Promise.resolve(true)
+      : waitForPodsGone(client, node, uids, Math.max(1000, deadline - Date.now()), stopWatching.signal);
+  // Handled at its await below; a watch that fails while evictions are still being sent must not go unhandled.
+  gone.catch(() => undefined);
+  try {
+    await Promise.all(toEvict.map(evictOne));
+    throwIfInterrupted(signal, `draining ${node}`);
+    if (blocked.size) throw new DrainBlockedError(node, [...blocked.values()], [...blocked.keys()]);
+    if (client.serverDryRun) return { evicted: evicted.map(podName), skipped };
+    if (uids.size) opts.onWaiting(`waiting for ${uids.size} evicted pod(s) to terminate`);
+    const allGone = await waitingOnCluster(() => gone);
+    throwIfInterrupted(signal, `draining ${node} (waiting for evicted pods to terminate)`);
+    if (!allGone) throw new DrainBlockedError(node, [], evicted.map(podName));
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    stopWatching.abort();
+    await gone.catch(() => undefined);
+  }
   for (const p of evicted) opts.onEvicted(podName(p));
   return { evicted: evicted.map(podName), skipped };
 }

@@ -12,7 +12,7 @@ import {
   STATE_NAMESPACE,
   type NetworkLabel,
 } from '../names.js';
-import { drainNode, type BudgetWaiters } from './drain.js';
+import { drainNode, listPodsOnNode, type BudgetWaiters } from './drain.js';
 import { ensureFresh } from './host-jobs.js';
 import { PROBE_NAMESPACE, probeClientJob, probeServerPod, probeServerSelector, staleProbeReason } from './probe.js';
 import type { SharedWatch } from './shared-watch.js';
@@ -120,7 +120,11 @@ export interface DrainRun {
 /** Cordons (again, in case someone uncordoned a stopped node) and drains with kubectl drain's filters. */
 export async function cordonAndDrain(client: ClusterPort, node: string, run: DrainRun): Promise<void> {
   if (!run.cordoned) await setUnschedulable(client, node, true);
-  const objects = await (run.objects ?? (() => listDrainObjects(client)))();
+  // The node's pods are listed along with the DaemonSets and budgets (after the cordon: no pod lands after it).
+  const [objects, pods] = await Promise.all([
+    (run.objects ?? (() => listDrainObjects(client)))(),
+    listPodsOnNode(client, node),
+  ]);
   const filters = drainContext({
     force: run.drain.force,
     deleteEmptyDirData: run.drain.deleteEmptyDirData,
@@ -133,6 +137,7 @@ export async function cordonAndDrain(client: ClusterPort, node: string, run: Dra
     budgets: run.budgets,
     classify: (pod) => classifyPod(pod, filters),
     pdbListing: objects.pdbs,
+    pods,
     onWaiting: run.onWaiting,
     onEvicted: run.onEvicted,
     signal: run.signal,
@@ -149,7 +154,7 @@ export async function restartPodNetworkPods(
   leaving: string,
   wait: (m: string) => void,
 ): Promise<void> {
-  const pods = await client.list('v1', 'Pod', { fieldSelector: `spec.nodeName=${node}` });
+  const pods = await listPodsOnNode(client, node);
   const stale = pods.filter(
     (p) => !p.spec?.hostNetwork && !p.metadata?.deletionTimestamp && !['Succeeded', 'Failed'].includes(p.status?.phase),
   );

@@ -3,6 +3,29 @@ import type { ClusterPort } from './cluster-port.js';
 
 type Waiter = () => void;
 
+/**
+ * The fields the waits read of a pod or Job (identity, labels, deletion, node, phase, conditions,
+ * addresses, Job counts): a cache of a thousand calico-node pods holds these, not their whole specs.
+ */
+export function waitedFields<T extends KubeObject>(obj: T): T {
+  const { name, namespace, uid, labels, deletionTimestamp, resourceVersion } = obj.metadata ?? {};
+  const status = obj.status ?? {};
+  return {
+    apiVersion: obj.apiVersion,
+    kind: obj.kind,
+    metadata: { name, namespace, uid, labels, deletionTimestamp, resourceVersion },
+    spec: { nodeName: obj.spec?.nodeName },
+    status: {
+      phase: status.phase,
+      conditions: status.conditions,
+      podIP: status.podIP,
+      podIPs: status.podIPs,
+      succeeded: status.succeeded,
+      failed: status.failed,
+    },
+  } as T;
+}
+
 /** After an abort, how long a wait still waits for the first list of a watch that has not synced yet. */
 const ABORT_GRACE_MS = 5_000;
 
@@ -24,6 +47,8 @@ export class SharedWatch<T extends KubeObject = KubeObject> {
     private readonly apiVersion: string,
     private readonly kind: string,
     private readonly selection: { namespace?: string; labelSelector?: string },
+    /** What of each object the cache keeps: by default, what the waits read (waitedFields). */
+    private readonly keep: (obj: T) => T = waitedFields,
   ) {}
 
   private start(): void {
@@ -41,7 +66,7 @@ export class SharedWatch<T extends KubeObject = KubeObject> {
           signal: this.stop.signal,
           onList: (items) => {
             this.objects.clear();
-            for (const o of items) this.objects.set(key(o), o);
+            for (const o of items) this.objects.set(key(o), this.keep(o));
             this.synced = true;
             this.notify();
             return false;
@@ -49,7 +74,7 @@ export class SharedWatch<T extends KubeObject = KubeObject> {
         },
         (type, obj) => {
           if (type === 'DELETED') this.objects.delete(key(obj));
-          else this.objects.set(key(obj), obj);
+          else this.objects.set(key(obj), this.keep(obj));
           this.notify();
           return false;
         },

@@ -213,7 +213,10 @@ export async function waitForDaemonSetGone(
   }
 }
 
-/** Waits (by watch) until every pod in `uids` is gone (deleted, or replaced by a pod with a new UID). */
+/**
+ * Waits (by watch) until every pod in `uids` is gone (deleted, or replaced by a pod with a new UID). Not
+ * timed as a wait on the cluster by itself: the drain starts it before its evictions.
+ */
 export async function waitForPodsGone(
   client: ClusterPort,
   node: string,
@@ -223,25 +226,23 @@ export async function waitForPodsGone(
 ): Promise<boolean> {
   const remaining = new Set(uids);
   if (remaining.size === 0) return true;
-  return waitingOnCluster(() =>
-    client.watchUntil<KubeObject>(
-      'v1',
-      'Pod',
-      {
-        fieldSelector: `spec.nodeName=${node}`,
-        timeoutMs,
-        signal,
-        onList: (items) => {
-          const listed = new Set(items.map((p) => p.metadata!.uid!));
-          for (const uid of [...remaining]) if (!listed.has(uid)) remaining.delete(uid);
-          return remaining.size === 0;
-        },
-      },
-      (type, pod) => {
-        if (type === 'DELETED') remaining.delete(pod.metadata!.uid!);
+  return client.watchUntil<KubeObject>(
+    'v1',
+    'Pod',
+    {
+      fieldSelector: `spec.nodeName=${node}`,
+      timeoutMs,
+      signal,
+      onList: (items) => {
+        const listed = new Set(items.map((p) => p.metadata!.uid!));
+        for (const uid of [...remaining]) if (!listed.has(uid)) remaining.delete(uid);
         return remaining.size === 0;
       },
-    ),
+    },
+    (type, pod) => {
+      if (type === 'DELETED') remaining.delete(pod.metadata!.uid!);
+      return remaining.size === 0;
+    },
   );
 }
 

@@ -40,8 +40,11 @@ export interface DrainFilterContext {
   deleteEmptyDirData: boolean;
   /** kubectl GETs the pod's DaemonSet: does it exist? */
   daemonSetExists: (namespace: string, name: string) => boolean;
-  /** PodDisruptionBudgets of a namespace. */
-  pdbsIn: (namespace: string) => readonly V1PodDisruptionBudget[];
+  /**
+   * The PodDisruptionBudgets of a namespace that may select a pod with these labels: a superset of
+   * those that do (selectorMatches decides), found through an index rather than by trying them all.
+   */
+  pdbsMaySelect: (namespace: string, labels: Record<string, string> | undefined) => readonly V1PodDisruptionBudget[];
   /** kubectl --skip-wait-for-delete-timeout (seconds); 0 never skips. */
   skipWaitForDeleteTimeoutSeconds: number;
   now: Date;
@@ -57,16 +60,12 @@ export function drainContext(input: {
   now?: Date;
 }): DrainFilterContext {
   const daemonSets = new Set(input.daemonSets.map((ds) => `${ds.metadata?.namespace}/${ds.metadata?.name}`));
-  const pdbs = new Map<string, V1PodDisruptionBudget[]>();
-  for (const pdb of input.pdbs) {
-    const ns = pdb.metadata?.namespace ?? 'default';
-    pdbs.set(ns, [...(pdbs.get(ns) ?? []), pdb]);
-  }
+  const pdbs = new PdbIndex(input.pdbs);
   return {
     force: input.force ?? false,
     deleteEmptyDirData: input.deleteEmptyDirData ?? false,
     daemonSetExists: (namespace, name) => daemonSets.has(`${namespace}/${name}`),
-    pdbsIn: (namespace) => pdbs.get(namespace) ?? [],
+    pdbsMaySelect: (namespace, labels) => pdbs.maySelect(namespace, labels),
     skipWaitForDeleteTimeoutSeconds: input.skipWaitForDeleteTimeoutSeconds ?? 0,
     now: input.now ?? new Date(),
   };
@@ -100,11 +99,45 @@ export function evictionIgnoresPdbs(pod: V1Pod): boolean {
   );
 }
 
+/**
+ * PodDisruptionBudgets by namespace and by one label of their selector's matchLabels: a pod can only be
+ * selected by a budget whose indexed label it carries, or by one without matchLabels (kept apart). With
+ * thousands of budgets in a namespace, a pod is tried against a few, not all.
+ */
+class PdbIndex {
+  private readonly byLabel = new Map<string, V1PodDisruptionBudget[]>();
+  private readonly unindexed = new Map<string, V1PodDisruptionBudget[]>();
+
+  constructor(pdbs: readonly V1PodDisruptionBudget[]) {
+    for (const pdb of pdbs) {
+      const namespace = pdb.metadata?.namespace ?? 'default';
+      const first = Object.entries(pdb.spec?.selector?.matchLabels ?? {})[0];
+      if (first) push(this.byLabel, labelKey(namespace, first[0], first[1]), pdb);
+      else push(this.unindexed, namespace, pdb);
+    }
+  }
+
+  maySelect(namespace: string, labels: Record<string, string> | undefined): V1PodDisruptionBudget[] {
+    const found = [...(this.unindexed.get(namespace) ?? [])];
+    for (const [key, value] of Object.entries(labels ?? {}))
+      found.push(...(this.byLabel.get(labelKey(namespace, key, value)) ?? []));
+    return found;
+  }
+}
+
+const labelKey = (namespace: string, key: string, value: string) => JSON.stringify([namespace, key, value]);
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
 /** The policy/v1 PDBs whose selector selects the pod (same namespace; a null selector selects nothing). */
-export function pdbsCovering(pod: V1Pod, ctx: Pick<DrainFilterContext, 'pdbsIn'>): PdbRef[] {
+export function pdbsCovering(pod: V1Pod, ctx: Pick<DrainFilterContext, 'pdbsMaySelect'>): PdbRef[] {
   const namespace = pod.metadata?.namespace ?? 'default';
   return ctx
-    .pdbsIn(namespace)
+    .pdbsMaySelect(namespace, pod.metadata?.labels)
     .filter((pdb) => selectorMatches(pdb.spec?.selector as any, pod.metadata?.labels))
     .map((pdb) => ({
       namespace,

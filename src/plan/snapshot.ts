@@ -1,6 +1,5 @@
 /**
- * The planner's one I/O function: reads everything the plan depends on from the cluster, in
- * parallel. Calico kinds are read only when their CRDs are served (undefined otherwise). Pods and
+ * The planner's one I/O: reads everything the plan depends on from the cluster, in parallel. Calico kinds are read only when their CRDs are served (undefined otherwise). Pods and
  * Nodes are kept only in the parts the plan reads (projection.ts), page by page.
  */
 import type {
@@ -21,33 +20,67 @@ import type { ClusterSnapshot } from './types.js';
 export type { ClusterSnapshot } from './types.js';
 export { stateHash, fingerprint, diffSnapshots, diffFingerprints, type DriftChange } from './fingerprint.js';
 
-export async function collectSnapshot(client: ClusterClient, detection: Detection): Promise<ClusterSnapshot> {
+/** The part of a snapshot that does not depend on what detection finds. */
+export type ClusterRead = Omit<ClusterSnapshot, 'collectedAt' | 'server' | 'context' | 'annotationPrefix' | 'flannel'>;
+
+/**
+ * Starts reading the lists of the snapshot that need no detection (nodes, pods, budgets, DaemonSets,
+ * Calico objects): a command starts it before `detect`, so both run at once. A failure surfaces when
+ * collectSnapshot awaits it, never as an unhandled rejection.
+ */
+export function readCluster(client: ClusterClient): Promise<ClusterRead> {
+  const read = (async (): Promise<ClusterRead> => {
+    const [
+      nodes,
+      pods,
+      pdbs,
+      daemonSets,
+      kubernetesService,
+      serviceCidrs,
+      ipPools,
+      ipamBlocks,
+      blockAffinities,
+      ipamHandles,
+    ] = await Promise.all([
+      client.list<V1Node & KubeObject, V1Node>('v1', 'Node', { project: planNode }),
+      client.list<V1Pod & KubeObject, V1Pod>('v1', 'Pod', { project: planPod }),
+      client.list<V1PodDisruptionBudget & KubeObject>('policy/v1', 'PodDisruptionBudget'),
+      client.list<V1DaemonSet & KubeObject>('apps/v1', 'DaemonSet'),
+      client.find<V1Service & KubeObject>({
+        apiVersion: 'v1',
+        kind: 'Service',
+        name: 'kubernetes',
+        namespace: 'default',
+      }),
+      client.listIfServed('networking.k8s.io/v1', 'ServiceCIDR'),
+      client.listIfServed(CALICO, 'IPPool'),
+      client.listIfServed(CALICO, 'IPAMBlock'),
+      client.listIfServed(CALICO, 'BlockAffinity'),
+      client.listIfServed(CALICO, 'IPAMHandle'),
+    ]);
+    return {
+      nodes,
+      pods,
+      pdbs,
+      daemonSets,
+      kubernetesService,
+      serviceCidrs,
+      calico: { ipPools, ipamBlocks, blockAffinities, ipamHandles },
+    };
+  })();
+  read.catch(() => undefined);
+  return read;
+}
+
+export async function collectSnapshot(
+  client: ClusterClient,
+  detection: Detection,
+  reading: Promise<ClusterRead> = readCluster(client),
+): Promise<ClusterSnapshot> {
   const ds = detection.daemonSet;
   const cm = detection.configMap;
-  const [
-    nodes,
-    pods,
-    pdbs,
-    daemonSets,
-    kubernetesService,
-    serviceCidrs,
-    configMap,
-    ipPools,
-    ipamBlocks,
-    blockAffinities,
-    ipamHandles,
-  ] = await Promise.all([
-    client.list<V1Node & KubeObject, V1Node>('v1', 'Node', { project: planNode }),
-    client.list<V1Pod & KubeObject, V1Pod>('v1', 'Pod', { project: planPod }),
-    client.list<V1PodDisruptionBudget & KubeObject>('policy/v1', 'PodDisruptionBudget'),
-    client.list<V1DaemonSet & KubeObject>('apps/v1', 'DaemonSet'),
-    client.find<V1Service & KubeObject>({
-      apiVersion: 'v1',
-      kind: 'Service',
-      name: 'kubernetes',
-      namespace: 'default',
-    }),
-    client.listIfServed('networking.k8s.io/v1', 'ServiceCIDR'),
+  const [read, configMap] = await Promise.all([
+    reading,
     cm
       ? client.find<V1ConfigMap & KubeObject>({
           apiVersion: 'v1',
@@ -56,26 +89,16 @@ export async function collectSnapshot(client: ClusterClient, detection: Detectio
           namespace: cm.namespace,
         })
       : Promise.resolve(undefined),
-    client.listIfServed(CALICO, 'IPPool'),
-    client.listIfServed(CALICO, 'IPAMBlock'),
-    client.listIfServed(CALICO, 'BlockAffinity'),
-    client.listIfServed(CALICO, 'IPAMHandle'),
   ]);
   const daemonSet = ds
-    ? daemonSets.find((d) => d.metadata?.name === ds.name && d.metadata?.namespace === ds.namespace)
+    ? read.daemonSets.find((d) => d.metadata?.name === ds.name && d.metadata?.namespace === ds.namespace)
     : undefined;
   return {
     collectedAt: new Date().toISOString(),
     server: client.server,
     context: client.contextName,
     annotationPrefix: detection.settings.flannelAnnotationPrefix.value,
-    nodes,
-    pods,
-    pdbs,
-    daemonSets,
-    kubernetesService,
-    serviceCidrs,
+    ...read,
     flannel: { daemonSet, configMap },
-    calico: { ipPools, ipamBlocks, blockAffinities, ipamHandles },
   };
 }

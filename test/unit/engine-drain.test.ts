@@ -57,6 +57,26 @@ describe('drainNode', () => {
     expect(cluster.peek('Pod', 'web-3', 'default')).toBeDefined();
   });
 
+  it('opens the watch for the evicted pods before the first eviction, so the wait after them lists nothing again', async () => {
+    const { cluster, opts } = setup([workloadPod(NODE, 'web-1'), workloadPod(NODE, 'web-2')]);
+    await drainNode(cluster, NODE, opts());
+    const verbs = cluster.calls.map((c) => `${c.verb} ${c.kind}`);
+    const firstEviction = verbs.findIndex((v) => v.startsWith('evict'));
+    expect(verbs.indexOf('watch Pod')).toBeGreaterThanOrEqual(0);
+    expect(verbs.indexOf('watch Pod')).toBeLessThan(firstEviction);
+    expect(verbs.filter((v) => v === 'watch Pod')).toHaveLength(1);
+  });
+
+  it('fails with the watch error (and nothing unhandled) when the watch for the evicted pods cannot start', async () => {
+    const { cluster, opts } = setup([workloadPod(NODE, 'web-1')]);
+    cluster.fail(
+      { verb: 'watch', kind: 'Pod' },
+      () => new ClusterError('forbidden', 'pods is forbidden: watch', undefined, 403),
+    );
+    await expect(drainNode(cluster, NODE, opts())).rejects.toThrow(/forbidden/);
+    expect(evictCalls(cluster, 'web-1')).toBe(1);
+  });
+
   it('retries an eviction a PodDisruptionBudget refuses (429), naming the budget, until it allows it', async () => {
     const { cluster, waiting, opts } = setup([workloadPod(NODE, 'db-0')]);
     cluster.blockEviction('default', 'db-0', 'db-pdb', 3);

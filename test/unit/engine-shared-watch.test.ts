@@ -138,3 +138,57 @@ describe('SharedWatch', () => {
     expect(streams[1].signal.aborted).toBe(true);
   });
 });
+
+describe('what the cache keeps', () => {
+  it('keeps of each object only what the waits read: a calico-node pod without its spec, Ready all the same', async () => {
+    const { client, streams } = fakeClient();
+    const watch = new SharedWatch(client, 'v1', 'Pod', { namespace: 'kube-system' });
+    const kept: KubeObject[] = [];
+    const pod: KubeObject = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: 'calico-node-x',
+        namespace: 'kube-system',
+        uid: 'u1',
+        labels: { 'k8s-app': 'calico-node' },
+        annotations: { big: 'x'.repeat(10_000) },
+        managedFields: [{ manager: 'kubelet' }],
+      },
+      spec: {
+        nodeName: 'worker-1',
+        containers: [{ name: 'calico-node', env: [{ name: 'A', value: 'x'.repeat(10_000) }] }],
+      },
+      status: {
+        phase: 'Running',
+        conditions: [{ type: 'Ready', status: 'True' }],
+        podIPs: [{ ip: '10.0.0.1' }],
+        containerStatuses: [{ name: 'calico-node', ready: true }],
+      },
+    };
+    const ready = waitForPodReadyOnNode(
+      client,
+      'worker-1',
+      'kube-system',
+      'k8s-app=calico-node',
+      1000,
+      'calico-node',
+      undefined,
+      watch,
+    );
+    streams[0].onList!([pod]);
+    const found = await ready;
+    kept.push(found);
+    expect(found.metadata).toEqual({
+      name: 'calico-node-x',
+      namespace: 'kube-system',
+      uid: 'u1',
+      labels: { 'k8s-app': 'calico-node' },
+    });
+    expect(found.spec).toEqual({ nodeName: 'worker-1' });
+    expect(found.status.podIPs).toEqual([{ ip: '10.0.0.1' }]);
+    expect(found.status.containerStatuses).toBeUndefined();
+    expect(JSON.stringify(kept).length).toBeLessThan(1000);
+    watch.close();
+  });
+});

@@ -6,11 +6,15 @@ import path from 'node:path';
 
 export interface LocalApiServer {
   kubeconfig: string;
+  /** TCP connections accepted so far. */
+  connections: () => number;
   close: () => Promise<void>;
 }
 
 export async function startLocalApiServer(handler: http.RequestListener): Promise<LocalApiServer> {
   const server = http.createServer(handler);
+  let connections = 0;
+  server.on('connection', () => connections++);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'f2c-api-'));
@@ -27,6 +31,7 @@ current-context: x
   );
   return {
     kubeconfig,
+    connections: () => connections,
     close: async () => {
       await new Promise((resolve) => server.close(resolve));
       fs.rmSync(dir, { recursive: true, force: true });

@@ -8,6 +8,7 @@ import {
   drainContext,
   drainRefusal,
 } from '../../src/plan/drain-filters.js';
+import { selectorMatches } from '../../src/plan/selector.js';
 import { daemonSet, pdb, pod } from './plan-fixtures.js';
 
 const now = new Date('2026-01-01T12:00:00Z');
@@ -163,6 +164,42 @@ describe('classifyPod (kubectl drain filters, --ignore-daemonsets always on)', (
     expect(classifyPod(pod('default', 'lonely', { owner: null, labels: { app: 'web' } }), ctx).blockingPdbs).toEqual(
       [],
     );
+  });
+});
+
+describe('the budgets covering a pod, found through an index', () => {
+  it('finds exactly the budgets that trying every one of them finds, whatever their selectors', () => {
+    const selectors: any[] = [
+      { matchLabels: { app: 'web' } },
+      { matchLabels: { tier: 'front', app: 'web' } },
+      { matchLabels: { app: 'db' } },
+      { matchLabels: { app: 'web', tier: 'back' } },
+      { matchExpressions: [{ key: 'app', operator: 'In', values: ['web', 'db'] }] },
+      { matchExpressions: [{ key: 'legacy', operator: 'DoesNotExist' }] },
+      { matchLabels: { app: 'web' }, matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['back'] }] },
+      {},
+      undefined,
+    ];
+    const pdbs = ['default', 'other'].flatMap((ns) => selectors.map((sel, i) => pdb(ns, `pdb-${i}`, sel, i)));
+    const ctx = drainContext({ ...base, pdbs });
+    const labelSets: Array<Record<string, string> | undefined> = [
+      { app: 'web' },
+      { app: 'web', tier: 'front' },
+      { app: 'web', tier: 'back' },
+      { app: 'db', legacy: 'yes' },
+      { other: 'x' },
+      {},
+      undefined,
+    ];
+    for (const ns of ['default', 'other', 'empty'])
+      for (const labels of labelSets) {
+        const expected = pdbs
+          .filter((b) => b.metadata!.namespace === ns && selectorMatches(b.spec!.selector as any, labels))
+          .map((b) => b.metadata!.name)
+          .sort();
+        const found = classifyPod(pod(ns, 'p', { labels }), ctx).blockingPdbs!.map((b) => b.name);
+        expect({ ns, labels, found }).toEqual({ ns, labels, found: expected });
+      }
   });
 });
 

@@ -136,11 +136,12 @@ async function resolvePlan(
   flags: PlanFlags,
 ): Promise<{ plan: Plan; resuming: boolean; allNodes: Plan['nodes'] }> {
   const overrides = settingsOverrides(options, process.env);
-  const [{ detect }, { collectSnapshot, diffSnapshots }, { buildPlan }] = await Promise.all([
+  const [{ detect }, { collectSnapshot, diffSnapshots, readCluster }, { buildPlan }] = await Promise.all([
     import('../../flannel/detect.js'),
     import('../../plan/snapshot.js'),
     import('../../plan/planner.js'),
   ]);
+  const cluster = readCluster(client);
   const detection = await detect(client, overrides);
   const resuming = record?.phase === 'migrating';
   const failed = detection.checks.filter((c) => c.level === 'fail');
@@ -152,7 +153,7 @@ async function resolvePlan(
       'Fix them, then run `flannel2calico detect` again.',
     );
   }
-  const snapshot = await collectSnapshot(client, detection);
+  const snapshot = await collectSnapshot(client, detection, cluster);
   // Every node's Calico identity and IPAM is written before the first node moves, even when only
   // some nodes are migrated now: migrated nodes route to the others through it.
   const planOptions = { ...planOptionsFrom(options), helperImage: options.helperImage };

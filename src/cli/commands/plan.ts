@@ -207,14 +207,16 @@ Exit codes: 0 plan ok, 3 a preflight finding fails (the plan is still printed an
       const planOptions = planOptionsFrom(options);
       parseMaxParallel(planOptions.maxParallel);
       const overrides = settingsOverrides(options, process.env);
-      const [{ detect }, { collectSnapshot }, { buildPlan, planFails }, { makeReadProgress }] = await Promise.all([
-        import('../../flannel/detect.js'),
-        import('../../plan/snapshot.js'),
-        import('../../plan/planner.js'),
-        import('../progress.js'),
-      ]);
+      const [{ detect }, { collectSnapshot, readCluster }, { buildPlan, planFails }, { makeReadProgress }] =
+        await Promise.all([
+          import('../../flannel/detect.js'),
+          import('../../plan/snapshot.js'),
+          import('../../plan/planner.js'),
+          import('../progress.js'),
+        ]);
       const client = await ctx.connect();
       let reading = makeReadProgress(ctx, `reading flannel's installation from ${client.server}`);
+      const cluster = readCluster(client);
       const detection = await detect(client, overrides).finally(() => reading.stop());
       if (detection.flavour !== 'flannel' && detection.flavour !== 'canal') {
         for (const check of detection.checks.filter((x) => x.level === 'fail')) ctx.log(failureText(ctx.chalk, check));
@@ -226,7 +228,7 @@ Exit codes: 0 plan ok, 3 a preflight finding fails (the plan is still printed an
         );
       }
       reading = makeReadProgress(ctx, 'reading nodes, pods, PodDisruptionBudgets and Calico objects');
-      const snapshot = await collectSnapshot(client, detection).finally(() => reading.stop());
+      const snapshot = await collectSnapshot(client, detection, cluster).finally(() => reading.stop());
       const plan = buildPlan(snapshot, detection, { ...planOptions, helperImage: options.helperImage });
       if (ctx.opts.output === 'json') ctx.out(JSON.stringify(plan, null, 2));
       else if (ctx.opts.output === 'yaml')
