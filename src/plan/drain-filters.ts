@@ -60,7 +60,7 @@ export function drainContext(input: {
   now?: Date;
 }): DrainFilterContext {
   const daemonSets = new Set(input.daemonSets.map((ds) => `${ds.metadata?.namespace}/${ds.metadata?.name}`));
-  const pdbs = new PdbIndex(input.pdbs);
+  const pdbs = pdbIndexOf(input.pdbs);
   return {
     force: input.force ?? false,
     deleteEmptyDirData: input.deleteEmptyDirData ?? false,
@@ -105,27 +105,40 @@ export function evictionIgnoresPdbs(pod: V1Pod): boolean {
  * thousands of budgets in a namespace, a pod is tried against a few, not all.
  */
 class PdbIndex {
-  private readonly byLabel = new Map<string, V1PodDisruptionBudget[]>();
+  /** namespace → label key → label value → budgets. */
+  private readonly byLabel = new Map<string, Map<string, Map<string, V1PodDisruptionBudget[]>>>();
   private readonly unindexed = new Map<string, V1PodDisruptionBudget[]>();
 
   constructor(pdbs: readonly V1PodDisruptionBudget[]) {
     for (const pdb of pdbs) {
       const namespace = pdb.metadata?.namespace ?? 'default';
       const first = Object.entries(pdb.spec?.selector?.matchLabels ?? {})[0];
-      if (first) push(this.byLabel, labelKey(namespace, first[0], first[1]), pdb);
-      else push(this.unindexed, namespace, pdb);
+      if (!first) {
+        push(this.unindexed, namespace, pdb);
+        continue;
+      }
+      const keys = this.byLabel.get(namespace) ?? this.byLabel.set(namespace, new Map()).get(namespace)!;
+      const values = keys.get(first[0]) ?? keys.set(first[0], new Map()).get(first[0])!;
+      push(values, first[1], pdb);
     }
   }
 
   maySelect(namespace: string, labels: Record<string, string> | undefined): V1PodDisruptionBudget[] {
     const found = [...(this.unindexed.get(namespace) ?? [])];
-    for (const [key, value] of Object.entries(labels ?? {}))
-      found.push(...(this.byLabel.get(labelKey(namespace, key, value)) ?? []));
+    const keys = this.byLabel.get(namespace);
+    if (keys) for (const [key, value] of Object.entries(labels ?? {})) found.push(...(keys.get(key)?.get(value) ?? []));
     return found;
   }
 }
 
-const labelKey = (namespace: string, key: string, value: string) => JSON.stringify([namespace, key, value]);
+/** One index per list of budgets: the nodes of a batch share the batch's list, and so its index. */
+const pdbIndexes = new WeakMap<readonly V1PodDisruptionBudget[], PdbIndex>();
+
+function pdbIndexOf(pdbs: readonly V1PodDisruptionBudget[]): PdbIndex {
+  let index = pdbIndexes.get(pdbs);
+  if (!index) pdbIndexes.set(pdbs, (index = new PdbIndex(pdbs)));
+  return index;
+}
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   const list = map.get(key);
