@@ -23,6 +23,9 @@ import {
 } from './errors.js';
 import { loadKubeConfig, type KubeconfigOptions } from './kubeconfig.js';
 import { InFlightLimit, TokenBucket } from './rate-limit.js';
+import { sleep } from './sleep.js';
+
+export { sleep };
 
 const FIELD_MANAGER = 'flannel2calico';
 
@@ -874,22 +877,6 @@ export function refOf(obj: KubeObject): ObjectRef {
   if (!obj.apiVersion || !obj.kind || !obj.metadata?.name)
     throw new Error(`object without apiVersion/kind/name: ${JSON.stringify(obj).slice(0, 200)}`);
   return { apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata.name, namespace: obj.metadata.namespace };
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts; the abort listener is removed either way. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const onAbort = () => {
-      clearTimeout(t);
-      resolve();
-    };
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /** The first result of `pick` over a list's pages; the pages after the one that has it are never read. */

@@ -1,4 +1,7 @@
-import { isClusterError, sleep, type KubeObject, type V1Node } from '../cluster/index.js';
+import type { KubeObject, V1Node } from '../cluster/index.js';
+// Not the index: a command's module loads without the Kubernetes client until it connects.
+import { isClusterError } from '../cluster/errors.js';
+import { sleep } from '../cluster/sleep.js';
 import { calicoDaemonSetName } from '../flannel/settings.js';
 import { NODE_STATE_ANNOTATION, STATE_CONFIGMAP, STATE_NAMESPACE, MANAGED_BY, MANAGED_BY_LABEL } from '../names.js';
 import type { Plan } from '../plan/types.js';
