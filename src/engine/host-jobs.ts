@@ -136,19 +136,26 @@ async function waitForCheckJob(
   client: ClusterPort,
   namespace: string,
   name: string,
+  uid: string | undefined,
   run: HostJobRun,
 ): Promise<JobOutcome> {
   const stop = new AbortController();
   const onAbort = () => stop.abort();
   run.signal?.addEventListener('abort', onAbort, { once: true });
-  const finished = waitForJob(client, namespace, name, run.timeoutMs, stop.signal);
+  const finished = waitForJob(client, namespace, name, run.timeoutMs, stop.signal, undefined, uid);
+  // Only this Job's pods: a replaced Job's pod (an image that could not be pulled) may still be
+  // there, the garbage collector removing it after its Job.
+  const ownPod = (pod: KubeObject) =>
+    !uid || (pod.metadata?.ownerReferences ?? []).some((o: { uid?: string }) => o.uid === uid);
   const imageStuck = client
     .watchUntil<KubeObject>(
       'v1',
       'Pod',
       { namespace, labelSelector: `job-name=${name}`, timeoutMs: run.timeoutMs, signal: stop.signal },
       (type, pod) =>
-        type !== 'DELETED' && IMAGE_PULL_FAILURES.has(pod.status?.containerStatuses?.[0]?.state?.waiting?.reason),
+        type !== 'DELETED' &&
+        ownPod(pod) &&
+        IMAGE_PULL_FAILURES.has(pod.status?.containerStatuses?.[0]?.state?.waiting?.reason),
     )
     .then((stuck) =>
       stuck
@@ -178,8 +185,8 @@ export async function checkHelperImage(
 ): Promise<void> {
   if (client.serverDryRun) return;
   const { name, namespace } = checkJob.metadata as { name: string; namespace: string };
-  await ensureHostJob(client, checkJob, run);
-  const outcome = await waitForCheckJob(client, namespace, name, run);
+  const uid = await ensureHostJob(client, checkJob, run);
+  const outcome = await waitForCheckJob(client, namespace, name, uid, run);
   if (outcome.succeeded) return;
   const pod = hostPodOutcome(await lastJobPod(client, checkJob));
   const what = pod.missingCommands.length

@@ -272,7 +272,7 @@ _flannel2calico; printf '%s\\n' "\${COMPREPLY[@]}"; complete -p kubectl-flannel2
       it('plan shows how many objects it has read: a spinner on a terminal', () => {
         const r = inPty(['--kubeconfig', tb.kubeconfig, 'plan']);
         expect([0, 3]).toContain(r.status);
-        expect(r.output).toMatch(/reading nodes, pods.*: .*\d+ Pods/);
+        expect(r.output).toMatch(/reading .*nodes, pods.*: .*\d+ Pods/);
         expect(r.output).toMatch(/read .*110\d Pods/);
       });
 

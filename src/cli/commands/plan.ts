@@ -215,10 +215,18 @@ Exit codes: 0 plan ok, 3 a preflight finding fails (the plan is still printed an
           import('../progress.js'),
         ]);
       const client = await ctx.connect();
-      let reading = makeReadProgress(ctx, `reading flannel's installation from ${client.server}`);
+      // Detection and the cluster's lists are read at once, under one progress line.
+      const reading = makeReadProgress(
+        ctx,
+        `reading flannel's installation, nodes, pods, PodDisruptionBudgets and Calico objects from ${client.server}`,
+      );
       const cluster = readCluster(client);
-      const detection = await detect(client, overrides).finally(() => reading.stop());
+      const detection = await detect(client, overrides).catch((err: unknown) => {
+        reading.stop();
+        throw err;
+      });
       if (detection.flavour !== 'flannel' && detection.flavour !== 'canal') {
+        reading.stop();
         for (const check of detection.checks.filter((x) => x.level === 'fail')) ctx.log(failureText(ctx.chalk, check));
         throw new CliError(
           `nothing to plan: ${detection.summary}`,
@@ -227,7 +235,6 @@ Exit codes: 0 plan ok, 3 a preflight finding fails (the plan is still printed an
             '--flannel-namespace.',
         );
       }
-      reading = makeReadProgress(ctx, 'reading nodes, pods, PodDisruptionBudgets and Calico objects');
       const snapshot = await collectSnapshot(client, detection, cluster).finally(() => reading.stop());
       const plan = buildPlan(snapshot, detection, { ...planOptions, helperImage: options.helperImage });
       if (ctx.opts.output === 'json') ctx.out(JSON.stringify(plan, null, 2));
