@@ -84,6 +84,10 @@ export async function ensureHostJob(
   return (await ensureFresh(client, job, (existing) => staleHostJobReason(existing, job), run)).metadata?.uid;
 }
 
+function ownedBy(pod: KubeObject, uid: string): boolean {
+  return (pod.metadata?.ownerReferences ?? []).some((o: { uid?: string }) => o.uid === uid);
+}
+
 /** The newest pod of this Job (its own, not one of an earlier Job of the same name). */
 async function lastJobPod(client: ClusterPort, job: KubeObject): Promise<KubeObject | undefined> {
   const current = await client.find(refOf(job));
@@ -92,9 +96,7 @@ async function lastJobPod(client: ClusterPort, job: KubeObject): Promise<KubeObj
     namespace: job.metadata!.namespace,
     labelSelector: `job-name=${job.metadata!.name}`,
   });
-  const own = pods.filter(
-    (p) => !uid || (p.metadata?.ownerReferences ?? []).some((o: { uid?: string }) => o.uid === uid),
-  );
+  const own = pods.filter((p) => !uid || ownedBy(p, uid));
   own.sort((a, b) =>
     String(a.metadata?.creationTimestamp ?? '').localeCompare(String(b.metadata?.creationTimestamp ?? '')),
   );
@@ -145,8 +147,7 @@ async function waitForCheckJob(
   const finished = waitForJob(client, namespace, name, run.timeoutMs, stop.signal, undefined, uid);
   // Only this Job's pods: a replaced Job's pod (an image that could not be pulled) may still be
   // there, the garbage collector removing it after its Job.
-  const ownPod = (pod: KubeObject) =>
-    !uid || (pod.metadata?.ownerReferences ?? []).some((o: { uid?: string }) => o.uid === uid);
+  const ownPod = (pod: KubeObject) => !uid || ownedBy(pod, uid);
   const imageStuck = client
     .watchUntil<KubeObject>(
       'v1',

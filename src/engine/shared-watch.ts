@@ -8,12 +8,12 @@ type Waiter = () => void;
  * addresses, Job counts): a cache of a thousand calico-node pods holds these, not their whole specs.
  */
 export function waitedFields<T extends KubeObject>(obj: T): T {
-  const { name, namespace, uid, labels, deletionTimestamp, resourceVersion } = obj.metadata ?? {};
+  const { name, namespace, uid, labels, deletionTimestamp } = obj.metadata ?? {};
   const status = obj.status ?? {};
   return {
     apiVersion: obj.apiVersion,
     kind: obj.kind,
-    metadata: { name, namespace, uid, labels, deletionTimestamp, resourceVersion },
+    metadata: { name, namespace, uid, labels, deletionTimestamp },
     spec: { nodeName: obj.spec?.nodeName },
     status: {
       phase: status.phase,
