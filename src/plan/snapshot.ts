@@ -1,6 +1,7 @@
 /**
- * The planner's one I/O: reads everything the plan depends on from the cluster, in parallel. Calico kinds are read only when their CRDs are served (undefined otherwise). Pods and
- * Nodes are kept only in the parts the plan reads (projection.ts), page by page.
+ * The planner's one I/O: reads everything the plan depends on from the cluster, in parallel.
+ * Calico kinds are read only when their CRDs are served (undefined otherwise). Pods and Nodes are
+ * kept only in the parts the plan reads (projection.ts), page by page.
  */
 import type {
   ClusterClient,

@@ -1,6 +1,7 @@
 /** A small cluster, a plan over it and a run context that records, for the engine's unit tests. */
 import type { KubeObject } from '../../src/cluster/index.js';
-import { MIGRATION_LABEL, NODE_STATE_ANNOTATION } from '../../src/names.js';
+import { MIGRATION_LABEL, NODE_STATE_ANNOTATION, STATE_NAMESPACE } from '../../src/names.js';
+import { hostScriptJob, loadHostScript, type HostScriptMode } from '../../src/host/pods.js';
 import { MigrationEngine, type EngineOptions, type RunOutcome } from '../../src/engine/engine.js';
 import type { EngineEvent, NodeStep } from '../../src/engine/events.js';
 import { RunContext, type Answer, type Confirmation } from '../../src/engine/run-context.js';
@@ -188,4 +189,20 @@ export function stepsDone(recorded: Recorded, node: string): Array<{ step: NodeS
 export function nodeState(cluster: FakeCluster, node: string): NodeMigrationState | undefined {
   const raw = cluster.peek('Node', node)?.metadata?.annotations?.[NODE_STATE_ANNOTATION];
   return raw ? (JSON.parse(raw) as NodeMigrationState) : undefined;
+}
+
+/** The host cleanup Job the engine makes for `node` (mode check: its helper image check Job). */
+export function cleanupJob(node: string, mode: HostScriptMode = 'run'): KubeObject {
+  return hostScriptJob({
+    script: 'cleanup',
+    scriptText: loadHostScript('cleanup'),
+    node,
+    namespace: STATE_NAMESPACE,
+    vni: 1,
+    cniConfigDir: '/etc/cni/net.d',
+    flavour: 'flannel',
+    image: 'calico/node:test',
+    runId: 'migrate',
+    mode,
+  });
 }

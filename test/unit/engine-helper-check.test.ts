@@ -7,23 +7,11 @@ import { describe, expect, it } from '@jest/globals';
 import type { KubeObject } from '../../src/cluster/index.js';
 import { STATE_NAMESPACE } from '../../src/names.js';
 import { checkHelperImage } from '../../src/engine/host-jobs.js';
-import { hostScriptJob, loadHostScript } from '../../src/host/pods.js';
-import { nodeObject } from './engine-fixtures.js';
+import { cleanupJob, nodeObject } from './engine-fixtures.js';
 import { FakeCluster } from './fake-cluster.js';
 
 const NODE = 'worker-1';
-const checkJob = hostScriptJob({
-  script: 'cleanup',
-  scriptText: loadHostScript('cleanup'),
-  node: NODE,
-  namespace: STATE_NAMESPACE,
-  vni: 1,
-  cniConfigDir: '/etc/cni/net.d',
-  flavour: 'flannel',
-  image: 'calico/node:test',
-  runId: 'migrate',
-  mode: 'check',
-});
+const checkJob = cleanupJob(NODE, 'check');
 const jobName = checkJob.metadata!.name!;
 
 function podThatCannotPull(ownerUid: string): KubeObject {

@@ -4,11 +4,10 @@
  * record), and is not started at all once recorded as done. A rerun of a finished run changes nothing.
  */
 import { describe, expect, it } from '@jest/globals';
-import type { KubeObject } from '../../src/cluster/index.js';
-import { MIGRATION_LABEL, STATE_NAMESPACE } from '../../src/names.js';
+import { MIGRATION_LABEL } from '../../src/names.js';
 import { NODE_STEPS, type NodeStep } from '../../src/engine/events.js';
-import { hostScriptJob, loadHostScript } from '../../src/host/pods.js';
 import {
+  cleanupJob,
   fakeCluster,
   migrate,
   nodeEvents,
@@ -27,21 +26,6 @@ const nodePatches = (calls: Call[], test: (body: any) => boolean) =>
   calls.filter((c) => c.ok && c.verb === 'patch' && c.kind === 'Node' && c.name === NODE && test(c.body));
 const patchesNode = (calls: Call[], test: (body: any) => boolean) => nodePatches(calls, test).length > 0;
 const STATE = 'flannel2calico.io/state';
-
-/** The cleanup Job the engine makes for NODE (a previous run's, when it exists already). */
-function cleanupJob(): KubeObject {
-  return hostScriptJob({
-    script: 'cleanup',
-    scriptText: loadHostScript('cleanup'),
-    node: NODE,
-    namespace: STATE_NAMESPACE,
-    vni: 1,
-    cniConfigDir: '/etc/cni/net.d',
-    flavour: 'flannel',
-    image: 'calico/node:test',
-    runId: 'migrate',
-  });
-}
 
 interface StepRow {
   step: NodeStep;
@@ -89,8 +73,8 @@ const ROWS: StepRow[] = [
   {
     step: 'host-cleanup',
     acted: (calls) =>
-      calls.some((c) => c.ok && c.verb === 'create' && c.kind === 'Job' && c.name === cleanupJob().metadata!.name),
-    alreadyDone: (cluster) => cluster.put(cleanupJob()),
+      calls.some((c) => c.ok && c.verb === 'create' && c.kind === 'Job' && c.name === cleanupJob(NODE).metadata!.name),
+    alreadyDone: (cluster) => cluster.put(cleanupJob(NODE)),
   },
   {
     step: 'start-calico',
@@ -131,7 +115,7 @@ function clusterAt(step: NodeStep, recorded: NodeStep[] = NODE_STEPS.slice(0, NO
   const peer = nodeObject('peer', { label: 'flannel' });
   const cluster = fakeCluster([node, peer], { pods: false });
   if (!done('drain')) cluster.put(workloadPod(NODE, `web-${NODE}`));
-  if (done('host-cleanup')) cluster.put(cleanupJob());
+  if (done('host-cleanup')) cluster.put(cleanupJob(NODE));
   return cluster;
 }
 
